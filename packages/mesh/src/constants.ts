@@ -1,0 +1,29 @@
+/** Protocol and topic names carry a version so that a future wire change can run beside this one. */
+export const TOPIC_PREFIX = '/tlsmesh/1'
+export const DEFAULT_MESH_NAME = 'default'
+export const DEFAULT_REALM = 'default'
+
+/**
+ * Batching: a record is published on the next turn of the event loop (setImmediate), together with
+ * whatever else arrived in that turn, so an idle mesh adds no timer delay to propagation (a client's
+ * next connection may reach another server a few ms later) while a busy one packs many records
+ * into each signed gossip message.
+ */
+export const DEFAULT_BATCH_MAX_BYTES = 64 * 1024
+export const DEFAULT_BATCH_MAX_RECORDS = 256
+
+/**
+ * gossipsub mesh degree. Flood publishing off: the origin sends to its D mesh peers, not to every
+ * peer it knows (design.md: flood publishing multiplies the origin's sends by N).
+ */
+export const DEFAULT_GOSSIP_D = 6
+export const DEFAULT_GOSSIP_DLO = 4
+export const DEFAULT_GOSSIP_DHI = 12
+export const DEFAULT_HEARTBEAT_MS = 700
+
+/** Dial discovered peers until this many connections are open. */
+export const DEFAULT_TARGET_PEERS = 16
+export const DEFAULT_MAX_CONNECTIONS = 256
+
+/** How often expired records are dropped from the replica. */
+export const DEFAULT_PRUNE_INTERVAL_MS = 10_000

@@ -1,0 +1,35 @@
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { InvalidIdentityError } from './errors.ts'
+
+/**
+ * Loads the node's persistent identity (a libp2p Ed25519 private key in its protobuf form), or
+ * creates it with owner-only permissions if the file does not exist, so the peer id survives restarts
+ * and seeds can be written as /ip4/.../p2p/<id>.
+ */
+export async function loadOrCreateIdentity(path: string): Promise<PrivateKey> {
+  try {
+    const bytes = await readFile(path)
+    try {
+      return privateKeyFromProtobuf(bytes)
+    } catch (err) {
+      throw new InvalidIdentityError(
+        `identity file ${path}: not a libp2p private key (${(err as Error).message})`,
+      )
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const key = await generateKeyPair('Ed25519')
+  await mkdir(dirname(path), { recursive: true })
+  // 'wx': never overwrite an identity another process created meanwhile.
+  const handle = await open(path, 'wx', 0o600)
+  try {
+    await handle.writeFile(privateKeyToProtobuf(key))
+  } finally {
+    await handle.close()
+  }
+  return key
+}

@@ -1,0 +1,26 @@
+// Must stay the first import: libp2p needs Promise.withResolvers, which Node 20 lacks.
+import './promise-with-resolvers.ts'
+
+export * from './constants.ts'
+export {
+  GossipValidationError,
+  InvalidIdentityError,
+  InvalidMeshKeyError,
+  MeshNotStartedError,
+  type ValidationAction,
+  type ValidationCode,
+} from './errors.ts'
+export { loadOrCreateIdentity } from './identity.ts'
+export { generateMeshKey, parseMeshKey } from './mesh-key.ts'
+export type { MeshCounters } from './mesh-metrics.ts'
+export {
+  createMeshNode,
+  type GossipOptions,
+  type MeshNode,
+  type MeshNodeComponents,
+  type MeshNodeInit,
+  type MeshStatus,
+  type RealmStatus,
+} from './mesh-node.ts'
+export { PEER_EXCHANGE_PROTOCOL } from './peer-exchange.ts'
+export { realmTopic } from './topics.ts'

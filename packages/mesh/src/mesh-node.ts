@@ -1,0 +1,354 @@
+import { createHash } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import {
+  createReplicaStore,
+  LocalSessionCache,
+  type ReplicaStore,
+  type ReplicaStoreInit,
+  type SessionCache,
+} from '@tlsmesh/store'
+import type { WireLimits } from '@tlsmesh/wire'
+import { createLibp2p } from 'libp2p'
+import type { Logger } from 'pino'
+import { Registry } from 'prom-client'
+import {
+  DEFAULT_BATCH_MAX_BYTES,
+  DEFAULT_BATCH_MAX_RECORDS,
+  DEFAULT_GOSSIP_D,
+  DEFAULT_GOSSIP_DHI,
+  DEFAULT_GOSSIP_DLO,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MESH_NAME,
+  DEFAULT_PRUNE_INTERVAL_MS,
+  DEFAULT_TARGET_PEERS,
+} from './constants.ts'
+import { InvalidMeshKeyError } from './errors.ts'
+import { toVerdict, validateBatch } from './gossip-validation.ts'
+import { parseMeshKey } from './mesh-key.ts'
+import { createMeshMetrics, type MeshCounters, type MeshMetrics } from './mesh-metrics.ts'
+import { PeerExchange } from './peer-exchange.ts'
+import { PropagationWindow } from './propagation-window.ts'
+import { RecordPublisher } from './record-publisher.ts'
+import { realmTopic } from './topics.ts'
+
+export interface GossipOptions {
+  D: number
+  Dlo: number
+  Dhi: number
+  heartbeatMs: number
+  floodPublish: boolean
+}
+
+export interface MeshNodeInit {
+  /** The mesh key file's contents (see `generateMeshKey`). Required unless `insecureDev`. */
+  meshKey?: Uint8Array | string
+  /** Run without a private-network key: anyone who reaches the port can join. Development only. */
+  insecureDev?: boolean
+  /** Persistent identity (see `loadOrCreateIdentity`); a fresh one per start if absent. */
+  privateKey?: PrivateKey
+  /** Multiaddrs to listen on. Default: a free TCP port on 127.0.0.1. */
+  listen?: string[]
+  /** Multiaddrs of peers to join through, with their /p2p/<peer id>. */
+  seeds?: string[]
+  /** Find peers on the LAN by multicast DNS. */
+  mdns?: boolean
+  /** Separates fleets that share a mesh key and a LAN. */
+  meshName?: string
+  /** Realms this node serves: it subscribes to their topics and stores only their records. */
+  realms: string[]
+  gossip?: Partial<GossipOptions>
+  batchMaxBytes?: number
+  batchMaxRecords?: number
+  store?: Omit<ReplicaStoreInit, 'realms'>
+  wireLimits?: Partial<WireLimits>
+  targetPeers?: number
+  maxConnections?: number
+  pruneIntervalMs?: number
+}
+
+export interface MeshNodeComponents {
+  /** Use an existing replica (e.g. to keep it across a mesh restart). */
+  store?: ReplicaStore
+  registry?: Registry
+  logger?: Logger
+  now?: () => number
+}
+
+export interface RealmStatus {
+  meshPeers: number
+  subscribers: number
+  entries: number
+  bytes: number
+}
+
+export interface MeshStatus {
+  peerId: string
+  meshName: string
+  listenAddrs: string[]
+  connectedPeers: number
+  peers: string[]
+  realms: Record<string, RealmStatus>
+  replica: { entries: number; bytes: number; evictions: number; expirations: number }
+  records: {
+    published: number
+    received: number
+    stored: number
+    messagesPublished: number
+    messagesReceived: number
+    rejected: number
+    ignored: number
+  }
+  propagationMs: { samples: number; p50: number | null; p99: number | null }
+  uptimeMs: number
+}
+
+export interface MeshNode {
+  readonly peerId: PeerId
+  /** The replicated session cache: reads are local, writes are published to the realm's topic. */
+  readonly cache: SessionCache
+  readonly store: ReplicaStore
+  readonly registry: Registry
+  readonly counters: MeshCounters
+  readonly libp2p: Libp2p<{ pubsub: GossipSub }>
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Publishes pending batches at once instead of on the next event-loop turn. */
+  flush(): void
+  multiaddrs(): string[]
+  status(): MeshStatus
+}
+
+/**
+ * Builds (but does not start) a mesh node: libp2p with TCP, pnet, Noise, yamux, identify, ping,
+ * gossipsub, bootstrap seeds, pubsub peer discovery and optionally mDNS, plus the local replica.
+ */
+export async function createMeshNode(
+  init: MeshNodeInit,
+  components: MeshNodeComponents = {},
+): Promise<MeshNode> {
+  if (init.meshKey === undefined && init.insecureDev !== true) {
+    throw new InvalidMeshKeyError('a mesh key is required (or set insecureDev for a development mesh)')
+  }
+  if (init.realms.length === 0) throw new RangeError('realms: at least one realm is required')
+  const meshName = init.meshName ?? DEFAULT_MESH_NAME
+  const now = components.now ?? Date.now
+  const registry = components.registry ?? new Registry()
+  const logger = components.logger?.child({ module: 'mesh' })
+  const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
+  const gossip: GossipOptions = {
+    D: DEFAULT_GOSSIP_D,
+    Dlo: DEFAULT_GOSSIP_DLO,
+    Dhi: DEFAULT_GOSSIP_DHI,
+    heartbeatMs: DEFAULT_HEARTBEAT_MS,
+    floodPublish: false,
+    ...init.gossip,
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: each discovery factory wants its own components subset
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if ((init.seeds ?? []).length > 0) peerDiscovery.push(bootstrap({ list: init.seeds ?? [] }))
+  if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: `tlsmesh-${meshName}.local` }))
+
+  const libp2p = await createLibp2p({
+    start: false,
+    ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
+    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(init.meshKey !== undefined
+      ? { connectionProtector: preSharedKey({ psk: parseMeshKey(init.meshKey) }) }
+      : {}),
+    connectionManager: {
+      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // A fleet often sits behind one NAT address or, in tests, on 127.0.0.1: the default
+      // per-host inbound rate limit would reset most of the mesh's dials.
+      inboundConnectionThreshold: 1000,
+    },
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        D: gossip.D,
+        Dlo: gossip.Dlo,
+        Dhi: gossip.Dhi,
+        heartbeatInterval: gossip.heartbeatMs,
+        floodPublish: gossip.floodPublish,
+        allowPublishToZeroTopicPeers: true,
+        // Ids from the message bytes: two copies of a batch are one message, whoever relays them.
+        msgIdFn: (msg) => createHash('sha256').update(msg.data).digest(),
+        scoreParams: {
+          // Every node of a fleet may share one address (NAT, loopback): no colocation penalty.
+          IPColocationFactorWeight: 0,
+        },
+      }),
+    },
+  })
+  const pubsub = libp2p.services.pubsub
+  // getMeshPeers is on the implementation, not on the exported interface.
+  const meshPeersOf = (topic: string): number =>
+    (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(topic).length
+  const metrics: MeshMetrics = createMeshMetrics(registry, {
+    peers: () => libp2p.getPeers().length,
+    replicaEntries: () => store.stats().entries,
+    replicaBytes: () => store.stats().bytes,
+  })
+  const propagation = new PropagationWindow()
+  const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
+  const realmByTopic = new Map([...topics].map(([realm, topic]) => [topic, realm]))
+
+  const publisher = new RecordPublisher(
+    {
+      maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
+      maxBatchRecords: init.batchMaxRecords ?? DEFAULT_BATCH_MAX_RECORDS,
+    },
+    {
+      counters: metrics.counters,
+      publish: async (realm, batch) => {
+        const topic = topics.get(realm)
+        if (topic === undefined) return 0
+        const result = await pubsub.publish(topic, batch)
+        return result.recipients.length
+      },
+      onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
+    },
+  )
+  const cache = new LocalSessionCache({
+    store,
+    now,
+    origin: libp2p.peerId.toString(),
+    onRecord: (record) => publisher.add(record),
+  })
+
+  const validationContext = {
+    store,
+    limits: { ...init.wireLimits },
+    now,
+    counters: metrics.counters,
+    onRecordStored: (created: number, at: number) => {
+      const ms = at - created
+      propagation.add(ms)
+      metrics.propagationSeconds.observe(Math.max(0, ms) / 1000)
+    },
+  }
+  for (const [topic, realm] of realmByTopic) {
+    pubsub.topicValidators.set(topic, (_peer, msg) => {
+      metrics.counters.messagesReceived++
+      metrics.counters.bytesReceived += msg.data.byteLength
+      return toVerdict(metrics.counters, () =>
+        validateBatch(validationContext, {
+          topicRealm: realm,
+          from: msg.type === 'signed' ? msg.from.toString() : undefined,
+          data: msg.data,
+        }),
+      ) as never
+    })
+  }
+
+  const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
+  const onDiscovery = (event: CustomEvent<{ id: PeerId }>): void => {
+    const peer = event.detail.id
+    if (peer.equals(libp2p.peerId)) return
+    if (libp2p.getConnections(peer).length > 0) return
+    // libp2p 3 has no auto-dialer: a node that knows only its seeds dials what discovery finds.
+    if (libp2p.getConnections().length >= targetPeers) return
+    libp2p
+      .dial(peer)
+      .catch((err: Error) => logger?.debug({ err: err.message }, 'dial of a discovered peer failed'))
+  }
+
+  const peerExchange = new PeerExchange(
+    { targetPeers },
+    { libp2p, ...(logger !== undefined ? { logger } : {}) },
+  )
+
+  let startedAt = 0
+  let pruneTimer: NodeJS.Timeout | undefined
+
+  const node: MeshNode = {
+    peerId: libp2p.peerId,
+    cache,
+    store,
+    registry,
+    counters: metrics.counters,
+    libp2p,
+    async start() {
+      libp2p.addEventListener('peer:discovery', onDiscovery as never)
+      await libp2p.start()
+      await peerExchange.start()
+      for (const topic of topics.values()) pubsub.subscribe(topic)
+      startedAt = Date.now()
+      pruneTimer = setInterval(() => store.prune(now()), init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
+      pruneTimer.unref()
+      logger?.info(
+        { peerId: libp2p.peerId.toString(), listen: node.multiaddrs(), realms: init.realms },
+        'mesh started',
+      )
+    },
+    async stop() {
+      publisher.stop()
+      if (pruneTimer !== undefined) clearInterval(pruneTimer)
+      libp2p.removeEventListener('peer:discovery', onDiscovery as never)
+      await peerExchange.stop()
+      await libp2p.stop()
+      logger?.info('mesh stopped')
+    },
+    flush: () => publisher.flush(),
+    multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
+    status() {
+      const stats = store.stats()
+      const c = metrics.counters
+      const realms: Record<string, RealmStatus> = {}
+      for (const [realm, topic] of topics) {
+        realms[realm] = {
+          meshPeers: meshPeersOf(topic),
+          subscribers: pubsub.getSubscribers(topic).length,
+          entries: stats.realms[realm]?.entries ?? 0,
+          bytes: stats.realms[realm]?.bytes ?? 0,
+        }
+      }
+      const peers = libp2p.getPeers().map((p) => p.toString())
+      return {
+        peerId: libp2p.peerId.toString(),
+        meshName,
+        listenAddrs: node.multiaddrs(),
+        connectedPeers: peers.length,
+        peers,
+        realms,
+        replica: {
+          entries: stats.entries,
+          bytes: stats.bytes,
+          evictions: stats.evictions,
+          expirations: stats.expirations,
+        },
+        records: {
+          published: c.recordsPublished,
+          received: [...c.recordsReceived.values()].reduce((a, b) => a + b, 0),
+          stored: c.recordsStored,
+          messagesPublished: c.messagesPublished,
+          messagesReceived: c.messagesReceived,
+          rejected: c.rejected,
+          ignored: c.ignored,
+        },
+        propagationMs: {
+          samples: propagation.count,
+          p50: propagation.quantile(0.5) ?? null,
+          p99: propagation.quantile(0.99) ?? null,
+        },
+        uptimeMs: startedAt === 0 ? 0 : Date.now() - startedAt,
+      }
+    },
+  }
+  return node
+}

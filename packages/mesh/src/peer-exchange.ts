@@ -1,0 +1,183 @@
+import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+import { TOPIC_PREFIX } from './constants.ts'
+
+export const PEER_EXCHANGE_PROTOCOL = `${TOPIC_PREFIX}/peers/1.0.0`
+const MAX_PEERS = 64
+const MAX_ADDRS_PER_PEER = 8
+const MAX_RESPONSE_BYTES = 64 * 1024
+const REQUEST_TIMEOUT_MS = 5000
+/** Top-up rounds while below the target: soon after start (peers join at the same time), then rarely. */
+const FIRST_ROUND_MS = 500
+const MAX_ROUND_MS = 60_000
+
+interface PeerEntry {
+  id: string
+  addrs: string[]
+}
+
+export interface PeerExchangeInit {
+  /** Stop dialing once this many connections are open. */
+  targetPeers: number
+}
+
+export interface PeerExchangeComponents {
+  libp2p: Libp2p
+  logger?: Logger
+}
+
+/**
+ * Peer exchange: when a node connects to a peer (a seed, say), it asks that peer for the peers it is
+ * connected to and dials them. Bootstrap alone only ever connects a node to its seeds, and announcing
+ * on a pubsub topic costs every node bandwidth forever; this costs one small request per new
+ * connection, and the mesh is whole as soon as the dials complete.
+ */
+export class PeerExchange {
+  private readonly init: PeerExchangeInit
+  private readonly components: PeerExchangeComponents
+  private readonly asked = new Set<string>()
+  private roundMs = FIRST_ROUND_MS
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
+    this.init = init
+    this.components = components
+  }
+
+  async start(): Promise<void> {
+    const { libp2p } = this.components
+    await libp2p.handle(PEER_EXCHANGE_PROTOCOL, (stream, connection) =>
+      this.answer(stream, connection.remotePeer),
+    )
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.round().finally(() => {
+        if (this.timer !== undefined) this.schedule()
+      })
+    }, this.roundMs)
+    this.timer.unref()
+  }
+
+  /** Asks one random connected peer for its peers while this node has fewer than it wants. */
+  private async round(): Promise<void> {
+    const { libp2p } = this.components
+    const peers = libp2p.getPeers()
+    const before = libp2p.getConnections().length
+    if (peers.length === 0 || before >= this.init.targetPeers) {
+      this.roundMs = Math.min(this.roundMs * 2, MAX_ROUND_MS)
+      return
+    }
+    const peer = peers[Math.floor(Math.random() * peers.length)]!
+    const dialed = await this.ask(peer).catch(() => 0)
+    this.roundMs = dialed > 0 ? FIRST_ROUND_MS : Math.min(this.roundMs * 2, MAX_ROUND_MS)
+  }
+
+  async stop(): Promise<void> {
+    const { libp2p } = this.components
+    clearTimeout(this.timer)
+    this.timer = undefined
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    await libp2p.unhandle(PEER_EXCHANGE_PROTOCOL)
+  }
+
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.asked.delete(event.detail.toString())
+  }
+
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols } = event.detail
+    if (!protocols.includes(PEER_EXCHANGE_PROTOCOL)) return
+    if (this.components.libp2p.getConnections().length >= this.init.targetPeers) return
+    const key = peerId.toString()
+    if (this.asked.has(key)) return
+    this.asked.add(key)
+    this.ask(peerId).catch((err: Error) =>
+      this.components.logger?.debug({ err: err.message }, 'peer exchange failed'),
+    )
+  }
+
+  private async answer(stream: Stream, requester: PeerId): Promise<void> {
+    const { libp2p } = this.components
+    const entries: PeerEntry[] = []
+    for (const peer of libp2p.getPeers()) {
+      if (peer.equals(requester) || entries.length >= MAX_PEERS) continue
+      try {
+        const known = await libp2p.peerStore.get(peer)
+        if (!known.protocols.includes(PEER_EXCHANGE_PROTOCOL)) continue
+        const addrs = known.addresses.slice(0, MAX_ADDRS_PER_PEER).map((a) => a.multiaddr.toString())
+        if (addrs.length > 0) entries.push({ id: peer.toString(), addrs })
+      } catch {
+        // Not in the peer store (yet): skip it.
+      }
+    }
+    stream.send(new TextEncoder().encode(JSON.stringify({ peers: entries })))
+    await stream.close()
+  }
+
+  /** Returns how many new peers it dialed. */
+  private async ask(peer: PeerId): Promise<number> {
+    const { libp2p } = this.components
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+    const stream = await libp2p.dialProtocol(peer, PEER_EXCHANGE_PROTOCOL, { signal })
+    const chunks: Uint8Array[] = []
+    let size = 0
+    try {
+      for await (const chunk of stream) {
+        const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
+        size += bytes.byteLength
+        if (size > MAX_RESPONSE_BYTES) throw new Error('peer exchange response too large')
+        chunks.push(bytes)
+      }
+    } finally {
+      await stream.close().catch(() => {})
+    }
+    let dialed = 0
+    for (const entry of parsePeerList(Buffer.concat(chunks))) {
+      if (libp2p.getConnections().length >= this.init.targetPeers) break
+      if (entry.id.equals(libp2p.peerId) || libp2p.getConnections(entry.id).length > 0) continue
+      await libp2p.peerStore.merge(entry.id, { multiaddrs: entry.addrs })
+      dialed++
+      libp2p.dial(entry.id, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch((err: Error) => {
+        this.components.logger?.debug({ err: err.message }, 'dial of an exchanged peer failed')
+      })
+    }
+    return dialed
+  }
+}
+
+/** Parses a peer list from a remote peer: anything malformed is dropped, never thrown. */
+export function parsePeerList(
+  bytes: Uint8Array,
+): Array<{ id: PeerId; addrs: ReturnType<typeof multiaddr>[] }> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return []
+  }
+  const peers = (parsed as { peers?: unknown })?.peers
+  if (!Array.isArray(peers)) return []
+  const result: Array<{ id: PeerId; addrs: ReturnType<typeof multiaddr>[] }> = []
+  for (const entry of peers.slice(0, MAX_PEERS)) {
+    const { id, addrs } = (entry ?? {}) as { id?: unknown; addrs?: unknown }
+    if (typeof id !== 'string' || !Array.isArray(addrs)) continue
+    try {
+      const parsedAddrs = addrs
+        .slice(0, MAX_ADDRS_PER_PEER)
+        .filter((a): a is string => typeof a === 'string')
+        .map((a) => multiaddr(a))
+      if (parsedAddrs.length > 0) result.push({ id: peerIdFromString(id), addrs: parsedAddrs })
+    } catch {
+      // An invalid peer id or address: skip the entry.
+    }
+  }
+  return result
+}

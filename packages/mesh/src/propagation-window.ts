@@ -1,0 +1,30 @@
+/**
+ * The last `capacity` propagation delays, for p50/p99 in `status()` without scraping a histogram.
+ * Bounded ring buffer; percentiles sort a copy, which is fine at status-request rates.
+ */
+export class PropagationWindow {
+  private readonly samples: Float64Array
+  private next = 0
+  private filled = 0
+
+  constructor(capacity = 2048) {
+    this.samples = new Float64Array(capacity)
+  }
+
+  add(ms: number): void {
+    this.samples[this.next] = ms
+    this.next = (this.next + 1) % this.samples.length
+    if (this.filled < this.samples.length) this.filled++
+  }
+
+  get count(): number {
+    return this.filled
+  }
+
+  /** q in [0, 1]; undefined when empty. */
+  quantile(q: number): number | undefined {
+    if (this.filled === 0) return undefined
+    const sorted = this.samples.slice(0, this.filled).sort()
+    return sorted[Math.min(this.filled - 1, Math.floor(q * this.filled))]
+  }
+}

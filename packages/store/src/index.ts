@@ -1,0 +1,24 @@
+export * from './constants.ts'
+export {
+  InvalidIdError,
+  InvalidOptionError,
+  InvalidRealmError,
+  RecordTooLargeError,
+  TtlTooLongError,
+  UnknownRealmError,
+} from './errors.ts'
+export { LocalSessionCache, type LocalSessionCacheInit } from './local-session-cache.ts'
+export { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
+export {
+  compareVersions,
+  createReplicaStore,
+  type RealmStats,
+  type RemovalReason,
+  ReplicaStore,
+  type ReplicaStoreInit,
+  type ReplicaStoreLimits,
+  type ReplicaStoreStats,
+  recordSize,
+} from './replica-store.ts'
+export type { SessionCache } from './session-cache.ts'
+export type { MergeOutcome, SessionRecord } from './session-record.ts'

@@ -1,0 +1,308 @@
+import { LRUCache } from 'lru-cache'
+import {
+  DEFAULT_MAX_BYTES_PER_REALM,
+  DEFAULT_MAX_CLOCK_SKEW_MS,
+  DEFAULT_MAX_ENTRIES_PER_REALM,
+  DEFAULT_MAX_REALMS,
+  DEFAULT_MAX_TTL_MS,
+  DEFAULT_MAX_VALUE_BYTES,
+  MAX_ID_BYTES,
+  RECORD_OVERHEAD_BYTES,
+} from './constants.ts'
+import { InvalidOptionError, InvalidRealmError } from './errors.ts'
+import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
+import type { MergeOutcome, SessionRecord } from './session-record.ts'
+
+/** Why a record left the replica without being replaced: the LRU budget, or its own expiry. */
+export type RemovalReason = 'evict' | 'expire'
+
+export interface ReplicaStoreInit {
+  /** If given, only these realms are accepted; otherwise any valid realm name, up to `maxRealms`. */
+  realms?: string[]
+  /** Only when `realms` is not given. Default `DEFAULT_MAX_REALMS`. */
+  maxRealms?: number
+  maxEntriesPerRealm?: number
+  maxBytesPerRealm?: number
+  maxValueBytes?: number
+  maxTtlMs?: number
+  maxClockSkewMs?: number
+  /**
+   * Called after a record left the replica by eviction (byte budget or entry cap) or expiry.
+   * Called once the store is consistent again, but from inside `merge`/`get`/`prune`: must not throw.
+   */
+  onEvict?: (record: SessionRecord, reason: RemovalReason) => void
+}
+
+/** The limits in force, defaults applied. */
+export interface ReplicaStoreLimits {
+  readonly maxRealms: number
+  readonly maxEntriesPerRealm: number
+  readonly maxBytesPerRealm: number
+  readonly maxValueBytes: number
+  readonly maxTtlMs: number
+  readonly maxClockSkewMs: number
+}
+
+export interface RealmStats {
+  entries: number
+  /** Accounted bytes: id + value + origin + `RECORD_OVERHEAD_BYTES` per entry. */
+  bytes: number
+}
+
+export interface ReplicaStoreStats extends RealmStats {
+  /** Since start: records dropped by the byte budget or the entry cap. */
+  evictions: number
+  /** Since start: expired records removed (lazily on access, or by `prune`). */
+  expirations: number
+  realms: Record<string, RealmStats>
+}
+
+/** Stored records are the store's own copies; they are shared with callers and must not be mutated. */
+type RealmCache = LRUCache<string, SessionRecord>
+
+/**
+ * The local replica: records keyed by (realm, id), one LRU cache per realm so that realms cannot
+ * see or evict each other's records, newest-wins merge, tombstones, absolute expiry checked against
+ * the caller's `now` (lru-cache's own ttl would read its own clock). No I/O, no timers.
+ */
+export class ReplicaStore {
+  readonly limits: ReplicaStoreLimits
+  readonly #configured: ReadonlySet<string> | undefined
+  readonly #caches = new Map<string, RealmCache>()
+  readonly #onEvict: ((record: SessionRecord, reason: RemovalReason) => void) | undefined
+  #evictions = 0
+  #expirations = 0
+
+  constructor(init: ReplicaStoreInit = {}) {
+    this.limits = {
+      maxRealms: positiveInteger('maxRealms', init.maxRealms ?? DEFAULT_MAX_REALMS),
+      maxEntriesPerRealm: positiveInteger(
+        'maxEntriesPerRealm',
+        init.maxEntriesPerRealm ?? DEFAULT_MAX_ENTRIES_PER_REALM,
+      ),
+      maxBytesPerRealm: positiveInteger(
+        'maxBytesPerRealm',
+        init.maxBytesPerRealm ?? DEFAULT_MAX_BYTES_PER_REALM,
+      ),
+      maxValueBytes: positiveInteger('maxValueBytes', init.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES),
+      maxTtlMs: positiveInteger('maxTtlMs', init.maxTtlMs ?? DEFAULT_MAX_TTL_MS),
+      maxClockSkewMs: nonNegativeInteger('maxClockSkewMs', init.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS),
+    }
+    if (init.realms !== undefined) {
+      for (const realm of init.realms) {
+        if (!isValidRealm(realm)) {
+          throw new InvalidRealmError(
+            `realms: ${JSON.stringify(realm)} is not a realm name (1-64 characters of A-Z a-z 0-9 . _ -)`,
+          )
+        }
+      }
+      this.#configured = new Set(init.realms)
+    }
+    this.#onEvict = init.onEvict
+  }
+
+  /**
+   * Applies a record from anywhere (a peer, a sync, the local cache). Never throws: refusals are
+   * outcomes, so that the gossip validator decides what each one means for the sender. The record
+   * is copied; the caller may reuse its buffers.
+   *
+   * Order: newer `created` wins; equal `created` is won by the greater `origin` (UTF-16 code unit
+   * order); equal both is a duplicate. Tombstones take part like any record. An expired record in
+   * the replica counts as absent.
+   */
+  merge(record: SessionRecord, now: number): MergeOutcome {
+    const refusal = this.#refusal(record, now)
+    if (refusal !== undefined) return refusal
+    const key = idKey(record.id)
+    let cache = this.#caches.get(record.realm)
+    let outcome: 'added' | 'replaced' = 'added'
+    const existing = cache?.peek(key)
+    if (cache !== undefined && existing !== undefined) {
+      if (existing.expires <= now) {
+        this.#expire(cache, key, existing)
+      } else {
+        const order = compareVersions(record, existing)
+        if (order === 0) return 'duplicate'
+        if (order < 0) return 'stale'
+        outcome = 'replaced'
+      }
+    }
+    cache ??= this.#createCache(record.realm)
+    cache.set(key, copyRecord(record))
+    return outcome
+  }
+
+  /** The live value of (realm, id): not a tombstone, not expired. Marks it recently used. */
+  get(realm: string, id: Uint8Array, now: number): SessionRecord | undefined {
+    const record = this.#lookup(realm, id, now, true)
+    return record?.value === undefined ? undefined : record
+  }
+
+  /** The record of (realm, id), tombstones included, unless expired. Leaves recency alone. */
+  peek(realm: string, id: Uint8Array, now: number): SessionRecord | undefined {
+    return this.#lookup(realm, id, now, false)
+  }
+
+  /**
+   * Removes every expired record, tombstones included, and forgets realms left empty that were not
+   * configured (so their slots count against `maxRealms` no more). Returns how many records went.
+   * Unexpired tombstones stay: dropping one early would let an older value come back.
+   */
+  prune(now: number): number {
+    let removed = 0
+    for (const [realm, cache] of this.#caches) {
+      const expired: Array<[string, SessionRecord]> = []
+      for (const [key, record] of cache.entries()) {
+        if (record.expires <= now) expired.push([key, record])
+      }
+      for (const [key, record] of expired) this.#expire(cache, key, record)
+      removed += expired.length
+      if (cache.size === 0 && this.#configured === undefined) this.#caches.delete(realm)
+    }
+    return removed
+  }
+
+  /**
+   * The unexpired records of a realm, tombstones included, most recently used first. Lazy: do not
+   * merge into the store while iterating (collect first).
+   */
+  *entries(realm: string, now: number): IterableIterator<SessionRecord> {
+    const cache = this.#caches.get(realm)
+    if (cache === undefined) return
+    for (const record of cache.values()) {
+      if (record.expires > now) yield record
+    }
+  }
+
+  /** Whether a record of this realm would be accepted (valid name, configured or room for it). */
+  acceptsRealm(realm: string): boolean {
+    if (this.#configured !== undefined) return this.#configured.has(realm)
+    return this.#caches.has(realm) || (isValidRealm(realm) && this.#caches.size < this.limits.maxRealms)
+  }
+
+  /** The configured realms, or, without a configuration, the realms holding records. */
+  realms(): string[] {
+    return [...(this.#configured ?? this.#caches.keys())]
+  }
+
+  stats(): ReplicaStoreStats {
+    const realms: Record<string, RealmStats> = {}
+    let entries = 0
+    let bytes = 0
+    for (const [realm, cache] of this.#caches) {
+      realms[realm] = { entries: cache.size, bytes: cache.calculatedSize }
+      entries += cache.size
+      bytes += cache.calculatedSize
+    }
+    return { entries, bytes, evictions: this.#evictions, expirations: this.#expirations, realms }
+  }
+
+  #refusal(record: SessionRecord, now: number): MergeOutcome | undefined {
+    if (!this.acceptsRealm(record.realm)) return 'unknown-realm'
+    if (record.id.byteLength > MAX_ID_BYTES) return 'too-large'
+    if (!isValidId(record.id) || !isValidOrigin(record.origin)) return 'invalid'
+    const { created, expires } = record
+    const timesValid = Number.isSafeInteger(created) && Number.isSafeInteger(expires) && expires > created
+    if (!timesValid) return 'invalid'
+    if ((record.value?.byteLength ?? 0) > this.limits.maxValueBytes) return 'too-large'
+    // A record larger than the whole budget would make lru-cache drop the existing entry and store nothing.
+    if (recordSize(record) > this.limits.maxBytesPerRealm) return 'too-large'
+    if (expires <= now) return 'expired'
+    if (expires - created > this.limits.maxTtlMs) return 'ttl-too-long'
+    if (created > now + this.limits.maxClockSkewMs) return 'from-future'
+    return undefined
+  }
+
+  #lookup(realm: string, id: Uint8Array, now: number, markUsed: boolean): SessionRecord | undefined {
+    const cache = this.#caches.get(realm)
+    if (cache === undefined || !isValidId(id)) return undefined
+    const key = idKey(id)
+    const record = markUsed ? cache.get(key) : cache.peek(key)
+    if (record === undefined) return undefined
+    if (record.expires <= now) {
+      this.#expire(cache, key, record)
+      return undefined
+    }
+    return record
+  }
+
+  #expire(cache: RealmCache, key: string, record: SessionRecord): void {
+    // lru-cache reports this removal as 'delete', which the disposer ignores.
+    cache.delete(key)
+    this.#expirations++
+    this.#onEvict?.(record, 'expire')
+  }
+
+  #createCache(realm: string): RealmCache {
+    const cache: RealmCache = new LRUCache<string, SessionRecord>({
+      max: this.limits.maxEntriesPerRealm,
+      maxSize: this.limits.maxBytesPerRealm,
+      sizeCalculation: recordSize,
+      // disposeAfter rather than dispose: it runs once the cache is consistent, so `onEvict` may read
+      // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
+      // removal of an expired one.
+      disposeAfter: (record, _key, reason) => {
+        if (reason !== 'evict') return
+        this.#evictions++
+        this.#onEvict?.(record, 'evict')
+      },
+    })
+    this.#caches.set(realm, cache)
+    return cache
+  }
+}
+
+export function createReplicaStore(init: ReplicaStoreInit = {}): ReplicaStore {
+  return new ReplicaStore(init)
+}
+
+/** The bytes a record is accounted for against the realm's byte budget. */
+export function recordSize(record: SessionRecord): number {
+  return record.id.byteLength + (record.value?.byteLength ?? 0) + record.origin.length + RECORD_OVERHEAD_BYTES
+}
+
+/** > 0 if `a` wins over `b`, < 0 if `b` wins, 0 for the same version. */
+export function compareVersions(a: SessionRecord, b: SessionRecord): number {
+  if (a.created !== b.created) return a.created > b.created ? 1 : -1
+  if (a.origin === b.origin) return 0
+  return a.origin > b.origin ? 1 : -1
+}
+
+/** latin1 maps each byte to one char, so distinct ids are distinct keys (TextDecoder's 'latin1' is windows-1252). */
+function idKey(id: Uint8Array): string {
+  return String.fromCharCode.apply(null, id as unknown as number[])
+}
+
+/**
+ * One allocation for id and value, detached from the caller's buffers: a decoder's views would keep
+ * a whole gossip message alive, and a reused read buffer would change under the replica.
+ */
+function copyRecord(record: SessionRecord): SessionRecord {
+  const { realm, id, value, created, expires, origin } = record
+  const bytes = new Uint8Array(id.byteLength + (value?.byteLength ?? 0))
+  bytes.set(id, 0)
+  if (value === undefined) return { realm, id: bytes, created, expires, origin }
+  bytes.set(value, id.byteLength)
+  return {
+    realm,
+    id: bytes.subarray(0, id.byteLength),
+    value: bytes.subarray(id.byteLength),
+    created,
+    expires,
+    origin,
+  }
+}
+
+function positiveInteger(field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(`${field}: expected a positive integer, got ${value}`)
+  }
+  return value
+}
+
+function nonNegativeInteger(field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(`${field}: expected an integer >= 0, got ${value}`)
+  }
+  return value
+}

@@ -1,0 +1,26 @@
+import type { SessionRecord } from '../src/session-record.ts'
+
+/** A fixed clock reading for tests: far from 0 so that `now - x` stays positive. */
+export const NOW = 1_700_000_000_000
+
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text)
+}
+
+/** A live record created at NOW by 'peer-a', expiring in 5 minutes, unless overridden. */
+export function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    realm: 'web',
+    id: bytes('session-1'),
+    value: bytes('secret-1'),
+    created: NOW,
+    expires: NOW + 300_000,
+    origin: 'peer-a',
+    ...overrides,
+  }
+}
+
+export function tombstone(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const { value: _value, ...rest } = record(overrides)
+  return rest
+}

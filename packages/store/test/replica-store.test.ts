@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest'
+import { RECORD_OVERHEAD_BYTES } from '../src/constants.ts'
+import { InvalidOptionError, InvalidRealmError } from '../src/errors.ts'
+import { createReplicaStore, type RemovalReason, ReplicaStore, recordSize } from '../src/replica-store.ts'
+import type { SessionRecord } from '../src/session-record.ts'
+import { bytes, NOW, record, tombstone } from './records.ts'
+
+const idOf = (n: number) => bytes(`session-${n}`)
+
+describe('expiry by injected time', () => {
+  it('returns a record until its expiry and removes it lazily after', () => {
+    const removed: Array<[string, RemovalReason]> = []
+    const store = createReplicaStore({ onEvict: (r, reason) => removed.push([r.origin, reason]) })
+    store.merge(record({ expires: NOW + 1000 }), NOW)
+    expect(store.get('web', idOf(1), NOW + 999)).toBeDefined()
+    expect(store.peek('web', idOf(1), NOW + 999)).toBeDefined()
+    expect(store.get('web', idOf(1), NOW + 1000)).toBeUndefined()
+    expect(store.stats()).toMatchObject({ entries: 0, expirations: 1, evictions: 0 })
+    expect(removed).toEqual([['peer-a', 'expire']])
+  })
+
+  it('leaves expired records out of entries and peek', () => {
+    const store = createReplicaStore()
+    store.merge(record({ id: idOf(1), expires: NOW + 10 }), NOW)
+    store.merge(record({ id: idOf(2), expires: NOW + 20 }), NOW)
+    store.merge(tombstone({ id: idOf(3), expires: NOW + 20 }), NOW)
+    expect([...store.entries('web', NOW + 10)].map((r) => r.id)).toEqual(
+      expect.arrayContaining([idOf(2), idOf(3)]),
+    )
+    expect([...store.entries('web', NOW + 10)]).toHaveLength(2)
+    expect(store.peek('web', idOf(1), NOW + 10)).toBeUndefined()
+    expect(store.peek('web', idOf(3), NOW + 10)?.value).toBeUndefined()
+  })
+
+  it('prune drops expired records and tombstones, and keeps live tombstones', () => {
+    const store = createReplicaStore()
+    store.merge(record({ id: idOf(1), expires: NOW + 10 }), NOW)
+    store.merge(tombstone({ id: idOf(2), expires: NOW + 10 }), NOW)
+    store.merge(tombstone({ id: idOf(3), expires: NOW + 20 }), NOW)
+    store.merge(record({ id: idOf(4), expires: NOW + 20 }), NOW)
+    expect(store.prune(NOW + 9)).toBe(0)
+    expect(store.prune(NOW + 10)).toBe(2)
+    expect(store.stats()).toMatchObject({ entries: 2, expirations: 2 })
+    expect(store.peek('web', idOf(3), NOW + 10)).toBeDefined()
+    expect(store.prune(NOW + 20)).toBe(2)
+    expect(store.stats().entries).toBe(0)
+  })
+
+  it('prune forgets empty realms that were not configured', () => {
+    const store = createReplicaStore({ maxRealms: 1 })
+    store.merge(record({ realm: 'web', expires: NOW + 10 }), NOW)
+    expect(store.merge(record({ realm: 'mail' }), NOW)).toBe('unknown-realm')
+    store.prune(NOW + 10)
+    expect(store.realms()).toEqual([])
+    expect(store.merge(record({ realm: 'mail', expires: NOW + 20 }), NOW + 10)).toBe('added')
+  })
+})
+
+describe('eviction', () => {
+  it('evicts the least recently used record at the entry cap, and counts it', () => {
+    const evicted: SessionRecord[] = []
+    const store = createReplicaStore({
+      maxEntriesPerRealm: 3,
+      onEvict: (r, reason) => reason === 'evict' && evicted.push(r),
+    })
+    for (let n = 1; n <= 3; n++) store.merge(record({ id: idOf(n) }), NOW)
+    store.get('web', idOf(1), NOW) // now 2 is the least recently used
+    store.merge(record({ id: idOf(4) }), NOW)
+    store.merge(record({ id: idOf(5) }), NOW)
+    expect(evicted.map((r) => new TextDecoder().decode(r.id))).toEqual(['session-2', 'session-3'])
+    expect(store.get('web', idOf(1), NOW)).toBeDefined()
+    expect(store.stats()).toMatchObject({ entries: 3, evictions: 2, expirations: 0 })
+  })
+
+  it('evicts under the byte budget, and counts it', () => {
+    const size = recordSize(record({ id: idOf(1) }))
+    const store = createReplicaStore({ maxBytesPerRealm: size * 4 + Math.floor(size / 2) })
+    for (let n = 1; n <= 6; n++) store.merge(record({ id: idOf(n) }), NOW)
+    const stats = store.stats()
+    expect(stats).toMatchObject({ entries: 4, bytes: size * 4, evictions: 2 })
+    expect(store.get('web', idOf(1), NOW)).toBeUndefined()
+    expect(store.get('web', idOf(6), NOW)).toBeDefined()
+  })
+
+  it('does not count replacements or expiries as evictions', () => {
+    const store = createReplicaStore({ maxEntriesPerRealm: 2 })
+    store.merge(record({ id: idOf(1), expires: NOW + 10 }), NOW)
+    store.merge(record({ id: idOf(2) }), NOW)
+    store.merge(record({ id: idOf(2), created: NOW + 1 }), NOW)
+    store.merge(tombstone({ id: idOf(2), created: NOW + 2 }), NOW)
+    store.prune(NOW + 10)
+    expect(store.stats()).toMatchObject({ entries: 1, evictions: 0, expirations: 1 })
+  })
+
+  it('accounts id, value, origin and the fixed overhead per record', () => {
+    const store = createReplicaStore()
+    store.merge(record({ id: bytes('abc'), value: new Uint8Array(100), origin: 'peer-a' }), NOW)
+    store.merge(tombstone({ id: bytes('de'), origin: 'p' }), NOW)
+    expect(store.stats().bytes).toBe(3 + 100 + 6 + RECORD_OVERHEAD_BYTES + (2 + 1 + RECORD_OVERHEAD_BYTES))
+  })
+})
+
+describe('realm isolation', () => {
+  it('keeps the same id apart in two realms', () => {
+    const store = createReplicaStore()
+    store.merge(record({ realm: 'web', value: bytes('web-secret') }), NOW)
+    store.merge(record({ realm: 'mail', value: bytes('mail-secret'), created: NOW + 1 }), NOW)
+    expect(new TextDecoder().decode(store.get('web', idOf(1), NOW)?.value)).toBe('web-secret')
+    expect(new TextDecoder().decode(store.get('mail', idOf(1), NOW)?.value)).toBe('mail-secret')
+    expect(store.stats().realms).toEqual({
+      web: { entries: 1, bytes: expect.any(Number) },
+      mail: { entries: 1, bytes: expect.any(Number) },
+    })
+  })
+
+  it('never returns a record of one realm for another', () => {
+    const store = createReplicaStore({ realms: ['web', 'mail'] })
+    store.merge(record({ realm: 'web' }), NOW)
+    expect(store.get('mail', idOf(1), NOW)).toBeUndefined()
+    expect(store.peek('mail', idOf(1), NOW)).toBeUndefined()
+    expect([...store.entries('mail', NOW)]).toEqual([])
+    expect(store.get('other', idOf(1), NOW)).toBeUndefined()
+  })
+
+  it('refuses realms that are not configured', () => {
+    const store = createReplicaStore({ realms: ['web'] })
+    expect(store.merge(record({ realm: 'mail' }), NOW)).toBe('unknown-realm')
+    expect(store.acceptsRealm('web')).toBe(true)
+    expect(store.acceptsRealm('mail')).toBe(false)
+    expect(store.realms()).toEqual(['web'])
+  })
+
+  it('refuses new realms beyond maxRealms when none are configured', () => {
+    const store = createReplicaStore({ maxRealms: 2 })
+    expect(store.merge(record({ realm: 'a' }), NOW)).toBe('added')
+    expect(store.merge(record({ realm: 'b' }), NOW)).toBe('added')
+    expect(store.merge(record({ realm: 'c' }), NOW)).toBe('unknown-realm')
+    expect(store.merge(record({ realm: 'a', id: idOf(2) }), NOW)).toBe('added')
+    expect(store.realms()).toEqual(['a', 'b'])
+  })
+
+  it("one realm's traffic does not evict another's records", () => {
+    const store = createReplicaStore({ maxEntriesPerRealm: 2 })
+    store.merge(record({ realm: 'mail' }), NOW)
+    for (let n = 1; n <= 10; n++) store.merge(record({ realm: 'web', id: idOf(n) }), NOW)
+    expect(store.get('mail', idOf(1), NOW)).toBeDefined()
+    expect(store.stats().realms.mail?.entries).toBe(1)
+  })
+})
+
+describe('options', () => {
+  it('names the field of an out-of-range option', () => {
+    expect(() => new ReplicaStore({ maxEntriesPerRealm: 0 })).toThrow(InvalidOptionError)
+    expect(() => new ReplicaStore({ maxBytesPerRealm: 1.5 })).toThrow(/maxBytesPerRealm/)
+    expect(() => new ReplicaStore({ maxClockSkewMs: -1 })).toThrow(/maxClockSkewMs/)
+    expect(() => new ReplicaStore({ maxClockSkewMs: 0 })).not.toThrow()
+  })
+
+  it('refuses an invalid configured realm name', () => {
+    expect(() => new ReplicaStore({ realms: ['web', 'a b'] })).toThrow(InvalidRealmError)
+    expect(() => new ReplicaStore({ realms: ['x'.repeat(65)] })).toThrow(InvalidRealmError)
+    expect(() => new ReplicaStore({ realms: ['A-z_0.9'] })).not.toThrow()
+  })
+})
