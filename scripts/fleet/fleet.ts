@@ -90,16 +90,52 @@ function request<T>(child: ChildProcess, type: string, timeoutMs = 5000): Promis
 export interface FleetServerStatus {
   adapter: { lookups: number; hits: number; misses: number; stored: number }
   mesh: {
+    peerId: string
     connectedPeers: number
+    peers: string[]
+    replica: { entries: number }
     realms: Record<string, { meshPeers: number; entries: number }>
     propagationMs: { samples: number; p50: number | null; p99: number | null }
     records: { published: number; stored: number }
   } | null
 }
 
+export interface FleetServer {
+  child: ChildProcess
+  port: number
+  multiaddrs: string[]
+  status(): Promise<FleetServerStatus>
+  stop(): Promise<void>
+}
+
+/** Starts one HTTPS server process (scripts/fleet/https-server.ts). */
+export async function startFleetServer(config: FleetServerConfig): Promise<FleetServer> {
+  const { child, ready } = await forkScript('https-server.ts', [JSON.stringify(config)])
+  return {
+    child,
+    port: ready.port ?? 0,
+    multiaddrs: ready.multiaddrs ?? [],
+    status: () => request<FleetServerStatus>(child, 'status'),
+    stop: () => stopChild(child),
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
 export interface Fleet {
   balancerPort: number
   serverPorts: number[]
+  servers: FleetServer[]
   status(): Promise<FleetServerStatus[]>
   /** Resolves once every node has every other node in its gossip mesh. */
   waitForMesh(timeoutMs?: number): Promise<number>
@@ -113,7 +149,7 @@ export async function startFleet(init: {
   realm?: string
 }): Promise<Fleet> {
   const realm = init.realm ?? 'demo'
-  const base: Omit<FleetServerConfig, 'seeds'> = {
+  const base: FleetServerConfig = {
     mode: init.mode,
     port: 0,
     certFile: init.files.certFile,
@@ -122,22 +158,21 @@ export async function startFleet(init: {
     realm,
     sessionIdContext: 'tlsmesh-demo',
   }
-  const first = await forkScript('https-server.ts', [JSON.stringify({ ...base, seeds: [] })])
-  const seeds = first.ready.multiaddrs ?? []
+  // Every node knows only the first one: the others find each other through it.
+  const first = await startFleetServer({ ...base, seeds: [] })
   const rest = await Promise.all(
-    Array.from({ length: init.servers - 1 }, () =>
-      forkScript('https-server.ts', [JSON.stringify({ ...base, seeds })]),
-    ),
+    Array.from({ length: init.servers - 1 }, () => startFleetServer({ ...base, seeds: first.multiaddrs })),
   )
   const servers = [first, ...rest]
-  const serverPorts = servers.map((s) => s.ready.port ?? 0)
+  const serverPorts = servers.map((s) => s.port)
   const balancer = await forkScript('round-robin-balancer.ts', ['0', ...serverPorts.map(String)])
   const all = [...servers.map((s) => s.child), balancer.child]
 
   const fleet: Fleet = {
     balancerPort: balancer.ready.port ?? 0,
     serverPorts,
-    status: () => Promise.all(servers.map((s) => request<FleetServerStatus>(s.child, 'status'))),
+    servers,
+    status: () => Promise.all(servers.map((s) => s.status())),
     async waitForMesh(timeoutMs = 20_000) {
       const started = Date.now()
       if (init.mode !== 'mesh') return 0
@@ -151,20 +186,7 @@ export async function startFleet(init: {
       throw new Error(`the mesh did not form within ${timeoutMs} ms`)
     },
     async stop() {
-      await Promise.all(
-        all.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve()
-              const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-              child.once('exit', () => {
-                clearTimeout(timer)
-                resolve()
-              })
-              child.kill('SIGTERM')
-            }),
-        ),
-      )
+      await Promise.all(all.map(stopChild))
     },
   }
   return fleet

@@ -28,7 +28,8 @@ const REJECTED_OUTCOMES: ReadonlySet<MergeOutcome> = new Set<MergeOutcome>(['too
 /**
  * Decodes a batch and merges its records into the replica. Throws GossipValidationError:
  * `reject` for what is provably bad (undecodable, over a hard limit, wrong topic, unsigned);
- * `ignore` when nothing in it is new (no forwarding, no penalty).
+ * `ignore` when nothing in it is new or it has a wire version this build does not read (no
+ * forwarding, no penalty).
  */
 export function validateBatch(ctx: BatchValidationContext, message: ReceivedMessage): number {
   if (message.from === undefined) throw new GossipValidationError('reject', 'unsigned')
@@ -36,14 +37,19 @@ export function validateBatch(ctx: BatchValidationContext, message: ReceivedMess
   try {
     batch = decodeBatch(message.data, ctx.limits)
   } catch (err) {
-    if (err instanceof WireDecodeError) throw new GossipValidationError('reject', err.code as ValidationCode)
+    if (err instanceof WireDecodeError) {
+      // A newer version is most likely a peer ahead of us in a rolling upgrade, not a bad one.
+      const action = err.code === 'unsupported-version' ? 'ignore' : 'reject'
+      throw new GossipValidationError(action, err.code)
+    }
     throw err
   }
   if (batch.realm !== message.topicRealm) throw new GossipValidationError('reject', 'wrong-topic')
 
   const now = ctx.now()
   let stored = 0
-  let refusal: MergeOutcome | undefined
+  let rejected: MergeOutcome | undefined
+  let fromFuture = false
   for (const record of batch.records) {
     // Gossip batches carry no per-record origin: the signer is the origin, so nobody can claim
     // another node's records through gossip.
@@ -52,15 +58,15 @@ export function validateBatch(ctx: BatchValidationContext, message: ReceivedMess
     if (outcome === 'added' || outcome === 'replaced') {
       stored++
       ctx.onRecordStored?.(record.created, now)
-    } else if (REJECTED_OUTCOMES.has(outcome) || outcome === 'from-future') {
-      refusal ??= outcome
+    } else if (REJECTED_OUTCOMES.has(outcome)) {
+      rejected ??= outcome
+    } else if (outcome === 'from-future') {
+      fromFuture = true
     }
   }
-  if (refusal !== undefined && REJECTED_OUTCOMES.has(refusal)) {
-    throw new GossipValidationError('reject', refusal as ValidationCode)
-  }
-  if (stored === 0)
-    throw new GossipValidationError('ignore', refusal === 'from-future' ? 'from-future' : 'nothing-new')
+  // A record over a hard limit condemns the batch even after a from-future one.
+  if (rejected !== undefined) throw new GossipValidationError('reject', rejected as ValidationCode)
+  if (stored === 0) throw new GossipValidationError('ignore', fromFuture ? 'from-future' : 'nothing-new')
   return stored
 }
 
