@@ -12,10 +12,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# Debian packages: openssl (certificates, s_client in tests), iproute2 (network namespaces in tests).
+# Debian packages: openssl (certificates, s_client in tests), iproute2 (network namespaces in tests),
+# memcached (the central-cache baseline in benchmarks and a second opinion in tests).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
+[ -x /usr/bin/memcached ] || missing+=(memcached)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -24,6 +26,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts memcached as a service on install; the tests and benchmarks start their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet memcached 2>/dev/null; then
+  systemctl stop memcached || true
 fi
 
 # pnpm 10 through npm: corepack cannot verify pnpm's signature against the registry these machines

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
+import { type ChildProcess, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateMeshKey } from '@tlsmesh/mesh'
+import { forkScript, request, stopChild } from '../lib/child-processes.ts'
 import type { FleetServerConfig } from './https-server.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -38,55 +39,6 @@ export function createFleetFiles(): FleetFiles {
   return { dir, certFile, keyFile, meshKeyFile, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-interface ChildMessage {
-  type: string
-  port?: number
-  multiaddrs?: string[]
-  [key: string]: unknown
-}
-
-const children = new Set<ChildProcess>()
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL')
-})
-
-/** Forks a TypeScript script with tsx and an IPC channel; resolves with its first "ready" message. */
-export function forkScript(
-  script: string,
-  args: string[],
-): Promise<{ child: ChildProcess; ready: ChildMessage }> {
-  const child = fork(join(here, script), args, {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void =>
-      reject(new Error(`${script} exited (${code}) before it was ready`))
-    child.once('exit', onExit)
-    child.on('message', (message: ChildMessage) => {
-      if (message.type !== 'ready') return
-      child.off('exit', onExit)
-      resolve({ child, ready: message })
-    })
-  })
-}
-
-function request<T>(child: ChildProcess, type: string, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} reply`)), timeoutMs)
-    const onMessage = (message: ChildMessage): void => {
-      if (message.type !== type) return
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      resolve(message as T)
-    }
-    child.on('message', onMessage)
-    child.send({ type })
-  })
-}
-
 export interface FleetServerStatus {
   adapter: { lookups: number; hits: number; misses: number; stored: number }
   mesh: {
@@ -110,26 +62,14 @@ export interface FleetServer {
 
 /** Starts one HTTPS server process (scripts/fleet/https-server.ts). */
 export async function startFleetServer(config: FleetServerConfig): Promise<FleetServer> {
-  const { child, ready } = await forkScript('https-server.ts', [JSON.stringify(config)])
+  const { child, ready } = await forkScript(join(here, 'https-server.ts'), [JSON.stringify(config)])
   return {
     child,
-    port: ready.port ?? 0,
-    multiaddrs: ready.multiaddrs ?? [],
+    port: ready.port as number,
+    multiaddrs: ready.multiaddrs as string[],
     status: () => request<FleetServerStatus>(child, 'status'),
     stop: () => stopChild(child),
   }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill('SIGTERM')
-  })
 }
 
 export interface Fleet {
@@ -143,10 +83,12 @@ export interface Fleet {
 }
 
 export async function startFleet(init: {
-  mode: 'mesh' | 'local'
+  mode: FleetServerConfig['mode']
   servers: number
   files: FleetFiles
   realm?: string
+  /** For mode remote: the endpoint of server i (a central memcached: the same for all). */
+  memcache?: (server: number) => FleetServerConfig['memcache']
 }): Promise<Fleet> {
   const realm = init.realm ?? 'demo'
   const base: FleetServerConfig = {
@@ -159,17 +101,20 @@ export async function startFleet(init: {
     sessionIdContext: 'tlsmesh-demo',
   }
   // Every node knows only the first one: the others find each other through it.
-  const first = await startFleetServer({ ...base, seeds: [] })
+  const memcache = (i: number) => (init.memcache !== undefined ? { memcache: init.memcache(i) } : {})
+  const first = await startFleetServer({ ...base, ...memcache(0), seeds: [] })
   const rest = await Promise.all(
-    Array.from({ length: init.servers - 1 }, () => startFleetServer({ ...base, seeds: first.multiaddrs })),
+    Array.from({ length: init.servers - 1 }, (_, i) =>
+      startFleetServer({ ...base, ...memcache(i + 1), seeds: first.multiaddrs }),
+    ),
   )
   const servers = [first, ...rest]
   const serverPorts = servers.map((s) => s.port)
-  const balancer = await forkScript('round-robin-balancer.ts', ['0', ...serverPorts.map(String)])
+  const balancer = await forkScript(join(here, 'round-robin-balancer.ts'), ['0', ...serverPorts.map(String)])
   const all = [...servers.map((s) => s.child), balancer.child]
 
   const fleet: Fleet = {
-    balancerPort: balancer.ready.port ?? 0,
+    balancerPort: balancer.ready.port as number,
     serverPorts,
     servers,
     status: () => Promise.all(servers.map((s) => s.status())),

@@ -4,11 +4,19 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import { createMeshNode, type MeshNode } from '@tlsmesh/mesh'
-import { attachSessionCache, sessionResumptionOptions } from '@tlsmesh/node-tls'
+import {
+  attachSessionCache,
+  createMemcacheSessionClient,
+  type RemoteSessionCache,
+  sessionResumptionOptions,
+} from '@tlsmesh/node-tls'
 import { createReplicaStore, LocalSessionCache, type SessionCache } from '@tlsmesh/store'
 
 export interface FleetServerConfig {
-  mode: 'mesh' | 'local'
+  /** mesh: embedded mesh node; local: server-local cache; remote: a memcached endpoint (central or tlsmeshd). */
+  mode: 'mesh' | 'local' | 'remote'
+  /** For mode remote. */
+  memcache?: { host?: string; port?: number; socketPath?: string }
   port: number
   certFile: string
   keyFile: string
@@ -21,8 +29,10 @@ export interface FleetServerConfig {
 const config = JSON.parse(process.argv[2] ?? '{}') as FleetServerConfig
 
 let mesh: MeshNode | undefined
-let cache: SessionCache
-if (config.mode === 'mesh') {
+let cache: SessionCache | RemoteSessionCache
+if (config.mode === 'remote') {
+  cache = createMemcacheSessionClient({ ...config.memcache })
+} else if (config.mode === 'mesh') {
   mesh = await createMeshNode({
     meshKey: readFileSync(config.meshKeyFile ?? ''),
     seeds: config.seeds ?? [],

@@ -1,7 +1,8 @@
 import { constants } from 'node:crypto'
 import type { Server as TlsServer } from 'node:tls'
 import type { SessionCache } from '@tlsmesh/store'
-import { DEFAULT_REALM, DEFAULT_SESSION_TTL_MS } from './constants.ts'
+import { DEFAULT_LOOKUP_TIMEOUT_MS, DEFAULT_REALM, DEFAULT_SESSION_TTL_MS } from './constants.ts'
+import { isRemoteSessionCache, type RemoteSessionCache } from './remote-session-cache.ts'
 import { sessionProtocolVersion, TLS1_3_VERSION } from './session-der.ts'
 
 export interface AttachSessionCacheInit {
@@ -11,6 +12,11 @@ export interface AttachSessionCacheInit {
   ttlMs?: number
   /** Called when storing a session throws (refused by a limit): the handshake is never affected. */
   onError?: (err: unknown) => void
+  /**
+   * For a RemoteSessionCache: how long a handshake may wait for a lookup before it goes on as a full
+   * handshake. Default 50 ms.
+   */
+  lookupTimeoutMs?: number
 }
 
 export interface SessionCacheStats {
@@ -26,6 +32,8 @@ export interface SessionCacheStats {
    */
   skippedTls13: number
   errors: number
+  /** Remote lookups that missed their deadline (the handshake went on as a full one). */
+  timeouts: number
 }
 
 export interface AttachedSessionCache {
@@ -61,12 +69,23 @@ export function sessionResumptionOptions(init: { sessionIdContext: string; secur
  */
 export function attachSessionCache(
   server: TlsServer,
-  cache: SessionCache,
+  cache: SessionCache | RemoteSessionCache,
   init: AttachSessionCacheInit = {},
 ): AttachedSessionCache {
   const realm = init.realm ?? DEFAULT_REALM
   const ttlMs = init.ttlMs ?? DEFAULT_SESSION_TTL_MS
-  const stats: SessionCacheStats = { lookups: 0, hits: 0, misses: 0, stored: 0, skippedTls13: 0, errors: 0 }
+  const lookupTimeoutMs = init.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS
+  const stats: SessionCacheStats = {
+    lookups: 0,
+    hits: 0,
+    misses: 0,
+    stored: 0,
+    skippedTls13: 0,
+    errors: 0,
+    timeouts: 0,
+  }
+  const remote = isRemoteSessionCache(cache) ? cache : undefined
+  const local = isRemoteSessionCache(cache) ? undefined : cache
 
   const onNewSession = (sessionId: Buffer, sessionData: Buffer, done: () => void): void => {
     // Release the handshake first: storing and publishing never delay it.
@@ -76,7 +95,8 @@ export function attachSessionCache(
       return
     }
     try {
-      cache.set(realm, sessionId, sessionData, ttlMs)
+      if (remote !== undefined) remote.store(sessionId, sessionData, ttlMs)
+      else local!.set(realm, sessionId, sessionData, ttlMs)
       stats.stored++
     } catch (err) {
       stats.errors++
@@ -84,18 +104,10 @@ export function attachSessionCache(
     }
   }
 
-  const onResumeSession = (
-    sessionId: Buffer,
+  const answer = (
     done: (err: Error | null, data: Buffer | null) => void,
+    value: Uint8Array | undefined,
   ): void => {
-    stats.lookups++
-    let value: Uint8Array | undefined
-    try {
-      value = cache.get(realm, sessionId)?.value
-    } catch (err) {
-      stats.errors++
-      init.onError?.(err)
-    }
     if (value === undefined) {
       stats.misses++
       done(null, null)
@@ -103,6 +115,49 @@ export function attachSessionCache(
     }
     stats.hits++
     done(null, Buffer.from(value.buffer, value.byteOffset, value.byteLength))
+  }
+
+  // The handshake waits for `done`: it is called exactly once, by the deadline at the latest.
+  const lookupRemote = (
+    cache: RemoteSessionCache,
+    sessionId: Buffer,
+    done: (err: Error | null, data: Buffer | null) => void,
+  ): void => {
+    const signal = AbortSignal.timeout(lookupTimeoutMs)
+    let answered = false
+    const finish = (value: Uint8Array | undefined): void => {
+      if (answered) return
+      answered = true
+      answer(done, value)
+    }
+    signal.addEventListener('abort', () => {
+      if (!answered) stats.timeouts++
+      finish(undefined)
+    })
+    cache.fetch(sessionId, { signal }).then(finish, (err: unknown) => {
+      stats.errors++
+      init.onError?.(err)
+      finish(undefined)
+    })
+  }
+
+  const onResumeSession = (
+    sessionId: Buffer,
+    done: (err: Error | null, data: Buffer | null) => void,
+  ): void => {
+    stats.lookups++
+    if (remote !== undefined) {
+      lookupRemote(remote, sessionId, done)
+      return
+    }
+    let value: Uint8Array | undefined
+    try {
+      value = local!.get(realm, sessionId)?.value
+    } catch (err) {
+      stats.errors++
+      init.onError?.(err)
+    }
+    answer(done, value)
   }
 
   server.on('newSession', onNewSession)

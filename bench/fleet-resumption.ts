@@ -1,0 +1,111 @@
+// Fleet resumption: three Node HTTPS servers behind a round-robin balancer, 8 clients that reconnect
+// with their previous session (TLS 1.2). Rows: server-local caches, a central real memcached,
+// tlsmesh, and the limit (one server resuming from its own cache); then the same with the central
+// memcached killed mid-run. Rows run interleaved, `--repeat` times, so they share the machine's noise.
+//   node --import tsx bench/fleet-resumption.ts [--connections 1500] [--loops 8] [--repeat 3]
+import type { ChildProcess } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import { createFleetFiles, type Fleet, startFleet } from '../scripts/fleet/fleet.ts'
+import { runChainedClients } from '../scripts/fleet/resume-client.ts'
+import { percentile, progress, spread, writeResult } from './lib/bench-report.ts'
+import { freePort, startMemcached } from './lib/memcached-process.ts'
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '1500' },
+    loops: { type: 'string', default: '8' },
+    repeat: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'fleet-resumption' },
+  },
+})
+const connections = Number(values.connections)
+const loops = Number(values.loops)
+const repeat = Number(values.repeat)
+
+interface Run {
+  resumptionRate: number
+  connectionsPerSecond: number
+  resumedPerSecond: number
+  handshakeP50Ms: number
+  handshakeP99Ms: number
+  errors: number
+}
+
+async function measure(fleet: Fleet, during?: (elapsed: Promise<unknown>) => void): Promise<Run> {
+  const pending = runChainedClients({
+    host: '127.0.0.1',
+    port: fleet.balancerPort,
+    connections,
+    loops,
+    tlsVersion: 'TLSv1.2',
+  })
+  during?.(pending)
+  const r = await pending
+  return {
+    resumptionRate: r.offered === 0 ? 0 : r.resumed / r.offered,
+    connectionsPerSecond: r.connections / (r.elapsedMs / 1000),
+    resumedPerSecond: r.resumed / (r.elapsedMs / 1000),
+    handshakeP50Ms: percentile(r.handshakeMs, 0.5),
+    handshakeP99Ms: percentile(r.handshakeMs, 0.99),
+    errors: r.errors,
+  }
+}
+
+const files = createFleetFiles()
+const memcachedPort = await freePort()
+let memcached: ChildProcess = await startMemcached(memcachedPort)
+const central = () => ({ host: '127.0.0.1', port: memcachedPort })
+
+progress('starting fleets: local caches, central memcached, tlsmesh, single server')
+const fleets: Record<string, Fleet> = {
+  'server-local caches': await startFleet({ mode: 'local', servers: 3, files }),
+  'central memcached': await startFleet({ mode: 'remote', servers: 3, files, memcache: central }),
+  tlsmesh: await startFleet({ mode: 'mesh', servers: 3, files }),
+  'single server (limit)': await startFleet({ mode: 'local', servers: 1, files }),
+}
+await fleets.tlsmesh!.waitForMesh()
+
+const runs: Record<string, Run[]> = {}
+try {
+  for (let r = 0; r < repeat; r++) {
+    for (const [name, fleet] of Object.entries(fleets)) {
+      const run = await measure(fleet)
+      ;(runs[name] ??= []).push(run)
+      progress(
+        `${name} run ${r + 1}/${repeat}: ${(run.resumptionRate * 100).toFixed(1)}% resumed, ${run.connectionsPerSecond.toFixed(0)} conns/s, ` +
+          `p50 ${run.handshakeP50Ms.toFixed(2)} ms, p99 ${run.handshakeP99Ms.toFixed(2)} ms, ${run.errors} errors`,
+      )
+    }
+  }
+  // Faults: the central memcached dies a third of the way into the run.
+  for (let r = 0; r < repeat; r++) {
+    const name = 'central memcached, killed mid-run'
+    const run = await measure(fleets['central memcached']!, () => {
+      setTimeout(() => memcached.kill('SIGKILL'), (connections / 1000) * 1000 * 0.33)
+    })
+    ;(runs[name] ??= []).push(run)
+    progress(
+      `${name} run ${r + 1}/${repeat}: ${(run.resumptionRate * 100).toFixed(1)}% resumed, p99 ${run.handshakeP99Ms.toFixed(1)} ms, ${run.errors} errors`,
+    )
+    memcached = await startMemcached(memcachedPort)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+} finally {
+  await Promise.all(Object.values(fleets).map((fleet) => fleet.stop()))
+  memcached.kill('SIGKILL')
+  files.remove()
+}
+
+const rows = Object.entries(runs).map(([name, list]) => ({
+  fleet: name,
+  resumptionRate: spread(list.map((r) => r.resumptionRate)),
+  connectionsPerSecond: spread(list.map((r) => r.connectionsPerSecond)),
+  resumedPerSecond: spread(list.map((r) => r.resumedPerSecond)),
+  handshakeP50Ms: spread(list.map((r) => r.handshakeP50Ms)),
+  handshakeP99Ms: spread(list.map((r) => r.handshakeP99Ms)),
+  errors: list.reduce((n, r) => n + r.errors, 0),
+}))
+const path = writeResult(values.out, { connections, loops, repeat, tlsVersion: 'TLSv1.2', rows })
+console.log(JSON.stringify(rows, null, 2))
+progress(`wrote ${path}`)
+process.exit(0)

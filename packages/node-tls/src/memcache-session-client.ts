@@ -1,0 +1,178 @@
+import { createConnection, type Socket } from 'node:net'
+import type { RemoteSessionCache } from './remote-session-cache.ts'
+
+export interface MemcacheSessionClientInit {
+  /** The local tlsmeshd's memcached endpoint: a unix socket (recommended) ... */
+  socketPath?: string
+  /** ... or host and port on loopback. */
+  host?: string
+  port?: number
+  /** Prepended to the hex session id; memcached keys are at most 250 bytes. */
+  keyPrefix?: string
+  /** Lookups waiting for an answer beyond this are answered "miss" at once: the daemon is behind. */
+  maxPending?: number
+  /** Reconnect delay after a failure, doubled up to 5 s. */
+  reconnectDelayMs?: number
+  /** An answer older than this means the daemon is hung (SIGSTOP, say): drop the connection. */
+  hungAfterMs?: number
+}
+
+interface PendingGet {
+  resolve: (value: Uint8Array | undefined) => void
+  sentAt: number
+  done: boolean
+}
+
+const CRLF = Buffer.from('\r\n')
+const END = Buffer.from('END\r\n')
+const MAX_RECONNECT_DELAY_MS = 5000
+
+/**
+ * A small memcached text-protocol client for TLS sessions, made for the handshake path: one
+ * pipelined connection, every lookup bounded by the caller's signal, stores fire-and-forget with
+ * `noreply`, and when the daemon is down or hung every lookup is an immediate miss (a full handshake)
+ * while it reconnects in the background. Measured here: a general-purpose client (memjs) once never
+ * called back with tight timeouts, and a frozen memcached stalled each handshake for seconds.
+ */
+export class MemcacheSessionClient implements RemoteSessionCache {
+  private readonly init: Required<Omit<MemcacheSessionClientInit, 'socketPath' | 'host' | 'port'>> &
+    MemcacheSessionClientInit
+  private socket: Socket | undefined
+  private connected = false
+  private closed = false
+  private reconnectDelayMs: number
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private readonly pending: PendingGet[] = []
+  private buffer: Buffer = Buffer.alloc(0)
+  /** Counters for the caller's metrics. */
+  readonly stats = { gets: 0, hits: 0, misses: 0, timeouts: 0, unavailable: 0, stores: 0, reconnects: 0 }
+
+  constructor(init: MemcacheSessionClientInit) {
+    if (init.socketPath === undefined && init.port === undefined) {
+      throw new RangeError('memcache client: socketPath or port is required')
+    }
+    this.init = { keyPrefix: 'tls:', maxPending: 256, reconnectDelayMs: 100, hungAfterMs: 1000, ...init }
+    this.reconnectDelayMs = this.init.reconnectDelayMs
+    this.connect()
+  }
+
+  fetch(id: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array | undefined> {
+    this.stats.gets++
+    const oldest = this.pending[0]
+    if (oldest !== undefined && Date.now() - oldest.sentAt > this.init.hungAfterMs) this.socket?.destroy()
+    if (!this.connected || this.socket === undefined || this.pending.length >= this.init.maxPending) {
+      this.stats.unavailable++
+      return Promise.resolve(undefined)
+    }
+    if (options.signal.aborted) return Promise.resolve(undefined)
+    return new Promise((resolve) => {
+      const entry: PendingGet = {
+        sentAt: Date.now(),
+        done: false,
+        resolve: (value) => {
+          if (entry.done) return
+          entry.done = true
+          options.signal.removeEventListener('abort', onAbort)
+          if (value === undefined) this.stats.misses++
+          else this.stats.hits++
+          resolve(value)
+        },
+      }
+      // The answer may still come later; it is then read and dropped, keeping the stream in step.
+      const onAbort = (): void => {
+        if (entry.done) return
+        this.stats.timeouts++
+        entry.done = true
+        resolve(undefined)
+      }
+      options.signal.addEventListener('abort', onAbort, { once: true })
+      this.pending.push(entry)
+      this.socket!.write(`get ${this.key(id)}\r\n`)
+    })
+  }
+
+  store(id: Uint8Array, value: Uint8Array, ttlMs: number): void {
+    if (!this.connected || this.socket === undefined) return
+    this.stats.stores++
+    const seconds = Math.max(1, Math.ceil(ttlMs / 1000))
+    this.socket.write(`set ${this.key(id)} 0 ${seconds} ${value.byteLength} noreply\r\n`)
+    this.socket.write(value)
+    this.socket.write(CRLF)
+  }
+
+  close(): void {
+    this.closed = true
+    clearTimeout(this.reconnectTimer)
+    this.socket?.destroy()
+    this.failPending()
+  }
+
+  private key(id: Uint8Array): string {
+    return `${this.init.keyPrefix}${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')}`
+  }
+
+  private connect(): void {
+    if (this.closed) return
+    const socket =
+      this.init.socketPath !== undefined
+        ? createConnection(this.init.socketPath)
+        : createConnection(this.init.port!, this.init.host ?? '127.0.0.1')
+    this.socket = socket
+    socket.setNoDelay(true)
+    socket.on('connect', () => {
+      this.connected = true
+      this.reconnectDelayMs = this.init.reconnectDelayMs
+    })
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.connected = false
+      this.socket = undefined
+      this.buffer = Buffer.alloc(0)
+      this.failPending()
+      if (this.closed) return
+      this.stats.reconnects++
+      this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelayMs)
+      this.reconnectTimer.unref()
+      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, MAX_RECONNECT_DELAY_MS)
+    })
+    socket.unref()
+  }
+
+  private failPending(): void {
+    for (const entry of this.pending.splice(0)) entry.resolve(undefined)
+  }
+
+  /** Parses `VALUE <key> <flags> <bytes>\r\n<data>\r\nEND\r\n`, `END\r\n` or an error line, in order. */
+  private onData(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
+    while (this.buffer.length > 0) {
+      const lineEnd = this.buffer.indexOf(CRLF)
+      if (lineEnd < 0) return
+      const line = this.buffer.subarray(0, lineEnd).toString('latin1')
+      if (line.startsWith('VALUE ')) {
+        const bytes = Number(line.split(' ')[3])
+        const dataStart = lineEnd + 2
+        const need = dataStart + bytes + 2 + END.length
+        if (!Number.isInteger(bytes) || bytes < 0) return this.protocolError()
+        if (this.buffer.length < need) return
+        if (!this.buffer.subarray(dataStart + bytes + 2, need).equals(END)) return this.protocolError()
+        const value = Buffer.from(this.buffer.subarray(dataStart, dataStart + bytes))
+        this.buffer = this.buffer.subarray(need)
+        this.pending.shift()?.resolve(value)
+      } else {
+        // END (a miss) or ERROR / CLIENT_ERROR / SERVER_ERROR: a miss either way.
+        this.buffer = this.buffer.subarray(lineEnd + 2)
+        this.pending.shift()?.resolve(undefined)
+      }
+    }
+  }
+
+  private protocolError(): void {
+    this.socket?.destroy()
+  }
+}
+
+export function createMemcacheSessionClient(init: MemcacheSessionClientInit): MemcacheSessionClient {
+  return new MemcacheSessionClient(init)
+}
