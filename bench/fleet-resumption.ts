@@ -66,11 +66,14 @@ const fleets: Record<string, Fleet> = {
 await fleets.tlsmesh!.waitForMesh()
 
 const runs: Record<string, Run[]> = {}
+const addRun = (name: string, run: Run): void => {
+  runs[name] = [...(runs[name] ?? []), run]
+}
 try {
   for (let r = 0; r < repeat; r++) {
     for (const [name, fleet] of Object.entries(fleets)) {
       const run = await measure(fleet)
-      ;(runs[name] ??= []).push(run)
+      addRun(name, run)
       progress(
         `${name} run ${r + 1}/${repeat}: ${(run.resumptionRate * 100).toFixed(1)}% resumed, ${run.connectionsPerSecond.toFixed(0)} conns/s, ` +
           `p50 ${run.handshakeP50Ms.toFixed(2)} ms, p99 ${run.handshakeP99Ms.toFixed(2)} ms, ${run.errors} errors`,
@@ -83,7 +86,7 @@ try {
     const run = await measure(fleets['central memcached']!, () => {
       setTimeout(() => memcached.kill('SIGKILL'), (connections / 1000) * 1000 * 0.33)
     })
-    ;(runs[name] ??= []).push(run)
+    addRun(name, run)
     progress(
       `${name} run ${r + 1}/${repeat}: ${(run.resumptionRate * 100).toFixed(1)}% resumed, p99 ${run.handshakeP99Ms.toFixed(1)} ms, ${run.errors} errors`,
     )

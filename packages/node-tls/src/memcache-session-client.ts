@@ -154,9 +154,15 @@ export class MemcacheSessionClient implements RemoteSessionCache {
         const bytes = Number(line.split(' ')[3])
         const dataStart = lineEnd + 2
         const need = dataStart + bytes + 2 + END.length
-        if (!Number.isInteger(bytes) || bytes < 0) return this.protocolError()
+        if (!Number.isInteger(bytes) || bytes < 0) {
+          this.protocolError()
+          return
+        }
         if (this.buffer.length < need) return
-        if (!this.buffer.subarray(dataStart + bytes + 2, need).equals(END)) return this.protocolError()
+        if (!this.buffer.subarray(dataStart + bytes + 2, need).equals(END)) {
+          this.protocolError()
+          return
+        }
         const value = Buffer.from(this.buffer.subarray(dataStart, dataStart + bytes))
         this.buffer = this.buffer.subarray(need)
         this.pending.shift()?.resolve(value)
