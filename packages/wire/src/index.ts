@@ -14,3 +14,14 @@ export {
   type WireEncodeErrorCode,
 } from './errors.ts'
 export { decodeBatch, encodeBatch, type RecordBatch, type WireRecord } from './record-batch.ts'
+export {
+  DEFAULT_SYNC_LIMITS,
+  decodeSyncMessage,
+  encodeSyncMessage,
+  MAX_SYNC_DEPTH,
+  resolveSyncLimits,
+  SyncKind,
+  type SyncLimits,
+  type SyncMessage,
+  type SyncRange,
+} from './sync-message.ts'

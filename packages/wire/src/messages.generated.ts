@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -361,5 +361,698 @@ export namespace RecordBatch {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordBatch>): Generator<RecordBatchVersionFieldEvent | RecordBatchRealmFieldEvent | RecordBatchRecordsIdFieldEvent | RecordBatchRecordsValueFieldEvent | RecordBatchRecordsCreatedFieldEvent | RecordBatchRecordsExpiresFieldEvent | RecordBatchRecordsOriginFieldEvent> {
     return streamMessage(buf, RecordBatch.codec(), opts)
+  }
+}
+
+export enum SyncKind {
+  SYNC_KIND_UNSPECIFIED = 'SYNC_KIND_UNSPECIFIED',
+  QUERY = 'QUERY',
+  ANSWER = 'ANSWER',
+  RECORDS = 'RECORDS',
+  DONE = 'DONE'
+}
+
+enum __SyncKindValues {
+  SYNC_KIND_UNSPECIFIED = 0,
+  QUERY = 1,
+  ANSWER = 2,
+  RECORDS = 3,
+  DONE = 4
+}
+
+export namespace SyncKind {
+  export const codec = (): Codec<SyncKind, SyncKind> => {
+    return enumeration<SyncKind>(__SyncKindValues)
+  }
+}
+
+export interface SyncItem {
+  key: bigint
+  fingerprint: bigint
+}
+
+export namespace SyncItem {
+  let _codec: Codec<SyncItem, SyncItem>
+
+  export const codec = (): Codec<SyncItem, SyncItem> => {
+    if (_codec == null) {
+      _codec = message<SyncItem, SyncItem>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.key != null && obj.key !== 0n)) {
+          w.uint32(9)
+          w.fixed64(obj.key)
+        }
+
+        if ((obj.fingerprint != null && obj.fingerprint !== 0n)) {
+          w.uint32(17)
+          w.fixed64(obj.fingerprint)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          key: 0n,
+          fingerprint: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.key = reader.fixed64()
+              break
+            }
+            case 2: {
+              obj.fingerprint = reader.fixed64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.key`,
+                value: reader.fixed64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.fingerprint`,
+                value: reader.fixed64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncItemKeyFieldEvent {
+    field: '$.key'
+    value: bigint
+  }
+
+  export interface SyncItemFingerprintFieldEvent {
+    field: '$.fingerprint'
+    value: bigint
+  }
+
+  export function encode (obj: SyncItem): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncItem.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): SyncItem {
+    return decodeMessage(buf, SyncItem.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItem>): Generator<SyncItemKeyFieldEvent | SyncItemFingerprintFieldEvent> {
+    return streamMessage(buf, SyncItem.codec(), opts)
+  }
+}
+
+export interface SyncRange {
+  depth: number
+  prefix: bigint
+  fingerprint: bigint
+  count: number
+  items: SyncItem[]
+  listed: boolean
+}
+
+export namespace SyncRange {
+  let _codec: Codec<SyncRange, SyncRange>
+
+  export const codec = (): Codec<SyncRange, SyncRange> => {
+    if (_codec == null) {
+      _codec = message<SyncRange, SyncRange>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.depth != null && obj.depth !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.depth)
+        }
+
+        if ((obj.prefix != null && obj.prefix !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.prefix)
+        }
+
+        if ((obj.fingerprint != null && obj.fingerprint !== 0n)) {
+          w.uint32(25)
+          w.fixed64(obj.fingerprint)
+        }
+
+        if ((obj.count != null && obj.count !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.count)
+        }
+
+        if (obj.items != null && obj.items.length > 0) {
+          for (const value of obj.items) {
+            w.uint32(42)
+            SyncItem.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.listed != null && obj.listed !== false)) {
+          w.uint32(48)
+          w.bool(obj.listed)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          depth: 0,
+          prefix: 0n,
+          fingerprint: 0n,
+          count: 0,
+          items: [],
+          listed: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.depth = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.prefix = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.fingerprint = reader.fixed64()
+              break
+            }
+            case 4: {
+              obj.count = reader.uint32()
+              break
+            }
+            case 5: {
+              if (opts.limits?.items != null && obj.items.length === opts.limits.items) {
+                throw new MaxLengthError('Decode error - repeated field "items" had too many elements')
+              }
+
+              obj.items.push(SyncItem.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.items$
+              }))
+              break
+            }
+            case 6: {
+              obj.listed = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          items: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.depth`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.prefix`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.fingerprint`,
+                value: reader.fixed64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.count`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              if (opts.limits?.items != null && obj.items === opts.limits.items) {
+                throw new MaxLengthError('Streaming decode error - repeated field "items" had too many elements')
+              }
+
+              for (const evt of SyncItem.codec().stream(reader, reader.uint32(), `${prefix}.items[]`, {
+                limits: opts.limits?.items$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.items
+                }
+              }
+
+              obj.items++
+
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.listed`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncRangeDepthFieldEvent {
+    field: '$.depth'
+    value: number
+  }
+
+  export interface SyncRangePrefixFieldEvent {
+    field: '$.prefix'
+    value: bigint
+  }
+
+  export interface SyncRangeFingerprintFieldEvent {
+    field: '$.fingerprint'
+    value: bigint
+  }
+
+  export interface SyncRangeCountFieldEvent {
+    field: '$.count'
+    value: number
+  }
+
+  export interface SyncRangeItemsKeyFieldEvent {
+    field: '$.items[].key'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncRangeItemsFingerprintFieldEvent {
+    field: '$.items[].fingerprint'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncRangeListedFieldEvent {
+    field: '$.listed'
+    value: boolean
+  }
+
+  export function encode (obj: SyncRange): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncRange.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRange>): SyncRange {
+    return decodeMessage(buf, SyncRange.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRange>): Generator<SyncRangeDepthFieldEvent | SyncRangePrefixFieldEvent | SyncRangeFingerprintFieldEvent | SyncRangeCountFieldEvent | SyncRangeItemsKeyFieldEvent | SyncRangeItemsFingerprintFieldEvent | SyncRangeListedFieldEvent> {
+    return streamMessage(buf, SyncRange.codec(), opts)
+  }
+}
+
+export interface SyncMessage {
+  version: number
+  kind: SyncKind
+  realm: string
+  ranges: SyncRange[]
+  records: WireRecord[]
+  wanted: bigint[]
+}
+
+export namespace SyncMessage {
+  let _codec: Codec<SyncMessage, SyncMessage>
+
+  export const codec = (): Codec<SyncMessage, SyncMessage> => {
+    if (_codec == null) {
+      _codec = message<SyncMessage, SyncMessage>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if (obj.kind != null && __SyncKindValues[obj.kind] !== 0) {
+          w.uint32(16)
+          SyncKind.codec().encode(obj.kind, w)
+        }
+
+        if ((obj.realm != null && obj.realm !== '')) {
+          w.uint32(26)
+          w.string(obj.realm)
+        }
+
+        if (obj.ranges != null && obj.ranges.length > 0) {
+          for (const value of obj.ranges) {
+            w.uint32(34)
+            SyncRange.codec().encode(value, w)
+          }
+        }
+
+        if (obj.records != null && obj.records.length > 0) {
+          for (const value of obj.records) {
+            w.uint32(42)
+            WireRecord.codec().encode(value, w)
+          }
+        }
+
+        if (obj.wanted != null && obj.wanted.length > 0) {
+          for (const value of obj.wanted) {
+            w.uint32(49)
+            w.fixed64(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          kind: SyncKind.SYNC_KIND_UNSPECIFIED,
+          realm: '',
+          ranges: [],
+          records: [],
+          wanted: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.kind = SyncKind.codec().decode(reader)
+              break
+            }
+            case 3: {
+              obj.realm = reader.string()
+              break
+            }
+            case 4: {
+              if (opts.limits?.ranges != null && obj.ranges.length === opts.limits.ranges) {
+                throw new MaxLengthError('Decode error - repeated field "ranges" had too many elements')
+              }
+
+              obj.ranges.push(SyncRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ranges$
+              }))
+              break
+            }
+            case 5: {
+              if (opts.limits?.records != null && obj.records.length === opts.limits.records) {
+                throw new MaxLengthError('Decode error - repeated field "records" had too many elements')
+              }
+
+              obj.records.push(WireRecord.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.records$
+              }))
+              break
+            }
+            case 6: {
+              if (opts.limits?.wanted != null && obj.wanted.length === opts.limits.wanted) {
+                throw new MaxLengthError('Decode error - repeated field "wanted" had too many elements')
+              }
+
+              obj.wanted.push(reader.fixed64())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ranges: 0,
+          records: 0,
+          wanted: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.kind`,
+                value: SyncKind.codec().decode(reader)
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.realm`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              if (opts.limits?.ranges != null && obj.ranges === opts.limits.ranges) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ranges" had too many elements')
+              }
+
+              for (const evt of SyncRange.codec().stream(reader, reader.uint32(), `${prefix}.ranges[]`, {
+                limits: opts.limits?.ranges$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.ranges
+                }
+              }
+
+              obj.ranges++
+
+              break
+            }
+            case 5: {
+              if (opts.limits?.records != null && obj.records === opts.limits.records) {
+                throw new MaxLengthError('Streaming decode error - repeated field "records" had too many elements')
+              }
+
+              for (const evt of WireRecord.codec().stream(reader, reader.uint32(), `${prefix}.records[]`, {
+                limits: opts.limits?.records$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.records
+                }
+              }
+
+              obj.records++
+
+              break
+            }
+            case 6: {
+              if (opts.limits?.wanted != null && obj.wanted === opts.limits.wanted) {
+                throw new MaxLengthError('Streaming decode error - repeated field "wanted" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.wanted[]`,
+                index: obj.wanted,
+                value: reader.fixed64()
+              }
+
+              obj.wanted++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncMessageVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface SyncMessageKindFieldEvent {
+    field: '$.kind'
+    value: SyncKind
+  }
+
+  export interface SyncMessageRealmFieldEvent {
+    field: '$.realm'
+    value: string
+  }
+
+  export interface SyncMessageRangesDepthFieldEvent {
+    field: '$.ranges[].depth'
+    value: number
+    index: number
+  }
+
+  export interface SyncMessageRangesPrefixFieldEvent {
+    field: '$.ranges[].prefix'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRangesFingerprintFieldEvent {
+    field: '$.ranges[].fingerprint'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRangesCountFieldEvent {
+    field: '$.ranges[].count'
+    value: number
+    index: number
+  }
+
+  export interface SyncMessageRangesItemsKeyFieldEvent {
+    field: '$.ranges[].items[].key'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRangesItemsFingerprintFieldEvent {
+    field: '$.ranges[].items[].fingerprint'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRangesListedFieldEvent {
+    field: '$.ranges[].listed'
+    value: boolean
+    index: number
+  }
+
+  export interface SyncMessageRecordsIdFieldEvent {
+    field: '$.records[].id'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncMessageRecordsValueFieldEvent {
+    field: '$.records[].value'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncMessageRecordsCreatedFieldEvent {
+    field: '$.records[].created'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRecordsExpiresFieldEvent {
+    field: '$.records[].expires'
+    value: bigint
+    index: number
+  }
+
+  export interface SyncMessageRecordsOriginFieldEvent {
+    field: '$.records[].origin'
+    value: string
+    index: number
+  }
+
+  export interface SyncMessageWantedFieldEvent {
+    field: '$.wanted[]'
+    index: number
+    value: bigint
+  }
+
+  export function encode (obj: SyncMessage): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncMessage.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): SyncMessage {
+    return decodeMessage(buf, SyncMessage.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageVersionFieldEvent | SyncMessageKindFieldEvent | SyncMessageRealmFieldEvent | SyncMessageRangesDepthFieldEvent | SyncMessageRangesPrefixFieldEvent | SyncMessageRangesFingerprintFieldEvent | SyncMessageRangesCountFieldEvent | SyncMessageRangesItemsKeyFieldEvent | SyncMessageRangesItemsFingerprintFieldEvent | SyncMessageRangesListedFieldEvent | SyncMessageRecordsIdFieldEvent | SyncMessageRecordsValueFieldEvent | SyncMessageRecordsCreatedFieldEvent | SyncMessageRecordsExpiresFieldEvent | SyncMessageRecordsOriginFieldEvent | SyncMessageWantedFieldEvent> {
+    return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }

@@ -112,7 +112,7 @@ export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): Re
   return { realm: message.realm, records }
 }
 
-function toMessage(record: WireRecord): WireRecordMessage {
+export function toMessage(record: WireRecord): WireRecordMessage {
   return {
     id: record.id as Uint8Array<ArrayBuffer>,
     value: record.value as Uint8Array<ArrayBuffer> | undefined,
@@ -122,7 +122,11 @@ function toMessage(record: WireRecord): WireRecordMessage {
   }
 }
 
-function fromMessage(message: WireRecordMessage, index: number, limits: Readonly<WireLimits>): WireRecord {
+export function fromMessage(
+  message: WireRecordMessage,
+  index: number,
+  limits: Readonly<WireLimits>,
+): WireRecord {
   if (message.created > MAX_SAFE_TIME || message.expires > MAX_SAFE_TIME) {
     throw new InvalidRecordError(`record ${index}: a time is beyond Number.MAX_SAFE_INTEGER`)
   }
@@ -142,7 +146,7 @@ function fromMessage(message: WireRecordMessage, index: number, limits: Readonly
 }
 
 /** The version when the message starts with one, as our encoder writes it; undefined otherwise. */
-function leadingVersion(bytes: Uint8Array): number | undefined {
+export function leadingVersion(bytes: Uint8Array): number | undefined {
   if (bytes[0] !== VERSION_TAG) return undefined
   let value = 0
   // A uint32 varint is at most 5 bytes.

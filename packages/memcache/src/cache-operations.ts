@@ -1,0 +1,156 @@
+import { RecordTooLargeError, type SessionCache, type SessionRecord } from '@tlsmesh/store'
+import { resolveExptime } from './exptime.ts'
+import { casUniqueOf, decodeStoredValue, encodeStoredValue } from './stored-value.ts'
+
+/** A cache that can drop a whole realm; only needed when `allowFlushAll` is on. */
+export interface FlushableSessionCache extends SessionCache {
+  /** Drops (and, when replicated, tombstones) every live record of the realm. */
+  flush(realm: string): void
+}
+
+export type StoreCommand = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas'
+
+/** memcached's storage replies; `too-large` is its `SERVER_ERROR object too large for cache`. */
+export type StoreResult = 'stored' | 'not-stored' | 'exists' | 'not-found' | 'too-large'
+
+export type DeleteResult = 'deleted' | 'not-found' | 'exists'
+
+export interface Hit {
+  flags: number
+  data: Uint8Array
+  record: SessionRecord
+}
+
+/**
+ * memcached's item semantics on top of a `SessionCache`, shared by both protocols. Everything is
+ * synchronous, so a read-check-write (add, cas, append) cannot interleave with another client's
+ * on this node; across nodes, the mesh's newest-wins merge decides.
+ */
+export class CacheOperations {
+  readonly #cache: SessionCache
+  readonly #realm: string
+  readonly #now: () => number
+  readonly #maxValueBytes: number
+
+  constructor(cache: SessionCache, realm: string, now: () => number, maxValueBytes: number) {
+    this.#cache = cache
+    this.#realm = realm
+    this.#now = now
+    this.#maxValueBytes = maxValueBytes
+  }
+
+  lookup(key: Uint8Array): Hit | undefined {
+    return toHit(this.#cache.get(this.#realm, key))
+  }
+
+  /**
+   * `cas` is the client's cas unique, 0n for none. The text `cas` command always checks it; the
+   * binary protocol checks a nonzero one on set, replace, append and prepend, as memcached does.
+   */
+  store(
+    command: StoreCommand,
+    key: Uint8Array,
+    flags: number,
+    exptime: number,
+    data: Uint8Array,
+    cas: bigint,
+  ): { result: StoreResult; record?: SessionRecord } {
+    const existing = live(this.#cache.get(this.#realm, key))
+    const checksCas = command === 'cas' || (cas !== 0n && command !== 'add')
+    if (command === 'add' && existing !== undefined) return { result: 'not-stored' }
+    if (existing === undefined) {
+      if (command === 'cas' || (checksCas && command === 'set')) return { result: 'not-found' }
+      if (command !== 'set' && command !== 'add') return { result: 'not-stored' }
+    }
+    if (checksCas && existing !== undefined && casUniqueOf(existing) !== cas) return { result: 'exists' }
+
+    if (existing?.value !== undefined && (command === 'append' || command === 'prepend')) {
+      // memcached ignores the flags and exptime of append/prepend: the item keeps its own.
+      const old = decodeStoredValue(existing.value)
+      if (old.data.byteLength + data.byteLength > this.#maxValueBytes) return { result: 'too-large' }
+      const joined = command === 'append' ? Buffer.concat([old.data, data]) : Buffer.concat([data, old.data])
+      // At least 1 ms: a TTL of 0 would mean the cache's default, not "what is left".
+      return this.#write(
+        key,
+        encodeStoredValue(old.flags, joined),
+        Math.max(1, existing.expires - this.#now()),
+      )
+    }
+
+    const expiry = resolveExptime(exptime, this.#now())
+    if (expiry.kind === 'expired') {
+      // memcached stores the item already expired: the reply is STORED and the key reads as a miss.
+      if (existing !== undefined) this.#cache.delete(this.#realm, key)
+      return { result: 'stored' }
+    }
+    // A TTL of 0 asks the cache for its default; the cache caps any TTL at the realm's cap.
+    const written = this.#write(key, encodeStoredValue(flags, data), expiry.kind === 'ttl' ? expiry.ttlMs : 0)
+    if (written.result === 'too-large' && command === 'set' && existing !== undefined) {
+      this.discardAfterFailedSet(key)
+    }
+    return written
+  }
+
+  /**
+   * memcached unlinks the old item when a set fails for size, so that a reader does not keep
+   * getting the value the client meant to replace.
+   */
+  discardAfterFailedSet(key: Uint8Array): void {
+    this.#cache.delete(this.#realm, key)
+  }
+
+  delete(key: Uint8Array, cas: bigint): DeleteResult {
+    if (cas !== 0n) {
+      const existing = this.#cache.get(this.#realm, key)
+      if (existing === undefined) return 'not-found'
+      if (casUniqueOf(existing) !== cas) return 'exists'
+    }
+    return this.#cache.delete(this.#realm, key) ? 'deleted' : 'not-found'
+  }
+
+  touch(key: Uint8Array, exptime: number): boolean {
+    const expiry = resolveExptime(exptime, this.#now())
+    if (expiry.kind === 'expired') return this.#cache.delete(this.#realm, key)
+    return this.#cache.touch(this.#realm, key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)
+  }
+
+  /** gat/gats: the value as it is after the touch (a touch is a new version, with its own cas). */
+  getAndTouch(key: Uint8Array, exptime: number): Hit | undefined {
+    const expiry = resolveExptime(exptime, this.#now())
+    if (expiry.kind === 'expired') {
+      // memcached returns the item, then it is gone.
+      const hit = this.lookup(key)
+      if (hit !== undefined) this.#cache.delete(this.#realm, key)
+      return hit
+    }
+    if (!this.#cache.touch(this.#realm, key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)) return undefined
+    return this.lookup(key)
+  }
+
+  flush(): void {
+    ;(this.#cache as FlushableSessionCache).flush(this.#realm)
+  }
+
+  #write(key: Uint8Array, value: Uint8Array, ttlMs: number): { result: StoreResult; record?: SessionRecord } {
+    try {
+      return { result: 'stored', record: this.#cache.set(this.#realm, key, value, ttlMs) }
+    } catch (err) {
+      if (err instanceof Error && err.name === RecordTooLargeError.name) return { result: 'too-large' }
+      throw err
+    }
+  }
+}
+
+export function isFlushable(cache: SessionCache): cache is FlushableSessionCache {
+  return typeof (cache as Partial<FlushableSessionCache>).flush === 'function'
+}
+
+function live(record: SessionRecord | undefined): SessionRecord | undefined {
+  return record?.value === undefined ? undefined : record
+}
+
+function toHit(record: SessionRecord | undefined): Hit | undefined {
+  if (record?.value === undefined) return undefined
+  const { flags, data } = decodeStoredValue(record.value)
+  return { flags, data, record }
+}

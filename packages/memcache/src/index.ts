@@ -1,0 +1,28 @@
+export type { FlushableSessionCache } from './cache-operations.ts'
+export {
+  DEFAULT_ALLOW_FLUSH_ALL,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REALM,
+  DEFAULT_SOCKET_MODE,
+  MAX_KEY_BYTES,
+} from './constants.ts'
+export type { MemcacheLogger } from './endpoint-context.ts'
+export {
+  InvalidMemcacheOptionError,
+  NotLoopbackError,
+  ServerStateError,
+  SocketPathInUseError,
+} from './errors.ts'
+export {
+  createMemcacheServer,
+  isLoopbackHost,
+  type MemcacheAddress,
+  type MemcacheServer,
+  type MemcacheServerComponents,
+  type MemcacheServerInit,
+} from './memcache-server.ts'

@@ -1,0 +1,151 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+export const PROTOCOLS = ['text', 'binary'] as const
+export type Protocol = (typeof PROTOCOLS)[number]
+
+/** The `command` label: both protocols map onto it (GETKQ counts as `get`), anything else is `unknown`. */
+export const COMMANDS = [
+  'get',
+  'gets',
+  'gat',
+  'gats',
+  'set',
+  'add',
+  'replace',
+  'append',
+  'prepend',
+  'cas',
+  'delete',
+  'touch',
+  'incr',
+  'decr',
+  'version',
+  'verbosity',
+  'flush_all',
+  'noop',
+  'quit',
+  'unknown',
+] as const
+export type Command = (typeof COMMANDS)[number]
+
+/** The `reason` label of `tlsmesh_memcache_errors_total`. */
+export const ERROR_REASONS = [
+  /** Text `ERROR`, binary 0x0081. */
+  'unknown-command',
+  /** A text command line that does not parse; a binary request with the wrong extras/key/body sizes. */
+  'bad-request',
+  /** Empty, over 250 bytes, or (text) with control characters. */
+  'bad-key',
+  'line-too-long',
+  /** A text data block not followed by `\r\n` where the announced length says it ends. */
+  'bad-data-chunk',
+  /** A binary request that does not start with the request magic 0x80. */
+  'bad-magic',
+  /** Over `maxValueBytes`, or refused by the cache as too large. */
+  'value-too-large',
+  /** incr/decr, a flush delay. */
+  'not-supported',
+  'flush-disabled',
+  /** The cache refused a write for another reason (realm not served, ...). */
+  'cache-refused',
+  /** A bug of ours: the request got an internal-error reply, the process kept serving. */
+  'internal',
+  'idle-timeout',
+  'socket-error',
+] as const
+export type ErrorReason = (typeof ERROR_REASONS)[number]
+
+/**
+ * The endpoint's counters, with every label child created up front so that the per-request cost
+ * is one increment. Several servers may share a registry (a TCP and a socket listener of two
+ * realms): the metrics are then shared too.
+ */
+export class MemcacheMetrics {
+  readonly #commands: Record<Protocol, Record<Command, Counter.Internal>>
+  readonly #errors: Record<ErrorReason, Counter.Internal>
+  readonly #hits: Counter
+  readonly #misses: Counter
+  readonly #connections: Gauge
+  readonly #refused: Counter
+
+  constructor(registry: Registry | undefined) {
+    const registers = registry === undefined ? [] : [registry]
+    const commands = counter(registry, {
+      name: 'tlsmesh_memcache_commands_total',
+      help: 'memcached commands received, by command and protocol',
+      labelNames: ['command', 'protocol'],
+      registers,
+    })
+    this.#commands = {
+      text: byLabel(COMMANDS, (command) => commands.labels({ command, protocol: 'text' })),
+      binary: byLabel(COMMANDS, (command) => commands.labels({ command, protocol: 'binary' })),
+    }
+    const errors = counter(registry, {
+      name: 'tlsmesh_memcache_errors_total',
+      help: 'memcached requests and connections refused or failed, by reason',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.#errors = byLabel(ERROR_REASONS, (reason) => errors.labels({ reason }))
+    this.#hits = counter(registry, {
+      name: 'tlsmesh_memcache_hits_total',
+      help: 'keys looked up by get/gets/gat/gats and found',
+      registers,
+    })
+    this.#misses = counter(registry, {
+      name: 'tlsmesh_memcache_misses_total',
+      help: 'keys looked up by get/gets/gat/gats and not found',
+      registers,
+    })
+    this.#refused = counter(registry, {
+      name: 'tlsmesh_memcache_connections_refused_total',
+      help: 'connections closed at once because maxConnections were open',
+      registers,
+    })
+    const existingGauge = registry?.getSingleMetric('tlsmesh_memcache_connections')
+    this.#connections =
+      existingGauge instanceof Gauge
+        ? existingGauge
+        : new Gauge({ name: 'tlsmesh_memcache_connections', help: 'open memcached connections', registers })
+  }
+
+  command(protocol: Protocol, command: Command): void {
+    this.#commands[protocol][command].inc()
+  }
+
+  error(reason: ErrorReason): void {
+    this.#errors[reason].inc()
+  }
+
+  lookup(hit: boolean): void {
+    if (hit) this.#hits.inc()
+    else this.#misses.inc()
+  }
+
+  connectionOpened(): void {
+    this.#connections.inc()
+  }
+
+  connectionClosed(): void {
+    this.#connections.dec()
+  }
+
+  connectionRefused(): void {
+    this.#refused.inc()
+  }
+}
+
+function counter<T extends string>(
+  registry: Registry | undefined,
+  config: { name: string; help: string; labelNames?: readonly T[]; registers: Registry[] },
+): Counter<T> {
+  const existing = registry?.getSingleMetric(config.name)
+  if (existing instanceof Counter) return existing as Counter<T>
+  return new Counter<T>(config)
+}
+
+function byLabel<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {
+  const out = {} as Record<K, V>
+  for (const key of keys) out[key] = make(key)
+  return out
+}

@@ -1,0 +1,482 @@
+import type { ByteQueue } from './byte-queue.ts'
+import type { Hit, StoreCommand, StoreResult } from './cache-operations.ts'
+import { MAX_KEY_BYTES } from './constants.ts'
+import {
+  type ConnectionOutput,
+  classifyFailure,
+  type EndpointContext,
+  type ProtocolSession,
+} from './endpoint-context.ts'
+import type { Command, ErrorReason } from './metrics.ts'
+import { casUniqueOf } from './stored-value.ts'
+
+const CR = 0x0d
+const LF = 0x0a
+const SPACE = 0x20
+
+const reply = (line: string): Buffer => Buffer.from(`${line}\r\n`, 'latin1')
+const CRLF = reply('')
+const END = reply('END')
+const ERROR = reply('ERROR')
+const OK = reply('OK')
+const DELETED = reply('DELETED')
+const TOUCHED = reply('TOUCHED')
+const NOT_FOUND = reply('NOT_FOUND')
+const VALUE_PREFIX = Buffer.from('VALUE ', 'latin1')
+const STORE_REPLIES: Record<StoreResult, Buffer> = {
+  stored: reply('STORED'),
+  'not-stored': reply('NOT_STORED'),
+  exists: reply('EXISTS'),
+  'not-found': NOT_FOUND,
+  'too-large': reply('SERVER_ERROR object too large for cache'),
+}
+const BAD_FORMAT = 'bad command line format'
+
+/** memcached's vlen bound (INT_MAX - 2): an announced length past it cannot even be swallowed. */
+const MAX_ANNOUNCED_BYTES = 0x7fff_fffd
+
+/** Text command names, each with its `command` metric label. */
+const TEXT_COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['get', 'get'],
+  ['gets', 'gets'],
+  ['gat', 'gat'],
+  ['gats', 'gats'],
+  ['set', 'set'],
+  ['add', 'add'],
+  ['replace', 'replace'],
+  ['append', 'append'],
+  ['prepend', 'prepend'],
+  ['cas', 'cas'],
+  ['delete', 'delete'],
+  ['touch', 'touch'],
+  ['incr', 'incr'],
+  ['decr', 'decr'],
+  ['version', 'version'],
+  ['verbosity', 'verbosity'],
+  ['flush_all', 'flush_all'],
+  ['quit', 'quit'],
+])
+
+interface PendingStore {
+  command: StoreCommand
+  key: Buffer
+  flags: number
+  exptime: number
+  bytes: number
+  cas: bigint
+  noreply: boolean
+}
+
+/**
+ * memcached's text protocol for one connection. A command line ends at `\n` (a `\r` before it is
+ * dropped), tokens are separated by runs of spaces, a storage command's data block is exactly the
+ * announced bytes followed by `\r\n`.
+ *
+ * Where memcached would read on after a broken storage command and take the value's bytes for
+ * commands, this endpoint skips the announced bytes when it knows them, and closes the connection
+ * when it does not (an unreadable length, a data block that does not end where announced): a
+ * session value must never be executed as commands.
+ */
+export class TextProtocolSession implements ProtocolSession {
+  readonly #ctx: EndpointContext
+  readonly #out: ConnectionOutput
+  #pending: PendingStore | undefined
+  /** Bytes of a refused data block still to skip. */
+  #swallow = 0
+  /** How far the current incomplete line has been searched for `\n` already. */
+  #scanned = 0
+
+  constructor(ctx: EndpointContext, out: ConnectionOutput) {
+    this.#ctx = ctx
+    this.#out = out
+  }
+
+  process(queue: ByteQueue): void {
+    const out = this.#out
+    while (queue.length > 0 && !out.closed && !out.congested) {
+      if (this.#swallow > 0) {
+        const n = Math.min(this.#swallow, queue.length)
+        queue.skip(n)
+        this.#swallow -= n
+        continue
+      }
+      const pending = this.#pending
+      if (pending !== undefined) {
+        if (queue.length < pending.bytes + 2) return
+        if (queue.at(pending.bytes) !== CR || queue.at(pending.bytes + 1) !== LF) {
+          this.#fail('bad-data-chunk', 'CLIENT_ERROR bad data chunk', true)
+          return
+        }
+        const data = queue.take(pending.bytes)
+        queue.skip(2)
+        this.#pending = undefined
+        this.#completeStore(pending, data)
+        continue
+      }
+      const newline = queue.indexOf(LF, this.#scanned)
+      if (newline === -1) {
+        if (queue.length > this.#ctx.limits.maxLineBytes)
+          this.#fail('line-too-long', 'CLIENT_ERROR line too long', true)
+        else this.#scanned = queue.length
+        return
+      }
+      this.#scanned = 0
+      if (newline > this.#ctx.limits.maxLineBytes) {
+        this.#fail('line-too-long', 'CLIENT_ERROR line too long', true)
+        return
+      }
+      const line = queue.take(newline + 1)
+      const end = newline > 0 && line[newline - 1] === CR ? newline - 1 : newline
+      this.#dispatch(tokenize(line.subarray(0, end)))
+    }
+  }
+
+  #dispatch(tokens: Buffer[]): void {
+    const first = tokens[0]
+    const command =
+      first !== undefined && first.length <= 9 ? TEXT_COMMANDS.get(first.toString('latin1')) : undefined
+    this.#ctx.metrics.command('text', command ?? 'unknown')
+    switch (command) {
+      case 'get':
+      case 'gets':
+        this.#retrieve(tokens, 1, command === 'gets', undefined)
+        return
+      case 'gat':
+      case 'gats':
+        this.#getAndTouch(tokens, command === 'gats')
+        return
+      case 'set':
+      case 'add':
+      case 'replace':
+      case 'append':
+      case 'prepend':
+      case 'cas':
+        this.#storage(command, tokens)
+        return
+      case 'delete':
+        this.#delete(tokens)
+        return
+      case 'touch':
+        this.#touch(tokens)
+        return
+      case 'incr':
+      case 'decr':
+        if (tokens.length < 3 || tokens.length > 4) {
+          this.#unknown()
+          return
+        }
+        this.#fail('not-supported', 'SERVER_ERROR incr and decr are not supported: values are opaque')
+        return
+      case 'version':
+        if (tokens.length !== 1) {
+          this.#unknown()
+          return
+        }
+        this.#out.write(reply(`VERSION ${this.#ctx.limits.version}`))
+        return
+      case 'verbosity':
+        // Accepted and ignored, as memcached does when it has nothing to log: we never log requests.
+        if (tokens.length < 2 || tokens.length > 3) {
+          this.#unknown()
+          return
+        }
+        if (!isNoreply(tokens, 2)) this.#out.write(OK)
+        return
+      case 'flush_all':
+        this.#flushAll(tokens)
+        return
+      case 'quit':
+        this.#out.close()
+        return
+      default:
+        this.#unknown()
+        return
+    }
+  }
+
+  #unknown(): void {
+    this.#ctx.metrics.error('unknown-command')
+    this.#out.write(ERROR)
+  }
+
+  #retrieve(tokens: Buffer[], firstKey: number, withCas: boolean, exptime: number | undefined): void {
+    if (tokens.length <= firstKey) {
+      this.#unknown()
+      return
+    }
+    for (let i = firstKey; i < tokens.length; i++) {
+      if (!isValidKey(tokens[i]!)) {
+        this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`)
+        return
+      }
+    }
+    const { ops, metrics } = this.#ctx
+    for (let i = firstKey; i < tokens.length; i++) {
+      const key = tokens[i]!
+      let hit: Hit | undefined
+      try {
+        hit = exptime === undefined ? ops.lookup(key) : ops.getAndTouch(key, exptime)
+      } catch (err) {
+        // The VALUE lines already written stay valid; the error line replaces the END.
+        this.#failure(err)
+        return
+      }
+      metrics.lookup(hit !== undefined)
+      if (hit === undefined) continue
+      const cas = withCas ? ` ${casUniqueOf(hit.record)}` : ''
+      this.#out.write(VALUE_PREFIX)
+      this.#out.write(key)
+      this.#out.write(Buffer.from(` ${hit.flags} ${hit.data.byteLength}${cas}\r\n`, 'latin1'))
+      this.#out.write(hit.data)
+      this.#out.write(CRLF)
+    }
+    this.#out.write(END)
+  }
+
+  #getAndTouch(tokens: Buffer[], withCas: boolean): void {
+    if (tokens.length < 3) {
+      this.#unknown()
+      return
+    }
+    const exptime = parseSigned(tokens[1]!)
+    if (exptime === undefined) {
+      this.#fail('bad-request', 'CLIENT_ERROR invalid exptime argument')
+      return
+    }
+    this.#retrieve(tokens, 2, withCas, exptime)
+  }
+
+  /** `<command> <key> <flags> <exptime> <bytes> [<cas unique>] [noreply]` */
+  #storage(command: StoreCommand, tokens: Buffer[]): void {
+    // Without a length there is no data block to expect (or none we could find the end of).
+    if (tokens.length < 5) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    const bytes = parseUnsigned(tokens[4]!, MAX_ANNOUNCED_BYTES)
+    if (bytes === undefined) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`, true)
+      return
+    }
+    const base = command === 'cas' ? 6 : 5
+    const noreply = isNoreply(tokens, base)
+    const key = tokens[1]!
+    const flags = parseUnsigned(tokens[2]!, 0xffff_ffff)
+    const exptime = parseSigned(tokens[3]!)
+    const cas = command === 'cas' && tokens.length >= base ? parseCas(tokens[5]!) : 0n
+    let refusal: [ErrorReason, string] | undefined
+    if (tokens.length < base || tokens.length > base + 1 || (tokens.length === base + 1 && !noreply)) {
+      refusal = ['bad-request', `CLIENT_ERROR ${BAD_FORMAT}`]
+    } else if (!isValidKey(key)) {
+      refusal = ['bad-key', `CLIENT_ERROR ${BAD_FORMAT}`]
+    } else if (flags === undefined || exptime === undefined || cas === undefined) {
+      refusal = ['bad-request', `CLIENT_ERROR ${BAD_FORMAT}`]
+    } else if (bytes > this.#ctx.limits.maxValueBytes) {
+      refusal = ['value-too-large', 'SERVER_ERROR object too large for cache']
+      if (command === 'set') this.#guard(() => this.#ctx.ops.discardAfterFailedSet(key))
+    }
+    if (refusal !== undefined || flags === undefined || exptime === undefined || cas === undefined) {
+      if (refusal !== undefined) this.#fail(...refusal)
+      this.#swallow = bytes + 2
+      return
+    }
+    // The key is a view of the line, which nothing else holds on to.
+    this.#pending = { command, key, flags, exptime, bytes, cas, noreply }
+  }
+
+  #completeStore(pending: PendingStore, data: Buffer): void {
+    let result: StoreResult
+    try {
+      const { command, key, flags, exptime, cas } = pending
+      result = this.#ctx.ops.store(command, key, flags, exptime, data, cas).result
+    } catch (err) {
+      this.#failure(err)
+      return
+    }
+    // memcached sends errors even to noreply requests: the client must learn a value was lost.
+    if (result === 'too-large') this.#ctx.metrics.error('value-too-large')
+    else if (pending.noreply) return
+    this.#out.write(STORE_REPLIES[result])
+  }
+
+  /** `delete <key> [0] [noreply]`: memcached still accepts a zero hold time from old clients. */
+  #delete(tokens: Buffer[]): void {
+    if (tokens.length < 2 || tokens.length > 4) {
+      this.#unknown()
+      return
+    }
+    const noreply = isNoreply(tokens, tokens.length - 1)
+    const extra = tokens.length - (noreply ? 3 : 2)
+    if (extra > 1 || (extra === 1 && !isZero(tokens[2]!))) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}.  Usage: delete <key> [noreply]`)
+      return
+    }
+    const key = tokens[1]!
+    if (!isValidKey(key)) {
+      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    let deleted: boolean
+    try {
+      deleted = this.#ctx.ops.delete(key, 0n) === 'deleted'
+    } catch (err) {
+      this.#failure(err)
+      return
+    }
+    if (!noreply) this.#out.write(deleted ? DELETED : NOT_FOUND)
+  }
+
+  /** `touch <key> <exptime> [noreply]` */
+  #touch(tokens: Buffer[]): void {
+    if (tokens.length < 3 || tokens.length > 4) {
+      this.#unknown()
+      return
+    }
+    const noreply = isNoreply(tokens, 3)
+    if (tokens.length === 4 && !noreply) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    const key = tokens[1]!
+    if (!isValidKey(key)) {
+      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    const exptime = parseSigned(tokens[2]!)
+    if (exptime === undefined) {
+      this.#fail('bad-request', 'CLIENT_ERROR invalid exptime argument')
+      return
+    }
+    let touched: boolean
+    try {
+      touched = this.#ctx.ops.touch(key, exptime)
+    } catch (err) {
+      this.#failure(err)
+      return
+    }
+    if (!noreply) this.#out.write(touched ? TOUCHED : NOT_FOUND)
+  }
+
+  /** `flush_all [delay] [noreply]` */
+  #flushAll(tokens: Buffer[]): void {
+    if (tokens.length > 3) {
+      this.#unknown()
+      return
+    }
+    const noreply = isNoreply(tokens, tokens.length - 1)
+    const delayToken = tokens.length - (noreply ? 1 : 0) > 1 ? tokens[1] : undefined
+    if (tokens.length === 3 && !noreply) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    if (delayToken !== undefined && parseSigned(delayToken) === undefined) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      return
+    }
+    if (!this.#ctx.limits.allowFlushAll) {
+      this.#fail('flush-disabled', 'SERVER_ERROR flush_all is disabled on this endpoint')
+      return
+    }
+    if (delayToken !== undefined && !isZero(delayToken)) {
+      this.#fail('not-supported', 'SERVER_ERROR flush_all with a delay is not supported')
+      return
+    }
+    try {
+      this.#ctx.ops.flush()
+    } catch (err) {
+      this.#failure(err)
+      return
+    }
+    if (!noreply) this.#out.write(OK)
+  }
+
+  #failure(err: unknown): void {
+    const failure = classifyFailure(err, this.#ctx.logger)
+    this.#fail(failure.reason, `SERVER_ERROR ${failure.message}`)
+  }
+
+  #guard(action: () => void): void {
+    try {
+      action()
+    } catch (err) {
+      this.#ctx.metrics.error(classifyFailure(err, this.#ctx.logger).reason)
+    }
+  }
+
+  #fail(reason: ErrorReason, line: string, close = false): void {
+    this.#ctx.metrics.error(reason)
+    this.#out.write(reply(line))
+    if (close) this.#out.close()
+  }
+}
+
+function tokenize(line: Buffer): Buffer[] {
+  const tokens: Buffer[] = []
+  let start = -1
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === SPACE) {
+      if (start !== -1) tokens.push(line.subarray(start, i))
+      start = -1
+    } else if (start === -1) {
+      start = i
+    }
+  }
+  if (start !== -1) tokens.push(line.subarray(start))
+  return tokens
+}
+
+/** 1..250 bytes, none of them a control character (the text protocol cannot carry them safely). */
+function isValidKey(key: Buffer): boolean {
+  if (key.length === 0 || key.length > MAX_KEY_BYTES) return false
+  for (let i = 0; i < key.length; i++) {
+    const byte = key[i]!
+    if (byte < 0x20 || byte === 0x7f) return false
+  }
+  return true
+}
+
+function isNoreply(tokens: Buffer[], index: number): boolean {
+  const token = tokens[index]
+  return token !== undefined && token.length === 7 && token.toString('latin1') === 'noreply'
+}
+
+function isZero(token: Buffer): boolean {
+  return token.length === 1 && token[0] === 0x30
+}
+
+/** Decimal digits only, at most `max`. */
+function parseUnsigned(token: Buffer, max: number): number | undefined {
+  if (token.length === 0 || token.length > 10) return undefined
+  let value = 0
+  for (let i = 0; i < token.length; i++) {
+    const digit = token[i]! - 0x30
+    if (digit < 0 || digit > 9) return undefined
+    value = value * 10 + digit
+  }
+  return value <= max ? value : undefined
+}
+
+/** An optional `-` and decimal digits; precision past 2^53 does not matter for an exptime. */
+function parseSigned(token: Buffer): number | undefined {
+  const negative = token[0] === 0x2d
+  const start = negative ? 1 : 0
+  if (token.length === start || token.length - start > 20) return undefined
+  let value = 0
+  for (let i = start; i < token.length; i++) {
+    const digit = token[i]! - 0x30
+    if (digit < 0 || digit > 9) return undefined
+    value = value * 10 + digit
+  }
+  return negative ? -value : value
+}
+
+/** A 64-bit unsigned decimal. */
+function parseCas(token: Buffer): bigint | undefined {
+  if (token.length === 0 || token.length > 20) return undefined
+  for (let i = 0; i < token.length; i++) {
+    const byte = token[i]!
+    if (byte < 0x30 || byte > 0x39) return undefined
+  }
+  const value = BigInt(token.toString('latin1'))
+  return value <= 0xffff_ffff_ffff_ffffn ? value : undefined
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto'
+import type { SessionRecord } from '@tlsmesh/store'
+
+/** A record's place in the key space: the first 8 bytes of sha256(id), as an unsigned 64-bit integer. */
+export function syncKeyOf(id: Uint8Array): bigint {
+  return createHash('sha256').update(id).digest().readBigUInt64BE(0)
+}
+
+/**
+ * Which version of a record a node holds: two nodes holding the same (created, origin, tombstone or
+ * not) of an id agree; the value follows from those in practice (an origin never writes two values
+ * with one `created`). Expiry is left out: `touch` moves `created` too.
+ */
+export function versionFingerprintOf(record: SessionRecord): bigint {
+  const hash = createHash('sha256')
+  hash.update(record.id)
+  const fixed = Buffer.allocUnsafe(9)
+  fixed.writeDoubleBE(record.created, 0)
+  fixed[8] = record.value === undefined ? 0 : 1
+  hash.update(fixed)
+  hash.update(record.origin)
+  return hash.digest().readBigUInt64BE(0)
+}
+
+export interface DigestEntry {
+  key: bigint
+  fingerprint: bigint
+  record: SessionRecord
+}
+
+/**
+ * A realm's live set sorted by sync key, with prefix XORs so that any key range's fingerprint and
+ * count cost two binary searches: a reconciliation round costs O(ranges x log n), not O(n).
+ */
+export class RealmDigest {
+  private readonly entries: DigestEntry[]
+  private readonly prefixXor: bigint[]
+
+  constructor(records: Iterable<SessionRecord>) {
+    this.entries = []
+    for (const record of records) {
+      this.entries.push({ key: syncKeyOf(record.id), fingerprint: versionFingerprintOf(record), record })
+    }
+    this.entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    this.prefixXor = new Array<bigint>(this.entries.length + 1)
+    let xor = 0n
+    this.prefixXor[0] = 0n
+    for (let i = 0; i < this.entries.length; i++) {
+      xor ^= this.entries[i]!.fingerprint
+      this.prefixXor[i + 1] = xor
+    }
+  }
+
+  get size(): number {
+    return this.entries.length
+  }
+
+  /** Index bounds [start, end) of the keys whose top `depth * 4` bits are `prefix`. */
+  bounds(depth: number, prefix: bigint): [number, number] {
+    if (depth === 0) return [0, this.entries.length]
+    const shift = BigInt(64 - depth * 4)
+    return [this.lowerBound(prefix << shift), this.lowerBound((prefix + 1n) << shift)]
+  }
+
+  fingerprint(start: number, end: number): bigint {
+    return this.prefixXor[end]! ^ this.prefixXor[start]!
+  }
+
+  items(start: number, end: number): Array<{ key: bigint; fingerprint: bigint }> {
+    return this.entries.slice(start, end).map(({ key, fingerprint }) => ({ key, fingerprint }))
+  }
+
+  entriesIn(start: number, end: number): ReadonlyArray<Readonly<DigestEntry>> {
+    return this.entries.slice(start, end)
+  }
+
+  /** Every record with this key (more than one only on a 64-bit hash collision). */
+  recordsWithKey(key: bigint): SessionRecord[] {
+    const found: SessionRecord[] = []
+    for (let i = this.lowerBound(key); i < this.entries.length && this.entries[i]!.key === key; i++) {
+      found.push(this.entries[i]!.record)
+    }
+    return found
+  }
+
+  private lowerBound(key: bigint): number {
+    let lo = 0
+    let hi = this.entries.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.entries[mid]!.key < key) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}

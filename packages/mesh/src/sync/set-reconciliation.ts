@@ -1,0 +1,175 @@
+import type { MergeOutcome, SessionRecord } from '@tlsmesh/store'
+import { MAX_SYNC_DEPTH, SyncKind, type SyncMessage, type SyncRange, type WireRecord } from '@tlsmesh/wire'
+import { type RealmDigest, syncKeyOf } from './realm-digest.ts'
+
+/** Ranges with at most this many records on the responder's side are listed item by item. */
+export const LIST_THRESHOLD = 16
+const FANOUT = 16n
+/** Records per RECORDS message, by bytes: well under the sync message cap of 4 MiB. */
+const PAGE_BYTES = 2 * 1024 * 1024
+const PAGE_RECORDS = 4000
+const PAGE_WANTED = 8000
+/** A reconciliation needs at most 16 query rounds (the key is 64 bits, 4 per level), then pages. */
+export const MAX_ROUNDS = 64
+
+export interface ReconciliationResult {
+  rounds: number
+  /** Records this side sent. */
+  pushed: number
+  /** Records this side received. */
+  pulled: number
+  /** Ranges that differed, over all rounds. */
+  differingRanges: number
+}
+
+export interface ReconciliationSide {
+  realm: string
+  digest: RealmDigest
+  /** Merges a record received from the peer. */
+  merge(record: SessionRecord): MergeOutcome
+}
+
+function toWire(record: SessionRecord): WireRecord {
+  const wire: WireRecord = {
+    id: record.id,
+    created: record.created,
+    expires: record.expires,
+    origin: record.origin,
+  }
+  if (record.value !== undefined) wire.value = record.value
+  return wire
+}
+
+function fromWire(realm: string, record: WireRecord): SessionRecord {
+  const stored: SessionRecord = {
+    realm,
+    id: record.id,
+    created: record.created,
+    expires: record.expires,
+    origin: record.origin ?? '',
+  }
+  if (record.value !== undefined) stored.value = record.value
+  return stored
+}
+
+function recordBytes(record: SessionRecord): number {
+  return record.id.byteLength + (record.value?.byteLength ?? 0) + record.origin.length + 32
+}
+
+function rangeOf(digest: RealmDigest, depth: number, prefix: bigint): SyncRange {
+  const [start, end] = digest.bounds(depth, prefix)
+  return { depth, prefix, fingerprint: digest.fingerprint(start, end), count: end - start }
+}
+
+/**
+ * The responder's half of a QUERY: the ranges whose fingerprint or count differ from the
+ * initiator's, listed item by item when small (or at the deepest level), else as bare fingerprints
+ * for the initiator to split further.
+ */
+export function answerQuery(side: ReconciliationSide, query: SyncMessage): SyncMessage {
+  const ranges: SyncRange[] = []
+  for (const theirs of query.ranges) {
+    const [start, end] = side.digest.bounds(theirs.depth, theirs.prefix)
+    const fingerprint = side.digest.fingerprint(start, end)
+    const count = end - start
+    if (fingerprint === theirs.fingerprint && count === theirs.count) continue
+    const mine: SyncRange = { depth: theirs.depth, prefix: theirs.prefix, fingerprint, count }
+    if (count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) mine.items = side.digest.items(start, end)
+    ranges.push(mine)
+  }
+  return { kind: SyncKind.ANSWER, realm: side.realm, ranges, records: [], wanted: [] }
+}
+
+/** The responder's half of a RECORDS message: merge what came, send back what was wanted (a page). */
+export function answerRecords(side: ReconciliationSide, message: SyncMessage): SyncMessage {
+  for (const record of message.records) side.merge(fromWire(side.realm, record))
+  const records: WireRecord[] = []
+  let bytes = 0
+  for (const key of message.wanted) {
+    for (const record of side.digest.recordsWithKey(key)) {
+      if (records.length >= PAGE_RECORDS || bytes + recordBytes(record) > PAGE_BYTES) break
+      records.push(toWire(record))
+      bytes += recordBytes(record)
+    }
+  }
+  return { kind: SyncKind.RECORDS, realm: side.realm, ranges: [], records, wanted: [] }
+}
+
+/**
+ * The initiator: narrows the differing key ranges round by round (16 children per differing range),
+ * then sends what the responder lacks and fetches what it lacks, in pages. The bytes exchanged grow
+ * with the number of differing records times the depth (log16 of the replica size), not with the
+ * replica's size.
+ */
+export async function reconcile(
+  side: ReconciliationSide,
+  exchange: (message: SyncMessage) => Promise<SyncMessage>,
+): Promise<ReconciliationResult> {
+  const result: ReconciliationResult = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
+  const { digest, realm } = side
+  const push: SessionRecord[] = []
+  const wanted = new Set<bigint>()
+  let queries: SyncRange[] = [rangeOf(digest, 0, 0n)]
+
+  while (queries.length > 0) {
+    if (++result.rounds > MAX_ROUNDS) throw new Error('set reconciliation did not converge')
+    const answer = await exchange({ kind: SyncKind.QUERY, realm, ranges: queries, records: [], wanted: [] })
+    if (answer.kind !== SyncKind.ANSWER) throw new Error(`expected ANSWER, got ${answer.kind}`)
+    queries = []
+    for (const theirs of answer.ranges) {
+      result.differingRanges++
+      const [start, end] = digest.bounds(theirs.depth, theirs.prefix)
+      if (theirs.items !== undefined) {
+        const theirItems = new Map<bigint, bigint>()
+        for (const item of theirs.items) theirItems.set(item.key, item.fingerprint)
+        const mine = new Map<bigint, bigint>()
+        for (const entry of digest.entriesIn(start, end)) {
+          mine.set(entry.key, entry.fingerprint)
+          if (theirItems.get(entry.key) !== entry.fingerprint) push.push(entry.record)
+        }
+        for (const [key, fingerprint] of theirItems) {
+          if (mine.get(key) !== fingerprint) wanted.add(key)
+        }
+      } else if (theirs.depth < MAX_SYNC_DEPTH) {
+        for (let child = 0n; child < FANOUT; child++) {
+          queries.push(rangeOf(digest, theirs.depth + 1, theirs.prefix * FANOUT + child))
+        }
+      }
+    }
+  }
+
+  // Records both ways, in pages; the responder answers each page with (part of) what it wants back.
+  let pushIndex = 0
+  const wantedList = [...wanted]
+  let wantedIndex = 0
+  while (pushIndex < push.length || wantedIndex < wantedList.length) {
+    if (++result.rounds > MAX_ROUNDS * 64) throw new Error('set reconciliation: too many record pages')
+    const records: WireRecord[] = []
+    let bytes = 0
+    while (pushIndex < push.length && records.length < PAGE_RECORDS) {
+      const record = push[pushIndex]!
+      if (records.length > 0 && bytes + recordBytes(record) > PAGE_BYTES) break
+      records.push(toWire(record))
+      bytes += recordBytes(record)
+      pushIndex++
+    }
+    const page = wantedList.slice(wantedIndex, wantedIndex + PAGE_WANTED)
+    const answer = await exchange({ kind: SyncKind.RECORDS, realm, ranges: [], records, wanted: page })
+    if (answer.kind !== SyncKind.RECORDS) throw new Error(`expected RECORDS, got ${answer.kind}`)
+    result.pushed += records.length
+    const received = new Set<bigint>()
+    for (const record of answer.records) {
+      side.merge(fromWire(realm, record))
+      received.add(syncKeyOf(record.id))
+      result.pulled++
+    }
+    // Keys the responder did not fit in this page are asked for again; keys it no longer has are not.
+    const unanswered = page.filter((key) => !received.has(key))
+    const progressed = answer.records.length > 0
+    wantedIndex += page.length
+    if (progressed && unanswered.length > 0) {
+      wantedList.push(...unanswered)
+    }
+  }
+  return result
+}

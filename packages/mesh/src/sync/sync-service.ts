@@ -1,0 +1,237 @@
+import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
+import {
+  decodeSyncMessage,
+  encodeSyncMessage,
+  resolveSyncLimits,
+  SyncKind,
+  type SyncLimits,
+  type SyncMessage,
+} from '@tlsmesh/wire'
+import type { Logger } from 'pino'
+import { TOPIC_PREFIX } from '../constants.ts'
+import { RealmDigest } from './realm-digest.ts'
+import { answerQuery, answerRecords, type ReconciliationResult, reconcile } from './set-reconciliation.ts'
+
+export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
+
+export interface SyncServiceInit {
+  realms: string[]
+  /** Reconcile with one random peer this often. */
+  intervalMs: number
+  /** A whole reconciliation (all realms with one peer) must finish within this. */
+  timeoutMs: number
+  limits?: Partial<SyncLimits>
+}
+
+export interface SyncServiceComponents {
+  libp2p: Libp2p
+  store: ReplicaStore
+  now: () => number
+  /** Counts what the replica did with each record received through sync. */
+  onMerged?: (outcome: MergeOutcome) => void
+  logger?: Logger
+}
+
+export interface SyncStats {
+  /** Reconciliations this node started, and how they ended. */
+  started: number
+  succeeded: number
+  failed: number
+  /** Reconciliations peers started with this node. */
+  served: number
+  recordsPulled: number
+  recordsPushed: number
+  bytesSent: number
+  bytesReceived: number
+  running: boolean
+  lastSyncAt: number | null
+  lastResult: (ReconciliationResult & { peer: string; durationMs: number }) | null
+}
+
+/**
+ * Anti-entropy: gossip only carries what is new, so a node that joins, restarts or comes back from a
+ * partition reconciles its replica with a peer, realm by realm (set reconciliation over key ranges,
+ * see set-reconciliation.ts): when it meets its first peer, whenever it reconnects after losing every
+ * peer, and periodically with one random peer.
+ */
+export class SyncService {
+  readonly stats: SyncStats = {
+    started: 0,
+    succeeded: 0,
+    failed: 0,
+    served: 0,
+    recordsPulled: 0,
+    recordsPushed: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    running: false,
+    lastSyncAt: null,
+    lastResult: null,
+  }
+
+  private readonly init: SyncServiceInit
+  private readonly components: SyncServiceComponents
+  private readonly limits: Readonly<SyncLimits>
+  private readonly realms: Set<string>
+  private timer: NodeJS.Timeout | undefined
+  private readonly shutdown = new AbortController()
+  /** Set when this node has no peer: the next peer it meets gets a reconciliation at once. */
+  private isolated = true
+
+  constructor(init: SyncServiceInit, components: SyncServiceComponents) {
+    this.init = init
+    this.components = components
+    this.limits = resolveSyncLimits(init.limits)
+    this.realms = new Set(init.realms)
+  }
+
+  async start(): Promise<void> {
+    const { libp2p } = this.components
+    await libp2p.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
+      maxInboundStreams: 4,
+      maxOutboundStreams: 4,
+    })
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.timer = setInterval(() => this.syncWithRandomPeer(), this.init.intervalMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    const { libp2p } = this.components
+    clearInterval(this.timer)
+    this.shutdown.abort()
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    await libp2p.unhandle(SYNC_PROTOCOL)
+  }
+
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    if (!this.isolated || !event.detail.protocols.includes(SYNC_PROTOCOL)) return
+    this.isolated = false
+    void this.syncWith(event.detail.peerId)
+  }
+
+  private readonly onDisconnect = (): void => {
+    if (this.components.libp2p.getPeers().length === 0) this.isolated = true
+  }
+
+  private syncWithRandomPeer(): void {
+    const peers = this.components.libp2p.getPeers()
+    if (peers.length === 0 || this.stats.running) return
+    void this.syncWith(peers[Math.floor(Math.random() * peers.length)]!)
+  }
+
+  /** Reconciles every realm with `peer`. Never throws: failures are counted and logged. */
+  async syncWith(peer: PeerId): Promise<boolean> {
+    const { libp2p, logger } = this.components
+    if (this.stats.running) return false
+    this.stats.running = true
+    this.stats.started++
+    const started = Date.now()
+    const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
+    let stream: Stream | undefined
+    try {
+      stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
+      const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
+        const bytes = encodeSyncMessage(message)
+        this.stats.bytesSent += bytes.byteLength
+        await lp.write(bytes, { signal })
+        const reply = (await lp.read({ signal })).subarray()
+        this.stats.bytesReceived += reply.byteLength
+        return decodeSyncMessage(reply, this.limits)
+      }
+      const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
+      for (const realm of this.realms) {
+        const result = await reconcile(this.side(realm), exchange)
+        total.rounds += result.rounds
+        total.pushed += result.pushed
+        total.pulled += result.pulled
+        total.differingRanges += result.differingRanges
+      }
+      await lp.write(
+        encodeSyncMessage({
+          kind: SyncKind.DONE,
+          realm: [...this.realms][0]!,
+          ranges: [],
+          records: [],
+          wanted: [],
+        }),
+        { signal },
+      )
+      await stream.close({ signal })
+      this.stats.succeeded++
+      this.stats.recordsPulled += total.pulled
+      this.stats.recordsPushed += total.pushed
+      this.stats.lastSyncAt = Date.now()
+      this.stats.lastResult = { ...total, peer: peer.toString(), durationMs: Date.now() - started }
+      if (total.pulled + total.pushed > 0) {
+        logger?.info(
+          { peer: peer.toString(), ...total, durationMs: Date.now() - started },
+          'replica reconciled',
+        )
+      }
+      return true
+    } catch (err) {
+      this.stats.failed++
+      stream?.abort(err as Error)
+      logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'reconciliation failed')
+      return false
+    } finally {
+      this.stats.running = false
+    }
+  }
+
+  private side(realm: string) {
+    const { store, now, onMerged } = this.components
+    return {
+      realm,
+      digest: new RealmDigest(store.entries(realm, now())),
+      merge: (record: SessionRecord): MergeOutcome => {
+        const outcome = store.merge(record, now())
+        onMerged?.(outcome)
+        return outcome
+      },
+    }
+  }
+
+  /** The responder: answers QUERY and RECORDS until DONE; one digest per realm per session. */
+  private async serve(stream: Stream, _peer: PeerId): Promise<void> {
+    this.stats.served++
+    const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
+    const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
+    const sides = new Map<string, ReturnType<SyncService['side']>>()
+    try {
+      for (;;) {
+        const bytes = (await lp.read({ signal })).subarray()
+        this.stats.bytesReceived += bytes.byteLength
+        const message = decodeSyncMessage(bytes, this.limits)
+        if (message.kind === SyncKind.DONE) break
+        // Only realms this node serves: another realm's records are never read or stored here.
+        if (!this.realms.has(message.realm)) throw new Error('sync for a realm this node does not serve')
+        let side = sides.get(message.realm)
+        if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
+          side = this.side(message.realm)
+          sides.set(message.realm, side)
+        }
+        const reply =
+          message.kind === SyncKind.QUERY
+            ? answerQuery(side, message)
+            : message.kind === SyncKind.RECORDS
+              ? answerRecords(side, message)
+              : undefined
+        if (reply === undefined) throw new Error(`unexpected sync message ${message.kind}`)
+        const encoded = encodeSyncMessage(reply)
+        this.stats.bytesSent += encoded.byteLength
+        await lp.write(encoded, { signal })
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+      this.components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { MaxLengthError } from 'protons-runtime'
+import { WIRE_VERSION, type WireLimits } from './constants.ts'
+import {
+  InvalidRealmError,
+  InvalidRecordError,
+  MalformedMessageError,
+  MessageTooLargeError,
+  TooManyRecordsError,
+  UnsupportedVersionError,
+} from './errors.ts'
+import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.ts'
+import { fromMessage, leadingVersion, toMessage, type WireRecord } from './record-batch.ts'
+import { realmProblem, resolveLimits } from './validation.ts'
+
+export { SyncKind }
+
+/** One side's view of a key range: every key whose top `depth * 4` bits equal `prefix`. */
+export interface SyncRange {
+  depth: number
+  prefix: bigint
+  fingerprint: bigint
+  count: number
+  /** (key, fingerprint) pairs, present when the sender listed the range. */
+  items?: Array<{ key: bigint; fingerprint: bigint }>
+}
+
+export interface SyncMessage {
+  kind: SyncKind
+  realm: string
+  ranges: SyncRange[]
+  /** Full records with their origin (RECORDS). */
+  records: WireRecord[]
+  /** Keys whose records the sender wants (RECORDS). */
+  wanted: bigint[]
+}
+
+export interface SyncLimits extends WireLimits {
+  maxRanges: number
+  maxItemsPerRange: number
+  maxWanted: number
+}
+
+/** A sync message may carry a full page of records, so its cap is larger than a gossip message's. */
+export const DEFAULT_SYNC_LIMITS: Readonly<SyncLimits> = Object.freeze({
+  ...resolveLimits(),
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxRecords: 4096,
+  maxRanges: 4096,
+  maxItemsPerRange: 64,
+  maxWanted: 16384,
+})
+
+/** A key range is at most 16 levels of 4 bits deep: the key is 64 bits. */
+export const MAX_SYNC_DEPTH = 16
+
+export function resolveSyncLimits(limits?: Partial<SyncLimits>): Readonly<SyncLimits> {
+  return { ...DEFAULT_SYNC_LIMITS, ...limits }
+}
+
+export function encodeSyncMessage(message: SyncMessage): Uint8Array {
+  return SyncMessageCodec.encode({
+    version: WIRE_VERSION,
+    kind: message.kind,
+    realm: message.realm,
+    ranges: message.ranges.map((range) => ({
+      depth: range.depth,
+      prefix: range.prefix,
+      fingerprint: range.fingerprint,
+      count: range.count,
+      items: range.items ?? [],
+      listed: range.items !== undefined,
+    })),
+    records: message.records.map(toMessage),
+    wanted: message.wanted,
+  })
+}
+
+/** Decodes and validates a sync message; every refusal is a WireDecodeError. */
+export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits>): SyncMessage {
+  const resolved = resolveSyncLimits(limits)
+  if (bytes.byteLength > resolved.maxMessageBytes) {
+    throw new MessageTooLargeError(
+      `message is ${bytes.byteLength} bytes, allowed ${resolved.maxMessageBytes}`,
+    )
+  }
+  const leading = leadingVersion(bytes)
+  if (leading !== undefined && leading !== WIRE_VERSION) {
+    throw new UnsupportedVersionError(`version ${leading}, supported ${WIRE_VERSION}`)
+  }
+  let message: SyncMessageCodec
+  try {
+    message = SyncMessageCodec.decode(bytes, {
+      limits: {
+        ranges: resolved.maxRanges,
+        records: resolved.maxRecords,
+        wanted: resolved.maxWanted,
+        ranges$: { items: resolved.maxItemsPerRange },
+      },
+    })
+  } catch (err) {
+    if (err instanceof MaxLengthError) throw new TooManyRecordsError('a repeated field is over its limit')
+    throw new MalformedMessageError('not a protobuf sync message', { cause: err })
+  }
+  if (message.version !== WIRE_VERSION) {
+    throw new UnsupportedVersionError(`version ${message.version}, supported ${WIRE_VERSION}`)
+  }
+  if (message.kind === SyncKind.SYNC_KIND_UNSPECIFIED || !Object.values(SyncKind).includes(message.kind)) {
+    throw new MalformedMessageError('unknown sync message kind')
+  }
+  const realm = realmProblem(message.realm, resolved)
+  if (realm !== undefined) throw new InvalidRealmError(realm)
+  const ranges: SyncRange[] = []
+  for (const range of message.ranges) {
+    // protons reads 64-bit fields as signed; keys and fingerprints are unsigned.
+    const prefix = BigInt.asUintN(64, range.prefix)
+    if (range.depth > MAX_SYNC_DEPTH || prefix >= 1n << BigInt(range.depth * 4)) {
+      throw new MalformedMessageError('a range prefix does not fit its depth')
+    }
+    const decoded: SyncRange = {
+      depth: range.depth,
+      prefix,
+      fingerprint: BigInt.asUintN(64, range.fingerprint),
+      count: range.count,
+    }
+    if (range.listed) {
+      decoded.items = range.items.map((item) => ({
+        key: BigInt.asUintN(64, item.key),
+        fingerprint: BigInt.asUintN(64, item.fingerprint),
+      }))
+    }
+    ranges.push(decoded)
+  }
+  const records = message.records.map((record, index) => {
+    const decoded = fromMessage(record, index, resolved)
+    // Relayed records must say whose they are: the merge rule breaks ties by origin.
+    if (decoded.origin === undefined) throw new InvalidRecordError(`record ${index}: no origin`)
+    return decoded
+  })
+  const wanted = message.wanted.map((key) => BigInt.asUintN(64, key))
+  return { kind: message.kind, realm: message.realm, ranges, records, wanted }
+}
