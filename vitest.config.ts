@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
           setupFiles: ['./test/setup-polyfills.ts'],
+          // Property tests run hundreds of cases: generous on a 2-core machine shared with other work.
+          testTimeout: 30_000,
         },
       },
       {
