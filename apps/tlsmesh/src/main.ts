@@ -1,6 +1,5 @@
-import { writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { generateMeshKey } from '@tlsmesh/mesh'
 import { DaemonUnreachableError, fetchAdminJson } from './admin-client.ts'
 import { type DaemonStatus, formatStatus } from './format-status.ts'
 
@@ -21,7 +20,15 @@ class UsageError extends Error {
 async function keygen(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' }, force: { type: 'boolean' } } })
   if (values.out === undefined) throw new UsageError('keygen: --out FILE is required')
+  // Loaded here: the mesh package pulls in libp2p, a second of start-up the other commands do not need.
+  const { generateMeshKey } = await import('@tlsmesh/mesh')
   try {
+    // `mode` applies only to a new file: one being replaced is made owner-only before the key goes in.
+    if (values.force === true) {
+      await chmod(values.out, 0o600).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+      })
+    }
     await writeFile(values.out, generateMeshKey(), { mode: 0o600, flag: values.force === true ? 'w' : 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
@@ -47,7 +54,7 @@ if (command === undefined || command === '-h' || command === '--help' || command
   process.stdout.write(USAGE)
   process.exit(command === undefined ? 2 : 0)
 }
-const run = commands[command]
+const run = Object.hasOwn(commands, command) ? commands[command] : undefined
 if (run === undefined) {
   process.stderr.write(`tlsmesh: unknown command "${command}"\n\n${USAGE}`)
   process.exit(2)

@@ -14,6 +14,8 @@ export interface DaemonOptions {
   meshName?: string
   mdns: boolean
   admin: { host: string; port: number }
+  /** The memcached endpoint: TCP on loopback and/or a unix socket; absent when neither is given. */
+  memcache?: { tcp?: { host: string; port: number }; socketPath?: string; realm: string }
   logLevel: LogLevel
 }
 
@@ -37,6 +39,10 @@ Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given rea
   --mesh-name NAME       separates fleets sharing a key and a LAN (default "default")
   --mdns                 find peers on the LAN by multicast DNS
   --admin HOST:PORT      admin HTTP on loopback: /healthz, /status, /metrics (default ${DEFAULT_ADMIN})
+  --memcache HOST:PORT   serve the memcached protocol (text and binary) on loopback, for H2O, Apache...
+  --memcache-socket PATH serve it on a unix socket (mode 0660): recommended, a loopback port is open
+                         to every local process
+  --memcache-realm NAME  realm the memcached endpoint serves (default: the first --realm)
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
   -h, --help             show this help
 `
@@ -114,7 +120,33 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
     ...(meshName !== undefined ? { meshName } : {}),
     mdns: values.mdns === true,
     admin: parseHostPort('--admin', values.admin ?? DEFAULT_ADMIN),
+    ...memcacheOptions(values, realms),
     logLevel,
+  }
+}
+
+function memcacheOptions(
+  values: { memcache?: string; 'memcache-socket'?: string; 'memcache-realm'?: string },
+  realms: string[],
+): Pick<DaemonOptions, 'memcache'> {
+  const realm = values['memcache-realm'] ?? realms[0] ?? DEFAULT_REALM
+  if (values.memcache === undefined && values['memcache-socket'] === undefined) {
+    if (values['memcache-realm'] !== undefined) {
+      throw new InvalidOptionError('--memcache-realm: needs --memcache HOST:PORT or --memcache-socket PATH')
+    }
+    return {}
+  }
+  if (!realms.includes(realm)) {
+    throw new InvalidOptionError(
+      `--memcache-realm: "${realm}" is not one of the --realm values (${realms.join(', ')})`,
+    )
+  }
+  return {
+    memcache: {
+      ...(values.memcache !== undefined ? { tcp: parseHostPort('--memcache', values.memcache) } : {}),
+      ...(values['memcache-socket'] !== undefined ? { socketPath: values['memcache-socket'] } : {}),
+      realm,
+    },
   }
 }
 
@@ -133,6 +165,9 @@ function parse(argv: string[]) {
       'mesh-name': { type: 'string' },
       mdns: { type: 'boolean' },
       admin: { type: 'string' },
+      memcache: { type: 'string' },
+      'memcache-socket': { type: 'string' },
+      'memcache-realm': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import { createMeshNode, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
@@ -11,6 +12,7 @@ export const VERSION = '0.1.0'
 
 export interface Daemon {
   mesh: MeshNode
+  memcache: MemcacheServer | undefined
   adminAddress: { host: string; port: number }
   /** Stops taking work, then the mesh, then the admin endpoint. */
   stop(): Promise<void>
@@ -40,11 +42,31 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
   )
   await mesh.start()
 
+  let memcache: MemcacheServer | undefined
+  if (options.memcache !== undefined) {
+    memcache = createMemcacheServer(
+      {
+        ...(options.memcache.tcp !== undefined ? options.memcache.tcp : {}),
+        ...(options.memcache.socketPath !== undefined ? { socketPath: options.memcache.socketPath } : {}),
+        realm: options.memcache.realm,
+        version: `tlsmesh-${VERSION}`,
+      },
+      { cache: mesh.cache, registry, logger: logger.child({ module: 'memcache' }) },
+    )
+    try {
+      await memcache.start()
+    } catch (err) {
+      await mesh.stop()
+      throw err
+    }
+  }
+
   const admin = createAdminServer({ mesh, registry, version: VERSION })
   admin.listen(options.admin.port, options.admin.host)
   try {
     await once(admin, 'listening')
   } catch (err) {
+    await memcache?.stop()
     await mesh.stop()
     throw err
   }
@@ -53,8 +75,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
 
   return {
     mesh,
+    memcache,
     adminAddress: { host: address.address, port: address.port },
     async stop() {
+      // Stop taking work first, then leave the mesh, then close the admin endpoint.
+      await memcache?.stop()
       await mesh.stop()
       admin.closeAllConnections()
       await new Promise<void>((resolve) => admin.close(() => resolve()))
