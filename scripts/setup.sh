@@ -13,11 +13,14 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # Debian packages: openssl (certificates, s_client in tests), iproute2 (network namespaces in tests),
-# memcached (the central-cache baseline in benchmarks and a second opinion in tests).
+# memcached (the central-cache baseline in benchmarks and a second opinion in tests), h2o and apache2
+# (interop tests: servers that keep their TLS sessions in memcached, pointed at tlsmeshd).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
 [ -x /usr/bin/memcached ] || missing+=(memcached)
+[ -x /usr/bin/h2o ] || missing+=(h2o)
+[ -x /usr/sbin/apache2 ] || missing+=(apache2)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -31,6 +34,19 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet memcached 2>/dev/null; then
   systemctl stop memcached || true
 fi
+# Likewise h2o and apache2, with a default site on port 80 (apache2 also 443 once ssl is enabled):
+# the interop tests run their own instances from their own config files on high ports. Only what
+# was installed just now is stopped and disabled: an apache2 or h2o already serving this machine is
+# left alone.
+for service in h2o apache2; do
+  [[ " ${missing[*]} " == *" $service "* ]] || continue
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now --quiet "$service" 2>/dev/null || true
+  elif [ -x "/etc/init.d/$service" ]; then
+    "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+    update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
+done
 
 # pnpm 10 through npm: corepack cannot verify pnpm's signature against the registry these machines
 # reach, and pnpm 10 refuses a corepack-switched copy.

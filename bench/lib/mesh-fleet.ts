@@ -8,17 +8,33 @@ import { forkScript, request, stopChild } from '../../scripts/lib/child-processe
 const nodeScript = fileURLToPath(new URL('./mesh-node-process.ts', import.meta.url))
 
 export interface NodeReport {
+  /** Null for a push-baseline node. */
   mesh: MeshStatus
+  received: number
+  connections: number
   cpu: NodeJS.CpuUsage
   memory: NodeJS.MemoryUsage
+  bytes: { sent: number; received: number; byProtocol: Record<string, number> }
+}
+
+export interface Arrivals {
+  /** [id prefix, arrival ms] per record received. */
+  arrivals: Array<[string, number]>
+  /** [id prefix, created ms] per record published by this node. */
+  published: Array<[string, number]>
 }
 
 export interface MeshFleet {
   nodes: ChildProcess[]
+  /** SIGKILLs node i. */
+  kill(node: number): Promise<void>
+  /** Starts a fresh process (empty replica) in slot i, seeded with node 0 (or node 1 if i is 0). */
+  restart(node: number): Promise<void>
   status(): Promise<NodeReport[]>
+  arrivals(realm: string): Promise<Arrivals[]>
   publish(
     node: number,
-    command: { realm: string; count: number; ratePerSecond: number; valueBytes: number },
+    command: { realm: string; count: number; ratePerSecond: number; valueBytes: number; burst?: number },
   ): Promise<number>
   waitForMesh(minMeshPeers: number, realm: string, timeoutMs?: number): Promise<number>
   stop(): Promise<void>
@@ -30,10 +46,11 @@ export async function startMeshFleet(init: {
   dir: string
   realms: string[]
   gossip?: MeshNodeInit['gossip']
+  mode?: 'gossip' | 'push'
 }): Promise<MeshFleet> {
   const meshKeyFile = join(init.dir, 'mesh.key')
   writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
-  const config = { meshKeyFile, realms: init.realms, gossip: init.gossip }
+  const config = { meshKeyFile, realms: init.realms, gossip: init.gossip, mode: init.mode ?? 'gossip' }
   const first = await forkScript(nodeScript, [JSON.stringify({ ...config, seeds: [] })])
   const seeds = first.ready.multiaddrs as string[]
   const rest = await Promise.all(
@@ -42,9 +59,34 @@ export async function startMeshFleet(init: {
     ),
   )
   const nodes = [first.child, ...rest.map((r) => r.child)]
+  const addrs = [seeds, ...rest.map((r) => r.ready.multiaddrs as string[])]
+  if (init.mode === 'push') {
+    // Full mesh: every node opens a push stream to every other; one node at a time, so that each
+    // pair shares the connection the first of them dialed.
+    for (const [i, child] of nodes.entries()) {
+      const others = addrs.filter((_, j) => j !== i).map((a) => a[0]!)
+      await request(child, 'connect', { addrs: others }, { timeoutMs: 60_000 })
+    }
+  }
   const fleet: MeshFleet = {
     nodes,
+    async kill(node) {
+      const child = nodes[node]!
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    },
+    async restart(node) {
+      const seed = node === 0 ? addrs[1]! : addrs[0]!
+      const started = await forkScript(nodeScript, [JSON.stringify({ ...config, seeds: seed })])
+      nodes[node] = started.child
+      addrs[node] = started.ready.multiaddrs as string[]
+    },
     status: () => Promise.all(nodes.map((child) => request<NodeReport>(child, 'status'))),
+    arrivals: (realm) =>
+      Promise.all(
+        nodes.map((child) => request<Arrivals>(child, 'arrivals', { realm }, { timeoutMs: 30_000 })),
+      ),
     async publish(node, command) {
       const reply = await request<{ elapsedMs: number }>(nodes[node]!, 'publish', command, {
         replyType: 'published',
@@ -53,6 +95,7 @@ export async function startMeshFleet(init: {
       return reply.elapsedMs
     },
     async waitForMesh(minMeshPeers, realm, timeoutMs = 30_000) {
+      if (init.mode === 'push') return 0
       const started = Date.now()
       let degrees: number[] = []
       while (Date.now() - started < timeoutMs) {

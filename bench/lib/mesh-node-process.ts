@@ -1,10 +1,15 @@
-// A bare mesh node in its own process, driven over IPC by the benchmarks: publishes records at a
-// given rate and reports its status, CPU and memory.
+// One node in its own process, driven over IPC by the benchmarks: a tlsmesh node (mode "gossip") or
+// the full-mesh push baseline (mode "push"). Publishes records at a given rate, records when each
+// record arrives, and reports status, CPU, memory and bytes on the wire.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createMeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
+import { createMeshNode, type MeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
+import type { SessionRecord } from '@tlsmesh/store'
+import type { Registry } from 'prom-client'
+import { createPushNode, type PushNode } from './push-node.ts'
 
 interface Config {
+  mode?: 'gossip' | 'push'
   meshKeyFile: string
   seeds: string[]
   realms: string[]
@@ -18,52 +23,124 @@ interface PublishCommand {
   count: number
   ratePerSecond: number
   valueBytes: number
+  /** Records per burst (one batch); default: whatever 5 ms of the rate makes. */
+  burst?: number
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
-const mesh = await createMeshNode({
-  meshKey: readFileSync(config.meshKeyFile),
-  seeds: config.seeds,
-  realms: config.realms,
-  ...(config.gossip !== undefined ? { gossip: config.gossip } : {}),
-  store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 200_000, maxBytesPerRealm: 1024 * 1024 * 1024 },
-})
-await mesh.start()
+const meshKey = readFileSync(config.meshKeyFile)
+/** Arrival time of each record, by the hex of its first 8 id bytes, per realm. */
+const arrivals = new Map<string, Map<string, number>>()
+const onRecordReceived = (realm: string, id: Uint8Array, _created: number, receivedAt: number): void => {
+  let byId = arrivals.get(realm)
+  if (byId === undefined) {
+    byId = new Map()
+    arrivals.set(realm, byId)
+  }
+  byId.set(Buffer.from(id.subarray(0, 8)).toString('hex'), receivedAt)
+}
 
-/** Publishes `count` records evenly over time in 5 ms slices; resolves when the last is handed over. */
+let mesh: MeshNode | undefined
+let push: PushNode | undefined
+let registry: Registry
+if (config.mode === 'push') {
+  push = await createPushNode({ meshKey, realms: config.realms, now: Date.now, onRecordReceived })
+  registry = push.registry
+} else {
+  mesh = await createMeshNode(
+    {
+      meshKey,
+      seeds: config.seeds,
+      realms: config.realms,
+      ...(config.gossip !== undefined ? { gossip: config.gossip } : {}),
+      store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
+    },
+    { onRecordReceived },
+  )
+  await mesh.start()
+  registry = mesh.registry
+}
+
+/** What was published here: id prefix -> created. */
+const published = new Map<string, Map<string, number>>()
+
+function makeRecord(realm: string, value: Uint8Array): SessionRecord {
+  const id = randomBytes(32)
+  const created = Date.now()
+  let byId = published.get(realm)
+  if (byId === undefined) {
+    byId = new Map()
+    published.set(realm, byId)
+  }
+  byId.set(id.subarray(0, 8).toString('hex'), created)
+  return { realm, id, value, created, expires: created + 300_000, origin: 'bench' }
+}
+
+/** Publishes `count` records evenly over time in bursts; resolves when the last is handed over. */
 async function publish(command: PublishCommand): Promise<number> {
   const started = performance.now()
   const value = randomBytes(command.valueBytes)
-  const sliceMs = 5
+  const burst = command.burst ?? Math.max(1, Math.round(command.ratePerSecond / 200))
   let sent = 0
   while (sent < command.count) {
-    const due = Math.min(
-      command.count,
-      Math.ceil(((performance.now() - started + sliceMs) / 1000) * command.ratePerSecond),
-    )
-    for (; sent < due; sent++) mesh.cache.set(command.realm, randomBytes(32), value, 300_000)
-    await new Promise((r) => setTimeout(r, sliceMs))
+    const n = Math.min(burst, command.count - sent)
+    const records = Array.from({ length: n }, () => makeRecord(command.realm, value))
+    if (push !== undefined) {
+      for (const r of records) push.store.merge(r, Date.now())
+      push.publish(records)
+    } else {
+      for (const r of records) mesh!.cache.set(command.realm, r.id, value, 300_000)
+    }
+    sent += n
+    const due = started + (sent / command.ratePerSecond) * 1000
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())))
   }
-  mesh.flush()
+  mesh?.flush()
   return performance.now() - started
 }
 
-process.on('message', (message: { type: string }) => {
+async function wireBytes(): Promise<{ sent: number; received: number; byProtocol: Record<string, number> }> {
+  const metric = registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  const byProtocol: Record<string, number> = {}
+  for (const value of (await metric?.get())?.values ?? [])
+    byProtocol[String(value.labels.protocol)] = value.value
+  return { sent: byProtocol['global sent'] ?? 0, received: byProtocol['global received'] ?? 0, byProtocol }
+}
+
+process.on('message', (message: { type: string; realm?: string; addrs?: string[] }) => {
   if (message.type === 'status') {
-    process.send?.({
-      type: 'status',
-      mesh: mesh.status(),
-      cpu: process.cpuUsage(),
-      memory: process.memoryUsage(),
-    })
+    void wireBytes().then((bytes) =>
+      process.send?.({
+        type: 'status',
+        mesh: mesh?.status() ?? null,
+        received: push?.received ?? mesh?.status().records.stored ?? 0,
+        connections: (mesh?.libp2p ?? push!.libp2p).getConnections().length,
+        cpu: process.cpuUsage(),
+        memory: process.memoryUsage(),
+        bytes,
+      }),
+    )
   } else if (message.type === 'publish') {
     publish(message as PublishCommand).then((elapsedMs) => process.send?.({ type: 'published', elapsedMs }))
+  } else if (message.type === 'connect') {
+    push!.connectAll(message.addrs ?? []).then(
+      () => process.send?.({ type: 'connect' }),
+      (err: Error) => process.send?.({ type: 'connect', error: err.message }),
+    )
+  } else if (message.type === 'arrivals') {
+    const realm = message.realm ?? ''
+    process.send?.({
+      type: 'arrivals',
+      arrivals: [...(arrivals.get(realm) ?? new Map()).entries()],
+      published: [...(published.get(realm) ?? new Map()).entries()],
+    })
   }
 })
 
-process.send?.({ type: 'ready', multiaddrs: mesh.multiaddrs() })
+process.send?.({ type: 'ready', multiaddrs: (mesh?.libp2p ?? push!.libp2p).getMultiaddrs().map(String) })
 const stop = async (): Promise<void> => {
-  await mesh.stop()
+  await mesh?.stop()
+  await push?.stop()
   process.exit(0)
 }
 process.on('SIGTERM', stop)

@@ -79,6 +79,26 @@ describe('parseDaemonArgs', () => {
     })
   })
 
+  it('serves memcached only when asked, for the first realm unless told another', () => {
+    expect(parseDaemonArgs(KEY)).not.toHaveProperty('memcache')
+    expect(
+      parseDaemonArgs([...KEY, '--realm', 'www', '--realm', 'api', '--memcache', 'localhost:11211']),
+    ).toMatchObject({ memcache: { tcp: { host: 'localhost', port: 11211 }, realm: 'www' } })
+    expect(
+      parseDaemonArgs([
+        ...KEY,
+        '--realm',
+        'www',
+        '--realm',
+        'api',
+        '--memcache-socket',
+        '/run/tlsmesh.sock',
+        '--memcache-realm',
+        'api',
+      ]),
+    ).toEqual(expect.objectContaining({ memcache: { socketPath: '/run/tlsmesh.sock', realm: 'api' } }))
+  })
+
   it('returns help for --help and -h', () => {
     expect(parseDaemonArgs(['--help'])).toBe('help')
     expect(parseDaemonArgs(['-h', '--log-level', 'nonsense'])).toBe('help')
@@ -111,6 +131,18 @@ describe('parseDaemonArgs', () => {
     'an unknown log level': { argv: [...KEY, '--log-level', 'verbose'], names: '--log-level' },
     'an unknown flag': { argv: [...KEY, '--peers', '3'], names: '--peers' },
     'a positional argument': { argv: [...KEY, 'start'], names: 'start' },
+    'a non-loopback memcached endpoint': {
+      argv: [...KEY, '--memcache', '0.0.0.0:11211'],
+      names: '--memcache',
+    },
+    'a memcached realm without an endpoint': {
+      argv: [...KEY, '--memcache-realm', 'default'],
+      names: '--memcache-realm',
+    },
+    'a memcached realm not served': {
+      argv: [...KEY, '--realm', 'www', '--memcache', '127.0.0.1:11211', '--memcache-realm', 'api'],
+      names: '--memcache-realm',
+    },
   }
   for (const [name, { argv, names }] of Object.entries(invalid)) {
     it(`refuses ${name}, naming ${names}`, () => {

@@ -27,3 +27,11 @@ export const DEFAULT_MAX_CONNECTIONS = 256
 
 /** How often expired records are dropped from the replica. */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
+
+/**
+ * Anti-entropy with one random peer this often: gossip only carries what is new, and a record lost
+ * in flight (a peer restarting, a dropped stream) is healed within this bound. A reconciliation of
+ * equal replicas costs one round trip of a few dozen bytes.
+ */
+export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+export const DEFAULT_SYNC_TIMEOUT_MS = 30_000

@@ -19,7 +19,7 @@ export interface BatchValidationContext {
   limits: Partial<WireLimits>
   now: () => number
   counters: MeshCounters
-  onRecordStored?: (created: number, now: number) => void
+  onRecordStored?: (created: number, now: number, id: Uint8Array, realm: string) => void
 }
 
 /** Record outcomes that prove the sender broke a hard limit, as opposed to lagging or racing. */
@@ -57,7 +57,7 @@ export function validateBatch(ctx: BatchValidationContext, message: ReceivedMess
     ctx.counters.countRecord(outcome)
     if (outcome === 'added' || outcome === 'replaced') {
       stored++
-      ctx.onRecordStored?.(record.created, now)
+      ctx.onRecordStored?.(record.created, now, record.id, batch.realm)
     } else if (REJECTED_OUTCOMES.has(outcome)) {
       rejected ??= outcome
     } else if (outcome === 'from-future') {

@@ -23,4 +23,5 @@ export {
   type RealmStatus,
 } from './mesh-node.ts'
 export { PEER_EXCHANGE_PROTOCOL } from './peer-exchange.ts'
+export { SYNC_PROTOCOL, type SyncStats } from './sync/sync-service.ts'
 export { realmTopic } from './topics.ts'

@@ -8,6 +8,7 @@ import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interfac
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import {
   createReplicaStore,
@@ -30,6 +31,8 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MESH_NAME,
   DEFAULT_PRUNE_INTERVAL_MS,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
 } from './constants.ts'
 import { InvalidMeshKeyError } from './errors.ts'
@@ -39,6 +42,7 @@ import { createMeshMetrics, type MeshCounters, type MeshMetrics } from './mesh-m
 import { PeerExchange } from './peer-exchange.ts'
 import { PropagationWindow } from './propagation-window.ts'
 import { RecordPublisher } from './record-publisher.ts'
+import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
 
 export interface GossipOptions {
@@ -73,6 +77,9 @@ export interface MeshNodeInit {
   wireLimits?: Partial<WireLimits>
   targetPeers?: number
   maxConnections?: number
+  /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
+  syncIntervalMs?: number
+  syncTimeoutMs?: number
   pruneIntervalMs?: number
 }
 
@@ -82,6 +89,8 @@ export interface MeshNodeComponents {
   registry?: Registry
   logger?: Logger
   now?: () => number
+  /** Called for each record stored from gossip (benchmarks measure propagation with it). */
+  onRecordReceived?: (realm: string, id: Uint8Array, created: number, receivedAt: number) => void
 }
 
 export interface RealmStatus {
@@ -109,6 +118,7 @@ export interface MeshStatus {
     ignored: number
   }
   propagationMs: { samples: number; p50: number | null; p99: number | null }
+  sync: SyncStats
   uptimeMs: number
 }
 
@@ -163,6 +173,8 @@ export async function createMeshNode(
     start: false,
     ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
     addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    // libp2p's own metrics (bytes per protocol, connections, dials) beside ours, in the same registry.
+    metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -212,6 +224,7 @@ export async function createMeshNode(
     {
       maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
       maxBatchRecords: init.batchMaxRecords ?? DEFAULT_BATCH_MAX_RECORDS,
+      limits: { ...init.wireLimits },
     },
     {
       counters: metrics.counters,
@@ -236,10 +249,11 @@ export async function createMeshNode(
     limits: { ...init.wireLimits },
     now,
     counters: metrics.counters,
-    onRecordStored: (created: number, at: number) => {
+    onRecordStored: (created: number, at: number, id: Uint8Array, realm: string) => {
       const ms = at - created
       propagation.add(ms)
       metrics.propagationSeconds.observe(Math.max(0, ms) / 1000)
+      components.onRecordReceived?.(realm, id, created, at)
     },
   }
   for (const [topic, realm] of realmByTopic) {
@@ -273,6 +287,21 @@ export async function createMeshNode(
     { libp2p, ...(logger !== undefined ? { logger } : {}) },
   )
 
+  const sync = new SyncService(
+    {
+      realms: init.realms,
+      intervalMs: init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+      timeoutMs: init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+    },
+    {
+      libp2p,
+      store,
+      now,
+      onMerged: (outcome) => metrics.counters.countRecord(outcome),
+      ...(logger !== undefined ? { logger } : {}),
+    },
+  )
+
   let startedAt = 0
   let pruneTimer: NodeJS.Timeout | undefined
 
@@ -287,6 +316,7 @@ export async function createMeshNode(
       libp2p.addEventListener('peer:discovery', onDiscovery as never)
       await libp2p.start()
       await peerExchange.start()
+      await sync.start()
       for (const topic of topics.values()) pubsub.subscribe(topic)
       startedAt = Date.now()
       pruneTimer = setInterval(() => store.prune(now()), init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
@@ -301,6 +331,7 @@ export async function createMeshNode(
       if (pruneTimer !== undefined) clearInterval(pruneTimer)
       libp2p.removeEventListener('peer:discovery', onDiscovery as never)
       await peerExchange.stop()
+      await sync.stop()
       await libp2p.stop()
       logger?.info('mesh stopped')
     },
@@ -346,6 +377,7 @@ export async function createMeshNode(
           p50: propagation.quantile(0.5) ?? null,
           p99: propagation.quantile(0.99) ?? null,
         },
+        sync: { ...sync.stats },
         uptimeMs: startedAt === 0 ? 0 : Date.now() - startedAt,
       }
     },

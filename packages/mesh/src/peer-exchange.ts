@@ -1,4 +1,11 @@
-import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type {
+  IdentifyResult,
+  Libp2p,
+  PeerId,
+  Stream,
+  StreamCloseEvent,
+  StreamMessageEvent,
+} from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
@@ -127,20 +134,14 @@ export class PeerExchange {
     const { libp2p } = this.components
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     const stream = await libp2p.dialProtocol(peer, PEER_EXCHANGE_PROTOCOL, { signal })
-    const chunks: Uint8Array[] = []
-    let size = 0
+    let response: Uint8Array
     try {
-      for await (const chunk of stream) {
-        const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-        size += bytes.byteLength
-        if (size > MAX_RESPONSE_BYTES) throw new Error('peer exchange response too large')
-        chunks.push(bytes)
-      }
+      response = await readToEnd(stream, MAX_RESPONSE_BYTES, signal)
     } finally {
       await stream.close().catch(() => {})
     }
     let dialed = 0
-    for (const entry of parsePeerList(Buffer.concat(chunks))) {
+    for (const entry of parsePeerList(response)) {
       if (libp2p.getConnections().length >= this.init.targetPeers) break
       if (entry.id.equals(libp2p.peerId) || libp2p.getConnections(entry.id).length > 0) continue
       await libp2p.peerStore.merge(entry.id, { multiaddrs: entry.addrs })
@@ -151,6 +152,58 @@ export class PeerExchange {
     }
     return dialed
   }
+}
+
+/**
+ * Reads until the remote closes its writable end. Not `for await` nor the 'end' event alone: the answer
+ * and the remote's close usually arrive while `dialProtocol` is still negotiating, whose reader then
+ * pushes the bytes back after 'end' and 'remoteCloseWrite' have fired, so neither comes again and
+ * every exchange hung until the connection closed. Done is: the remote closed, and nothing unread.
+ */
+function readToEnd(stream: Stream, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = []
+    let size = 0
+    const finish = (err?: Error): void => {
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('remoteCloseWrite', check)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+      if (err === undefined) resolve(Buffer.concat(chunks))
+      else reject(err)
+    }
+    function check(): void {
+      if (stream.remoteWriteStatus === 'closed' && stream.readBufferLength === 0) finish()
+    }
+    const onMessage = (event: StreamMessageEvent): void => {
+      const bytes = event.data instanceof Uint8Array ? event.data : event.data.subarray()
+      size += bytes.byteLength
+      if (size > maxBytes) {
+        const err = new Error('peer exchange response too large')
+        stream.abort(err)
+        finish(err)
+        return
+      }
+      chunks.push(bytes)
+      // The stream empties its buffer after this handler returns.
+      queueMicrotask(check)
+    }
+    const onClose = (event: StreamCloseEvent): void => {
+      if (event.error !== undefined) finish(event.error)
+      else check()
+    }
+    const onAbort = (): void => {
+      const err = signal.reason instanceof Error ? signal.reason : new Error('peer exchange timed out')
+      stream.abort(err)
+      finish(err)
+    }
+    // Adding the first 'message' listener delivers what is buffered, in a microtask.
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('remoteCloseWrite', check)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+    check()
+  })
 }
 
 /** Parses a peer list from a remote peer: anything malformed is dropped, never thrown. */

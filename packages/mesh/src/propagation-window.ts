@@ -21,10 +21,12 @@ export class PropagationWindow {
     return this.filled
   }
 
-  /** q in [0, 1]; undefined when empty. */
+  /** q in [0, 1], nearest rank (p99 of 100 samples is the 99th smallest); undefined when empty. */
   quantile(q: number): number | undefined {
     if (this.filled === 0) return undefined
     const sorted = this.samples.slice(0, this.filled).sort()
-    return sorted[Math.min(this.filled - 1, Math.floor(q * this.filled))]
+    // The epsilon keeps a product like 0.07 * 100 = 7.000000000000001 at rank 7.
+    const rank = Math.ceil(q * this.filled - 1e-9)
+    return sorted[Math.min(this.filled, Math.max(1, rank)) - 1]
   }
 }

@@ -1,10 +1,12 @@
 import type { SessionRecord } from '@tlsmesh/store'
-import { BatchBuilder, type WireRecord } from '@tlsmesh/wire'
+import { BatchBuilder, DEFAULT_LIMITS, type WireLimits, type WireRecord } from '@tlsmesh/wire'
 import type { MeshCounters } from './mesh-metrics.ts'
 
 export interface RecordPublisherInit {
   maxBatchBytes: number
   maxBatchRecords: number
+  /** The receivers' wire limits (default the wire defaults): a batch never goes over them. */
+  limits?: Partial<WireLimits>
 }
 
 export interface RecordPublisherComponents {
@@ -21,21 +23,28 @@ export interface RecordPublisherComponents {
 export class RecordPublisher {
   private readonly builders = new Map<string, BatchBuilder>()
   private scheduled: NodeJS.Immediate | undefined
-  private readonly init: RecordPublisherInit
+  private readonly limits: Partial<WireLimits>
   private readonly components: RecordPublisherComponents
 
+  /**
+   * Throws a RangeError when a batch of `maxBatchBytes` cannot hold one record of the largest size
+   * the limits allow: at start-up, rather than on every later `add`.
+   */
   constructor(init: RecordPublisherInit, components: RecordPublisherComponents) {
-    this.init = init
+    const limits = { ...init.limits }
+    this.limits = {
+      ...limits,
+      maxMessageBytes: Math.min(init.maxBatchBytes, limits.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes),
+      maxRecords: Math.min(init.maxBatchRecords, limits.maxRecords ?? DEFAULT_LIMITS.maxRecords),
+    }
+    new BatchBuilder('r'.repeat(limits.maxRealmBytes ?? DEFAULT_LIMITS.maxRealmBytes), this.limits)
     this.components = components
   }
 
   add(record: SessionRecord): void {
     let builder = this.builders.get(record.realm)
     if (builder === undefined) {
-      builder = new BatchBuilder(record.realm, {
-        maxMessageBytes: this.init.maxBatchBytes,
-        maxRecords: this.init.maxBatchRecords,
-      })
+      builder = new BatchBuilder(record.realm, this.limits)
       this.builders.set(record.realm, builder)
     }
     const wireRecord: WireRecord = { id: record.id, created: record.created, expires: record.expires }

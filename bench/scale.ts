@@ -1,0 +1,115 @@
+// Scale: N node processes on loopback, tlsmesh's gossip mesh beside the full-mesh push it replaces,
+// over the same transport. For each N: time for the mesh to form, propagation publish -> every node
+// (p50/p99 over records), bytes on the wire per record (origin and whole mesh), CPU per record (all
+// nodes), connections per node, and the idle cost per node.
+//   node --import tsx bench/scale.ts [--sizes 3,5,10,20] [--records 4000] [--rate 2000] [--burst 64]
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { percentile, progress, writeResult } from './lib/bench-report.ts'
+import { type MeshFleet, type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '3,5,10,20' },
+    records: { type: 'string', default: '4000' },
+    rate: { type: 'string', default: '2000' },
+    burst: { type: 'string', default: '64' },
+    'value-bytes': { type: 'string', default: '200' },
+    'idle-seconds': { type: 'string', default: '10' },
+    designs: { type: 'string', default: 'push,gossip' },
+    out: { type: 'string', default: 'scale' },
+  },
+})
+const sizes = values.sizes.split(',').map(Number)
+const records = Number(values.records)
+const rate = Number(values.rate)
+const burst = Number(values.burst)
+const valueBytes = Number(values['value-bytes'])
+const idleSeconds = Number(values['idle-seconds'])
+const designs = values.designs.split(',') as Array<'push' | 'gossip'>
+const realm = 'scale'
+
+const sum = (reports: NodeReport[], pick: (r: NodeReport) => number): number =>
+  reports.reduce((total, r) => total + pick(r), 0)
+const cpuMs = (r: NodeReport): number => (r.cpu.user + r.cpu.system) / 1000
+
+async function measure(design: 'push' | 'gossip', n: number): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-bench-'))
+  const started = Date.now()
+  let fleet: MeshFleet | undefined
+  try {
+    fleet = await startMeshFleet({ nodes: n, dir, realms: [realm], mode: design })
+    const formMs = design === 'gossip' ? await fleet.waitForMesh(Math.min(n - 1, 4), realm, 60_000) : 0
+    const readyMs = Date.now() - started
+
+    // Idle: no records; what does keeping the mesh cost?
+    await new Promise((r) => setTimeout(r, 2000))
+    const idleBefore = await fleet.status()
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000))
+    const idleAfter = await fleet.status()
+    const idleBytesPerNodePerSecond =
+      (sum(idleAfter, (r) => r.bytes.sent) - sum(idleBefore, (r) => r.bytes.sent)) / n / idleSeconds
+    const idleCpuPerNode = (sum(idleAfter, cpuMs) - sum(idleBefore, cpuMs)) / n / (idleSeconds * 1000)
+
+    // Load: node 0 publishes `records` in bursts of `burst` at `rate`.
+    const before = await fleet.status()
+    await fleet.publish(0, { realm, count: records, ratePerSecond: rate, valueBytes, burst })
+    const deadline = Date.now() + 20_000
+    let after = await fleet.status()
+    while (Date.now() < deadline && after.slice(1).some((r) => r.received - 0 < records)) {
+      await new Promise((r) => setTimeout(r, 100))
+      after = await fleet.status()
+    }
+    const delivered = Math.min(...after.slice(1).map((r) => r.received)) / records
+    const arrivals = await fleet.arrivals(realm)
+    const created = new Map(arrivals[0]!.published)
+    const perRecordMax = new Map<string, number>()
+    for (const node of arrivals.slice(1)) {
+      for (const [id, at] of node.arrivals) {
+        const delay = at - (created.get(id) ?? at)
+        perRecordMax.set(id, Math.max(perRecordMax.get(id) ?? 0, delay))
+      }
+    }
+    const delays = [...perRecordMax.values()]
+    const originSent = after[0]!.bytes.sent - before[0]!.bytes.sent
+    const totalSent = sum(after, (r) => r.bytes.sent) - sum(before, (r) => r.bytes.sent)
+    const cpu = sum(after, cpuMs) - sum(before, cpuMs)
+    const row = {
+      design,
+      nodes: n,
+      formMs,
+      readyMs,
+      connectionsPerNode: sum(after, (r) => r.connections) / n,
+      delivered,
+      propagationP50Ms: percentile(delays, 0.5),
+      propagationP99Ms: percentile(delays, 0.99),
+      originBytesPerRecord: originSent / records,
+      totalBytesPerRecord: totalSent / records,
+      cpuMsPerRecord: cpu / records,
+      idleBytesPerNodePerSecond,
+      idleCpuFractionPerNode: idleCpuPerNode,
+    }
+    progress(
+      `${design} N=${n}: formed ${formMs} ms, delivered ${(delivered * 100).toFixed(2)}%, ` +
+        `p50 ${row.propagationP50Ms} ms p99 ${row.propagationP99Ms} ms, ` +
+        `${row.totalBytesPerRecord.toFixed(0)} B/record total (origin ${row.originBytesPerRecord.toFixed(0)}), ` +
+        `CPU ${row.cpuMsPerRecord.toFixed(3)} ms/record, idle ${idleBytesPerNodePerSecond.toFixed(0)} B/s ` +
+        `${(idleCpuPerNode * 100).toFixed(2)}% per node`,
+    )
+    return row
+  } finally {
+    await fleet?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const rows: Array<Record<string, unknown>> = []
+for (const n of sizes) {
+  for (const design of designs) rows.push(await measure(design, n))
+}
+const path = writeResult(values.out, { records, rate, burst, valueBytes, idleSeconds, rows })
+console.log(JSON.stringify(rows, null, 2))
+progress(`wrote ${path}`)
+process.exit(0)
