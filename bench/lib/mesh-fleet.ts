@@ -26,6 +26,8 @@ export interface Arrivals {
 
 export interface MeshFleet {
   nodes: ChildProcess[]
+  /** Listen addresses of each node, with /p2p/<id>. */
+  addrs: string[][]
   /** SIGKILLs node i. */
   kill(node: number): Promise<void>
   /** Starts a fresh process (empty replica) in slot i, seeded with node 0 (or node 1 if i is 0). */
@@ -47,6 +49,13 @@ export async function startMeshFleet(init: {
   realms: string[]
   gossip?: MeshNodeInit['gossip']
   mode?: 'gossip' | 'push'
+  /** Per-node identities (protobuf hex) and an allowlist shared by all. */
+  privateKeysHex?: string[]
+  allowPeers?: string[]
+  /** A mesh key file to use instead of a fresh one. */
+  meshKeyFile?: string
+  /** Seeds for the first node (the others are seeded with the first). */
+  seeds?: string[]
 }): Promise<MeshFleet> {
   const meshKeyFile = join(init.dir, 'mesh.key')
   writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
@@ -70,6 +79,7 @@ export async function startMeshFleet(init: {
   }
   const fleet: MeshFleet = {
     nodes,
+    addrs,
     async kill(node) {
       const child = nodes[node]!
       const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -3,6 +3,7 @@
 // record arrives, and reports status, CPU, memory and bytes on the wire.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createMeshNode, type MeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
 import type { SessionRecord } from '@tlsmesh/store'
 import type { Registry } from 'prom-client'
@@ -15,6 +16,9 @@ interface Config {
   realms: string[]
   gossip?: MeshNodeInit['gossip']
   maxEntriesPerRealm?: number
+  /** The node's identity: a libp2p private key in protobuf form, hex. */
+  privateKeyHex?: string
+  allowPeers?: string[]
 }
 
 interface PublishCommand {
@@ -53,6 +57,10 @@ if (config.mode === 'push') {
       seeds: config.seeds,
       realms: config.realms,
       ...(config.gossip !== undefined ? { gossip: config.gossip } : {}),
+      ...(config.privateKeyHex !== undefined
+        ? { privateKey: privateKeyFromProtobuf(Buffer.from(config.privateKeyHex, 'hex')) }
+        : {}),
+      ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
       store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
     },
     { onRecordReceived },

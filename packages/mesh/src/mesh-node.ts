@@ -35,7 +35,7 @@ import {
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
 } from './constants.ts'
-import { InvalidMeshKeyError } from './errors.ts'
+import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
 import { toVerdict, validateBatch } from './gossip-validation.ts'
 import { parseMeshKey } from './mesh-key.ts'
 import { createMeshMetrics, type MeshCounters, type MeshMetrics } from './mesh-metrics.ts'
@@ -44,6 +44,31 @@ import { PropagationWindow } from './propagation-window.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
+
+/**
+ * Gossip scoring for a realm's topic. Only provably bad messages count (invalid deliveries: the
+ * validator rejected them); quiet peers are not penalised, since session traffic is bursty. Three
+ * rejected messages take a peer below the graylist threshold (-80); the count decays by 10% a second.
+ */
+const REALM_TOPIC_SCORE_PARAMS = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  timeInMeshQuantum: 1000,
+  timeInMeshCap: 3600,
+  firstMessageDeliveriesWeight: 0,
+  firstMessageDeliveriesDecay: 0.5,
+  firstMessageDeliveriesCap: 2000,
+  meshMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesDecay: 0.5,
+  meshMessageDeliveriesCap: 100,
+  meshMessageDeliveriesThreshold: 20,
+  meshMessageDeliveriesWindow: 10,
+  meshMessageDeliveriesActivation: 5000,
+  meshFailurePenaltyWeight: 0,
+  meshFailurePenaltyDecay: 0.5,
+  invalidMessageDeliveriesWeight: -10,
+  invalidMessageDeliveriesDecay: 0.9,
+}
 
 export interface GossipOptions {
   D: number
@@ -66,6 +91,11 @@ export interface MeshNodeInit {
   seeds?: string[]
   /** Find peers on the LAN by multicast DNS. */
   mdns?: boolean
+  /**
+   * Peer ids that may connect and publish. Absent: any holder of the mesh key. The node's own id need
+   * not be listed.
+   */
+  allowPeers?: string[]
   /** Separates fleets that share a mesh key and a LAN. */
   meshName?: string
   /** Realms this node serves: it subscribes to their topics and stores only their records. */
@@ -116,6 +146,8 @@ export interface MeshStatus {
     messagesReceived: number
     rejected: number
     ignored: number
+    /** Gossip messages ignored or rejected, by reason. */
+    refused: Partial<Record<ValidationCode, number>>
   }
   propagationMs: { samples: number; p50: number | null; p99: number | null }
   sync: SyncStats
@@ -155,6 +187,8 @@ export async function createMeshNode(
   const registry = components.registry ?? new Registry()
   const logger = components.logger?.child({ module: 'mesh' })
   const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
+  const allowPeers = init.allowPeers !== undefined ? new Set(init.allowPeers) : undefined
+  const refusedByAllowlist = (peer: PeerId): boolean => allowPeers !== undefined && !allowPeers.has(peer.toString())
   const gossip: GossipOptions = {
     D: DEFAULT_GOSSIP_D,
     Dlo: DEFAULT_GOSSIP_DLO,
@@ -181,6 +215,13 @@ export async function createMeshNode(
     ...(init.meshKey !== undefined
       ? { connectionProtector: preSharedKey({ psk: parseMeshKey(init.meshKey) }) }
       : {}),
+    // With an allowlist, other peers are refused as soon as their identity is known (after Noise),
+    // in both directions; gossip scoring (appSpecificScore) is the second line.
+    connectionGater: {
+      denyInboundEncryptedConnection: refusedByAllowlist,
+      denyOutboundEncryptedConnection: refusedByAllowlist,
+      denyDialPeer: refusedByAllowlist,
+    },
     connectionManager: {
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       // A fleet often sits behind one NAT address or, in tests, on 127.0.0.1: the default
@@ -203,6 +244,12 @@ export async function createMeshNode(
         scoreParams: {
           // Every node of a fleet may share one address (NAT, loopback): no colocation penalty.
           IPColocationFactorWeight: 0,
+          // Peers outside the allowlist sink below the graylist threshold: nothing they send is read.
+          appSpecificScore: (peer: string) => (allowPeers === undefined || allowPeers.has(peer) ? 0 : -1000),
+          appSpecificWeight: 1,
+          topics: Object.fromEntries(
+            init.realms.map((realm) => [realmTopic(meshName, realm), REALM_TOPIC_SCORE_PARAMS]),
+          ),
         },
       }),
     },
@@ -371,6 +418,7 @@ export async function createMeshNode(
           messagesReceived: c.messagesReceived,
           rejected: c.rejected,
           ignored: c.ignored,
+          refused: Object.fromEntries(c.refused),
         },
         propagationMs: {
           samples: propagation.count,

@@ -1,0 +1,196 @@
+// Hostile input from the mesh: a peer that holds the mesh key but sends garbage, records over the
+// limits, records for the wrong realm, from the future or from a newer version, or unsigned messages.
+// The fleet (real node processes) rejects or ignores each, counts it by reason, stops listening to the
+// peer, and keeps replicating; with an allowlist, other key holders cannot even connect.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parseMeshKey, realmTopic } from '@tlsmesh/mesh'
+import { encodeBatch } from '@tlsmesh/wire'
+import { createLibp2p } from 'libp2p'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type MeshFleet, type NodeReport, startMeshFleet } from '../../bench/lib/mesh-fleet.ts'
+
+const REALM = 'web'
+const topic = realmTopic('default', REALM)
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await probe()) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+async function createAttacker(meshKeyFile: string, signed: boolean) {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: preSharedKey({ psk: parseMeshKey(readFileSync(meshKeyFile)) }),
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        globalSignaturePolicy: signed ? 'StrictSign' : 'StrictNoSign',
+      }),
+    },
+  })
+}
+
+const record = (created: number, ttlMs: number) => ({
+  id: crypto.getRandomValues(new Uint8Array(32)),
+  value: crypto.getRandomValues(new Uint8Array(100)),
+  created,
+  expires: created + ttlMs,
+})
+
+const entries = (report: NodeReport): number => report.mesh.realms[REALM]?.entries ?? 0
+
+describe('hostile peers holding the mesh key', () => {
+  let dir: string
+  let fleet: MeshFleet
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tlsmesh-hostile-'))
+    fleet = await startMeshFleet({ nodes: 3, dir, realms: [REALM] })
+    await fleet.waitForMesh(2, REALM)
+  })
+
+  afterAll(async () => {
+    await fleet?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('rejects or ignores each bad message by reason, stops listening to the sender, keeps replicating', async () => {
+    const attacker = await createAttacker(join(dir, 'mesh.key'), true)
+    try {
+      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
+      await attacker.dial(multiaddr(fleet.addrs[2]![0]!))
+      attacker.services.pubsub.subscribe(topic)
+      await until(
+        'the attacker to see the fleet subscribed',
+        async () => attacker.services.pubsub.getSubscribers(topic).length >= 2,
+      )
+      const before = await fleet.status()
+      const now = Date.now()
+      const newerVersion = new Uint8Array([0x08, 0x02, 0x12, 0x03, 0x77, 0x65, 0x62])
+      const bad: Array<[string, Uint8Array]> = [
+        ['malformed', crypto.getRandomValues(new Uint8Array(300))],
+        ['ttl-too-long', encodeBatch({ realm: REALM, records: [record(now, 48 * 3600_000)] })],
+        ['wrong-topic', encodeBatch({ realm: 'other', records: [record(now, 60_000)] })],
+        ['malformed', new Uint8Array([0xff, 0xff, 0xff])],
+        ['ttl-too-long', encodeBatch({ realm: REALM, records: [record(now + 1, 30 * 24 * 3600_000)] })],
+        ['wrong-topic', encodeBatch({ realm: 'other2', records: [record(now + 2, 60_000)] })],
+        ['from-future', encodeBatch({ realm: REALM, records: [record(now + 10 * 60_000, 60_000)] })],
+        ['unsupported-version', newerVersion],
+      ]
+      for (const [, data] of bad) await attacker.services.pubsub.publish(topic, data)
+      for (const victim of [1, 2]) {
+        await until(`node ${victim} to count every bad message`, async () => {
+          const refused = (await fleet.status())[victim]!.mesh.records.refused
+          return (refused.malformed ?? 0) >= 2 && (refused['wrong-topic'] ?? 0) >= 2
+        })
+      }
+      // Then, once scores are refreshed (a heartbeat), a perfectly valid record: the fleet no longer
+      // listens to this peer.
+      await new Promise((r) => setTimeout(r, 1500))
+      const valid = encodeBatch({ realm: REALM, records: [record(now + 3, 60_000)] })
+      await attacker.services.pubsub.publish(topic, valid)
+      await new Promise((r) => setTimeout(r, 1000))
+      const after = await fleet.status()
+      for (const victim of [1, 2]) {
+        const { records } = after[victim]!.mesh
+        expect(records.refused.malformed).toBeGreaterThanOrEqual(2)
+        expect(records.refused['ttl-too-long']).toBeGreaterThanOrEqual(2)
+        expect(records.refused['wrong-topic']).toBeGreaterThanOrEqual(2)
+        expect(records.rejected).toBeGreaterThanOrEqual(6)
+        // Nothing the attacker sent was stored: not the bad records, not the valid one after them.
+        expect(entries(after[victim]!)).toBe(entries(before[victim]!))
+      }
+
+      // The fleet itself still replicates.
+      await fleet.publish(0, { realm: REALM, count: 50, ratePerSecond: 1000, valueBytes: 100 })
+      await until('the fleet to replicate 50 new records', async () =>
+        (await fleet.status()).every((r, i) => entries(r) >= entries(after[i]!) + 50),
+      )
+    } finally {
+      await attacker.stop()
+    }
+  })
+
+  it('does not store unsigned messages', async () => {
+    const attacker = await createAttacker(join(dir, 'mesh.key'), false)
+    try {
+      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
+      attacker.services.pubsub.subscribe(topic)
+      await until(
+        'the attacker to see the fleet subscribed',
+        async () => attacker.services.pubsub.getSubscribers(topic).length >= 1,
+      )
+      const before = await fleet.status()
+      await attacker.services.pubsub.publish(
+        topic,
+        encodeBatch({ realm: REALM, records: [record(Date.now(), 60_000)] }),
+      )
+      await new Promise((r) => setTimeout(r, 1000))
+      const after = await fleet.status()
+      for (const i of [0, 1, 2]) expect(entries(after[i]!)).toBe(entries(before[i]!))
+    } finally {
+      await attacker.stop()
+    }
+  })
+})
+
+describe('an allowlist of peer ids', () => {
+  it('keeps a key holder that is not on the list out: it cannot connect and nothing it publishes lands', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-allow-'))
+    const keys = await Promise.all([0, 1, 2, 3].map(() => generateKeyPair('Ed25519')))
+    const hex = keys.map((k) => Buffer.from(privateKeyToProtobuf(k)).toString('hex'))
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    const allowed = keys.slice(0, 3).map((k) => peerIdFromPrivateKey(k).toString())
+    const fleet = await startMeshFleet({
+      nodes: 3,
+      dir,
+      realms: [REALM],
+      privateKeysHex: hex.slice(0, 3),
+      allowPeers: allowed,
+    })
+    let outsider: MeshFleet | undefined
+    try {
+      await fleet.waitForMesh(2, REALM)
+      // Same mesh key, seeded with node 0, but not on the list.
+      outsider = await startMeshFleet({
+        nodes: 1,
+        dir: mkdtempSync(join(tmpdir(), 'tlsmesh-outsider-')),
+        realms: [REALM],
+        meshKeyFile: join(dir, 'mesh.key'),
+        privateKeysHex: [hex[3]!],
+        seeds: fleet.addrs[0]!,
+      })
+      await new Promise((r) => setTimeout(r, 1500))
+      await outsider.publish(0, { realm: REALM, count: 20, ratePerSecond: 1000, valueBytes: 100 })
+      await new Promise((r) => setTimeout(r, 1500))
+      const [report] = await outsider.status()
+      expect(report!.mesh.connectedPeers).toBe(0)
+      for (const r of await fleet.status()) {
+        expect(r.mesh.peers).not.toContain(report!.mesh.peerId)
+        expect(entries(r)).toBe(0)
+      }
+    } finally {
+      await outsider?.stop()
+      await fleet.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
