@@ -31,8 +31,11 @@ export interface MeshFleet {
   /** SIGKILLs node i. */
   kill(node: number): Promise<void>
   /** Starts a fresh process (empty replica) in slot i, seeded with node 0 (or node 1 if i is 0). */
-  restart(node: number): Promise<void>
+  restart(node: number, options?: { seeds?: string[]; clockOffsetMs?: number }): Promise<void>
+  /** Sends a signal (SIGSTOP, SIGCONT...) to node i. */
+  signal(node: number, signal: NodeJS.Signals): void
   status(): Promise<NodeReport[]>
+  statusOf(node: number): Promise<NodeReport>
   arrivals(realm: string): Promise<Arrivals[]>
   publish(
     node: number,
@@ -57,14 +60,24 @@ export async function startMeshFleet(init: {
   /** Seeds for the first node (the others are seeded with the first). */
   seeds?: string[]
 }): Promise<MeshFleet> {
-  const meshKeyFile = join(init.dir, 'mesh.key')
-  writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
-  const config = { meshKeyFile, realms: init.realms, gossip: init.gossip, mode: init.mode ?? 'gossip' }
-  const first = await forkScript(nodeScript, [JSON.stringify({ ...config, seeds: [] })])
+  const meshKeyFile = init.meshKeyFile ?? join(init.dir, 'mesh.key')
+  if (init.meshKeyFile === undefined) writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
+  const config = {
+    meshKeyFile,
+    realms: init.realms,
+    gossip: init.gossip,
+    mode: init.mode ?? 'gossip',
+    allowPeers: init.allowPeers,
+  }
+  const identity = (i: number) =>
+    init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}
+  const first = await forkScript(nodeScript, [
+    JSON.stringify({ ...config, ...identity(0), seeds: init.seeds ?? [] }),
+  ])
   const seeds = first.ready.multiaddrs as string[]
   const rest = await Promise.all(
-    Array.from({ length: init.nodes - 1 }, () =>
-      forkScript(nodeScript, [JSON.stringify({ ...config, seeds })]),
+    Array.from({ length: init.nodes - 1 }, (_, i) =>
+      forkScript(nodeScript, [JSON.stringify({ ...config, ...identity(i + 1), seeds })]),
     ),
   )
   const nodes = [first.child, ...rest.map((r) => r.child)]
@@ -86,13 +99,19 @@ export async function startMeshFleet(init: {
       child.kill('SIGKILL')
       await exited
     },
-    async restart(node) {
-      const seed = node === 0 ? addrs[1]! : addrs[0]!
-      const started = await forkScript(nodeScript, [JSON.stringify({ ...config, seeds: seed })])
+    signal(node, signal) {
+      nodes[node]!.kill(signal)
+    },
+    async restart(node, options = {}) {
+      const seeds = options.seeds ?? (node === 0 ? addrs[1]! : addrs[0]!)
+      const started = await forkScript(nodeScript, [
+        JSON.stringify({ ...config, ...identity(node), seeds, clockOffsetMs: options.clockOffsetMs ?? 0 }),
+      ])
       nodes[node] = started.child
       addrs[node] = started.ready.multiaddrs as string[]
     },
     status: () => Promise.all(nodes.map((child) => request<NodeReport>(child, 'status'))),
+    statusOf: (node) => request<NodeReport>(nodes[node]!, 'status'),
     arrivals: (realm) =>
       Promise.all(
         nodes.map((child) => request<Arrivals>(child, 'arrivals', { realm }, { timeoutMs: 30_000 })),

@@ -19,6 +19,8 @@ interface Config {
   /** The node's identity: a libp2p private key in protobuf form, hex. */
   privateKeyHex?: string
   allowPeers?: string[]
+  /** Added to this node's clock (fault tests: a node whose clock is off). */
+  clockOffsetMs?: number
 }
 
 interface PublishCommand {
@@ -32,6 +34,8 @@ interface PublishCommand {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
+const offset = config.clockOffsetMs ?? 0
+const now = (): number => Date.now() + offset
 const meshKey = readFileSync(config.meshKeyFile)
 /** Arrival time of each record, by the hex of its first 8 id bytes, per realm. */
 const arrivals = new Map<string, Map<string, number>>()
@@ -63,7 +67,7 @@ if (config.mode === 'push') {
       ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
       store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
     },
-    { onRecordReceived },
+    { onRecordReceived, now },
   )
   await mesh.start()
   registry = mesh.registry
@@ -74,7 +78,7 @@ const published = new Map<string, Map<string, number>>()
 
 function makeRecord(realm: string, value: Uint8Array): SessionRecord {
   const id = randomBytes(32)
-  const created = Date.now()
+  const created = now()
   let byId = published.get(realm)
   if (byId === undefined) {
     byId = new Map()

@@ -13,6 +13,11 @@ export class MeshCounters {
   publishErrors = 0
   /** Published while no peer was subscribed: nobody got it (catch-up heals it later). */
   publishedToNobody = 0
+  /**
+   * Records that arrived by gossip more than the clock-skew window after they were created: gossip
+   * takes milliseconds, so this node's clock (or the origin's) is off.
+   */
+  clockSkewSuspected = 0
   messagesReceived = 0
   bytesReceived = 0
   accepted = 0
@@ -76,6 +81,11 @@ export function createMeshMetrics(
     'tlsmesh_mesh_published_to_nobody_total',
     'Batches published while no peer was subscribed to the realm',
     () => counters.publishedToNobody,
+  )
+  simple(
+    'tlsmesh_mesh_clock_skew_suspected_total',
+    "Gossip records older on arrival than the clock-skew window (this node's or the origin's clock is off)",
+    () => counters.clockSkewSuspected,
   )
   simple(
     'tlsmesh_mesh_received_bytes_total',

@@ -148,6 +148,8 @@ export interface MeshStatus {
     ignored: number
     /** Gossip messages ignored or rejected, by reason. */
     refused: Partial<Record<ValidationCode, number>>
+    /** Records that arrived older than the clock-skew window. */
+    clockSkewSuspected: number
   }
   propagationMs: { samples: number; p50: number | null; p99: number | null }
   sync: SyncStats
@@ -291,6 +293,19 @@ export async function createMeshNode(
     onRecord: (record) => publisher.add(record),
   })
 
+  // Peers refuse a node's records whose `created` is ahead of their clocks (from-future), and a node
+  // whose clock is behind sees fresh gossip as old: either way its sessions stop replicating, so say so.
+  let lastSkewWarning = 0
+  const reportClockSkew = (ageMs: number): void => {
+    metrics.counters.clockSkewSuspected++
+    if (Date.now() - lastSkewWarning < 60_000) return
+    lastSkewWarning = Date.now()
+    logger?.warn(
+      { ageMs, windowMs: store.limits.maxClockSkewMs },
+      'gossip records arrive older than the clock-skew window: check NTP on this node and its peers',
+    )
+  }
+
   const validationContext = {
     store,
     limits: { ...init.wireLimits },
@@ -300,6 +315,7 @@ export async function createMeshNode(
       const ms = at - created
       propagation.add(ms)
       metrics.propagationSeconds.observe(Math.max(0, ms) / 1000)
+      if (ms > store.limits.maxClockSkewMs) reportClockSkew(ms)
       components.onRecordReceived?.(realm, id, created, at)
     },
   }
@@ -419,6 +435,7 @@ export async function createMeshNode(
           rejected: c.rejected,
           ignored: c.ignored,
           refused: Object.fromEntries(c.refused),
+          clockSkewSuspected: c.clockSkewSuspected,
         },
         propagationMs: {
           samples: propagation.count,

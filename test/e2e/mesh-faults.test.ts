@@ -1,0 +1,114 @@
+// Faults, with real node processes: the seed killed (kill -9) while records are published, a node
+// frozen (SIGSTOP), a node whose clock is off by minutes, and every seed down.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type MeshFleet, type NodeReport, startMeshFleet } from '../../bench/lib/mesh-fleet.ts'
+
+const REALM = 'web'
+const entries = (report: NodeReport | undefined): number => report?.mesh.realms[REALM]?.entries ?? 0
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    if (await probe()) return Date.now() - started
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+describe('mesh faults', () => {
+  let fleet: MeshFleet | undefined
+  let dir: string | undefined
+
+  async function start(nodes: number): Promise<MeshFleet> {
+    dir = mkdtempSync(join(tmpdir(), 'tlsmesh-faults-'))
+    fleet = await startMeshFleet({ nodes, dir, realms: [REALM] })
+    await fleet.waitForMesh(Math.min(nodes - 1, 3), REALM)
+    return fleet
+  }
+
+  afterEach(async () => {
+    await fleet?.stop()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    fleet = undefined
+  })
+
+  it('kill -9 of the seed while another node publishes: the rest receive everything; it comes back and catches up', async () => {
+    const f = await start(4)
+    const publishing = f.publish(1, { realm: REALM, count: 3000, ratePerSecond: 1500, valueBytes: 200 })
+    await new Promise((r) => setTimeout(r, 500))
+    await f.kill(0)
+    await publishing
+    await until('nodes 1, 2 and 3 to hold all 3000 records', async () => {
+      const reports = await Promise.all([1, 2, 3].map((i) => f.statusOf(i)))
+      return reports.every((r) => entries(r) >= 3000)
+    })
+    // The seed restarts with an empty replica and only node 1 as its seed.
+    await f.restart(0, { seeds: f.addrs[1]! })
+    const ms = await until(
+      'the restarted seed to catch up',
+      async () => entries((await f.status())[0]) >= 3000,
+    )
+    expect(ms).toBeLessThan(10_000)
+  })
+
+  it('a node frozen by SIGSTOP does not stall the others, and catches up after SIGCONT', async () => {
+    const f = await start(4)
+    f.signal(3, 'SIGSTOP')
+    try {
+      await f.publish(0, { realm: REALM, count: 1000, ratePerSecond: 1000, valueBytes: 200 })
+      const ms = await until('nodes 1 and 2 to hold everything while node 3 is frozen', async () => {
+        const reports = await Promise.all([1, 2].map((i) => f.statusOf(i)))
+        return reports.every((r) => entries(r) >= 1000)
+      })
+      expect(ms).toBeLessThan(3000)
+    } finally {
+      f.signal(3, 'SIGCONT')
+    }
+    await until(
+      'the thawed node to hold everything',
+      async () => entries((await f.status())[3]) >= 1000,
+      40_000,
+    )
+  }, 90_000)
+
+  it('a node whose clock is minutes ahead neither poisons the others nor fails silently', async () => {
+    const f = await start(3)
+    await f.kill(2)
+    await f.restart(2, { clockOffsetMs: 3 * 60_000 })
+    await until('the skewed node to join', async () => ((await f.status())[2]?.mesh.connectedPeers ?? 0) >= 2)
+    await new Promise((r) => setTimeout(r, 1500))
+    const before = await f.status()
+    await f.publish(2, { realm: REALM, count: 50, ratePerSecond: 500, valueBytes: 100 })
+    await f.publish(0, { realm: REALM, count: 50, ratePerSecond: 500, valueBytes: 100 })
+    await until('the others to refuse the future records', async () => {
+      const reports = await f.status()
+      return [0, 1].every((i) => (reports[i]!.mesh.records.refused['from-future'] ?? 0) >= 1)
+    })
+    const after = await f.status()
+    // Node 0's and 1's replicas gained node 0's 50 records only: none of the skewed node's.
+    for (const i of [0, 1]) expect(entries(after[i])).toBe(entries(before[i]) + 50)
+    // The skewed node sees the others' fresh records as minutes old, and says so in its status.
+    expect(after[2]!.mesh.records.clockSkewSuspected).toBeGreaterThan(0)
+  })
+
+  it('with every seed down, nodes that know each other stay meshed and a newcomer joins through a non-seed', async () => {
+    const f = await start(4)
+    await f.kill(0)
+    await new Promise((r) => setTimeout(r, 1500))
+    for (const i of [1, 2, 3]) expect((await f.statusOf(i)).mesh.realms[REALM]?.meshPeers).toBe(2)
+    // A brand-new node that knows only node 1.
+    await f.restart(0, { seeds: f.addrs[1]! })
+    await until(
+      'the newcomer to join the mesh',
+      async () => ((await f.status())[0]?.mesh.realms[REALM]?.meshPeers ?? 0) >= 2,
+    )
+    await f.publish(2, { realm: REALM, count: 100, ratePerSecond: 1000, valueBytes: 100 })
+    await until('every node, the newcomer included, to hold the new records', async () =>
+      (await f.status()).every((r) => entries(r) >= 100),
+    )
+    for (const r of await f.status()) expect(r.mesh.realms[REALM]?.meshPeers).toBeGreaterThanOrEqual(2)
+  })
+})
