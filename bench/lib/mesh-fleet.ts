@@ -59,6 +59,7 @@ export async function startMeshFleet(init: {
   meshKeyFile?: string
   /** Seeds for the first node (the others are seeded with the first). */
   seeds?: string[]
+  dissemination?: MeshNodeInit['dissemination']
 }): Promise<MeshFleet> {
   const meshKeyFile = init.meshKeyFile ?? join(init.dir, 'mesh.key')
   if (init.meshKeyFile === undefined) writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
@@ -68,6 +69,7 @@ export async function startMeshFleet(init: {
     gossip: init.gossip,
     mode: init.mode ?? 'gossip',
     allowPeers: init.allowPeers,
+    dissemination: init.dissemination,
   }
   const identity = (i: number) =>
     init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}

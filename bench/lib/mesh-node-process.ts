@@ -21,6 +21,7 @@ interface Config {
   allowPeers?: string[]
   /** Added to this node's clock (fault tests: a node whose clock is off). */
   clockOffsetMs?: number
+  dissemination?: MeshNodeInit['dissemination']
 }
 
 interface PublishCommand {
@@ -65,6 +66,7 @@ if (config.mode === 'push') {
         ? { privateKey: privateKeyFromProtobuf(Buffer.from(config.privateKeyHex, 'hex')) }
         : {}),
       ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
+      ...(config.dissemination !== undefined ? { dissemination: config.dissemination } : {}),
       store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
     },
     { onRecordReceived, now },

@@ -1,6 +1,7 @@
 // Must stay the first import: libp2p needs Promise.withResolvers, which Node 20 lacks.
 import './promise-with-resolvers.ts'
 
+export { BROADCAST_PROTOCOL, type BroadcastStats } from './broadcast/broadcast-service.ts'
 export * from './constants.ts'
 export {
   GossipValidationError,

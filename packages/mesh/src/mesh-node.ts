@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -21,16 +23,21 @@ import type { WireLimits } from '@tlsmesh/wire'
 import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
+import { BroadcastService, type BroadcastStats } from './broadcast/broadcast-service.ts'
 import {
   DEFAULT_BATCH_MAX_BYTES,
   DEFAULT_BATCH_MAX_RECORDS,
+  DEFAULT_DISSEMINATION,
   DEFAULT_GOSSIP_D,
   DEFAULT_GOSSIP_DHI,
   DEFAULT_GOSSIP_DLO,
+  DEFAULT_GRAFT_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LAZY_FLUSH_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MESH_NAME,
   DEFAULT_PRUNE_INTERVAL_MS,
+  DEFAULT_REGRAFT_TIMEOUT_MS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
@@ -87,6 +94,12 @@ export interface MeshNodeInit {
   privateKey?: PrivateKey
   /** Multiaddrs to listen on. Default: a free TCP port on 127.0.0.1. */
   listen?: string[]
+  /**
+   * Multiaddrs to advertise (identify, peer exchange, mDNS) instead of every address the listeners
+   * expand to: a node listening on 0.0.0.0 otherwise advertises 127.0.0.1 and each interface's address.
+   * mDNS sends only the private ones among them (libp2p's rule).
+   */
+  announce?: string[]
   /** Multiaddrs of peers to join through, with their /p2p/<peer id>. */
   seeds?: string[]
   /** Find peers on the LAN by multicast DNS. */
@@ -107,6 +120,11 @@ export interface MeshNodeInit {
   wireLimits?: Partial<WireLimits>
   targetPeers?: number
   maxConnections?: number
+  /**
+   * How records travel: `tree` (default) sends each batch along an epidemic broadcast tree, about
+   * one copy per node, with gossipsub as the fallback; `gossipsub` publishes on gossipsub only.
+   */
+  dissemination?: 'tree' | 'gossipsub'
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
   syncIntervalMs?: number
   syncTimeoutMs?: number
@@ -153,6 +171,8 @@ export interface MeshStatus {
   }
   propagationMs: { samples: number; p50: number | null; p99: number | null }
   sync: SyncStats
+  /** The broadcast tree (null when disseminating on gossipsub only). */
+  broadcast: BroadcastStats | null
   uptimeMs: number
 }
 
@@ -190,7 +210,18 @@ export async function createMeshNode(
   const logger = components.logger?.child({ module: 'mesh' })
   const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
   const allowPeers = init.allowPeers !== undefined ? new Set(init.allowPeers) : undefined
-  const refusedByAllowlist = (peer: PeerId): boolean => allowPeers !== undefined && !allowPeers.has(peer.toString())
+  // Peers that sent provably bad frames on the broadcast tree are refused for a while.
+  const bannedUntil = new Map<string, number>()
+  const refusedByAllowlist = (peer: PeerId): boolean => {
+    const key = peer.toString()
+    if (allowPeers !== undefined && !allowPeers.has(key)) return true
+    const until = bannedUntil.get(key)
+    if (until === undefined) return false
+    if (until > Date.now()) return true
+    bannedUntil.delete(key)
+    return false
+  }
+  const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
   const gossip: GossipOptions = {
     D: DEFAULT_GOSSIP_D,
     Dlo: DEFAULT_GOSSIP_DLO,
@@ -207,8 +238,11 @@ export async function createMeshNode(
 
   const libp2p = await createLibp2p({
     start: false,
-    ...(init.privateKey !== undefined ? { privateKey: init.privateKey } : {}),
-    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    privateKey,
+    addresses: {
+      listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      ...(init.announce !== undefined && init.announce.length > 0 ? { announce: init.announce } : {}),
+    },
     // libp2p's own metrics (bytes per protocol, connections, dials) beside ours, in the same registry.
     metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }),
     transports: [tcp()],
@@ -280,6 +314,11 @@ export async function createMeshNode(
       publish: async (realm, batch) => {
         const topic = topics.get(realm)
         if (topic === undefined) return 0
+        if (broadcast !== undefined) {
+          const reached = await broadcast.publish(realm, batch)
+          // No tree neighbour yet (just started, or alone with gossipsub-only peers): gossipsub carries it.
+          if (reached > 0) return reached
+        }
         const result = await pubsub.publish(topic, batch)
         return result.recipients.length
       },
@@ -333,6 +372,48 @@ export async function createMeshNode(
     })
   }
 
+  const broadcast =
+    (init.dissemination ?? DEFAULT_DISSEMINATION) === 'tree'
+      ? new BroadcastService(
+          {
+            realms: init.realms,
+            graftTimeoutMs: DEFAULT_GRAFT_TIMEOUT_MS,
+            regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
+            lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
+          },
+          {
+            libp2p,
+            privateKey,
+            subscribers: (realm) => pubsub.getSubscribers(topics.get(realm) ?? '').map(String),
+            validate: (realm, origin, data) => {
+              metrics.counters.messagesReceived++
+              metrics.counters.bytesReceived += data.byteLength
+              return toVerdict(metrics.counters, () =>
+                validateBatch(validationContext, { topicRealm: realm, from: origin, data }),
+              )
+            },
+            penalize: (peer, reason) => penalize(peer, reason),
+            ...(logger !== undefined ? { logger } : {}),
+          },
+        )
+      : undefined
+  pubsub.addEventListener('subscription-change', () => broadcast?.refreshNeighbours())
+
+  // Three provably bad frames within a minute: hang up and refuse the peer for a minute.
+  const strikes = new Map<string, number[]>()
+  const penalize = (peer: string, reason: string): void => {
+    const now = Date.now()
+    const recent = (strikes.get(peer) ?? []).filter((t) => now - t < 60_000)
+    recent.push(now)
+    strikes.set(peer, recent)
+    logger?.debug({ peer, reason }, 'peer sent a bad broadcast frame')
+    if (recent.length < 3) return
+    strikes.delete(peer)
+    bannedUntil.set(peer, now + 60_000)
+    logger?.warn({ peer, reason }, 'refusing a peer for a minute: it sent invalid messages')
+    libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+  }
+
   const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
   const onDiscovery = (event: CustomEvent<{ id: PeerId }>): void => {
     const peer = event.detail.id
@@ -380,6 +461,7 @@ export async function createMeshNode(
       await libp2p.start()
       await peerExchange.start()
       await sync.start()
+      await broadcast?.start()
       for (const topic of topics.values()) pubsub.subscribe(topic)
       startedAt = Date.now()
       pruneTimer = setInterval(() => store.prune(now()), init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
@@ -395,6 +477,7 @@ export async function createMeshNode(
       libp2p.removeEventListener('peer:discovery', onDiscovery as never)
       await peerExchange.stop()
       await sync.stop()
+      await broadcast?.stop()
       await libp2p.stop()
       logger?.info('mesh stopped')
     },
@@ -443,6 +526,7 @@ export async function createMeshNode(
           p99: propagation.quantile(0.99) ?? null,
         },
         sync: { ...sync.stats },
+        broadcast: broadcast?.stats() ?? null,
         uptimeMs: startedAt === 0 ? 0 : Date.now() - startedAt,
       }
     },

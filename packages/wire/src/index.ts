@@ -1,4 +1,13 @@
 export { BatchBuilder } from './batch-builder.ts'
+export {
+  BROADCAST_ID_BYTES,
+  type BroadcastFrame,
+  BroadcastKind,
+  type BroadcastLimits,
+  DEFAULT_BROADCAST_LIMITS,
+  decodeBroadcastFrame,
+  encodeBroadcastFrame,
+} from './broadcast-frame.ts'
 export { DEFAULT_LIMITS, WIRE_VERSION, type WireLimits } from './constants.ts'
 export {
   InvalidRealmError,

@@ -1056,3 +1056,294 @@ export namespace SyncMessage {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
+
+export enum BroadcastKind {
+  BROADCAST_KIND_UNSPECIFIED = 'BROADCAST_KIND_UNSPECIFIED',
+  GOSSIP = 'GOSSIP',
+  IHAVE = 'IHAVE',
+  GRAFT = 'GRAFT',
+  PRUNE = 'PRUNE'
+}
+
+enum __BroadcastKindValues {
+  BROADCAST_KIND_UNSPECIFIED = 0,
+  GOSSIP = 1,
+  IHAVE = 2,
+  GRAFT = 3,
+  PRUNE = 4
+}
+
+export namespace BroadcastKind {
+  export const codec = (): Codec<BroadcastKind, BroadcastKind> => {
+    return enumeration<BroadcastKind>(__BroadcastKindValues)
+  }
+}
+
+export interface BroadcastFrame {
+  version: number
+  kind: BroadcastKind
+  realm: string
+  origin: Uint8Array<ArrayBuffer>
+  data: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+  ids: Uint8Array<ArrayBuffer>[]
+  hops: number
+}
+
+export namespace BroadcastFrame {
+  let _codec: Codec<BroadcastFrame, BroadcastFrame>
+
+  export const codec = (): Codec<BroadcastFrame, BroadcastFrame> => {
+    if (_codec == null) {
+      _codec = message<BroadcastFrame, BroadcastFrame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.version)
+        }
+
+        if (obj.kind != null && __BroadcastKindValues[obj.kind] !== 0) {
+          w.uint32(16)
+          BroadcastKind.codec().encode(obj.kind, w)
+        }
+
+        if ((obj.realm != null && obj.realm !== '')) {
+          w.uint32(26)
+          w.string(obj.realm)
+        }
+
+        if ((obj.origin != null && obj.origin.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.origin)
+        }
+
+        if ((obj.data != null && obj.data.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.data)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.signature)
+        }
+
+        if (obj.ids != null && obj.ids.length > 0) {
+          for (const value of obj.ids) {
+            w.uint32(58)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.hops != null && obj.hops !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.hops)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          version: 0,
+          kind: BroadcastKind.BROADCAST_KIND_UNSPECIFIED,
+          realm: '',
+          origin: new Uint8Array(0),
+          data: new Uint8Array(0),
+          signature: new Uint8Array(0),
+          ids: [],
+          hops: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.kind = BroadcastKind.codec().decode(reader)
+              break
+            }
+            case 3: {
+              obj.realm = reader.string()
+              break
+            }
+            case 4: {
+              obj.origin = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.data = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.signature = reader.bytes()
+              break
+            }
+            case 7: {
+              if (opts.limits?.ids != null && obj.ids.length === opts.limits.ids) {
+                throw new MaxLengthError('Decode error - repeated field "ids" had too many elements')
+              }
+
+              obj.ids.push(reader.bytes())
+              break
+            }
+            case 8: {
+              obj.hops = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ids: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.kind`,
+                value: BroadcastKind.codec().decode(reader)
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.realm`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.origin`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.data`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              if (opts.limits?.ids != null && obj.ids === opts.limits.ids) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ids" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.ids[]`,
+                index: obj.ids,
+                value: reader.bytes()
+              }
+
+              obj.ids++
+
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.hops`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface BroadcastFrameVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface BroadcastFrameKindFieldEvent {
+    field: '$.kind'
+    value: BroadcastKind
+  }
+
+  export interface BroadcastFrameRealmFieldEvent {
+    field: '$.realm'
+    value: string
+  }
+
+  export interface BroadcastFrameOriginFieldEvent {
+    field: '$.origin'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BroadcastFrameDataFieldEvent {
+    field: '$.data'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BroadcastFrameSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BroadcastFrameIdsFieldEvent {
+    field: '$.ids[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BroadcastFrameHopsFieldEvent {
+    field: '$.hops'
+    value: number
+  }
+
+  export function encode (obj: BroadcastFrame): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, BroadcastFrame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): BroadcastFrame {
+    return decodeMessage(buf, BroadcastFrame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): Generator<BroadcastFrameVersionFieldEvent | BroadcastFrameKindFieldEvent | BroadcastFrameRealmFieldEvent | BroadcastFrameOriginFieldEvent | BroadcastFrameDataFieldEvent | BroadcastFrameSignatureFieldEvent | BroadcastFrameIdsFieldEvent | BroadcastFrameHopsFieldEvent> {
+    return streamMessage(buf, BroadcastFrame.codec(), opts)
+  }
+}

@@ -1,0 +1,310 @@
+import type { IdentifyResult, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import {
+  BroadcastKind,
+  DEFAULT_BROADCAST_LIMITS,
+  decodeBroadcastFrame,
+  encodeBroadcastFrame,
+  WireDecodeError,
+} from '@tlsmesh/wire'
+import type { Logger } from 'pino'
+import { TOPIC_PREFIX } from '../constants.ts'
+import {
+  type DeliveryVerdict,
+  type GossipPayload,
+  type OutboundFrame,
+  Plumtree,
+  type PlumtreeStats,
+} from './plumtree.ts'
+
+export const BROADCAST_PROTOCOL = `${TOPIC_PREFIX}/broadcast/1.0.0`
+
+/** Bytes a neighbour's outbound queue may hold before frames to it are dropped (and counted). */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024
+const SIGNING_PREFIX = new TextEncoder().encode('tlsmesh-broadcast:')
+
+export interface BroadcastServiceInit {
+  realms: string[]
+  graftTimeoutMs: number
+  regraftTimeoutMs: number
+  lazyFlushMs: number
+}
+
+export interface BroadcastServiceComponents {
+  libp2p: Libp2p
+  privateKey: PrivateKey
+  /** Peers that serve `realm` (from gossipsub's subscriptions): the realm's tree runs over them. */
+  subscribers(realm: string): string[]
+  /** Validates and applies a payload whose signature checked out; the one place verdicts are made. */
+  validate(realm: string, origin: string, data: Uint8Array): DeliveryVerdict
+  /** A neighbour sent something provably bad. */
+  penalize(peer: string, reason: string): void
+  logger?: Logger
+}
+
+export interface BroadcastStats extends Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers'> {
+  realms: Record<string, { eagerPeers: number; lazyPeers: number }>
+  framesDropped: number
+  badFrames: number
+  badSignatures: number
+}
+
+interface Link {
+  peer: string
+  lp: LengthPrefixedStream<Stream>
+  queue: Uint8Array[]
+  queuedBytes: number
+  writing: boolean
+}
+
+function signedBytes(realm: string, data: Uint8Array): Uint8Array {
+  const realmBytes = new TextEncoder().encode(realm)
+  const out = new Uint8Array(SIGNING_PREFIX.length + realmBytes.length + 1 + data.length)
+  out.set(SIGNING_PREFIX, 0)
+  out.set(realmBytes, SIGNING_PREFIX.length)
+  out.set(data, SIGNING_PREFIX.length + realmBytes.length + 1)
+  return out
+}
+
+/**
+ * Carries record batches over an epidemic broadcast tree per realm (plumtree.ts) on one long-lived
+ * stream per neighbour and direction. Every payload is signed by its origin and verified by each
+ * receiver before validation, as gossipsub's StrictSign does, so a relaying node cannot forge records.
+ */
+export class BroadcastService {
+  private readonly init: BroadcastServiceInit
+  private readonly components: BroadcastServiceComponents
+  private readonly trees = new Map<string, Plumtree>()
+  private readonly links = new Map<string, Link>()
+  private readonly originBytes: Uint8Array
+  private framesDropped = 0
+  private badFrames = 0
+  private badSignatures = 0
+
+  constructor(init: BroadcastServiceInit, components: BroadcastServiceComponents) {
+    this.init = init
+    this.components = components
+    this.originBytes = new TextEncoder().encode(components.libp2p.peerId.toString())
+    for (const realm of init.realms) {
+      this.trees.set(
+        realm,
+        new Plumtree(
+          {
+            realm,
+            graftTimeoutMs: init.graftTimeoutMs,
+            regraftTimeoutMs: init.regraftTimeoutMs,
+            lazyFlushMs: init.lazyFlushMs,
+            cacheEntries: 4096,
+            cacheTtlMs: 30_000,
+            seenEntries: 200_000,
+            seenTtlMs: 120_000,
+          },
+          {
+            send: (peer, frame) => this.send(peer, frame),
+            deliver: (payload, from) => this.deliver(payload, from),
+          },
+        ),
+      )
+    }
+  }
+
+  async start(): Promise<void> {
+    const { libp2p } = this.components
+    await libp2p.handle(
+      BROADCAST_PROTOCOL,
+      (stream, connection) => this.read(stream, connection.remotePeer),
+      {
+        maxInboundStreams: 2,
+        maxOutboundStreams: 2,
+      },
+    )
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  async stop(): Promise<void> {
+    const { libp2p } = this.components
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const tree of this.trees.values()) tree.stop()
+    for (const link of this.links.values()) link.lp.unwrap().abort(new Error('stopping'))
+    this.links.clear()
+    await libp2p.unhandle(BROADCAST_PROTOCOL)
+  }
+
+  /** Neighbours of `realm`'s tree: subscribed peers with an open broadcast link. */
+  neighbours(realm: string): number {
+    return this.trees.get(realm)?.neighbours ?? 0
+  }
+
+  /** Signs and sends a batch from this node; returns how many neighbours it reached (0: use a fallback). */
+  async publish(realm: string, data: Uint8Array): Promise<number> {
+    const tree = this.trees.get(realm)
+    if (tree === undefined) return 0
+    this.refreshNeighbours(realm)
+    if (tree.neighbours === 0) return 0
+    const signature = await this.components.privateKey.sign(signedBytes(realm, data))
+    return tree.broadcast({ realm, origin: this.originBytes, data, signature, hops: 0 })
+  }
+
+  /** Re-reads which linked peers serve each realm (subscriptions change after links open). */
+  refreshNeighbours(realm?: string): void {
+    for (const [name, tree] of this.trees) {
+      if (realm !== undefined && name !== realm) continue
+      const subscribed = new Set(this.components.subscribers(name))
+      for (const peer of this.links.keys()) {
+        if (subscribed.has(peer)) tree.addPeer(peer)
+        else tree.removePeer(peer)
+      }
+    }
+  }
+
+  stats(): BroadcastStats {
+    const stats: BroadcastStats = {
+      realms: {},
+      payloadsSent: 0,
+      payloadsReceived: 0,
+      duplicates: 0,
+      idsAnnounced: 0,
+      graftsSent: 0,
+      prunesSent: 0,
+      sendFailures: 0,
+      framesDropped: this.framesDropped,
+      badFrames: this.badFrames,
+      badSignatures: this.badSignatures,
+    }
+    for (const [realm, tree] of this.trees) {
+      const s = tree.stats
+      stats.realms[realm] = { eagerPeers: s.eagerPeers, lazyPeers: s.lazyPeers }
+      stats.payloadsSent += s.payloadsSent
+      stats.payloadsReceived += s.payloadsReceived
+      stats.duplicates += s.duplicates
+      stats.idsAnnounced += s.idsAnnounced
+      stats.graftsSent += s.graftsSent
+      stats.prunesSent += s.prunesSent
+      stats.sendFailures += s.sendFailures
+    }
+    return stats
+  }
+
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols } = event.detail
+    if (!protocols.includes(BROADCAST_PROTOCOL) || this.links.has(peerId.toString())) return
+    this.openLink(peerId).catch((err: Error) =>
+      this.components.logger?.debug({ err: err.message }, 'opening a broadcast link failed'),
+    )
+  }
+
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peer = event.detail.toString()
+    this.links.delete(peer)
+    for (const tree of this.trees.values()) tree.removePeer(peer)
+  }
+
+  private async openLink(peerId: PeerId): Promise<void> {
+    const stream = await this.components.libp2p.dialProtocol(peerId, BROADCAST_PROTOCOL, {
+      signal: AbortSignal.timeout(10_000),
+    })
+    const peer = peerId.toString()
+    const link: Link = { peer, lp: lpStream(stream), queue: [], queuedBytes: 0, writing: false }
+    this.links.set(peer, link)
+    stream.addEventListener('close', () => {
+      if (this.links.get(peer) === link) {
+        this.links.delete(peer)
+        for (const tree of this.trees.values()) tree.removePeer(peer)
+      }
+    })
+    this.refreshNeighbours()
+  }
+
+  private send(peer: string, frame: OutboundFrame): boolean {
+    const link = this.links.get(peer)
+    if (link === undefined) return false
+    const bytes = encodeBroadcastFrame(frame)
+    if (link.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
+      // The neighbour does not keep up: drop and count; the tree's GRAFTs or anti-entropy heal it.
+      this.framesDropped++
+      return false
+    }
+    link.queue.push(bytes)
+    link.queuedBytes += bytes.byteLength
+    if (!link.writing) void this.pump(link)
+    return true
+  }
+
+  private async pump(link: Link): Promise<void> {
+    link.writing = true
+    try {
+      while (link.queue.length > 0) {
+        const bytes = link.queue.shift()!
+        link.queuedBytes -= bytes.byteLength
+        await link.lp.write(bytes)
+      }
+    } catch (err) {
+      this.components.logger?.debug({ err: (err as Error).message }, 'broadcast link failed')
+      link.queue.length = 0
+      link.queuedBytes = 0
+    } finally {
+      link.writing = false
+    }
+  }
+
+  private async read(stream: Stream, remote: PeerId): Promise<void> {
+    const peer = remote.toString()
+    const lp = lpStream(stream, { maxDataLength: DEFAULT_BROADCAST_LIMITS.maxFrameBytes })
+    try {
+      for (;;) {
+        const bytes = (await lp.read()).subarray()
+        let frame: ReturnType<typeof decodeBroadcastFrame>
+        try {
+          frame = decodeBroadcastFrame(bytes)
+        } catch (err) {
+          if (!(err instanceof WireDecodeError)) throw err
+          this.badFrames++
+          if (err.code !== 'unsupported-version') this.components.penalize(peer, err.code)
+          continue
+        }
+        const tree = this.trees.get(frame.realm)
+        if (tree === undefined) continue
+        switch (frame.kind) {
+          case BroadcastKind.GOSSIP:
+            tree.onGossip(peer, frame)
+            break
+          case BroadcastKind.IHAVE:
+            tree.onIHave(peer, frame.ids)
+            break
+          case BroadcastKind.GRAFT:
+            tree.onGraft(peer, frame.ids)
+            break
+          case BroadcastKind.PRUNE:
+            tree.onPrune(peer)
+            break
+        }
+      }
+    } catch {
+      // The neighbour closed the stream or the connection went away.
+    }
+  }
+
+  private deliver(payload: GossipPayload, from: string): DeliveryVerdict {
+    let origin: string
+    let verified = false
+    try {
+      origin = new TextDecoder('utf-8', { fatal: true }).decode(payload.origin)
+      const key = peerIdFromString(origin).publicKey
+      verified =
+        key !== undefined && key.verify(signedBytes(payload.realm, payload.data), payload.signature) === true
+    } catch {
+      origin = ''
+    }
+    if (!verified) {
+      this.badSignatures++
+      this.components.penalize(from, 'bad-signature')
+      return 'reject'
+    }
+    const verdict = this.components.validate(payload.realm, origin, payload.data)
+    if (verdict === 'reject') this.components.penalize(from, 'invalid-payload')
+    return verdict
+  }
+}

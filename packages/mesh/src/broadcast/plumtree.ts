@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto'
+import { BroadcastKind } from '@tlsmesh/wire'
+import { LRUCache } from 'lru-cache'
+
+/** A GOSSIP frame's content: who made it, what it carries, the origin's signature. */
+export interface GossipPayload {
+  realm: string
+  origin: Uint8Array
+  data: Uint8Array
+  signature: Uint8Array
+  hops: number
+}
+
+export type OutboundFrame =
+  | ({ kind: BroadcastKind.GOSSIP } & GossipPayload)
+  | { kind: BroadcastKind.IHAVE | BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
+  | { kind: BroadcastKind.PRUNE; realm: string }
+
+export type DeliveryVerdict = 'accept' | 'ignore' | 'reject'
+
+export interface PlumtreeInit {
+  realm: string
+  /** How long a node waits for a payload it heard of by IHAVE before it GRAFTs the announcer. */
+  graftTimeoutMs: number
+  /** Then how long it waits on that announcer before it GRAFTs the next one. */
+  regraftTimeoutMs: number
+  /** IHAVE ids are sent in batches this often. */
+  lazyFlushMs: number
+  /** Payloads kept to answer GRAFTs. */
+  cacheEntries: number
+  cacheTtlMs: number
+  /** Ids remembered to drop duplicates. */
+  seenEntries: number
+  seenTtlMs: number
+}
+
+export interface PlumtreeComponents {
+  /** Queues a frame to a neighbour; false when it could not (no link, or its queue is full). */
+  send(peer: string, frame: OutboundFrame): boolean
+  /** Verifies and validates a payload received for the first time, and applies it. */
+  deliver(payload: GossipPayload, from: string): DeliveryVerdict
+}
+
+export interface PlumtreeStats {
+  eagerPeers: number
+  lazyPeers: number
+  payloadsSent: number
+  payloadsReceived: number
+  duplicates: number
+  idsAnnounced: number
+  graftsSent: number
+  prunesSent: number
+  sendFailures: number
+}
+
+/** 20 bytes of sha256(origin, 0, data): the same payload from the same origin is one message. */
+export function messageIdOf(origin: Uint8Array, data: Uint8Array): Uint8Array {
+  return createHash('sha256')
+    .update(origin)
+    .update(new Uint8Array([0]))
+    .update(data)
+    .digest()
+    .subarray(0, 20)
+}
+
+const key = (id: Uint8Array): string =>
+  Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
+
+interface Missing {
+  id: Uint8Array
+  announcers: string[]
+  timer: NodeJS.Timeout | undefined
+}
+
+/**
+ * An epidemic broadcast tree (Plumtree, Leitão, Pereira and Rodrigues, SRDS 2007) for one realm.
+ * Payloads go to "eager" neighbours only and ids ("IHAVE") to the "lazy" rest. Every neighbour starts
+ * eager; a payload received twice makes its second sender lazy (PRUNE), so the eager links settle
+ * into a spanning tree and each node receives each payload about once, where gossipsub sends one copy
+ * per mesh link. When an id arrives and its payload does not follow within `graftTimeoutMs` (a node
+ * on the tree died, a link broke), the node asks the announcer (GRAFT), which makes that link eager:
+ * the tree repairs itself from the lazy links.
+ */
+export class Plumtree {
+  readonly stats: PlumtreeStats = {
+    eagerPeers: 0,
+    lazyPeers: 0,
+    payloadsSent: 0,
+    payloadsReceived: 0,
+    duplicates: 0,
+    idsAnnounced: 0,
+    graftsSent: 0,
+    prunesSent: 0,
+    sendFailures: 0,
+  }
+
+  private readonly init: PlumtreeInit
+  private readonly components: PlumtreeComponents
+  private readonly eager = new Set<string>()
+  private readonly lazy = new Set<string>()
+  private readonly seen: LRUCache<string, true>
+  private readonly cache: LRUCache<string, GossipPayload>
+  private readonly missing = new Map<string, Missing>()
+  private readonly lazyQueue = new Map<string, Uint8Array[]>()
+  private lazyTimer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(init: PlumtreeInit, components: PlumtreeComponents) {
+    this.init = init
+    this.components = components
+    this.seen = new LRUCache({ max: init.seenEntries, ttl: init.seenTtlMs, ttlAutopurge: false })
+    this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
+  }
+
+  get neighbours(): number {
+    return this.eager.size + this.lazy.size
+  }
+
+  addPeer(peer: string): void {
+    if (this.eager.has(peer) || this.lazy.has(peer)) return
+    this.eager.add(peer)
+    this.updateCounts()
+  }
+
+  removePeer(peer: string): void {
+    this.eager.delete(peer)
+    this.lazy.delete(peer)
+    this.lazyQueue.delete(peer)
+    for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
+    this.updateCounts()
+  }
+
+  /** Originates a payload: returns how many neighbours it was sent or announced to. */
+  broadcast(payload: GossipPayload): number {
+    const id = messageIdOf(payload.origin, payload.data)
+    this.seen.set(key(id), true)
+    this.cache.set(key(id), payload)
+    return this.forward(payload, id, undefined)
+  }
+
+  onGossip(from: string, payload: GossipPayload): void {
+    const id = messageIdOf(payload.origin, payload.data)
+    const k = key(id)
+    if (this.seen.has(k)) {
+      this.stats.duplicates++
+      // A second path to us: keep one. The link stays for announcements.
+      if (this.eager.delete(from)) {
+        this.lazy.add(from)
+        this.updateCounts()
+        this.stats.prunesSent++
+        this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm })
+      }
+      return
+    }
+    this.seen.set(k, true)
+    this.clearMissing(k)
+    this.stats.payloadsReceived++
+    const verdict = this.components.deliver(payload, from)
+    if (verdict !== 'accept') return
+    if (!this.eager.has(from)) {
+      this.lazy.delete(from)
+      this.eager.add(from)
+      this.updateCounts()
+    }
+    this.cache.set(k, payload)
+    this.forward({ ...payload, hops: payload.hops + 1 }, id, from)
+  }
+
+  onIHave(from: string, ids: Uint8Array[]): void {
+    if (!this.eager.has(from) && !this.lazy.has(from)) return
+    for (const id of ids) {
+      const k = key(id)
+      if (this.seen.has(k)) continue
+      let entry = this.missing.get(k)
+      if (entry === undefined) {
+        entry = { id, announcers: [], timer: undefined }
+        this.missing.set(k, entry)
+        entry.timer = setTimeout(() => this.graft(k), this.init.graftTimeoutMs)
+        entry.timer.unref()
+      }
+      if (!entry.announcers.includes(from)) entry.announcers.push(from)
+    }
+  }
+
+  onGraft(from: string, ids: Uint8Array[]): void {
+    if (!this.eager.has(from) && !this.lazy.has(from)) return
+    if (this.lazy.delete(from)) {
+      this.eager.add(from)
+      this.updateCounts()
+    }
+    for (const id of ids) {
+      const payload = this.cache.get(key(id))
+      if (payload === undefined) continue
+      this.stats.payloadsSent++
+      if (!this.components.send(from, { kind: BroadcastKind.GOSSIP, ...payload })) this.stats.sendFailures++
+    }
+  }
+
+  onPrune(from: string): void {
+    if (this.eager.delete(from)) {
+      this.lazy.add(from)
+      this.updateCounts()
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.lazyTimer)
+    for (const entry of this.missing.values()) clearTimeout(entry.timer)
+    this.missing.clear()
+  }
+
+  private forward(payload: GossipPayload, id: Uint8Array, from: string | undefined): number {
+    let reached = 0
+    for (const peer of this.eager) {
+      if (peer === from) continue
+      this.stats.payloadsSent++
+      if (this.components.send(peer, { kind: BroadcastKind.GOSSIP, ...payload })) reached++
+      else this.stats.sendFailures++
+    }
+    for (const peer of this.lazy) {
+      if (peer === from) continue
+      let queue = this.lazyQueue.get(peer)
+      if (queue === undefined) {
+        queue = []
+        this.lazyQueue.set(peer, queue)
+      }
+      queue.push(id)
+      reached++
+    }
+    if (this.lazyQueue.size > 0 && this.lazyTimer === undefined && !this.stopped) {
+      this.lazyTimer = setTimeout(() => this.flushLazy(), this.init.lazyFlushMs)
+      this.lazyTimer.unref()
+    }
+    return reached
+  }
+
+  private flushLazy(): void {
+    this.lazyTimer = undefined
+    for (const [peer, ids] of this.lazyQueue) {
+      this.stats.idsAnnounced += ids.length
+      if (!this.components.send(peer, { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids })) {
+        this.stats.sendFailures++
+      }
+    }
+    this.lazyQueue.clear()
+  }
+
+  private graft(k: string): void {
+    const entry = this.missing.get(k)
+    if (entry === undefined || this.stopped) return
+    if (this.seen.has(k)) {
+      this.missing.delete(k)
+      return
+    }
+    const announcer = entry.announcers.shift()
+    if (announcer === undefined) {
+      // Nobody left to ask: anti-entropy will bring it.
+      this.missing.delete(k)
+      return
+    }
+    if (this.lazy.delete(announcer)) {
+      this.eager.add(announcer)
+      this.updateCounts()
+    }
+    this.stats.graftsSent++
+    this.components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.init.realm, ids: [entry.id] })
+    entry.timer = setTimeout(() => this.graft(k), this.init.regraftTimeoutMs)
+    entry.timer.unref()
+  }
+
+  private clearMissing(k: string): void {
+    const entry = this.missing.get(k)
+    if (entry === undefined) return
+    clearTimeout(entry.timer)
+    this.missing.delete(k)
+  }
+
+  private updateCounts(): void {
+    this.stats.eagerPeers = this.eager.size
+    this.stats.lazyPeers = this.lazy.size
+  }
+}

@@ -1,0 +1,305 @@
+// A libp2p private-network connection protector, wire-compatible with `@libp2p/pnet`, on
+// `@noble/ciphers`. pnet 3.0.27 encrypts with the `xsalsa20` package, whose WebAssembly memory is
+// shared by every cipher in the process: pnet never calls `finalize()`, so each connection leaks two
+// 64-byte slots for good, and once the memory has grown, every other cipher's cached view detaches and
+// its next update grows the memory again, up to the 1000-page limit where an uncaught RangeError kills
+// the process (design.md §6; `scripts/soak/pnet-leak-repro.ts`). Here each connection owns two small
+// JavaScript keystream states that go away with it.
+import type {
+  AbortOptions,
+  ConnectionProtector,
+  MultiaddrConnection,
+  StreamMessageEvent,
+} from '@libp2p/interface'
+import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
+import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { parseMeshKey } from './mesh-key.ts'
+
+/** XSalsa20 nonce length; each side of a connection picks its own at random. */
+export const PRIVATE_NETWORK_NONCE_BYTES = 24
+export const PRIVATE_NETWORK_KEY_BYTES = 32
+/** pnet's default: bounds the nonce exchange when the caller gives no signal. */
+export const DEFAULT_PRIVATE_NETWORK_TIMEOUT_MS = 1000
+
+const BLOCK_BYTES = 64
+/**
+ * noble takes a 32-bit block counter and throws at 2^32 - 1 (its MAX_COUNTER), where pnet's
+ * `xsalsa20` carries into a 64-bit one: past 256 GiB in one direction the two would disagree, so the
+ * connection is closed instead (libp2p redials). At 10 MB/s that is ~7 hours of one connection.
+ */
+const MAX_BLOCKS = 2 ** 32 - 1
+const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES)
+
+/**
+ * The first bytes every libp2p peer (js and go) sends over a protected connection: the
+ * multistream-select header, length-prefixed (0x13 = 19 bytes). Decrypted with the wrong key they are
+ * garbage, which lets a key mismatch fail at once instead of at the dial or upgrade timeout.
+ */
+const MULTISTREAM_HEADER = new TextEncoder().encode('\x13/multistream/1.0.0\n')
+
+export type PrivateNetworkErrorCode = 'handshake-failed' | 'key-mismatch' | 'keystream-exhausted'
+
+/** The nonce exchange did not complete (timeout, abort, or the peer closed before sending 24 bytes). */
+export class PrivateNetworkHandshakeError extends Error {
+  static override name = 'PrivateNetworkHandshakeError'
+  override name = 'PrivateNetworkHandshakeError'
+  readonly code: PrivateNetworkErrorCode = 'handshake-failed'
+}
+
+/** What the peer sent does not decrypt to a multistream-select header: it has another mesh key. */
+export class PrivateNetworkKeyMismatchError extends Error {
+  static override name = 'PrivateNetworkKeyMismatchError'
+  override name = 'PrivateNetworkKeyMismatchError'
+  readonly code: PrivateNetworkErrorCode = 'key-mismatch'
+}
+
+/** One direction of a connection used up its 2^32 keystream blocks (see MAX_BLOCKS). */
+export class KeystreamExhaustedError extends Error {
+  static override name = 'KeystreamExhaustedError'
+  override name = 'KeystreamExhaustedError'
+  readonly code: PrivateNetworkErrorCode = 'keystream-exhausted'
+}
+
+/** What message events carry: a Uint8Array or a Uint8ArrayList (iterable over its chunks). */
+type Bytes = Uint8Array | (Iterable<Uint8Array> & { readonly byteLength: number })
+
+/**
+ * XSalsa20 as one continuous keystream over successive chunks, the way pnet's `xsalsa20` ciphers
+ * behave: noble works on whole 64-byte blocks from a given counter, so the unused end of a block that
+ * a chunk stopped inside is kept for the next chunk.
+ */
+export class XSalsa20Stream {
+  readonly #key: Uint8Array
+  readonly #nonce: Uint8Array
+  /** Index of the next block noble has not produced yet. */
+  #counter: number
+  /** The last block's keystream; bytes from #offset on are not used yet. */
+  readonly #block = new Uint8Array(BLOCK_BYTES)
+  #offset = BLOCK_BYTES
+
+  constructor(key: Uint8Array, nonce: Uint8Array, initialBlock = 0) {
+    if (key.byteLength !== PRIVATE_NETWORK_KEY_BYTES) throw new RangeError('XSalsa20 key must be 32 bytes')
+    if (nonce.byteLength !== PRIVATE_NETWORK_NONCE_BYTES)
+      throw new RangeError('XSalsa20 nonce must be 24 bytes')
+    this.#key = Uint8Array.from(key)
+    this.#nonce = Uint8Array.from(nonce)
+    this.#counter = initialBlock
+  }
+
+  /** XORs `input` with the next `input.byteLength` keystream bytes, into a new array. */
+  update(input: Bytes): Uint8Array {
+    const length = input.byteLength
+    // The output starts `lead` bytes into a fresh buffer so that keystream block boundaries fall on
+    // multiples of 64 in it: noble's 4-byte-aligned fast path then applies, and it XORs in place.
+    const lead = this.#offset === BLOCK_BYTES ? 0 : this.#offset
+    const end = lead + length
+    // Bytes served from the kept block, then whole new blocks, then a new block used in part.
+    const rest = length - (lead === 0 ? 0 : Math.min(length, BLOCK_BYTES - lead))
+    const fullBlocks = Math.floor(rest / BLOCK_BYTES)
+    if (this.#counter + Math.ceil(rest / BLOCK_BYTES) > MAX_BLOCKS) {
+      throw new KeystreamExhaustedError('private network: 2^32 keystream blocks used in one direction')
+    }
+    const buffer = new Uint8Array(end)
+    if (input instanceof Uint8Array) {
+      buffer.set(input, lead)
+    } else {
+      let at = lead
+      for (const chunk of input) {
+        buffer.set(chunk, at)
+        at += chunk.byteLength
+      }
+    }
+    let pos = lead
+    if (lead > 0) {
+      const stop = Math.min(BLOCK_BYTES, end)
+      const block = this.#block
+      for (; pos < stop; pos++) buffer[pos] = (buffer[pos] as number) ^ (block[pos] as number)
+      this.#offset = stop
+      if (pos === end) return buffer.subarray(lead)
+    }
+    if (fullBlocks > 0) {
+      const whole = buffer.subarray(pos, pos + fullBlocks * BLOCK_BYTES)
+      xsalsa20(this.#key, this.#nonce, whole, whole, this.#counter)
+      this.#counter += fullBlocks
+      pos += whole.byteLength
+    }
+    if (pos < end) {
+      xsalsa20(this.#key, this.#nonce, ZERO_BLOCK, this.#block, this.#counter)
+      this.#counter++
+      const block = this.#block
+      const tail = end - pos
+      for (let i = 0; i < tail; i++, pos++) buffer[pos] = (buffer[pos] as number) ^ (block[i] as number)
+      this.#offset = tail
+    } else {
+      this.#offset = BLOCK_BYTES
+    }
+    return buffer.subarray(lead)
+  }
+}
+
+interface PrivateNetworkStreamInit {
+  maConn: MultiaddrConnection
+  psk: Uint8Array
+  localNonce: Uint8Array
+  remoteNonce: Uint8Array
+  expectMultistreamHeader: boolean
+  log: MultiaddrConnection['log']
+}
+
+/**
+ * The encrypted connection handed to the rest of the upgrade (security, muxer), mirroring pnet's
+ * `BoxMessageStream`: it wraps the transport's MultiaddrConnection, decrypts its `message` events and
+ * encrypts what is sent; close, reset, pause and drain pass through.
+ */
+class PrivateNetworkStream extends AbstractMultiaddrConnection {
+  readonly #maConn: MultiaddrConnection
+  readonly #inbound: XSalsa20Stream
+  readonly #outbound: XSalsa20Stream
+  /** How many bytes of MULTISTREAM_HEADER are still to be checked; 0 once checked or disabled. */
+  #headerToCheck: number
+
+  constructor(init: PrivateNetworkStreamInit) {
+    super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
+    this.#maConn = init.maConn
+    this.#inbound = new XSalsa20Stream(init.psk, init.remoteNonce)
+    this.#outbound = new XSalsa20Stream(init.psk, init.localNonce)
+    this.#headerToCheck = init.expectMultistreamHeader ? MULTISTREAM_HEADER.byteLength : 0
+
+    this.#maConn.addEventListener('message', (evt: StreamMessageEvent) => {
+      // A throw inside an event listener would be an uncaught exception: turn it into an abort.
+      let plain: Uint8Array
+      try {
+        plain = this.#inbound.update(evt.data)
+      } catch (err) {
+        this.abort(err as Error)
+        return
+      }
+      if (this.#headerToCheck > 0 && !this.#checkHeader(plain)) {
+        this.abort(new PrivateNetworkKeyMismatchError('private network: the peer uses another key'))
+        return
+      }
+      this.onData(plain)
+    })
+    // resume sending when the transport can take more
+    this.#maConn.addEventListener('drain', () => {
+      this.onMuxerDrain()
+    })
+    this.#maConn.addEventListener('close', (evt) => {
+      if (evt.error != null) {
+        if (evt.local) this.abort(evt.error)
+        else this.onRemoteReset()
+      } else {
+        this.onTransportClosed()
+      }
+    })
+  }
+
+  /** Compares the first decrypted bytes with the header every libp2p peer sends first. */
+  #checkHeader(plain: Uint8Array): boolean {
+    const from = MULTISTREAM_HEADER.byteLength - this.#headerToCheck
+    const count = Math.min(this.#headerToCheck, plain.byteLength)
+    for (let i = 0; i < count; i++) {
+      if (plain[i] !== MULTISTREAM_HEADER[from + i]) return false
+    }
+    this.#headerToCheck -= count
+    return true
+  }
+
+  override async sendClose(options?: AbortOptions): Promise<void> {
+    await this.#maConn.close(options)
+  }
+
+  override sendData(data: Bytes): SendResult {
+    // A throw here (keystream exhausted) makes processSendQueue abort the stream.
+    return { sentBytes: data.byteLength, canSendMore: this.#maConn.send(this.#outbound.update(data)) }
+  }
+
+  override sendReset(err: Error): void {
+    this.#maConn.abort(err)
+  }
+
+  override sendPause(): void {
+    this.#maConn.pause()
+  }
+
+  override sendResume(): void {
+    this.#maConn.resume()
+  }
+}
+
+export interface PrivateNetworkInit {
+  /** The mesh key file's contents (the go/js-libp2p swarm.key format; see `parseMeshKey`). */
+  psk: Uint8Array | string
+  /** Bounds the nonce exchange when `protect` gets no signal (libp2p's upgrader always passes one). */
+  timeout?: number
+  /**
+   * Close a connection as soon as its first decrypted bytes are not a multistream-select header
+   * (another key) instead of waiting for the upgrade timeout. Default true: libp2p always negotiates
+   * the security protocol with multistream-select right after the private-network handshake.
+   */
+  expectMultistreamHeader?: boolean
+}
+
+/** Decodes the 32-byte key from a mesh key file (checked by `parseMeshKey`). */
+export function decodePrivateNetworkKey(contents: Uint8Array | string): Uint8Array {
+  const normalised = new TextDecoder().decode(parseMeshKey(contents))
+  const hex = normalised.split('\n')[2] ?? ''
+  return Uint8Array.from(Buffer.from(hex, 'hex'))
+}
+
+class PrivateNetworkProtector implements ConnectionProtector {
+  readonly #psk: Uint8Array
+  readonly #timeout: number
+  readonly #expectMultistreamHeader: boolean
+
+  constructor(init: PrivateNetworkInit) {
+    this.#psk = decodePrivateNetworkKey(init.psk)
+    this.#timeout = init.timeout ?? DEFAULT_PRIVATE_NETWORK_TIMEOUT_MS
+    this.#expectMultistreamHeader = init.expectMultistreamHeader ?? true
+  }
+
+  readonly [Symbol.toStringTag] = '@tlsmesh/private-network'
+
+  // Same handshake as pnet: both sides send a random 24-byte nonce at once, then everything is
+  // XSalsa20(psk, own nonce) outbound and XSalsa20(psk, peer's nonce) inbound.
+  async protect(connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
+    const log = connection.log.newScope('pnet')
+    const localNonce = crypto.getRandomValues(new Uint8Array(PRIVATE_NETWORK_NONCE_BYTES))
+    // pnet applies its timeout only when given no options at all; here also when given no signal.
+    const signal = options?.signal ?? AbortSignal.timeout(this.#timeout)
+    const bytes = byteStream(connection)
+    let remoteNonce: Uint8Array
+    try {
+      const [received] = await Promise.all([
+        bytes.read({ bytes: PRIVATE_NETWORK_NONCE_BYTES, signal }),
+        bytes.write(localNonce, { signal }),
+      ])
+      remoteNonce = received.subarray()
+    } catch (err) {
+      // The upgrader aborts the transport connection on any error thrown here.
+      throw new PrivateNetworkHandshakeError(
+        `private network: nonce exchange failed (${(err as Error).name ?? 'Error'})`,
+        { cause: err },
+      )
+    }
+    log('exchanged nonces')
+    return new PrivateNetworkStream({
+      maConn: bytes.unwrap() as MultiaddrConnection,
+      psk: this.#psk,
+      localNonce,
+      remoteNonce,
+      expectMultistreamHeader: this.#expectMultistreamHeader,
+      log,
+    })
+  }
+}
+
+/**
+ * A drop-in for `preSharedKey` from `@libp2p/pnet` (libp2p's `connectionProtector` option takes a
+ * factory): same key file, same handshake, same bytes on the wire, so nodes on either can mix.
+ */
+export function createPrivateNetworkProtector(init: PrivateNetworkInit): () => ConnectionProtector {
+  // Decode once, up front, so that a bad key fails at configuration time.
+  decodePrivateNetworkKey(init.psk)
+  return () => new PrivateNetworkProtector(init)
+}

@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto'
+import { BroadcastKind } from '@tlsmesh/wire'
+import { describe, expect, it } from 'vitest'
+import { type GossipPayload, type OutboundFrame, Plumtree } from '../src/broadcast/plumtree.ts'
+
+interface SimNode {
+  name: string
+  tree: Plumtree
+  delivered: Map<string, number>
+}
+
+/**
+ * N Plumtree instances wired through an in-memory network with a per-link delay, so the protocol's
+ * behaviour (delivery, duplicates, repair) is checked without sockets.
+ */
+function simulate(
+  n: number,
+  options: { delayMs?: number; connectivity?: (a: number, b: number) => boolean } = {},
+) {
+  const nodes: SimNode[] = []
+  const down = new Set<string>()
+  let payloadSends = 0
+  const linked = options.connectivity ?? (() => true)
+  for (let i = 0; i < n; i++) {
+    const name = `n${i}`
+    const delivered = new Map<string, number>()
+    const tree = new Plumtree(
+      {
+        realm: 'r',
+        graftTimeoutMs: 40,
+        regraftTimeoutMs: 20,
+        lazyFlushMs: 5,
+        cacheEntries: 1000,
+        cacheTtlMs: 30_000,
+        seenEntries: 10_000,
+        seenTtlMs: 60_000,
+      },
+      {
+        send: (peer: string, frame: OutboundFrame) => {
+          if (down.has(peer) || down.has(name)) return false
+          if (frame.kind === BroadcastKind.GOSSIP) payloadSends++
+          const target = nodes[Number(peer.slice(1))]!
+          setTimeout(() => {
+            if (down.has(peer)) return
+            if (frame.kind === BroadcastKind.GOSSIP) target.tree.onGossip(name, frame)
+            else if (frame.kind === BroadcastKind.IHAVE) target.tree.onIHave(name, frame.ids)
+            else if (frame.kind === BroadcastKind.GRAFT) target.tree.onGraft(name, frame.ids)
+            else target.tree.onPrune(name)
+          }, options.delayMs ?? 1)
+          return true
+        },
+        deliver: (payload: GossipPayload) => {
+          const k = Buffer.from(payload.data).toString('hex')
+          delivered.set(k, (delivered.get(k) ?? 0) + 1)
+          return 'accept'
+        },
+      },
+    )
+    nodes.push({ name, tree, delivered })
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) if (i !== j && linked(i, j)) nodes[i]!.tree.addPeer(`n${j}`)
+  }
+  const publish = (from: number): string => {
+    const data = randomBytes(16)
+    nodes[from]!.tree.broadcast({
+      realm: 'r',
+      origin: Buffer.from(`n${from}`),
+      data,
+      signature: new Uint8Array(1),
+      hops: 0,
+    })
+    return data.toString('hex')
+  }
+  return {
+    nodes,
+    publish,
+    kill: (i: number) => {
+      down.add(`n${i}`)
+      for (const node of nodes) node.tree.removePeer(`n${i}`)
+    },
+    get payloadSends() {
+      return payloadSends
+    },
+    stop: () => {
+      for (const node of nodes) node.tree.stop()
+    },
+  }
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('Plumtree', () => {
+  it('delivers every message to every node exactly once, from any origin', async () => {
+    const sim = simulate(10)
+    const ids: string[] = []
+    for (let i = 0; i < 50; i++) {
+      ids.push(sim.publish(i % 10))
+      await settle(5)
+    }
+    await settle(300)
+    for (const node of sim.nodes) {
+      for (const [i, id] of ids.entries()) {
+        if (i % 10 === Number(node.name.slice(1))) continue
+        expect(node.delivered.get(id)).toBe(1)
+      }
+    }
+    sim.stop()
+  })
+
+  it('settles into a tree: about N-1 payload copies per message once warmed up', async () => {
+    const sim = simulate(10)
+    for (let i = 0; i < 30; i++) {
+      sim.publish(i % 10)
+      await settle(10)
+    }
+    await settle(200)
+    const before = sim.payloadSends
+    for (let i = 0; i < 40; i++) {
+      sim.publish(i % 10)
+      await settle(10)
+    }
+    await settle(200)
+    const perMessage = (sim.payloadSends - before) / 40
+    expect(perMessage).toBeGreaterThanOrEqual(9)
+    expect(perMessage).toBeLessThan(9 * 1.2)
+    sim.stop()
+  })
+
+  it('repairs the tree from lazy links when a node on it dies', async () => {
+    const sim = simulate(8)
+    for (let i = 0; i < 20; i++) {
+      sim.publish(0)
+      await settle(5)
+    }
+    await settle(200)
+    // Kill whichever node relays the most (the busiest eager neighbour of the origin).
+    sim.kill(3)
+    const after: string[] = []
+    for (let i = 0; i < 20; i++) {
+      after.push(sim.publish(0))
+      await settle(5)
+    }
+    await settle(500)
+    for (const node of sim.nodes) {
+      if (node.name === 'n0' || node.name === 'n3') continue
+      for (const id of after) expect(node.delivered.get(id)).toBe(1)
+    }
+    sim.stop()
+  })
+
+  it('reaches nodes that are not neighbours of the origin (partial connectivity)', async () => {
+    // A ring with chords: each node linked to its 3 successors and predecessors.
+    const n = 16
+    const sim = simulate(n, { connectivity: (a, b) => Math.min((a - b + n) % n, (b - a + n) % n) <= 3 })
+    const ids: string[] = []
+    for (let i = 0; i < 20; i++) {
+      ids.push(sim.publish(0))
+      await settle(5)
+    }
+    await settle(500)
+    for (const node of sim.nodes.slice(1)) for (const id of ids) expect(node.delivered.get(id)).toBe(1)
+    sim.stop()
+  })
+})
