@@ -24,5 +24,14 @@ export {
   type RealmStatus,
 } from './mesh-node.ts'
 export { PEER_EXCHANGE_PROTOCOL } from './peer-exchange.ts'
+export {
+  type MeshDegreeTargets,
+  meshDegreeOf,
+  type PeerConnectionReport,
+  type PeerReport,
+  type PeerReportInit,
+  type PeerReportResult,
+  reportPeers,
+} from './peer-report.ts'
 export { SYNC_PROTOCOL, type SyncStats } from './sync/sync-service.ts'
 export { realmTopic } from './topics.ts'

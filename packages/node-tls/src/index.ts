@@ -5,6 +5,13 @@ export {
   type SessionCacheStats,
   sessionResumptionOptions,
 } from './attach-session-cache.ts'
+export {
+  type AttachedTicketKeys,
+  attachTicketKeys,
+  type TicketKeySource,
+  type TicketKeysStats,
+  ticketResumptionOptions,
+} from './attach-ticket-keys.ts'
 export { DEFAULT_LOOKUP_TIMEOUT_MS, DEFAULT_REALM, DEFAULT_SESSION_TTL_MS } from './constants.ts'
 export {
   createMemcacheSessionClient,

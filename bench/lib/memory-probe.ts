@@ -1,0 +1,54 @@
+// Fills one ReplicaStore with `count` records in a fresh process (run with --expose-gc) and prints
+// heap and RSS growth against the payload bytes, as one JSON line.
+import { randomBytes } from 'node:crypto'
+import { createReplicaStore } from '@tlsmesh/store'
+
+const { count, valueBytes } = JSON.parse(process.argv[2] ?? '{}') as { count: number; valueBytes: number }
+const gc = (globalThis as { gc?: () => void }).gc
+if (gc === undefined) throw new Error('run with --expose-gc')
+const settle = (): void => {
+  for (let i = 0; i < 3; i++) gc()
+}
+const now = Date.now()
+const store = createReplicaStore({
+  realms: ['bench'],
+  maxEntriesPerRealm: count,
+  maxBytesPerRealm: Number.MAX_SAFE_INTEGER,
+})
+settle()
+const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
+const rssBefore = process.memoryUsage().rss
+// One shared random pool: the records' bytes are copied into the store (it keeps its own copies).
+const pool = randomBytes(1 << 20)
+for (let i = 0; i < count; i++) {
+  const offset = (i * 97) % (pool.length - 32 - valueBytes)
+  store.merge(
+    {
+      realm: 'bench',
+      id: pool.subarray(offset, offset + 32),
+      value: pool.subarray(offset + 32, offset + 32 + valueBytes),
+      created: now,
+      expires: now + 3_600_000,
+      origin: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN',
+    },
+    now,
+  )
+  // Make every id distinct: the pool is reused.
+  pool.writeUInt32BE(i, offset)
+}
+settle()
+const memory = process.memoryUsage()
+const heapGrowth = memory.heapUsed + memory.arrayBuffers - heapBefore
+const payload = count * (32 + valueBytes)
+process.stdout.write(
+  `${JSON.stringify({
+    count,
+    entries: store.stats().entries,
+    payloadBytes: payload,
+    heapGrowthBytes: heapGrowth,
+    rssGrowthBytes: memory.rss - rssBefore,
+    totalOverPayload: heapGrowth / payload,
+    overheadOverPayload: (heapGrowth - payload) / payload,
+    bytesPerRecord: heapGrowth / count,
+  })}\n`,
+)

@@ -1,0 +1,134 @@
+// The memcached endpoint under concurrent clients, beside a real memcached (Debian) in the same run:
+// get and set throughput and latency, as ratios. Both servers run in their own processes; the load
+// generator in a third.
+//   node --import tsx bench/memcache.ts [--connections 16] [--seconds 5] [--repeat 3]
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { generateMeshKey } from '@tlsmesh/mesh'
+import { progress, spread, writeResult } from './lib/bench-report.ts'
+import { freePort, startMemcached } from './lib/memcached-process.ts'
+
+const run = promisify(execFile)
+const { values } = await import('node:util').then(({ parseArgs }) =>
+  parseArgs({
+    options: {
+      connections: { type: 'string', default: '16' },
+      seconds: { type: 'string', default: '5' },
+      repeat: { type: 'string', default: '3' },
+      'value-bytes': { type: 'string', default: '200' },
+      out: { type: 'string', default: 'memcache' },
+    },
+  }),
+)
+const connections = Number(values.connections)
+const seconds = Number(values.seconds)
+const repeat = Number(values.repeat)
+const valueBytes = Number(values['value-bytes'])
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+async function startTlsmeshd(port: number, dir: string): Promise<ChildProcess> {
+  const keyFile = join(dir, 'mesh.key')
+  writeFileSync(keyFile, generateMeshKey(), { mode: 0o600 })
+  const adminPort = await freePort()
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'apps/tlsmeshd/bin/tlsmeshd.js'),
+      '--mesh-key',
+      keyFile,
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--admin',
+      `127.0.0.1:${adminPort}`,
+      '--memcache',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'ignore' },
+  )
+  process.once('exit', () => child.kill('SIGKILL'))
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${adminPort}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (ok) return child
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('tlsmeshd did not start')
+}
+
+async function load(port: number, op: 'get' | 'set') {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'bench/lib/memcache-load.ts'),
+      JSON.stringify({ port, connections, seconds, op, valueBytes, keys: 1000 }),
+    ],
+    { timeout: (seconds + 60) * 1000 },
+  )
+  return JSON.parse(stdout) as { opsPerSecond: number; p50Ms: number; p99Ms: number }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-bench-'))
+const memcachedPort = await freePort()
+const tlsmeshPort = await freePort()
+const memcached = await startMemcached(memcachedPort)
+const tlsmeshd = await startTlsmeshd(tlsmeshPort, dir)
+type Row = { opsPerSecond: number[]; p50Ms: number[]; p99Ms: number[] }
+const results: Record<string, Row> = {}
+try {
+  for (let r = 0; r < repeat; r++) {
+    for (const op of ['get', 'set'] as const) {
+      for (const [server, port] of [
+        ['memcached', memcachedPort],
+        ['tlsmeshd', tlsmeshPort],
+      ] as const) {
+        const m = await load(port, op)
+        const name = `${server} ${op}`
+        const row = results[name] ?? { opsPerSecond: [], p50Ms: [], p99Ms: [] }
+        results[name] = row
+        row.opsPerSecond.push(m.opsPerSecond)
+        row.p50Ms.push(m.p50Ms)
+        row.p99Ms.push(m.p99Ms)
+        progress(
+          `run ${r + 1}/${repeat} ${server} ${op}: ${m.opsPerSecond.toFixed(0)} ops/s, p50 ${m.p50Ms.toFixed(3)} ms, p99 ${m.p99Ms.toFixed(3)} ms`,
+        )
+      }
+    }
+  }
+} finally {
+  memcached.kill('SIGKILL')
+  tlsmeshd.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+}
+const rows = Object.entries(results).map(([name, row]) => ({
+  name,
+  opsPerSecond: spread(row.opsPerSecond),
+  p50Ms: spread(row.p50Ms),
+  p99Ms: spread(row.p99Ms),
+}))
+const ratio = (op: string) =>
+  spread(
+    results[`tlsmeshd ${op}`]!.opsPerSecond.map((v, i) => v / results[`memcached ${op}`]!.opsPerSecond[i]!),
+  )
+const result = {
+  connections,
+  seconds,
+  repeat,
+  valueBytes,
+  rows,
+  throughputRatio: { get: ratio('get'), set: ratio('set') },
+}
+const path = writeResult(values.out, result)
+console.log(JSON.stringify(result, null, 2))
+progress(`wrote ${path}`)
+process.exit(0)

@@ -1,0 +1,36 @@
+// pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
+// then regenerates BENCHMARKS.md. Parts: fleet-resumption, scale, ingest, catch-up, memcache, memory,
+// model. Extra flags after `--` go to every part.
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const PARTS = ['fleet-resumption', 'scale', 'ingest', 'catch-up', 'memcache', 'memory', 'model'] as const
+const args = process.argv.slice(2)
+const dash = args.indexOf('--')
+const chosen = (dash >= 0 ? args.slice(0, dash) : args).filter((a) => !a.startsWith('-'))
+const extra = dash >= 0 ? args.slice(dash + 1) : []
+const unknown = chosen.filter((p) => !(PARTS as readonly string[]).includes(p))
+if (unknown.length > 0) {
+  console.error(`unknown part(s): ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`)
+  process.exit(2)
+}
+const parts = chosen.length > 0 ? chosen : [...PARTS]
+const started = Date.now()
+for (const [i, part] of parts.entries()) {
+  process.stderr.write(
+    `\n[bench] ${i + 1}/${parts.length} ${part} (${Math.round((Date.now() - started) / 1000)} s so far)\n`,
+  )
+  const script = fileURLToPath(new URL(`./${part}.ts`, import.meta.url))
+  const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...extra], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 15 * 60_000,
+  })
+  if (result.status !== 0) {
+    console.error(`[bench] ${part} failed (${result.status ?? result.signal})`)
+    process.exit(1)
+  }
+}
+spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./render.ts', import.meta.url))], {
+  stdio: 'inherit',
+})
+process.stderr.write(`[bench] done in ${Math.round((Date.now() - started) / 1000)} s\n`)

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { attachTicketKeyFiles, createTicketKeySchedule, runHook, type TicketKeyLogger } from '../src/index.ts'
+import { Clock, fixedJitter, HOUR, KEY_REALM, MINUTE, REALM, T0 } from './schedule-fixtures.ts'
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tlsmesh-ticket-hook-'))
+})
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('runHook', () => {
+  it('runs the command through /bin/sh with the given environment and reports its exit code', async () => {
+    const result = await runHook('echo "$TLSMESH_X" > "$OUT"; echo oops >&2; exit 3', {
+      env: { TLSMESH_X: 'hello', OUT: join(dir, 'out') },
+    })
+    expect(result).toMatchObject({ code: 0 + 3, signal: null, timedOut: false, stderr: 'oops\n' })
+    expect(readFileSync(join(dir, 'out'), 'utf8')).toBe('hello\n')
+  })
+
+  it('kills a hook that overruns its time, with what it started', async () => {
+    const started = performance.now()
+    const result = await runHook('sleep 30 & sleep 30', { timeoutMs: 200 })
+    expect(result).toMatchObject({ code: null, signal: 'SIGTERM', timedOut: true })
+    expect(performance.now() - started).toBeLessThan(3000)
+  })
+
+  it('does not wait for a background child that keeps stderr open', async () => {
+    const started = performance.now()
+    const result = await runHook('sleep 5 >/dev/null & exit 0', { timeoutMs: 10_000 })
+    expect(result.code).toBe(0)
+    expect(performance.now() - started).toBeLessThan(2000)
+  })
+})
+
+describe('attachTicketKeyFiles', () => {
+  it('writes the files and runs the hook at start and after each change, one at a time', async () => {
+    const clock = new Clock(T0 + 50 * MINUTE)
+    const cache = new LocalSessionCache({
+      store: createReplicaStore({ realms: [KEY_REALM] }),
+      now: clock.read,
+    })
+    const schedule = createTicketKeySchedule(
+      { realm: REALM, joinGraceMs: 0 },
+      { cache, now: clock.read, random: fixedJitter(0) },
+    )
+    await schedule.start()
+    const log: Array<[object, string | undefined]> = []
+    const logger: TicketKeyLogger = {
+      info: (obj, msg) => log.push([obj, msg]),
+      warn: (obj, msg) => log.push([obj, msg]),
+    }
+    const runs = join(dir, 'runs')
+    const files = attachTicketKeyFiles(
+      schedule,
+      // The hook sees the current key's name and checks that no other run overlaps it.
+      {
+        dir: join(dir, 'keys'),
+        format: 'nginx',
+        hook: `test ! -e "${dir}/lock" && touch "${dir}/lock" && sleep 0.2 && echo "$TLSMESH_TICKET_KEY_NAME" >> "${runs}"; s=$?; rm -f "${dir}/lock"; exit $s`,
+      },
+      { logger },
+    )
+    await files.sync()
+    expect(files.stats).toMatchObject({ writes: 1, hookRuns: 1, hookFailures: 0 })
+    expect(readFileSync(join(dir, 'keys', 'current.key')).equals(schedule.current()!.material)).toBe(true)
+
+    // Two rotations while the hook of the first may still run: the runs never overlap.
+    clock.set(T0 + HOUR)
+    schedule.refresh()
+    clock.set(T0 + 2 * HOUR)
+    schedule.refresh()
+    await files.sync()
+    await files.detach()
+    const names = readFileSync(runs, 'utf8').trim().split('\n')
+    expect(names.at(-1)).toBe(schedule.current()!.nameHex)
+    expect(files.stats.hookFailures).toBe(0)
+    expect(files.stats.writes).toBe(names.length)
+    // Logs name keys by their public name only.
+    const text = JSON.stringify(log)
+    for (const key of schedule.keys()) {
+      expect(text).not.toContain(Buffer.from(key.material.subarray(16, 32)).toString('hex'))
+    }
+    await schedule.stop()
+  })
+})
