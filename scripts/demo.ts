@@ -11,6 +11,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '400' },
     loops: { type: 'string', default: '8' },
     servers: { type: 'string', default: '3' },
+    tls: { type: 'string', default: '1.2,1.3' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -28,11 +29,19 @@ const connections = positiveInt('connections', values.connections)
 const loops = positiveInt('loops', values.loops)
 const servers = positiveInt('servers', values.servers)
 const json = values.json === true
+const tlsVersions = (values.tls ?? '').split(',').map((v) => {
+  if (v !== '1.2' && v !== '1.3') {
+    console.error(`--tls: expected 1.2, 1.3 or both ("1.2,1.3"), got "${v}"`)
+    process.exit(2)
+  }
+  return v === '1.2' ? ('TLSv1.2' as const) : ('TLSv1.3' as const)
+})
 const progress = (text: string): void => {
   if (!json) process.stderr.write(`${text}\n`)
 }
 
 interface Row {
+  tlsVersion: 'TLSv1.2' | 'TLSv1.3'
   fleet: string
   connections: number
   /** Connections that offered a session: every connection but each client's first. */
@@ -51,20 +60,25 @@ interface Row {
 const files = createFleetFiles()
 const rows: Row[] = []
 try {
-  for (const mode of ['local', 'mesh'] as const) {
-    const label = mode === 'mesh' ? `${servers} servers + tlsmesh` : `${servers} servers, local caches`
+  for (const [tlsVersion, mode] of tlsVersions.flatMap((v) =>
+    (['local', 'mesh'] as const).map((m) => [v, m] as const),
+  )) {
+    const tickets = tlsVersion === 'TLSv1.3'
+    const how = tickets ? 'TLS 1.3 tickets' : 'TLS 1.2 session ids'
+    const label = `${how}, ${mode === 'mesh' ? `${servers} servers + tlsmesh` : `${servers} servers, local caches`}`
     progress(`starting ${label}...`)
-    const fleet = await startFleet({ mode, servers, files })
+    const fleet = await startFleet({ mode, servers, files, tickets })
     try {
       const formedMs = await fleet.waitForMesh()
       if (mode === 'mesh') progress(`  mesh formed in ${formedMs} ms`)
+      if (tickets) progress(`  ticket keys on every server after ${await fleet.waitForTicketKeys()} ms`)
       progress(`  ${connections} connections from ${loops} chained clients through the balancer...`)
       const result = await runChainedClients({
         host: '127.0.0.1',
         port: fleet.balancerPort,
         connections,
         loops,
-        tlsVersion: 'TLSv1.2',
+        tlsVersion,
       })
       const statuses = await fleet.status()
       const p50s = statuses
@@ -74,6 +88,7 @@ try {
         .map((s) => s.mesh?.propagationMs.p99)
         .filter((v): v is number => typeof v === 'number')
       rows.push({
+        tlsVersion,
         fleet: label,
         connections: result.connections,
         offered: result.offered,
@@ -99,7 +114,7 @@ try {
 }
 
 if (json) {
-  console.log(JSON.stringify({ tlsVersion: 'TLSv1.2', servers, loops, rows }, null, 2))
+  console.log(JSON.stringify({ servers, loops, rows }, null, 2))
 } else {
   const fmt = (n: number | null | undefined, digits = 1): string =>
     n === null || n === undefined ? '-' : n.toFixed(digits)
@@ -128,7 +143,7 @@ if (json) {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)))
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
-  console.log(`\nTLS 1.2 session resumption through a round-robin balancer (${loops} chained clients)`)
+  console.log(`\nTLS session resumption through a round-robin balancer (${loops} chained clients)`)
   console.log(
     "offered: connections that offered a session (each client's first cannot); rate = resumed / offered\n",
   )

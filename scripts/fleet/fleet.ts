@@ -50,6 +50,7 @@ export interface FleetServerStatus {
     propagationMs: { samples: number; p50: number | null; p99: number | null }
     records: { published: number; stored: number }
   } | null
+  tickets: { ready: boolean; current: { name: string } | null; held: number; installs: number } | null
 }
 
 export interface FleetServer {
@@ -79,6 +80,8 @@ export interface Fleet {
   status(): Promise<FleetServerStatus[]>
   /** Resolves once every node has every other node in its gossip mesh. */
   waitForMesh(timeoutMs?: number): Promise<number>
+  /** With tickets: resolves once every server holds the current and next ticket keys. */
+  waitForTicketKeys(timeoutMs?: number): Promise<number>
   stop(): Promise<void>
 }
 
@@ -89,6 +92,8 @@ export async function startFleet(init: {
   realm?: string
   /** For mode remote: the endpoint of server i (a central memcached: the same for all). */
   memcache?: (server: number) => FleetServerConfig['memcache']
+  /** Resume with TLS 1.3 tickets under scheduled ticket keys (see https-server.ts). */
+  tickets?: boolean
 }): Promise<Fleet> {
   const realm = init.realm ?? 'demo'
   const base: FleetServerConfig = {
@@ -99,6 +104,7 @@ export async function startFleet(init: {
     meshKeyFile: init.files.meshKeyFile,
     realm,
     sessionIdContext: 'tlsmesh-demo',
+    tickets: init.tickets === true,
   }
   // Every node knows only the first one: the others find each other through it.
   const memcache = (i: number) => (init.memcache !== undefined ? { memcache: init.memcache(i) } : {})
@@ -129,6 +135,15 @@ export async function startFleet(init: {
         await new Promise((r) => setTimeout(r, 100))
       }
       throw new Error(`the mesh did not form within ${timeoutMs} ms`)
+    },
+    async waitForTicketKeys(timeoutMs = 20_000) {
+      const started = Date.now()
+      while (Date.now() - started < timeoutMs) {
+        const statuses = await fleet.status()
+        if (statuses.every((s) => s.tickets?.ready === true)) return Date.now() - started
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      throw new Error(`the servers did not get ticket keys within ${timeoutMs} ms`)
     },
     async stop() {
       await Promise.all(all.map(stopChild))

@@ -1,22 +1,29 @@
 // One server of the demo fleet: Node's https with the tlsmesh adapter, and either an embedded mesh
-// node (mode "mesh") or a server-local session cache (mode "local"). Started by fleet.ts with a JSON
-// config as its only argument; talks to its parent over the IPC channel.
+// node (mode "mesh"), a server-local cache (mode "local") or a memcached endpoint (mode "remote": a
+// central memcached or a local tlsmeshd). With `tickets`, TLS 1.3 (and TLS 1.2 ticket) resumption
+// uses ticket keys from a schedule: shared through the mesh, or per server in mode "local".
+// Started by fleet.ts with a JSON config as its only argument; talks to its parent over IPC.
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import { createMeshNode, type MeshNode } from '@tlsmesh/mesh'
 import {
   attachSessionCache,
+  attachTicketKeys,
   createMemcacheSessionClient,
   type RemoteSessionCache,
   sessionResumptionOptions,
+  ticketResumptionOptions,
 } from '@tlsmesh/node-tls'
 import { createReplicaStore, LocalSessionCache, type SessionCache } from '@tlsmesh/store'
+import { createTicketKeySchedule, type TicketKeySchedule, ticketKeyRealm } from '@tlsmesh/ticket-keys'
 
 export interface FleetServerConfig {
   /** mesh: embedded mesh node; local: server-local cache; remote: a memcached endpoint (central or tlsmeshd). */
   mode: 'mesh' | 'local' | 'remote'
   /** For mode remote. */
   memcache?: { host?: string; port?: number; socketPath?: string }
+  /** Resume with session tickets under scheduled ticket keys (TLS 1.3) instead of session ids. */
+  tickets?: boolean
   port: number
   certFile: string
   keyFile: string
@@ -27,6 +34,7 @@ export interface FleetServerConfig {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as FleetServerConfig
+const realms = config.tickets === true ? [config.realm, ticketKeyRealm(config.realm)] : [config.realm]
 
 let mesh: MeshNode | undefined
 let cache: SessionCache | RemoteSessionCache
@@ -36,19 +44,31 @@ if (config.mode === 'remote') {
   mesh = await createMeshNode({
     meshKey: readFileSync(config.meshKeyFile ?? ''),
     seeds: config.seeds ?? [],
-    realms: [config.realm],
+    realms,
   })
   await mesh.start()
   cache = mesh.cache
 } else {
-  cache = new LocalSessionCache({ store: createReplicaStore({ realms: [config.realm] }) })
+  cache = new LocalSessionCache({ store: createReplicaStore({ realms }) })
+}
+
+let schedule: TicketKeySchedule | undefined
+if (config.tickets === true) {
+  schedule = createTicketKeySchedule(
+    // A demo fleet starts all at once: propose soon rather than after the production grace period.
+    { realm: config.realm, joinGraceMs: 500, proposalJitterMs: 300 },
+    { cache: mesh?.cache ?? (cache as SessionCache) },
+  )
+  await schedule.start()
 }
 
 const server = createServer(
   {
     cert: readFileSync(config.certFile),
     key: readFileSync(config.keyFile),
-    ...sessionResumptionOptions({ sessionIdContext: config.sessionIdContext }),
+    ...(config.tickets === true
+      ? ticketResumptionOptions({ sessionIdContext: config.sessionIdContext })
+      : sessionResumptionOptions({ sessionIdContext: config.sessionIdContext })),
   },
   (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' })
@@ -56,6 +76,7 @@ const server = createServer(
   },
 )
 const adapter = attachSessionCache(server, cache, { realm: config.realm })
+const tickets = schedule !== undefined ? attachTicketKeys(server, schedule) : undefined
 
 server.listen(config.port, '127.0.0.1', () => {
   const address = server.address()
@@ -65,7 +86,13 @@ server.listen(config.port, '127.0.0.1', () => {
 
 process.on('message', (message: { type: string }) => {
   if (message.type === 'status') {
-    process.send?.({ type: 'status', adapter: adapter.stats, mesh: mesh?.status() ?? null })
+    process.send?.({
+      type: 'status',
+      adapter: adapter.stats,
+      mesh: mesh?.status() ?? null,
+      tickets:
+        schedule !== undefined ? { ...schedule.status(), installs: tickets?.stats.installs ?? 0 } : null,
+    })
   }
 })
 
@@ -75,6 +102,8 @@ const shutdown = async (): Promise<void> => {
   stopping = true
   server.close()
   server.closeAllConnections()
+  tickets?.detach()
+  await schedule?.stop()
   await mesh?.stop()
   process.exit(0)
 }

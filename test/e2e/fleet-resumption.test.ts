@@ -1,8 +1,7 @@
 // Three HTTPS server processes, each with an embedded mesh node, on loopback: a TLS 1.2 session made
 // on one server resumes on the others, checked with Node's TLS client and with openssl s_client.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect } from 'node:tls'
 import { promisify } from 'node:util'
@@ -64,7 +63,8 @@ describe('a fleet of three HTTPS servers with tlsmesh', () => {
     files = createFleetFiles()
     fleet = await startFleet({ mode: 'mesh', servers: 3, files })
     // Same fleet, same certificate, but another mesh key: it must stay outside.
-    const otherKeyFile = join(mkdtempSync(join(tmpdir(), 'tlsmesh-other-')), 'mesh.key')
+    // In the fleet's temp dir, removed with it.
+    const otherKeyFile = join(files.dir, 'other-mesh.key')
     writeFileSync(otherKeyFile, generateMeshKey(), { mode: 0o600 })
     outsider = await startFleetServer({
       mode: 'mesh',

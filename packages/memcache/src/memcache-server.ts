@@ -140,8 +140,14 @@ class MemcacheEndpoint implements MemcacheServer {
       }
       if (init.socketPath !== undefined) {
         const server = this.#createServer(ctx, init)
-        await listenOnSocket(server, init.socketPath)
-        // Before the first accept can run: connections are served from later event loop turns.
+        // The kernel checks the socket file's mode at connect(): create it with the final mode (umask)
+        // rather than chmod after listen, when other users could already queue connections.
+        const previousUmask = process.umask(0o777 & ~init.socketMode)
+        try {
+          await listenOnSocket(server, init.socketPath)
+        } finally {
+          process.umask(previousUmask)
+        }
         chmodSync(init.socketPath, init.socketMode)
         this.#listeners.push({ server, address: { transport: 'unix', path: init.socketPath } })
       }

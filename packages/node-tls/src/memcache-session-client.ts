@@ -15,6 +15,8 @@ export interface MemcacheSessionClientInit {
   reconnectDelayMs?: number
   /** An answer older than this means the daemon is hung (SIGSTOP, say): drop the connection. */
   hungAfterMs?: number
+  /** Stores are dropped (and counted) while this many bytes wait to be written. */
+  maxBufferedBytes?: number
 }
 
 interface PendingGet {
@@ -45,21 +47,36 @@ export class MemcacheSessionClient implements RemoteSessionCache {
   private readonly pending: PendingGet[] = []
   private buffer: Buffer = Buffer.alloc(0)
   /** Counters for the caller's metrics. */
-  readonly stats = { gets: 0, hits: 0, misses: 0, timeouts: 0, unavailable: 0, stores: 0, reconnects: 0 }
+  readonly stats = {
+    gets: 0,
+    hits: 0,
+    misses: 0,
+    timeouts: 0,
+    unavailable: 0,
+    stores: 0,
+    dropped: 0,
+    reconnects: 0,
+  }
 
   constructor(init: MemcacheSessionClientInit) {
     if (init.socketPath === undefined && init.port === undefined) {
       throw new RangeError('memcache client: socketPath or port is required')
     }
-    this.init = { keyPrefix: 'tls:', maxPending: 256, reconnectDelayMs: 100, hungAfterMs: 1000, ...init }
+    this.init = {
+      keyPrefix: 'tls:',
+      maxPending: 256,
+      reconnectDelayMs: 100,
+      hungAfterMs: 1000,
+      maxBufferedBytes: 4 * 1024 * 1024,
+      ...init,
+    }
     this.reconnectDelayMs = this.init.reconnectDelayMs
     this.connect()
   }
 
   fetch(id: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array | undefined> {
     this.stats.gets++
-    const oldest = this.pending[0]
-    if (oldest !== undefined && Date.now() - oldest.sentAt > this.init.hungAfterMs) this.socket?.destroy()
+    this.checkHung()
     if (!this.connected || this.socket === undefined || this.pending.length >= this.init.maxPending) {
       this.stats.unavailable++
       return Promise.resolve(undefined)
@@ -93,11 +110,23 @@ export class MemcacheSessionClient implements RemoteSessionCache {
 
   store(id: Uint8Array, value: Uint8Array, ttlMs: number): void {
     if (!this.connected || this.socket === undefined) return
+    this.checkHung()
+    // A daemon that stopped reading (frozen, overloaded): drop rather than buffer without bound.
+    if (this.socket === undefined || this.socket.writableLength > this.init.maxBufferedBytes) {
+      this.stats.dropped++
+      return
+    }
     this.stats.stores++
     const seconds = Math.max(1, Math.ceil(ttlMs / 1000))
     this.socket.write(`set ${this.key(id)} 0 ${seconds} ${value.byteLength} noreply\r\n`)
     this.socket.write(value)
     this.socket.write(CRLF)
+  }
+
+  /** An answer overdue by `hungAfterMs` means the daemon is hung: drop the connection and reconnect. */
+  private checkHung(): void {
+    const oldest = this.pending[0]
+    if (oldest !== undefined && Date.now() - oldest.sentAt > this.init.hungAfterMs) this.socket?.destroy()
   }
 
   close(): void {

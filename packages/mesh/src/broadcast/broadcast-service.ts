@@ -73,7 +73,6 @@ function signedBytes(realm: string, data: Uint8Array): Uint8Array {
  * receiver before validation, as gossipsub's StrictSign does, so a relaying node cannot forge records.
  */
 export class BroadcastService {
-  private readonly init: BroadcastServiceInit
   private readonly components: BroadcastServiceComponents
   private readonly trees = new Map<string, Plumtree>()
   private readonly links = new Map<string, Link>()
@@ -83,7 +82,6 @@ export class BroadcastService {
   private badSignatures = 0
 
   constructor(init: BroadcastServiceInit, components: BroadcastServiceComponents) {
-    this.init = init
     this.components = components
     this.originBytes = new TextEncoder().encode(components.libp2p.peerId.toString())
     for (const realm of init.realms) {
