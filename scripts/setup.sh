@@ -14,13 +14,16 @@ fi
 
 # Debian packages: openssl (certificates, s_client in tests), iproute2 (network namespaces in tests),
 # memcached (the central-cache baseline in benchmarks and a second opinion in tests), h2o and apache2
-# (interop tests: servers that keep their TLS sessions in memcached, pointed at tlsmeshd).
+# (interop tests: servers that keep their TLS sessions in memcached, pointed at tlsmeshd), nginx
+# (ticket keys written for nginx), tmux (the operator's live view driven in a real terminal).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
 [ -x /usr/bin/memcached ] || missing+=(memcached)
+command -v tmux >/dev/null || missing+=(tmux)
 [ -x /usr/bin/h2o ] || missing+=(h2o)
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -38,8 +41,9 @@ fi
 # the interop tests run their own instances from their own config files on high ports. Only what
 # was installed just now is stopped and disabled: an apache2 or h2o already serving this machine is
 # left alone.
-for service in h2o apache2; do
-  [[ " ${missing[*]} " == *" $service "* ]] || continue
+for package in h2o apache2 nginx-light; do
+  [[ " ${missing[*]} " == *" $package "* ]] || continue
+  service=${package%-light}
   if [ -d /run/systemd/system ]; then
     systemctl disable --now --quiet "$service" 2>/dev/null || true
   elif [ -x "/etc/init.d/$service" ]; then

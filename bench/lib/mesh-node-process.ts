@@ -67,6 +67,7 @@ if (config.mode === 'push') {
         : {}),
       ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
       ...(config.dissemination !== undefined ? { dissemination: config.dissemination } : {}),
+      libp2pMetrics: true,
       store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
     },
     { onRecordReceived, now },

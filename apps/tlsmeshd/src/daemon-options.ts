@@ -1,51 +1,123 @@
 import { parseArgs } from 'node:util'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isValidRealm } from '@tlsmesh/store'
-import { DEFAULT_ADMIN, DEFAULT_LISTEN, DEFAULT_REALM, LOG_LEVELS, type LogLevel } from './constants.ts'
+import {
+  CONFIG_FIELDS,
+  FIELD_NAMES,
+  type FieldName,
+  type Origin,
+  type RawConfig,
+  type RawValue,
+} from './config-fields.ts'
+import {
+  CONFIG_FILE_ENV,
+  DEFAULT_ADMIN,
+  DEFAULT_LISTEN,
+  DEFAULT_LOG_FORMAT,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_REALM,
+  DEFAULT_REPLICA_MAX_BYTES,
+  DEFAULT_REPLICA_MAX_ENTRIES,
+  ENV_PREFIX,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  MAX_REPLICA_MAX_BYTES,
+  MAX_REPLICA_MAX_ENTRIES,
+  MIN_REPLICA_MAX_BYTES,
+} from './constants.ts'
 
-/** Plain data: what the daemon runs with, after flags are parsed and checked. */
+/** Plain data: what the daemon runs with, after every source is merged and checked. */
 export interface DaemonOptions {
   meshKeyFile?: string
   insecureDev: boolean
   identityFile?: string
   listen: string[]
   seeds: string[]
+  /** Peer ids that may connect and publish; absent: any holder of the mesh key. */
+  allowPeers?: string[]
   realms: string[]
   meshName?: string
   mdns: boolean
   admin: { host: string; port: number }
   /** The memcached endpoint: TCP on loopback and/or a unix socket; absent when neither is given. */
   memcache?: { tcp?: { host: string; port: number }; socketPath?: string; realm: string }
+  /** Budget of each realm's replica. */
+  replica: { maxBytesPerRealm: number; maxEntriesPerRealm: number }
   logLevel: LogLevel
+  logFormat: LogFormat
 }
 
-/** A command-line or config value that is not allowed; the message names the field. */
+/** A command-line, environment or config file value that is not allowed; the message names the field. */
 export class InvalidOptionError extends Error {
   static override name = 'InvalidOptionError'
   override name = 'InvalidOptionError'
   readonly code = 'invalid-option'
 }
 
-export const USAGE = `Usage: tlsmeshd [options]
+/** What each source said, before merging: flags win over the environment, which wins over the file. */
+export interface ConfigSources {
+  flags: RawConfig
+  env?: RawConfig
+  file?: { path: string; values: RawConfig }
+}
+
+export interface ResolvedConfig {
+  options: DaemonOptions
+  origins: Record<FieldName, Origin>
+  configFile: string | undefined
+}
+
+function usage(): string {
+  const rows = FIELD_NAMES.map((name) => {
+    const field = CONFIG_FIELDS[name]
+    return [`--${field.flag}${field.arg !== undefined ? ` ${field.arg}` : ''}`, field.help] as const
+  })
+  const defaults: Partial<Record<FieldName, string>> = {
+    listen: DEFAULT_LISTEN,
+    realms: `"${DEFAULT_REALM}"`,
+    meshName: '"default"',
+    admin: DEFAULT_ADMIN,
+    replicaMaxBytes: `${DEFAULT_REPLICA_MAX_BYTES / 1024 / 1024}MiB`,
+    replicaMaxEntries: String(DEFAULT_REPLICA_MAX_ENTRIES),
+    logLevel: DEFAULT_LOG_LEVEL,
+    logFormat: DEFAULT_LOG_FORMAT,
+  }
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2
+  const lines = FIELD_NAMES.map((name, i) => {
+    const [flag, help] = rows[i]!
+    const fallback = defaults[name]
+    return `  ${flag.padEnd(width)}${help}${fallback !== undefined ? ` (default ${fallback})` : ''}`
+  })
+  const envWidth = Math.max(...FIELD_NAMES.map((n) => CONFIG_FIELDS[n].env.length)) + 2
+  const sources = FIELD_NAMES.map((name) => {
+    const field = CONFIG_FIELDS[name]
+    return `  ${`--${field.flag}`.padEnd(width)}${field.env.padEnd(envWidth)}${field.key}`
+  })
+  return `Usage: tlsmeshd [--config FILE] [options]
 
 Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given realms.
 
-  --mesh-key FILE        mesh (private network) key, from "tlsmesh keygen --out FILE" (required)
-  --insecure-dev         run without a mesh key: anyone who reaches the port joins (development only)
-  --identity FILE        persistent peer identity; created (mode 0600) if missing
-  --listen MULTIADDR     address to listen on, repeatable (default ${DEFAULT_LISTEN})
-  --seed MULTIADDR       peer to join through, with /p2p/<peer id>, repeatable
-  --realm NAME           realm to serve, repeatable (default "${DEFAULT_REALM}")
-  --mesh-name NAME       separates fleets sharing a key and a LAN (default "default")
-  --mdns                 find peers on the LAN by multicast DNS
-  --admin HOST:PORT      admin HTTP on loopback: /healthz, /status, /metrics (default ${DEFAULT_ADMIN})
-  --memcache HOST:PORT   serve the memcached protocol (text and binary) on loopback, for H2O, Apache...
-  --memcache-socket PATH serve it on a unix socket (mode 0660): recommended, a loopback port is open
-                         to every local process
-  --memcache-realm NAME  realm the memcached endpoint serves (default: the first --realm)
-  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
-  -h, --help             show this help
+${lines.join('\n')}
+  ${'--config FILE'.padEnd(width)}YAML config file (or ${CONFIG_FILE_ENV}); flags win over the environment, which wins over the file
+  ${'--print-config'.padEnd(width)}print the resulting config (YAML, with where each value came from) and exit
+  ${'-h, --help'.padEnd(width)}show this help
+
+Every option can come from a flag, an environment variable or a config file key (lists: repeat the
+flag, comma-separate the variable, a YAML sequence in the file):
+  ${'flag'.padEnd(width)}${'environment'.padEnd(envWidth)}config file key
+${sources.join('\n')}
+
+SIGHUP re-reads the config file and the flags and applies the log level and new seeds; other changes
+need a restart and are logged as such. SIGTERM or SIGINT stops the node; a second one exits at once.
 `
+}
+
+export const USAGE = usage()
+
+const MAX_SOCKET_PATH_BYTES = 107
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/
 
@@ -62,6 +134,11 @@ export function parseHostPort(field: string, value: string): { host: string; por
     )
   }
   return { host, port }
+}
+
+/** `HOST:PORT` as it was given, with brackets around an IPv6 host. */
+export function formatHostPort(address: { host: string; port: number }): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 
 function checkMultiaddrs(field: string, values: string[], needPeerId: boolean): string[] {
@@ -81,95 +158,305 @@ function checkMultiaddrs(field: string, values: string[], needPeerId: boolean): 
   return values
 }
 
-/** Parses and checks the command line. Throws InvalidOptionError naming the flag at fault. */
-export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
-  let values: ReturnType<typeof parse>['values']
-  try {
-    values = parse(argv).values
-  } catch (err) {
-    throw new InvalidOptionError((err as Error).message)
-  }
-  if (values.help === true) return 'help'
-  const realms = values.realm ?? [DEFAULT_REALM]
-  for (const realm of realms) {
-    if (!isValidRealm(realm)) {
-      throw new InvalidOptionError(`--realm: "${realm}" must be 1-64 characters of A-Z a-z 0-9 . _ -`)
-    }
-  }
-  const meshName = values['mesh-name']
-  if (meshName !== undefined && !isValidRealm(meshName)) {
-    throw new InvalidOptionError(`--mesh-name: "${meshName}" must be 1-64 characters of A-Z a-z 0-9 . _ -`)
-  }
-  const logLevel = (values['log-level'] ?? 'info') as LogLevel
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new InvalidOptionError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`)
-  }
-  const insecureDev = values['insecure-dev'] === true
-  if (values['mesh-key'] === undefined && !insecureDev) {
+/**
+ * A key file setting holds a path. Someone may paste the key itself into an environment variable:
+ * refuse it without echoing it, so that it reaches neither the terminal nor the journal.
+ */
+function checkKeyPath(field: string, value: string): string {
+  if (value.length === 0) throw new InvalidOptionError(`${field}: expected a file path, got an empty value`)
+  if (/[\r\n]/.test(value) || value.startsWith('/key/swarm/psk') || /^[0-9a-fA-F]{64}$/.test(value)) {
     throw new InvalidOptionError(
-      '--mesh-key: required (make one with "tlsmesh keygen --out FILE"; --insecure-dev runs without, for development only)',
+      `${field}: expected the path of a key file, got what looks like a key itself (not shown); write the key to a file (mode 0600) and name that file`,
     )
   }
-  return {
-    ...(values['mesh-key'] !== undefined ? { meshKeyFile: values['mesh-key'] } : {}),
+  return value
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  K: 1024,
+  KIB: 1024,
+  M: 1024 ** 2,
+  MIB: 1024 ** 2,
+  G: 1024 ** 3,
+  GIB: 1024 ** 3,
+}
+
+function parseSize(field: string, value: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = SIZE_UNITS[(match?.[2] ?? '').toUpperCase()]
+  const bytes = match !== null && unit !== undefined ? Number(match[1]) * unit : Number.NaN
+  if (!Number.isSafeInteger(bytes) || bytes < MIN_REPLICA_MAX_BYTES || bytes > MAX_REPLICA_MAX_BYTES) {
+    throw new InvalidOptionError(
+      `${field}: expected a size from 1MiB to 16GiB (bytes, or with K, KiB, M, MiB, G, GiB: powers of 1024), got "${value}"`,
+    )
+  }
+  return bytes
+}
+
+function parseCount(field: string, value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_REPLICA_MAX_ENTRIES) {
+    throw new InvalidOptionError(
+      `${field}: expected a whole number from 1 to ${MAX_REPLICA_MAX_ENTRIES}, got "${value}"`,
+    )
+  }
+  return n
+}
+
+function oneOf<T extends string>(field: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new InvalidOptionError(`${field}: "${value}" is not one of ${allowed.join(', ')}`)
+  }
+  return value as T
+}
+
+function checkPeerIds(field: string, values: string[]): string[] {
+  if (values.length === 0) {
+    throw new InvalidOptionError(
+      `${field}: an empty allowlist would refuse every peer; list peer ids, or leave it out to allow any holder of the mesh key`,
+    )
+  }
+  for (const value of values) {
+    try {
+      peerIdFromString(value)
+    } catch {
+      throw new InvalidOptionError(
+        `${field}: "${value}" is not a peer id (e.g. 12D3KooW..., see "tlsmesh status")`,
+      )
+    }
+  }
+  return [...new Set(values)]
+}
+
+function realmName(field: string, value: string): string {
+  if (!isValidRealm(value)) {
+    throw new InvalidOptionError(`${field}: "${value}" must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+  }
+  return value
+}
+
+/**
+ * Merges the sources (flags > environment > file > defaults, a list replacing, not extending, a
+ * lower source's) and checks every value. Throws InvalidOptionError naming the setting as the
+ * operator wrote it: `--realm`, `TLSMESH_REALMS` or `realms in /etc/tlsmesh/tlsmeshd.yaml`.
+ */
+export function resolveOptions(sources: ConfigSources): ResolvedConfig {
+  const origins = {} as Record<FieldName, Origin>
+  const merged: RawConfig = {}
+  for (const name of FIELD_NAMES) {
+    const layers: Array<[Origin, RawValue | undefined]> = [
+      ['flag', sources.flags[name]],
+      ['env', sources.env?.[name]],
+      ['file', sources.file?.values[name]],
+    ]
+    const found = layers.find(([, value]) => value !== undefined)
+    origins[name] = found?.[0] ?? 'default'
+    if (found?.[1] !== undefined) merged[name] = found[1]
+  }
+  const label = (name: FieldName): string => {
+    const field = CONFIG_FIELDS[name]
+    switch (origins[name]) {
+      case 'env':
+        return field.env
+      case 'file':
+        return `${field.key} in ${sources.file?.path}`
+      default:
+        return `--${field.flag}`
+    }
+  }
+  const str = (name: FieldName): string | undefined => merged[name] as string | undefined
+  const list = (name: FieldName): string[] | undefined => merged[name] as string[] | undefined
+  const bool = (name: FieldName): boolean => merged[name] === true
+
+  const realms = list('realms') ?? [DEFAULT_REALM]
+  if (realms.length === 0) {
+    throw new InvalidOptionError(`${label('realms')}: at least one realm is required`)
+  }
+  for (const realm of realms) realmName(label('realms'), realm)
+  const meshName = str('meshName')
+  if (meshName !== undefined) realmName(label('meshName'), meshName)
+  const logLevel = oneOf(label('logLevel'), str('logLevel') ?? DEFAULT_LOG_LEVEL, LOG_LEVELS)
+  const logFormat = oneOf(label('logFormat'), str('logFormat') ?? DEFAULT_LOG_FORMAT, LOG_FORMATS)
+  const insecureDev = bool('insecureDev')
+  const meshKeyFile = str('meshKeyFile')
+  if (meshKeyFile === undefined && !insecureDev) {
+    const f = CONFIG_FIELDS.meshKeyFile
+    throw new InvalidOptionError(
+      `--${f.flag} (or ${f.env}, or ${f.key} in the config file): required (make one with "tlsmesh keygen --out FILE"; --insecure-dev runs without, for development only)`,
+    )
+  }
+  if (meshKeyFile !== undefined) checkKeyPath(label('meshKeyFile'), meshKeyFile)
+  const identityFile = str('identityFile')
+  if (identityFile !== undefined) checkKeyPath(label('identityFile'), identityFile)
+  const listen = list('listen') ?? [DEFAULT_LISTEN]
+  if (listen.length === 0)
+    throw new InvalidOptionError(`${label('listen')}: at least one address is required`)
+  const allowPeers = list('allowPeers')
+  const replicaMaxBytes = str('replicaMaxBytes')
+  const replicaMaxEntries = str('replicaMaxEntries')
+
+  const options: DaemonOptions = {
+    ...(meshKeyFile !== undefined ? { meshKeyFile } : {}),
     insecureDev,
-    ...(values.identity !== undefined ? { identityFile: values.identity } : {}),
-    listen: checkMultiaddrs('--listen', values.listen ?? [DEFAULT_LISTEN], false),
-    seeds: checkMultiaddrs('--seed', values.seed ?? [], true),
+    ...(identityFile !== undefined ? { identityFile } : {}),
+    listen: checkMultiaddrs(label('listen'), listen, false),
+    seeds: checkMultiaddrs(label('seeds'), list('seeds') ?? [], true),
+    ...(allowPeers !== undefined ? { allowPeers: checkPeerIds(label('allowPeers'), allowPeers) } : {}),
     realms: [...new Set(realms)],
     ...(meshName !== undefined ? { meshName } : {}),
-    mdns: values.mdns === true,
-    admin: parseHostPort('--admin', values.admin ?? DEFAULT_ADMIN),
-    ...memcacheOptions(values, realms),
+    mdns: bool('mdns'),
+    admin: parseHostPort(label('admin'), str('admin') ?? DEFAULT_ADMIN),
+    ...memcacheOptions(str, label, realms),
+    replica: {
+      maxBytesPerRealm:
+        replicaMaxBytes !== undefined
+          ? parseSize(label('replicaMaxBytes'), replicaMaxBytes)
+          : DEFAULT_REPLICA_MAX_BYTES,
+      maxEntriesPerRealm:
+        replicaMaxEntries !== undefined
+          ? parseCount(label('replicaMaxEntries'), replicaMaxEntries)
+          : DEFAULT_REPLICA_MAX_ENTRIES,
+    },
     logLevel,
+    logFormat,
   }
+  return { options, origins, configFile: sources.file?.path }
 }
 
 function memcacheOptions(
-  values: { memcache?: string; 'memcache-socket'?: string; 'memcache-realm'?: string },
+  str: (name: FieldName) => string | undefined,
+  label: (name: FieldName) => string,
   realms: string[],
 ): Pick<DaemonOptions, 'memcache'> {
-  const realm = values['memcache-realm'] ?? realms[0] ?? DEFAULT_REALM
-  if (values.memcache === undefined && values['memcache-socket'] === undefined) {
-    if (values['memcache-realm'] !== undefined) {
-      throw new InvalidOptionError('--memcache-realm: needs --memcache HOST:PORT or --memcache-socket PATH')
+  const tcp = str('memcache')
+  const socketPath = str('memcacheSocket')
+  const realm = str('memcacheRealm') ?? realms[0] ?? DEFAULT_REALM
+  if (tcp === undefined && socketPath === undefined) {
+    if (str('memcacheRealm') !== undefined) {
+      throw new InvalidOptionError(
+        `${label('memcacheRealm')}: needs --memcache HOST:PORT or --memcache-socket PATH`,
+      )
     }
     return {}
   }
+  // sun_path holds 108 bytes with its terminating NUL: a longer path cannot be bound at all.
+  if (
+    socketPath !== undefined &&
+    (socketPath.length === 0 || Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES)
+  ) {
+    throw new InvalidOptionError(
+      `${label('memcacheSocket')}: expected a socket path of 1 to ${MAX_SOCKET_PATH_BYTES} bytes, got ${Buffer.byteLength(socketPath)}`,
+    )
+  }
   if (!realms.includes(realm)) {
     throw new InvalidOptionError(
-      `--memcache-realm: "${realm}" is not one of the --realm values (${realms.join(', ')})`,
+      `${label('memcacheRealm')}: "${realm}" is not one of the realms served (${realms.join(', ')})`,
     )
   }
   return {
     memcache: {
-      ...(values.memcache !== undefined ? { tcp: parseHostPort('--memcache', values.memcache) } : {}),
-      ...(values['memcache-socket'] !== undefined ? { socketPath: values['memcache-socket'] } : {}),
+      ...(tcp !== undefined ? { tcp: parseHostPort(label('memcache'), tcp) } : {}),
+      ...(socketPath !== undefined ? { socketPath } : {}),
       realm,
     },
   }
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      'mesh-key': { type: 'string' },
-      'insecure-dev': { type: 'boolean' },
-      identity: { type: 'string' },
-      listen: { type: 'string', multiple: true },
-      seed: { type: 'string', multiple: true },
-      realm: { type: 'string', multiple: true },
-      'mesh-name': { type: 'string' },
-      mdns: { type: 'boolean' },
-      admin: { type: 'string' },
-      memcache: { type: 'string' },
-      'memcache-socket': { type: 'string' },
-      'memcache-realm': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+/** What the command line says: settings, and the options that are not settings. */
+export interface ParsedFlags {
+  values: RawConfig
+  configFile?: string
+  printConfig: boolean
+  help: boolean
+}
+
+/** Parses the command line alone (no checks of the values yet). */
+export function parseFlags(argv: string[]): ParsedFlags {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    config: { type: 'string' },
+    'print-config': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }
+  for (const name of FIELD_NAMES) {
+    const field = CONFIG_FIELDS[name]
+    options[field.flag] =
+      field.kind === 'list'
+        ? { type: 'string', multiple: true }
+        : { type: field.kind === 'boolean' ? 'boolean' : 'string' }
+  }
+  let parsed: Record<string, string | boolean | (string | boolean)[] | undefined>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+      options,
+    }).values
+  } catch (err) {
+    throw new InvalidOptionError((err as Error).message)
+  }
+  const values: RawConfig = {}
+  for (const name of FIELD_NAMES) {
+    const field = CONFIG_FIELDS[name]
+    const value = parsed[field.flag]
+    if (value !== undefined) values[name] = value as RawValue
+  }
+  // parseArgs refuses `--no-X` for an option that takes a value: only switches can be negated.
+  const config = parsed.config as string | undefined
+  return {
+    values,
+    ...(config !== undefined ? { configFile: config } : {}),
+    printConfig: parsed['print-config'] === true,
+    help: parsed.help === true,
+  }
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on'])
+const FALSE = new Set(['0', 'false', 'no', 'off'])
+
+/** Reads the `TLSMESH_*` variables; unknown ones are reported, not fatal (other tools share the prefix). */
+export function readEnv(env: Record<string, string | undefined>): {
+  values: RawConfig
+  configFile?: string
+  unknown: string[]
+} {
+  const values: RawConfig = {}
+  const known = new Set<string>([CONFIG_FILE_ENV])
+  for (const name of FIELD_NAMES) {
+    const field = CONFIG_FIELDS[name]
+    known.add(field.env)
+    const raw = env[field.env]
+    if (raw === undefined) continue
+    const value = raw.trim()
+    if (field.kind === 'list') {
+      // Commas or whitespace: neither appears in a multiaddr or a realm name.
+      values[name] = value.split(/[\s,]+/).filter((item) => item.length > 0)
+    } else if (field.kind === 'boolean') {
+      const lower = value.toLowerCase()
+      if (TRUE.has(lower)) values[name] = true
+      else if (FALSE.has(lower)) values[name] = false
+      else {
+        throw new InvalidOptionError(
+          `${field.env}: expected one of ${[...TRUE, ...FALSE].join(', ')}, got "${raw}"`,
+        )
+      }
+    } else if (value.length > 0) {
+      // An empty variable (`TLSMESH_MEMCACHE=` in a unit file) means unset, not an empty value.
+      values[name] = value
+    }
+  }
+  const unknown = Object.keys(env)
+    .filter((key) => key.startsWith(ENV_PREFIX) && !known.has(key))
+    .sort()
+  const configFile = env[CONFIG_FILE_ENV]?.trim()
+  return { values, ...(configFile ? { configFile } : {}), unknown }
+}
+
+/** Parses and checks the command line alone (no environment, no file). Kept for tests and embedding. */
+export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
+  const flags = parseFlags(argv)
+  if (flags.help) return 'help'
+  return resolveOptions({ flags: flags.values }).options
 }

@@ -1,30 +1,87 @@
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
-import { createMeshNode, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
+import { createMeshNode, DEFAULT_MESH_NAME, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createAdminServer } from './admin-server.ts'
+import { CONFIG_FIELDS, FIELD_NAMES, type FieldName } from './config-fields.ts'
 import type { DaemonOptions } from './daemon-options.ts'
+import { registerDaemonMetrics, type StatusComponents } from './daemon-status.ts'
 
 export const VERSION = '0.1.0'
+
+/** What a reload did: settings applied, and settings that differ but need a restart. */
+export interface ReloadResult {
+  applied: string[]
+  needsRestart: string[]
+  seedsAdded: string[]
+  seedsRemoved: string[]
+}
 
 export interface Daemon {
   mesh: MeshNode
   memcache: MemcacheServer | undefined
   adminAddress: { host: string; port: number }
+  /** The options in force (after any reload). */
+  readonly options: DaemonOptions
+  /** Applies what can change without a restart (log level, seeds); keeps the replica. */
+  reload(next: DaemonOptions): ReloadResult
+  /** Counts a reload whose new config was refused (the old one stays in force). */
+  reloadFailed(): void
   /** Stops taking work, then the mesh, then the admin endpoint. */
   stop(): Promise<void>
 }
 
+/** The settings that differ between two option sets, by field name, in table order. */
+export function changedFields(before: DaemonOptions, after: DaemonOptions): FieldName[] {
+  const project = (o: DaemonOptions): Record<FieldName, unknown> => ({
+    meshKeyFile: o.meshKeyFile,
+    insecureDev: o.insecureDev,
+    identityFile: o.identityFile,
+    listen: o.listen,
+    seeds: o.seeds,
+    allowPeers: o.allowPeers,
+    realms: o.realms,
+    meshName: o.meshName,
+    mdns: o.mdns,
+    admin: o.admin,
+    memcache: o.memcache?.tcp,
+    memcacheSocket: o.memcache?.socketPath,
+    memcacheRealm: o.memcache?.realm,
+    replicaMaxBytes: o.replica.maxBytesPerRealm,
+    replicaMaxEntries: o.replica.maxEntriesPerRealm,
+    logLevel: o.logLevel,
+    logFormat: o.logFormat,
+  })
+  const a = project(before)
+  const b = project(after)
+  return FIELD_NAMES.filter((name) => JSON.stringify(a[name]) !== JSON.stringify(b[name]))
+}
+
+/**
+ * A mesh that can change its allowlist while running. Not (yet) on MeshNode's interface: used when
+ * present, otherwise an allowlist change waits for a restart.
+ */
+interface AllowlistControl {
+  setAllowPeers(peers: string[] | undefined): void
+}
+
+function allowlistControl(mesh: MeshNode): AllowlistControl | undefined {
+  const candidate = mesh as MeshNode & Partial<AllowlistControl>
+  return typeof candidate.setAllowPeers === 'function' ? (candidate as AllowlistControl) : undefined
+}
+
 /** Wires the packages together from checked options and starts them. */
 export async function startDaemon(options: DaemonOptions, logger: Logger): Promise<Daemon> {
+  const log = logger.child({ module: 'daemon' })
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'tlsmesh_process_' })
   const meshKey = options.meshKeyFile !== undefined ? await readFile(options.meshKeyFile) : undefined
   if (meshKey === undefined)
-    logger.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
+    log.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
   const privateKey =
     options.identityFile !== undefined ? await loadOrCreateIdentity(options.identityFile) : undefined
 
@@ -35,8 +92,14 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       ...(options.meshName !== undefined ? { meshName: options.meshName } : {}),
       listen: options.listen,
       seeds: options.seeds,
+      ...(options.allowPeers !== undefined ? { allowPeers: options.allowPeers } : {}),
       realms: options.realms,
       mdns: options.mdns,
+      libp2pMetrics: true,
+      store: {
+        maxBytesPerRealm: options.replica.maxBytesPerRealm,
+        maxEntriesPerRealm: options.replica.maxEntriesPerRealm,
+      },
     },
     { registry, logger },
   )
@@ -61,7 +124,18 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     }
   }
 
-  const admin = createAdminServer({ mesh, registry, version: VERSION })
+  let current = options
+  const statusComponents: StatusComponents = {
+    mesh,
+    registry,
+    version: VERSION,
+    realms: options.realms,
+    meshName: options.meshName ?? DEFAULT_MESH_NAME,
+    memcacheRealm: options.memcache?.realm,
+    settings: () => ({ seeds: current.seeds.length, logLevel: logger.level }),
+  }
+  const metrics = registerDaemonMetrics(registry, statusComponents)
+  const admin = createAdminServer({ ...statusComponents, logger: logger.child({ module: 'admin' }) })
   admin.listen(options.admin.port, options.admin.host)
   try {
     await once(admin, 'listening')
@@ -71,12 +145,73 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     throw err
   }
   const address = admin.address() as AddressInfo
-  logger.info({ admin: `${address.address}:${address.port}` }, 'admin listening')
+  log.info({ admin: `${address.address}:${address.port}` }, 'admin listening')
+
+  const dialSeed = (seed: string): void => {
+    mesh.libp2p.dial(multiaddr(seed), { signal: AbortSignal.timeout(10_000) }).then(
+      () => log.info({ seed }, 'connected to a new seed'),
+      (err: Error) => log.warn({ seed, err: err.message }, 'dial of a new seed failed; it is not retried'),
+    )
+  }
 
   return {
     mesh,
     memcache,
     adminAddress: { host: address.address, port: address.port },
+    get options() {
+      return current
+    },
+    reload(next) {
+      const changed = changedFields(current, next)
+      const seedsAdded = next.seeds.filter((s) => !current.seeds.includes(s))
+      const seedsRemoved = current.seeds.filter((s) => !next.seeds.includes(s))
+      const allowlist = allowlistControl(mesh)
+      const canApply = (name: FieldName): boolean =>
+        CONFIG_FIELDS[name].reloadable === true && (name !== 'allowPeers' || allowlist !== undefined)
+      const applied = changed.filter(canApply)
+      const needsRestart = changed.filter((name) => !canApply(name))
+      const result: ReloadResult = {
+        applied: applied.map((name) => CONFIG_FIELDS[name].key),
+        needsRestart: needsRestart.map((name) => CONFIG_FIELDS[name].key),
+        seedsAdded,
+        seedsRemoved,
+      }
+      // Logged before a new level applies: a reload to `warn` still says what it changed.
+      log.info(
+        {
+          ...(applied.includes('logLevel')
+            ? { logLevel: { from: current.logLevel, to: next.logLevel } }
+            : {}),
+          ...(applied.includes('seeds') ? { seedsAdded, seedsRemoved } : {}),
+          ...(applied.includes('allowPeers') ? { allowPeers: next.allowPeers?.length ?? 'any' } : {}),
+          applied: result.applied,
+          needsRestart: result.needsRestart,
+        },
+        changed.length === 0 ? 'reload: nothing changed' : 'reload: configuration re-read',
+      )
+      if (needsRestart.length > 0) {
+        log.warn(
+          { settings: result.needsRestart },
+          'reload: these settings changed but apply only after a restart; still running with the old values',
+        )
+      }
+      if (applied.includes('logLevel')) logger.level = next.logLevel
+      // Removed seeds: their connections stay until they drop, like any peer's.
+      for (const seed of seedsAdded) dialSeed(seed)
+      if (applied.includes('allowPeers')) allowlist?.setAllowPeers(next.allowPeers)
+      // What needs a restart keeps its old value, so that /status and the next diff tell the truth.
+      current = {
+        ...current,
+        logLevel: next.logLevel,
+        seeds: next.seeds,
+        allowPeers: applied.includes('allowPeers') ? next.allowPeers : current.allowPeers,
+      }
+      metrics.reloads('applied')
+      return result
+    },
+    reloadFailed() {
+      metrics.reloads('failed')
+    },
     async stop() {
       // Stop taking work first, then leave the mesh, then close the admin endpoint.
       await memcache?.stop()

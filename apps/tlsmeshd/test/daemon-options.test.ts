@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_ADMIN, DEFAULT_LISTEN, LOG_LEVELS } from '../src/constants.ts'
+import {
+  DEFAULT_ADMIN,
+  DEFAULT_LISTEN,
+  DEFAULT_REPLICA_MAX_BYTES,
+  DEFAULT_REPLICA_MAX_ENTRIES,
+  LOG_LEVELS,
+} from '../src/constants.ts'
 import { InvalidOptionError, parseDaemonArgs, parseHostPort, USAGE } from '../src/daemon-options.ts'
 
 const PEER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -26,7 +32,12 @@ describe('parseDaemonArgs', () => {
       realms: ['default'],
       mdns: false,
       admin: { host: '127.0.0.1', port: Number(DEFAULT_ADMIN.split(':')[1]) },
+      replica: {
+        maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES,
+        maxEntriesPerRealm: DEFAULT_REPLICA_MAX_ENTRIES,
+      },
       logLevel: 'info',
+      logFormat: 'auto',
     })
   })
 
@@ -75,7 +86,12 @@ describe('parseDaemonArgs', () => {
       meshName: 'prod-eu',
       mdns: true,
       admin: { host: '::1', port: 9000 },
+      replica: {
+        maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES,
+        maxEntriesPerRealm: DEFAULT_REPLICA_MAX_ENTRIES,
+      },
       logLevel: 'debug',
+      logFormat: 'auto',
     })
   })
 

@@ -1,4 +1,5 @@
 import { pino } from 'pino'
+import { DEFAULT_REPLICA_MAX_BYTES, DEFAULT_REPLICA_MAX_ENTRIES } from '../src/constants.ts'
 import type { DaemonOptions } from '../src/daemon-options.ts'
 
 /** Daemon options for a test: no mesh key, a free port on loopback for both the mesh and admin. */
@@ -10,7 +11,9 @@ export function devOptions(overrides: Partial<DaemonOptions> = {}): DaemonOption
     realms: ['default'],
     mdns: false,
     admin: { host: '127.0.0.1', port: 0 },
+    replica: { maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES, maxEntriesPerRealm: DEFAULT_REPLICA_MAX_ENTRIES },
     logLevel: 'silent',
+    logFormat: 'json',
     ...overrides,
   }
 }

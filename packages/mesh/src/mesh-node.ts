@@ -9,7 +9,6 @@ import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interfac
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import {
@@ -47,6 +46,7 @@ import { toVerdict, validateBatch } from './gossip-validation.ts'
 import { parseMeshKey } from './mesh-key.ts'
 import { createMeshMetrics, type MeshCounters, type MeshMetrics } from './mesh-metrics.ts'
 import { PeerExchange } from './peer-exchange.ts'
+import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { SyncService, type SyncStats } from './sync/sync-service.ts'
@@ -120,6 +120,8 @@ export interface MeshNodeInit {
   wireLimits?: Partial<WireLimits>
   targetPeers?: number
   maxConnections?: number
+  /** Collect libp2p's own metrics into the registry (the daemon does; see the note where it is used). */
+  libp2pMetrics?: boolean
   /**
    * How records travel: `tree` (default) sends each batch along an epidemic broadcast tree, about
    * one copy per node, with gossipsub as the fallback; `gossipsub` publishes on gossipsub only.
@@ -244,12 +246,14 @@ export async function createMeshNode(
       ...(init.announce !== undefined && init.announce.length > 0 ? { announce: init.announce } : {}),
     },
     // libp2p's own metrics (bytes per protocol, connections, dials) beside ours, in the same registry.
-    metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }),
+    // Opt-in: @libp2p/prometheus-metrics clears prom-client's global registry when it starts, which
+    // would wipe an embedding application's own metrics.
+    ...(init.libp2pMetrics === true ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) } : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.meshKey !== undefined
-      ? { connectionProtector: preSharedKey({ psk: parseMeshKey(init.meshKey) }) }
+      ? { connectionProtector: createPrivateNetworkProtector({ psk: parseMeshKey(init.meshKey) }) }
       : {}),
     // With an allowlist, other peers are refused as soon as their identity is known (after Noise),
     // in both directions; gossip scoring (appSpecificScore) is the second line.

@@ -1,0 +1,279 @@
+import type { DaemonStatus } from '@tlsmesh/tlsmeshd/admin-schema'
+import { describe, expect, it } from 'vitest'
+import { sparkline } from '../src/sparkline.ts'
+import { createStyle, visible, wantsColor } from '../src/terminal-style.ts'
+import { type FrameOptions, renderFrame } from '../src/watch-frame.ts'
+import { NodeTracker, type NodeView } from '../src/watch-model.ts'
+import { nodeWarnings } from '../src/watch-warnings.ts'
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
+// biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape codes is the point
+const ESC = /\x1b/
+
+function status(
+  overrides: Partial<DaemonStatus> & { published?: number; received?: number } = {},
+): DaemonStatus {
+  const { published = 0, received = 0, ...rest } = overrides
+  // Cast: MeshStatus grows as the mesh does; the frame must cope with fields it does not know.
+  return {
+    schema: 1,
+    version: '0.1.0',
+    time: T0,
+    peerId: '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo',
+    meshName: 'default',
+    listenAddrs: ['/ip4/127.0.0.1/tcp/7645/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'],
+    connectedPeers: 2,
+    peers: ['a', 'b'],
+    realms: {
+      www: { meshPeers: 2, subscribers: 2, entries: 1200, bytes: 640_000 },
+      'api.example_com': { meshPeers: 2, subscribers: 2, entries: 30, bytes: 16_000 },
+    },
+    replica: { entries: 1230, bytes: 656_000, evictions: 0, expirations: 4 },
+    records: {
+      published,
+      received,
+      stored: received,
+      messagesPublished: 10,
+      messagesReceived: 20,
+      rejected: 0,
+      ignored: 3,
+      refused: { 'nothing-new': 3 },
+      clockSkewSuspected: 0,
+    },
+    propagationMs: { samples: 500, p50: 1.4, p99: 8.25 },
+    sync: {
+      started: 2,
+      succeeded: 2,
+      failed: 0,
+      served: 1,
+      recordsPulled: 5,
+      recordsPushed: 0,
+      bytesSent: 100,
+      bytesReceived: 200,
+      running: false,
+      lastSyncAt: T0 - 12_000,
+      lastResult: null,
+    },
+    uptimeMs: 3_723_000,
+    meshDegree: { D: 6, Dlo: 4, Dhi: 12 },
+    replicaLimits: { maxBytesPerRealm: 64 * 1024 * 1024, maxEntriesPerRealm: 100_000 },
+    memcache: {
+      realm: 'www',
+      lookups: 1000,
+      hits: 990,
+      misses: 10,
+      commands: 1500,
+      connections: 2,
+      errors: 0,
+    },
+    seeds: 1,
+    logLevel: 'info',
+    readiness: { ready: true, reasons: [] },
+    ...rest,
+  } as DaemonStatus
+}
+
+/** A tracker fed `samples` one second apart, ending at T0. */
+function tracked(admin: string, samples: DaemonStatus[]): NodeTracker {
+  const tracker = new NodeTracker(admin)
+  for (const [i, s] of samples.entries()) {
+    tracker.ok({ ...s, uptimeMs: s.uptimeMs + i * 1000 }, T0 - (samples.length - 1 - i) * 1000)
+  }
+  return tracker
+}
+
+function options(overrides: Partial<FrameOptions> = {}): FrameOptions {
+  return {
+    width: 80,
+    height: 24,
+    style: createStyle(false),
+    unicode: true,
+    now: T0,
+    intervalMs: 1000,
+    ...overrides,
+  }
+}
+
+function fits(lines: string[], width: number, height: number): void {
+  expect(lines.length).toBeLessThanOrEqual(height)
+  for (const line of lines) expect([...visible(line)].length, line).toBeLessThanOrEqual(width)
+}
+
+const busy = (): DaemonStatus[] =>
+  Array.from({ length: 30 }, (_, i) => status({ published: i * 120, received: i * 250 }))
+
+describe('watch frame: one node', () => {
+  it('shows the node, its realms against D/Dlo/Dhi, rates, replica, hit ratio, propagation, catch-up', () => {
+    const view = tracked('127.0.0.1:7646', busy()).view(T0)
+    const text = renderFrame([view], options()).join('\n')
+    expect(text).toContain('12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')
+    expect(text).toContain('up 1h02m')
+    expect(text).toContain('D 6 (Dlo 4, Dhi 12)')
+    expect(text).toMatch(/^www +2 +2 +1,200 +625\.0 KiB +1\.2%$/m)
+    expect(text).toMatch(/^in\/s +250\.0 /m)
+    expect(text).toMatch(/^out\/s +120\.0 /m)
+    expect(text).toContain('hit ratio 99.0%')
+    expect(text).toContain('p50 1.4 ms  p99 8.3 ms')
+    expect(text).toContain('refused nothing-new 3')
+    expect(text).toMatch(/catch-up ok +2 done, 0 failed/)
+    expect(text).toContain('no warnings')
+  })
+
+  it('shows the broadcast tree of each realm when the mesh reports one', () => {
+    const base = status()
+    const tree = { realms: { www: { eagerPeers: 2, lazyPeers: 1 } } }
+    const withTree = { ...base, broadcast: tree } as unknown as DaemonStatus
+    const lines = renderFrame([tracked('n1', [withTree]).view(T0)], options())
+    expect(lines).toContain('tree    www 2 eager/1 lazy')
+    fits(lines, 80, 24)
+  })
+
+  it('fits 80x24 and has no escape code without colour (NO_COLOR, or not a terminal)', () => {
+    const lines = renderFrame([tracked('127.0.0.1:7646', busy()).view(T0)], options())
+    fits(lines, 80, 24)
+    for (const line of lines) expect(line).not.toMatch(ESC)
+  })
+
+  it('colours only on a terminal without NO_COLOR, and colour does not change the layout', () => {
+    expect(wantsColor({ isTTY: true }, {})).toBe(true)
+    expect(wantsColor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false)
+    expect(wantsColor({ isTTY: false }, {})).toBe(false)
+    expect(wantsColor({ isTTY: true }, { TERM: 'dumb' })).toBe(false)
+    const view = tracked('127.0.0.1:7646', busy()).view(T0)
+    const coloured = renderFrame([view], options({ style: createStyle(true) }))
+    expect(coloured.join('\n')).toMatch(ESC)
+    expect(coloured.map(visible)).toEqual(renderFrame([view], options()))
+  })
+
+  it('cuts every line to a narrow terminal and the frame to a short one', () => {
+    const view = tracked('127.0.0.1:7646', busy()).view(T0)
+    fits(renderFrame([view], options({ width: 40, height: 10 })), 40, 10)
+  })
+
+  it('warns in plain words: no peers, mesh below Dlo, catch-up running, replica near its budget', () => {
+    const base = status()
+    const troubled = status({
+      connectedPeers: 5,
+      realms: {
+        www: { meshPeers: 2, subscribers: 5, entries: 95_000, bytes: 1000 },
+        api: { meshPeers: 0, subscribers: 0, entries: 0, bytes: 0 },
+      },
+      sync: { ...base.sync, running: true },
+    })
+    const text = renderFrame([tracked('n1', [troubled]).view(T0)], options()).join('\n')
+    expect(text).toContain('realm api: no gossip mesh peer, its sessions do not travel')
+    expect(text).toContain('realm www: mesh degree 2 below Dlo 4 although 5 peers serve it')
+    expect(text).toContain('catch-up running')
+    expect(text).toContain('realm www: replica at 95% of its budget')
+    const alone = renderFrame([tracked('n1', [status({ connectedPeers: 0, peers: [] })]).view(T0)], options())
+    expect(alone.join('\n')).toContain('no peers: none of the seeds answers')
+  })
+
+  it('does not call a small fleet degraded: 2 mesh peers out of 2 is below Dlo but all there is', () => {
+    expect(nodeWarnings(tracked('n1', [status()]).view(T0), T0)).toEqual([])
+  })
+
+  it('shows a node that stops answering as LATE, then DOWN, keeping its last status', () => {
+    const tracker = tracked('127.0.0.1:7646', busy())
+    tracker.failed('no answer within 1000 ms', T0 + 1000)
+    const late = renderFrame([tracker.view(T0 + 1000)], options({ now: T0 + 1000 })).join('\n')
+    expect(late).toContain('127.0.0.1:7646  LATE')
+    expect(late).toContain('daemon unreachable for 0s (no answer within 1000 ms)')
+    tracker.failed('no answer within 1000 ms', T0 + 3000)
+    const down = renderFrame([tracker.view(T0 + 3000)], options({ now: T0 + 3000 })).join('\n')
+    expect(down).toContain('127.0.0.1:7646  DOWN')
+    expect(down).toContain('daemon unreachable for 2s')
+    expect(down).toContain('as of 3s ago')
+  })
+})
+
+describe('watch frame: a fleet', () => {
+  it('shows one row per node with peers, mesh degree, rates, records, hit ratio, p99 and sync', () => {
+    const views = ['127.0.0.1:7646', '127.0.0.1:7647', '127.0.0.1:7648'].map((a) =>
+      tracked(a, busy()).view(T0),
+    )
+    const lines = renderFrame(views, options())
+    fits(lines, 80, 24)
+    expect(lines[0]).toContain('3 nodes, 3 up')
+    expect(lines[1]).toMatch(/^NODE +STATE +UP +PEERS +MESH +IN\/s +OUT\/s +RECORDS +HIT% +P99ms +SYNC$/)
+    for (const admin of ['127.0.0.1:7646', '127.0.0.1:7647', '127.0.0.1:7648']) {
+      const row = lines.find((l) => l.startsWith(admin))
+      expect(row).toMatch(/^\S+ +UP +1h02m +2 +2 +250\.0 +120\.0 +1\.2k +99\.0% +8\.3 ok$/)
+    }
+    expect(lines.join('\n')).toContain('fleet in/s')
+    expect(lines.join('\n')).toContain('mesh D 6 Dlo 4 Dhi 12')
+  })
+
+  it('marks a node whose daemon is gone DOWN at once (connection refused), with a warning naming it', () => {
+    const up = tracked('127.0.0.1:7646', busy())
+    const gone = tracked('127.0.0.1:7647', busy())
+    gone.failed('connection refused', T0 + 500, true)
+    const lines = renderFrame([up.view(T0 + 500), gone.view(T0 + 500)], options({ now: T0 + 500 }))
+    fits(lines, 80, 24)
+    expect(lines.find((l) => l.startsWith('127.0.0.1:7647'))).toMatch(/^127\.0\.0\.1:7647 +DOWN +- +- +-/)
+    expect(lines.join('\n')).toContain('!! 127.0.0.1:7647: daemon unreachable for 0s (connection refused)')
+    expect(lines[0]).toContain('2 nodes, 1 up')
+  })
+
+  it('shows a node that never answered as DOWN', () => {
+    const never = new NodeTracker('127.0.0.1:9')
+    never.failed('no answer within 1000 ms', T0)
+    const lines = renderFrame([tracked('a:1', busy()).view(T0), never.view(T0)], options())
+    expect(lines.find((l) => l.startsWith('127.0.0.1:9'))).toContain('DOWN')
+  })
+
+  it('keeps DOWN nodes on screen when the fleet is taller than the terminal', () => {
+    const views: NodeView[] = []
+    for (let i = 0; i < 40; i++) {
+      const t = tracked(`10.0.0.${i}:7646`, [status()])
+      if (i === 37) t.failed('connection refused', T0, true)
+      views.push(t.view(T0))
+    }
+    const lines = renderFrame(views, options())
+    fits(lines, 80, 24)
+    expect(lines.some((l) => l.startsWith('10.0.0.37:7646') && l.includes('DOWN'))).toBe(true)
+    expect(lines.join('\n')).toMatch(/\.\.\. \d+ more nodes, all up/)
+  })
+
+  it('colours the state cell without moving it, and has no escape code with NO_COLOR', () => {
+    const gone = tracked('127.0.0.1:7647', busy())
+    gone.failed('connection refused', T0, true)
+    const views = [tracked('127.0.0.1:7646', busy()).view(T0), gone.view(T0)]
+    const plain = renderFrame(views, options())
+    for (const line of plain) expect(line).not.toMatch(ESC)
+    const coloured = renderFrame(views, options({ style: createStyle(true) }))
+    expect(coloured.map(visible)).toEqual(plain)
+    expect(coloured.find((l) => visible(l).startsWith('127.0.0.1:7647'))).toContain('\x1b[31mDOWN')
+  })
+})
+
+describe('rates and history', () => {
+  it('are per second from counter deltas, and start again when the daemon restarts', () => {
+    const tracker = new NodeTracker('n')
+    tracker.ok(status({ published: 100, uptimeMs: 10_000 }), T0)
+    expect(tracker.view(T0).rates.recordsOut).toBeNull()
+    tracker.ok(status({ published: 300, uptimeMs: 12_000 }), T0 + 2000)
+    expect(tracker.view(T0 + 2000).rates.recordsOut).toBe(100)
+    tracker.ok(status({ published: 5, uptimeMs: 1000 }), T0 + 3000)
+    expect(tracker.view(T0 + 3000).rates.recordsOut).toBeNull()
+  })
+
+  it('counts rejected messages over the history window', () => {
+    const base = status()
+    const tracker = new NodeTracker('n')
+    tracker.ok(base, T0)
+    tracker.ok(
+      { ...base, records: { ...base.records, rejected: 4 }, uptimeMs: base.uptimeMs + 1000 },
+      T0 + 1000,
+    )
+    expect(nodeWarnings(tracker.view(T0 + 1000), T0 + 1000)).toEqual([
+      { level: 'warning', text: '4 invalid gossip message(s) rejected in the last 1s' },
+    ])
+  })
+
+  it('sparkline: scaled to the largest value, gaps as spaces, ASCII when the terminal is not UTF-8', () => {
+    expect(sparkline([0, 1, 2, 4, 8], 5)).toBe('▁▂▃▅█')
+    expect(sparkline([null, 0, 0], 4)).toBe('  ▁▁')
+    expect(sparkline([0, 8], 2, false)).toBe('_@')
+  })
+})

@@ -1,0 +1,171 @@
+/**
+ * The one list of the daemon's settings: each has a flag, an environment variable and a config file
+ * key, and this table drives the flag parser, the environment reader, the file reader, `--help`,
+ * `--print-config` and the README's table, so a setting cannot exist in one place and not another.
+ */
+export type FieldKind = 'string' | 'list' | 'boolean'
+
+export interface FieldSpec {
+  /** Without the leading `--`. Repeatable for lists. */
+  flag: string
+  env: string
+  /** Key in the YAML config file (lists take a YAML sequence, or one string). */
+  key: string
+  kind: FieldKind
+  /** The flag's argument in `--help`. */
+  arg?: string
+  help: string
+  /** SIGHUP applies a change of this setting without a restart. */
+  reloadable?: boolean
+}
+
+const FIELDS = {
+  meshKeyFile: {
+    flag: 'mesh-key',
+    env: 'TLSMESH_MESH_KEY_FILE',
+    key: 'mesh-key-file',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'mesh (private network) key file, from "tlsmesh keygen --out FILE" (required)',
+  },
+  insecureDev: {
+    flag: 'insecure-dev',
+    env: 'TLSMESH_INSECURE_DEV',
+    key: 'insecure-dev',
+    kind: 'boolean',
+    help: 'run without a mesh key: anyone who reaches the port joins (development only)',
+  },
+  identityFile: {
+    flag: 'identity',
+    env: 'TLSMESH_IDENTITY_FILE',
+    key: 'identity-file',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'persistent peer identity; created (mode 0600) if missing',
+  },
+  listen: {
+    flag: 'listen',
+    env: 'TLSMESH_LISTEN',
+    key: 'listen',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'address to listen on, repeatable',
+  },
+  seeds: {
+    flag: 'seed',
+    env: 'TLSMESH_SEEDS',
+    key: 'seeds',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'peer to join through, with /p2p/<peer id>, repeatable (SIGHUP dials new ones)',
+    reloadable: true,
+  },
+  realms: {
+    flag: 'realm',
+    env: 'TLSMESH_REALMS',
+    key: 'realms',
+    kind: 'list',
+    arg: 'NAME',
+    help: 'realm to serve, repeatable',
+  },
+  allowPeers: {
+    flag: 'allow-peer',
+    env: 'TLSMESH_ALLOW_PEERS',
+    key: 'allow-peers',
+    kind: 'list',
+    arg: 'PEER_ID',
+    help: 'only these peers may connect and publish, repeatable (default: any holder of the mesh key)',
+    reloadable: true,
+  },
+  meshName: {
+    flag: 'mesh-name',
+    env: 'TLSMESH_MESH_NAME',
+    key: 'mesh-name',
+    kind: 'string',
+    arg: 'NAME',
+    help: 'separates fleets sharing a key and a LAN',
+  },
+  mdns: {
+    flag: 'mdns',
+    env: 'TLSMESH_MDNS',
+    key: 'mdns',
+    kind: 'boolean',
+    help: 'find peers on the LAN by multicast DNS (--no-mdns: off)',
+  },
+  admin: {
+    flag: 'admin',
+    env: 'TLSMESH_ADMIN',
+    key: 'admin',
+    kind: 'string',
+    arg: 'HOST:PORT',
+    help: 'admin HTTP on loopback: /healthz /readyz /status /peers /metrics',
+  },
+  memcache: {
+    flag: 'memcache',
+    env: 'TLSMESH_MEMCACHE',
+    key: 'memcache',
+    kind: 'string',
+    arg: 'HOST:PORT',
+    help: 'serve the memcached protocol (text and binary) on loopback, for H2O, Apache...',
+  },
+  memcacheSocket: {
+    flag: 'memcache-socket',
+    env: 'TLSMESH_MEMCACHE_SOCKET',
+    key: 'memcache-socket',
+    kind: 'string',
+    arg: 'PATH',
+    help: 'serve it on a unix socket (mode 0660): recommended, a loopback port is open to every local process',
+  },
+  memcacheRealm: {
+    flag: 'memcache-realm',
+    env: 'TLSMESH_MEMCACHE_REALM',
+    key: 'memcache-realm',
+    kind: 'string',
+    arg: 'NAME',
+    help: 'realm the memcached endpoint serves (default: the first realm)',
+  },
+  replicaMaxBytes: {
+    flag: 'replica-max-bytes',
+    env: 'TLSMESH_REPLICA_MAX_BYTES',
+    key: 'replica-max-bytes',
+    kind: 'string',
+    arg: 'SIZE',
+    help: 'replica budget per realm, e.g. 64MiB; the least recently used records go first',
+  },
+  replicaMaxEntries: {
+    flag: 'replica-max-entries',
+    env: 'TLSMESH_REPLICA_MAX_ENTRIES',
+    key: 'replica-max-entries',
+    kind: 'string',
+    arg: 'N',
+    help: 'records per realm at most',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'TLSMESH_LOG_LEVEL',
+    key: 'log-level',
+    kind: 'string',
+    arg: 'LEVEL',
+    help: 'fatal, error, warn, info, debug, trace or silent (SIGHUP applies a change)',
+    reloadable: true,
+  },
+  logFormat: {
+    flag: 'log-format',
+    env: 'TLSMESH_LOG_FORMAT',
+    key: 'log-format',
+    kind: 'string',
+    arg: 'FORMAT',
+    help: 'auto (readable on a terminal, JSON otherwise), json or pretty',
+  },
+} as const satisfies Record<string, FieldSpec>
+
+export type FieldName = keyof typeof FIELDS
+export const CONFIG_FIELDS: Readonly<Record<FieldName, FieldSpec>> = FIELDS
+export const FIELD_NAMES = Object.keys(CONFIG_FIELDS) as FieldName[]
+
+/** The value of a field as one source gave it, before it is checked. */
+export type RawValue = string | string[] | boolean
+export type RawConfig = Partial<Record<FieldName, RawValue>>
+
+/** Where a setting's value came from, for error messages and `--print-config`. */
+export type Origin = 'flag' | 'env' | 'file' | 'default'

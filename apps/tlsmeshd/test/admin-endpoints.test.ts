@@ -1,0 +1,230 @@
+import { Writable } from 'node:stream'
+import type { MeshStatus } from '@tlsmesh/mesh'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DaemonStatus, PeersDocument, Readiness } from '../src/admin-schema.ts'
+import { changedFields, type Daemon, startDaemon } from '../src/daemon.ts'
+import { readiness } from '../src/daemon-status.ts'
+import { devOptions, silentLogger } from './test-daemon.ts'
+
+function meshStatus(overrides: Partial<MeshStatus> = {}): MeshStatus {
+  return {
+    peerId: '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo',
+    meshName: 'default',
+    listenAddrs: ['/ip4/127.0.0.1/tcp/7645'],
+    connectedPeers: 2,
+    peers: ['a', 'b'],
+    realms: { www: { meshPeers: 2, subscribers: 2, entries: 0, bytes: 0 } },
+    replica: { entries: 0, bytes: 0, evictions: 0, expirations: 0 },
+    records: {
+      published: 0,
+      received: 0,
+      stored: 0,
+      messagesPublished: 0,
+      messagesReceived: 0,
+      rejected: 0,
+      ignored: 0,
+      refused: {},
+      clockSkewSuspected: 0,
+    },
+    propagationMs: { samples: 0, p50: null, p99: null },
+    sync: {
+      started: 1,
+      succeeded: 1,
+      failed: 0,
+      served: 0,
+      recordsPulled: 0,
+      recordsPushed: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      running: false,
+      lastSyncAt: 1,
+      lastResult: null,
+    },
+    uptimeMs: 1000,
+    ...overrides,
+    // Cast: MeshStatus grows as the mesh does; readiness reads only the fields above.
+  } as MeshStatus
+}
+
+describe('readiness', () => {
+  const codes = (r: Readiness) => r.reasons.map((reason) => reason.code)
+
+  it('is ready alone when there is no seed to join through (the first node of a fleet)', () => {
+    expect(readiness(meshStatus({ connectedPeers: 0, peers: [] }), { seeds: 0 })).toEqual({
+      ready: true,
+      reasons: [],
+    })
+  })
+
+  it('is not ready alone when seeds are configured', () => {
+    const r = readiness(meshStatus({ connectedPeers: 0, peers: [] }), { seeds: 2 })
+    expect(r.ready).toBe(false)
+    expect(codes(r)).toEqual(['no-peers'])
+  })
+
+  it('needs a gossip mesh peer in every realm', () => {
+    const r = readiness(
+      meshStatus({
+        realms: {
+          www: { meshPeers: 1, subscribers: 1, entries: 0, bytes: 0 },
+          api: { meshPeers: 0, subscribers: 0, entries: 0, bytes: 0 },
+        },
+      }),
+      { seeds: 1 },
+    )
+    expect(r.ready).toBe(false)
+    expect(r.reasons).toEqual([expect.objectContaining({ code: 'no-mesh-peers', realm: 'api' })])
+  })
+
+  it('waits for the first catch-up once it has peers', () => {
+    const base = meshStatus()
+    const r = readiness({ ...base, sync: { ...base.sync, succeeded: 0, running: true } }, { seeds: 0 })
+    expect(codes(r)).toEqual(['catch-up-pending'])
+    expect(r.reasons[0]?.message).toContain('running')
+    expect(readiness(base, { seeds: 3 }).ready).toBe(true)
+  })
+})
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describe('admin endpoints and reload on a two-node mesh', () => {
+  let first: Daemon
+  let second: Daemon
+  let lonely: Daemon
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(_chunk, _encoding, done) {
+        done()
+      },
+    }),
+  )
+  const url = (d: Daemon, path: string) => `http://${d.adminAddress.host}:${d.adminAddress.port}${path}`
+  const json = async <T>(d: Daemon, path: string): Promise<{ status: number; body: T }> => {
+    const res = await fetch(url(d, path))
+    return { status: res.status, body: (await res.json()) as T }
+  }
+
+  beforeAll(async () => {
+    first = await startDaemon(devOptions({ realms: ['www', 'api'] }), silentLogger)
+    second = await startDaemon(
+      devOptions({ realms: ['www', 'api'], seeds: [first.mesh.multiaddrs()[0]!] }),
+      logger,
+    )
+    lonely = await startDaemon(devOptions({ realms: ['www', 'api'] }), silentLogger)
+  })
+  afterAll(async () => {
+    await Promise.all([first?.stop(), second?.stop(), lonely?.stop()])
+  })
+
+  it('/readyz: 200 alone with no seeds; with a seed, 200 once in the mesh of every realm and caught up', async () => {
+    const alone = await json<Readiness>(lonely, '/readyz')
+    expect(alone).toEqual({ status: 200, body: { ready: true, reasons: [] } })
+    const ready = await until('the seeded node to be ready', async () => {
+      const r = await json<Readiness>(second, '/readyz')
+      return r.status === 200 ? r : undefined
+    })
+    expect(ready.body.ready).toBe(true)
+  })
+
+  it('/readyz: 503 with the reasons as JSON while not ready', async () => {
+    const unreachable = await startDaemon(
+      devOptions({
+        seeds: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'],
+      }),
+      silentLogger,
+    )
+    try {
+      const r = await json<Readiness>(unreachable, '/readyz')
+      expect(r.status).toBe(503)
+      expect(r.body.ready).toBe(false)
+      expect(r.body.reasons[0]).toMatchObject({ code: 'no-peers', message: expect.stringContaining('seed') })
+    } finally {
+      await unreachable.stop()
+    }
+  })
+
+  it('/status carries the documented extras: schema, D/Dlo/Dhi, replica budget, readiness', async () => {
+    const { status, body } = await json<DaemonStatus>(second, '/status')
+    expect(status).toBe(200)
+    expect(body).toMatchObject({
+      schema: 1,
+      meshDegree: { D: 6, Dlo: 4, Dhi: 12 },
+      replicaLimits: { maxBytesPerRealm: 64 * 1024 * 1024, maxEntriesPerRealm: 100_000 },
+      memcache: null,
+      seeds: 1,
+      logLevel: 'info',
+      readiness: { ready: true },
+    })
+    expect(typeof body.time).toBe('number')
+  })
+
+  it('/peers lists each peer with direction, mesh membership per realm and score', async () => {
+    const { status, body } = await json<PeersDocument>(second, '/peers')
+    expect(status).toBe(200)
+    expect(body.peerId).toBe(second.mesh.peerId.toString())
+    expect(body.realms).toEqual(['www', 'api'])
+    const peer = body.peers.find((p) => p.peerId === first.mesh.peerId.toString())
+    expect(peer).toMatchObject({
+      direction: 'outbound',
+      meshRealms: ['www', 'api'],
+      subscribedRealms: ['www', 'api'],
+    })
+    expect(peer?.addresses.length).toBeGreaterThan(0)
+    expect(typeof peer?.score).toBe('number')
+    const back = (await json<PeersDocument>(first, '/peers')).body.peers.find(
+      (p) => p.peerId === second.mesh.peerId.toString(),
+    )
+    expect(back?.direction).toBe('inbound')
+  })
+
+  it('/metrics has the per-realm gauges, readiness and reloads, with bounded labels', async () => {
+    const text = await (await fetch(url(second, '/metrics'))).text()
+    expect(text).toMatch(/^tlsmesh_realm_mesh_peers\{realm="www"\} 1$/m)
+    expect(text).toMatch(/^tlsmesh_realm_replica_budget_bytes 67108864$/m)
+    expect(text).toMatch(/^tlsmesh_daemon_ready 1$/m)
+    expect(text).toMatch(/^tlsmesh_daemon_reloads_total\{result="applied"\} \d+$/m)
+    expect(text).toMatch(/^tlsmesh_sync_reconciliations_total\{result="succeeded"\} [1-9]\d*$/m)
+  })
+
+  it('reload applies a new log level to every module at once, and says what needs a restart', async () => {
+    const child = logger.child({ module: 'some-component' })
+    expect(child.isLevelEnabled('debug')).toBe(false)
+    const result = second.reload({ ...second.options, logLevel: 'debug', realms: ['www'] })
+    expect(result.applied).toEqual(['log-level'])
+    expect(result.needsRestart).toEqual(['realms'])
+    expect(child.isLevelEnabled('debug')).toBe(true)
+    // What needs a restart is not pretended applied.
+    expect(second.options.realms).toEqual(['www', 'api'])
+    expect((await json<DaemonStatus>(second, '/status')).body.logLevel).toBe('debug')
+    second.reload({ ...second.options, logLevel: 'info' })
+    expect(child.isLevelEnabled('debug')).toBe(false)
+  })
+
+  it('reload dials new seeds and keeps the replica', async () => {
+    lonely.mesh.cache.set('www', Buffer.from('kept'), Buffer.from('v'), 60_000)
+    const result = lonely.reload({ ...lonely.options, seeds: [first.mesh.multiaddrs()[0]!] })
+    expect(result.applied).toEqual(['seeds'])
+    expect(result.seedsAdded).toHaveLength(1)
+    await until('the reloaded node to reach its new seed', async () =>
+      lonely.mesh.status().connectedPeers > 0 ? true : undefined,
+    )
+    const kept = lonely.mesh.cache.get('www', Buffer.from('kept'))?.value
+    expect(kept !== undefined && Buffer.from(kept).toString()).toBe('v')
+  })
+
+  it('changedFields: nothing for equal options, the field names otherwise', () => {
+    const a = devOptions()
+    expect(changedFields(a, { ...a })).toEqual([])
+    expect(changedFields(a, { ...a, mdns: true, logLevel: 'warn' })).toEqual(['mdns', 'logLevel'])
+  })
+})
