@@ -248,7 +248,9 @@ export async function createMeshNode(
     // libp2p's own metrics (bytes per protocol, connections, dials) beside ours, in the same registry.
     // Opt-in: @libp2p/prometheus-metrics clears prom-client's global registry when it starts, which
     // would wipe an embedding application's own metrics.
-    ...(init.libp2pMetrics === true ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) } : {}),
+    ...(init.libp2pMetrics === true
+      ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) }
+      : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
