@@ -140,7 +140,9 @@ export async function startFleet(init: {
       const started = Date.now()
       while (Date.now() - started < timeoutMs) {
         const statuses = await fleet.status()
-        if (statuses.every((s) => s.tickets?.ready === true)) return Date.now() - started
+        // Ready, and on the same current key: proposals made while the fleet formed have converged.
+        const names = new Set(statuses.map((s) => s.tickets?.current?.name))
+        if (statuses.every((s) => s.tickets?.ready === true) && names.size === 1) return Date.now() - started
         await new Promise((r) => setTimeout(r, 100))
       }
       throw new Error(`the servers did not get ticket keys within ${timeoutMs} ms`)

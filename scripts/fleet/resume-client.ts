@@ -58,7 +58,10 @@ function requestOnce(init: ChainedClientInit, session: Buffer | undefined): Prom
     socket.once('error', reject)
     socket.once('close', () => {
       if (handshakeMs === 0) return reject(new Error('closed before the handshake completed'))
-      resolve({ resumed, handshakeMs, session: received ?? socket.getSession() ?? session })
+      // A resumed TLS 1.3 connection gets no new ticket from Node, and getSession() then holds none:
+      // keep offering the ticket that just worked, as browsers do until it expires.
+      const next = received ?? (resumed && session !== undefined ? session : (socket.getSession() ?? session))
+      resolve({ resumed, handshakeMs, session: next })
     })
   })
 }

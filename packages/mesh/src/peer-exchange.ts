@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from './constants.ts'
+import { PeerRedial } from './peer-redial.ts'
 
 export const PEER_EXCHANGE_PROTOCOL = `${TOPIC_PREFIX}/peers/1.0.0`
 const MAX_PEERS = 64
@@ -39,7 +40,8 @@ export interface PeerExchangeComponents {
  * Peer exchange: when a node connects to a peer (a seed, say), it asks that peer for the peers it is
  * connected to and dials them. Bootstrap alone only ever connects a node to its seeds, and announcing
  * on a pubsub topic costs every node bandwidth forever; this costs one small request per new
- * connection, and the mesh is whole as soon as the dials complete.
+ * connection, and the mesh is whole as soon as the dials complete. Peers it loses are redialed (see
+ * peer-redial.ts), so that the two halves of a partition find each other again when it heals.
  */
 export class PeerExchange {
   private readonly init: PeerExchangeInit
@@ -47,10 +49,12 @@ export class PeerExchange {
   private readonly asked = new Set<string>()
   private roundMs = FIRST_ROUND_MS
   private timer: NodeJS.Timeout | undefined
+  private readonly redial: PeerRedial
 
   constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
     this.init = init
     this.components = components
+    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL }, components)
   }
 
   async start(): Promise<void> {
@@ -60,6 +64,7 @@ export class PeerExchange {
     )
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.redial.start()
     this.schedule()
   }
 
@@ -90,6 +95,7 @@ export class PeerExchange {
     const { libp2p } = this.components
     clearTimeout(this.timer)
     this.timer = undefined
+    this.redial.stop()
     libp2p.removeEventListener('peer:identify', this.onIdentify)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await libp2p.unhandle(PEER_EXCHANGE_PROTOCOL)

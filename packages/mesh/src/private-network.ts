@@ -1,10 +1,12 @@
 // A libp2p private-network connection protector, wire-compatible with `@libp2p/pnet`, on
-// `@noble/ciphers`. pnet 3.0.27 encrypts with the `xsalsa20` package, whose WebAssembly memory is
-// shared by every cipher in the process: pnet never calls `finalize()`, so each connection leaks two
-// 64-byte slots for good, and once the memory has grown, every other cipher's cached view detaches and
-// its next update grows the memory again, up to the 1000-page limit where an uncaught RangeError kills
-// the process (design.md §6; `scripts/soak/pnet-leak-repro.ts`). Here each connection owns two small
-// JavaScript keystream states that go away with it.
+// `@noble/ciphers`. pnet 3.0.27 encrypts with the `xsalsa20` package, one WebAssembly memory per
+// process (640 KiB, growable to 64 MiB) shared by every cipher. pnet never calls `finalize()`, so each
+// connection keeps two 64-byte slots of it for good; and the first update larger than what is left
+// (a 1 MiB write does it at once; ~5,100 leaked connections make any write do it) grows the memory,
+// which detaches every other cipher's cached view, whose next update grows it again: within a few
+// hundred updates it hits the limit and an uncaught RangeError kills the process (measured with
+// scripts/soak/pnet-leak-repro.ts). Here each connection owns two small JavaScript keystream states
+// that go away with it.
 import type {
   AbortOptions,
   ConnectionProtector,
@@ -39,7 +41,7 @@ const MULTISTREAM_HEADER = new TextEncoder().encode('\x13/multistream/1.0.0\n')
 
 export type PrivateNetworkErrorCode = 'handshake-failed' | 'key-mismatch' | 'keystream-exhausted'
 
-/** The nonce exchange did not complete (timeout, abort, or the peer closed before sending 24 bytes). */
+/** The nonce exchange did not complete: the peer closed before sending 24 bytes, or went silent. */
 export class PrivateNetworkHandshakeError extends Error {
   static override name = 'PrivateNetworkHandshakeError'
   override name = 'PrivateNetworkHandshakeError'
@@ -276,7 +278,9 @@ class PrivateNetworkProtector implements ConnectionProtector {
       ])
       remoteNonce = received.subarray()
     } catch (err) {
-      // The upgrader aborts the transport connection on any error thrown here.
+      // The upgrader aborts the transport connection on any error thrown here. The caller's own
+      // abort or timeout stays what it is (libp2p and callers tell those apart by name).
+      if (options?.signal?.aborted === true) throw err
       throw new PrivateNetworkHandshakeError(
         `private network: nonce exchange failed (${(err as Error).name ?? 'Error'})`,
         { cause: err },

@@ -139,9 +139,10 @@ export function fromMessage(
   if (message.origin !== undefined) record.origin = message.origin
   const problem = recordProblem(record, limits)
   if (problem !== undefined) throw new InvalidRecordError(`record ${index}: ${problem}`)
-  // protons hands out views into the message; a replica keeps records for minutes.
-  record.id = record.id.slice()
-  if (record.value !== undefined) record.value = record.value.slice()
+  // protons hands out views into the message; a replica keeps records for minutes. Not `.slice()`:
+  // on a Node Buffer (what a socket delivers) it returns a view of the same memory, not a copy.
+  record.id = new Uint8Array(record.id)
+  if (record.value !== undefined) record.value = new Uint8Array(record.value)
   return record
 }
 

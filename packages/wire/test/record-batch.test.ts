@@ -107,6 +107,18 @@ describe('round trip', () => {
     expect(decoded).toEqual(record())
   })
 
+  it('returns copies from a Node Buffer too, whose slice() is a view (found by scripts/fuzz)', () => {
+    // What a socket delivers: a Buffer over a larger pooled ArrayBuffer.
+    const encoded = encodeBatch({ realm: 'r', records: [record()] })
+    const message = Buffer.from(new ArrayBuffer(64 * 1024), 0, encoded.byteLength)
+    message.set(encoded)
+    const decoded = decodeBatch(message).records[0]!
+    expect(decoded.id.buffer).not.toBe(message.buffer)
+    expect(decoded.value!.buffer.byteLength).toBe(decoded.value!.byteLength)
+    message.fill(0)
+    expect(decoded).toEqual(record())
+  })
+
   it('starts with the version, which decoders read first', () => {
     expect([...encodeBatch({ realm: 'r', records: [] }).subarray(0, 2)]).toEqual([0x08, WIRE_VERSION])
   })

@@ -15,6 +15,10 @@ import { RealmDigest } from './realm-digest.ts'
 import { answerQuery, answerRecords, type ReconciliationResult, reconcile } from './set-reconciliation.ts'
 
 export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
+/** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
+const MAX_LOST_PEERS = 1024
+/** Reconciliations waiting for the one running; one per peer, the rest left to the periodic one. */
+const MAX_PENDING_SYNCS = 64
 
 export interface SyncServiceInit {
   realms: string[]
@@ -54,7 +58,12 @@ export interface SyncStats {
  * Anti-entropy: gossip only carries what is new, so a node that joins, restarts or comes back from a
  * partition reconciles its replica with a peer, realm by realm (set reconciliation over key ranges,
  * see set-reconciliation.ts): when it meets its first peer, whenever it reconnects after losing every
- * peer, and periodically with one random peer.
+ * peer, whenever a peer it had lost comes back, and periodically with one random peer.
+ *
+ * The reconnection of a lost peer matters after a partition: each half keeps peers on its own side, so
+ * no node is ever isolated, and without it the halves would wait for the periodic sync (30 s) to
+ * exchange what each published meanwhile. Gossip does not resend it, and records pulled by a sync are
+ * not gossiped on, so every node reconciles with a peer from the other side that it gets back.
  */
 export class SyncService {
   readonly stats: SyncStats = {
@@ -79,6 +88,11 @@ export class SyncService {
   private readonly shutdown = new AbortController()
   /** Set when this node has no peer: the next peer it meets gets a reconciliation at once. */
   private isolated = true
+  /** Peers this node has reconciled with or queued, oldest first (bounded like `lost`). */
+  private readonly met = new Set<string>()
+  /** Peers whose last connection closed (insertion order: oldest first). */
+  private readonly lost = new Set<string>()
+  private readonly pending = new Map<string, PeerId>()
 
   constructor(init: SyncServiceInit, components: SyncServiceComponents) {
     this.init = init
@@ -103,19 +117,55 @@ export class SyncService {
     const { libp2p } = this.components
     clearInterval(this.timer)
     this.shutdown.abort()
+    this.pending.clear()
     libp2p.removeEventListener('peer:identify', this.onIdentify)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await libp2p.unhandle(SYNC_PROTOCOL)
   }
 
   private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    if (!this.isolated || !event.detail.protocols.includes(SYNC_PROTOCOL)) return
-    this.isolated = false
-    void this.syncWith(event.detail.peerId)
+    const { peerId, protocols } = event.detail
+    const key = peerId.toString()
+    const returning = this.lost.delete(key)
+    if (!protocols.includes(SYNC_PROTOCOL)) return
+    // A peer met for the first time may hold what this node published before they were connected
+    // (a fleet starting together, a ticket key proposed before the mesh formed), and gossip will not
+    // resend it: reconcile with it. Equal replicas cost one round trip of a few dozen bytes.
+    const firstMeeting = !this.met.has(key)
+    if (firstMeeting) {
+      this.met.add(key)
+      if (this.met.size > MAX_LOST_PEERS) this.met.delete(this.met.values().next().value!)
+    }
+    if (this.isolated || returning || firstMeeting) {
+      this.isolated = false
+      this.enqueue(peerId)
+    }
   }
 
-  private readonly onDisconnect = (): void => {
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const key = event.detail.toString()
+    this.lost.delete(key)
+    this.lost.add(key)
+    if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.values().next().value!)
     if (this.components.libp2p.getPeers().length === 0) this.isolated = true
+  }
+
+  private enqueue(peer: PeerId): void {
+    if (this.pending.size >= MAX_PENDING_SYNCS) return
+    this.pending.set(peer.toString(), peer)
+    this.drain()
+  }
+
+  /** Starts the next pending reconciliation, if none is running; each one's end starts the next. */
+  private drain(): void {
+    if (this.stats.running || this.shutdown.signal.aborted) return
+    for (const [key, peer] of this.pending) {
+      this.pending.delete(key)
+      // A peer that left again is not worth a dial: its next return queues it again.
+      if (this.components.libp2p.getConnections(peer).length === 0) continue
+      void this.syncWith(peer)
+      return
+    }
   }
 
   private syncWithRandomPeer(): void {
@@ -182,6 +232,7 @@ export class SyncService {
       return false
     } finally {
       this.stats.running = false
+      this.drain()
     }
   }
 

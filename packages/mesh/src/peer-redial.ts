@@ -1,0 +1,132 @@
+import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
+import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from 'pino'
+
+/**
+ * A lost peer is retried after 1 s, then 2 s, 4 s, and every 5 s from then on: a partition healed
+ * after a minute is noticed within 5 s (issue 5 wants convergence within 10 s of the heal), at the
+ * cost of one TCP connect every 5 s per lost peer (refused or unanswered) while it stays away.
+ */
+const MIN_RETRY_MS = 1000
+const MAX_RETRY_MS = 5000
+/** Gone this long: forgotten (decommissioned, or renamed); seeds and peer exchange still find it. */
+const FORGET_AFTER_MS = 30 * 60_000
+const MAX_LOST_PEERS = 256
+/** Dials in flight at once: after a wide partition, any one success is enough to start the heal. */
+const MAX_PARALLEL_DIALS = 4
+const DIAL_TIMEOUT_MS = 5000
+const MAX_ADDRS_PER_PEER = 8
+
+interface LostPeer {
+  addrs: Multiaddr[]
+  lostAt: number
+  failures: number
+  nextAttemptAt: number
+}
+
+export interface PeerRedialInit {
+  /** Only peers that speak this protocol (members of the mesh) are redialed. */
+  protocol: string
+}
+
+export interface PeerRedialComponents {
+  libp2p: Libp2p
+  logger?: Logger
+}
+
+/**
+ * Redials mesh peers this node lost. libp2p redials nobody on its own (bootstrap dials its seeds once,
+ * at start), and peer exchange only asks connected peers: after a partition long enough for the
+ * connection monitor to close the links across it (measured here: 60 s), each half stayed connected
+ * only within itself, for good. The addresses come from identify and are kept here, because the peer
+ * store drops an address an hour after it first saw it, even while the peer stays connected.
+ */
+export class PeerRedial {
+  private readonly init: PeerRedialInit
+  private readonly components: PeerRedialComponents
+  /** Listen addresses of connected mesh peers, from identify. */
+  private readonly addrs = new Map<string, Multiaddr[]>()
+  /** Insertion order is loss order: the oldest is dropped first when full. */
+  private readonly lost = new Map<string, LostPeer>()
+  private inFlight = 0
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(init: PeerRedialInit, components: PeerRedialComponents) {
+    this.init = init
+    this.components = components
+  }
+
+  start(): void {
+    const { libp2p } = this.components
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.timer = setInterval(() => this.tick(), MIN_RETRY_MS)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    const { libp2p } = this.components
+    clearInterval(this.timer)
+    this.timer = undefined
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.lost.clear()
+    this.addrs.clear()
+  }
+
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols, listenAddrs } = event.detail
+    const key = peerId.toString()
+    this.lost.delete(key)
+    if (!protocols.includes(this.init.protocol)) return
+    const addrs = listenAddrs.slice(0, MAX_ADDRS_PER_PEER).map((addr) => withPeerId(addr, key))
+    if (addrs.length > 0) this.addrs.set(key, addrs)
+  }
+
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const key = event.detail.toString()
+    const addrs = this.addrs.get(key)
+    this.addrs.delete(key)
+    if (addrs === undefined || this.timer === undefined) return
+    const now = Date.now()
+    this.lost.delete(key)
+    this.lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + MIN_RETRY_MS })
+    if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.keys().next().value!)
+  }
+
+  private tick(): void {
+    const { libp2p, logger } = this.components
+    const now = Date.now()
+    for (const [key, peer] of this.lost) {
+      if (now - peer.lostAt > FORGET_AFTER_MS) {
+        this.lost.delete(key)
+        continue
+      }
+      if (this.inFlight >= MAX_PARALLEL_DIALS) break
+      if (peer.nextAttemptAt > now) continue
+      // Pushed back before the dial, so that a slow dial is not started again on the next tick.
+      peer.nextAttemptAt = now + DIAL_TIMEOUT_MS
+      this.inFlight++
+      libp2p
+        .dial(peer.addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        .then(
+          () => {
+            this.lost.delete(key)
+            logger?.info({ peer: key, lostForMs: Date.now() - peer.lostAt }, 'reconnected to a lost peer')
+          },
+          (err: Error) => {
+            peer.failures++
+            peer.nextAttemptAt = Date.now() + Math.min(MAX_RETRY_MS, MIN_RETRY_MS * 2 ** peer.failures)
+            logger?.debug({ peer: key, err: err.message }, 'redial of a lost peer failed')
+          },
+        )
+        .finally(() => {
+          this.inFlight--
+        })
+    }
+  }
+}
+
+function withPeerId(addr: Multiaddr, peerId: string): Multiaddr {
+  return addr.getComponents().some((c) => c.code === CODE_P2P) ? addr : addr.encapsulate(`/p2p/${peerId}`)
+}
