@@ -1,4 +1,4 @@
-import type { DaemonStatus, PeersDocument } from '@tlsmesh/tlsmeshd/admin-schema'
+import type { DaemonStatus, PeersDocument, TicketKeysRealmStatus } from '@tlsmesh/tlsmeshd/admin-schema'
 import { bytes, duration, grouped, ms, percent } from './units.ts'
 
 /** A human-readable status, a line per fact, a row per realm. */
@@ -43,7 +43,57 @@ export function formatStatus(status: DaemonStatus): string {
       `${realm.padEnd(20)} ${String(r.meshPeers).padStart(10)}  ${String(r.subscribers).padStart(11)}  ${String(r.entries).padStart(8)}  ${bytes(r.bytes).padStart(11)}`,
     )
   }
+  lines.push(...ticketKeyLines(status))
   return `${lines.join('\n')}\n`
+}
+
+/** What the files and the hook last did, in a few words. */
+export function keyFilesSummary(files: NonNullable<TicketKeysRealmStatus['files']>, now: number): string {
+  const written =
+    files.lastWriteError !== null
+      ? `last write FAILED (${files.lastWriteError})`
+      : files.lastWriteAt !== null
+        ? `written ${duration(now - files.lastWriteAt)} ago`
+        : 'not written yet'
+  const hook = files.lastHook
+  const hookText =
+    hook === null
+      ? ''
+      : hook.timedOut
+        ? '; hook timed out'
+        : hook.code === 0
+          ? '; hook ok'
+          : `; hook FAILED (${hook.code !== null ? `exit ${hook.code}` : `killed by ${hook.signal}`})`
+  return `${written}${hookText}`
+}
+
+/**
+ * Per realm of `--ticket-keys`: the encrypting key's name (public: every ticket starts with it, and
+ * `openssl sess_id -text` shows it), its age, how many keys are held, when the next one starts.
+ */
+function ticketKeyLines(status: DaemonStatus): string[] {
+  // Absent from daemons older than ticket keys.
+  const realms = Object.entries(status.ticketKeys ?? {})
+  if (realms.length === 0) return []
+  const lines = [
+    '',
+    `${'ticket keys'.padEnd(20)} ${'current key name'.padEnd(32)} ${'age'.padStart(7)}  held  next`,
+  ]
+  for (const [realm, t] of realms) {
+    const c = t.current
+    lines.push(
+      `${realm.padEnd(20)} ${(c?.name ?? 'none yet').padEnd(32)} ${(c !== null ? duration(c.ageMs) : '-').padStart(7)}  ${String(t.held).padStart(4)}  ${t.next !== null ? `in ${duration(t.next.startsInMs)}` : '-'}${t.ready ? '' : '  NOT READY'}`,
+    )
+    lines.push(
+      `${''.padEnd(20)} rotation ${duration(t.rotationMs)}, then decrypts ${duration(t.decryptLifetimeMs)}; ${t.rotations} rotations, ${t.proposed} proposed here, ${t.replaced} replaced`,
+    )
+    if (t.files !== null) {
+      lines.push(
+        `${''.padEnd(20)} ${t.files.format} files in ${t.files.dir}: ${keyFilesSummary(t.files, status.time ?? Date.now())}`,
+      )
+    }
+  }
+  return lines
 }
 
 /** One block per peer: id, then direction, latency, mesh membership, score, addresses. */

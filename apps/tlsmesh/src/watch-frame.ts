@@ -2,7 +2,7 @@ import { sparkline } from './sparkline.ts'
 import { fit, type Style } from './terminal-style.ts'
 import { bytes, compact, duration, grouped, ms, percent, rate } from './units.ts'
 import type { NodeState, NodeView } from './watch-model.ts'
-import { nodeWarnings, type Warning } from './watch-warnings.ts'
+import { fleetWarnings, nodeWarnings, type Warning } from './watch-warnings.ts'
 
 export interface FrameOptions {
   /** Terminal size; every line is cut to `width` and the frame to `height` lines. */
@@ -123,11 +123,45 @@ function warningLines(views: NodeView[], options: FrameOptions, prefixAdmin: boo
   for (const view of views) {
     for (const warning of nodeWarnings(view, now)) all.push({ admin: view.admin, warning })
   }
+  if (views.length > 1) for (const warning of fleetWarnings(views)) all.push({ admin: 'fleet', warning })
   all.sort((a, b) => (a.warning.level === b.warning.level ? 0 : a.warning.level === 'critical' ? -1 : 1))
   return all.map(({ admin, warning }) => ({
     text: `${warning.level === 'critical' ? '!!' : ' !'} ${prefixAdmin ? `${admin}: ` : ''}${warning.text}`,
     paint: warning.level === 'critical' ? style.red : style.yellow,
   }))
+}
+
+/** A short form of a key name: enough to tell keys apart on screen, like a short commit hash. */
+function shortName(name: string): string {
+  return name.slice(0, 8)
+}
+
+/** Per ticket key realm: the current key's name on how many nodes, and its age on the first of them. */
+function fleetTicketKeyLines(views: NodeView[]): Line[] {
+  const live = views.filter((v) => v.state === 'up' || v.state === 'late')
+  const realms = new Set(live.flatMap((v) => Object.keys(v.status?.ticketKeys ?? {})))
+  const lines: Line[] = []
+  for (const realm of realms) {
+    const counts = new Map<string, { count: number; ageMs: number }>()
+    let without = 0
+    for (const view of live) {
+      const t = view.status?.ticketKeys?.[realm]
+      if (t === undefined) continue
+      if (t.current === null) {
+        without++
+        continue
+      }
+      const seen = counts.get(t.current.name) ?? { count: 0, ageMs: t.current.ageMs }
+      seen.count++
+      counts.set(t.current.name, seen)
+    }
+    const keys = [...counts]
+      .sort((a, b) => b[1].count - a[1].count)
+      .map(([name, { count, ageMs }]) => `${shortName(name)} on ${count} (age ${duration(ageMs)})`)
+    if (without > 0) keys.push(`none on ${without}`)
+    lines.push({ text: `ticket keys ${realm}: ${keys.join(', ')}` })
+  }
+  return lines
 }
 
 function fleetFrame(views: NodeView[], options: FrameOptions): { head: Line[]; warnings: Line[] } {
@@ -186,6 +220,7 @@ function fleetFrame(views: NodeView[], options: FrameOptions): { head: Line[]; w
   head.push({
     text: `fleet out/s ${sparkline(outSeries, width, unicode)} ${rate(outSeries.at(-1) ?? null).padStart(6)}   ${degree !== undefined ? `mesh D ${degree.D} Dlo ${degree.Dlo} Dhi ${degree.Dhi}` : ''}`,
   })
+  head.push(...fleetTicketKeyLines(views))
   return { head, warnings: warningLines(views, options, true) }
 }
 
@@ -260,6 +295,20 @@ function detailFrame(view: NodeView, options: FrameOptions): { head: Line[]; war
       .map(([realm, t]) => `${realm} ${t.eagerPeers} eager/${t.lazyPeers} lazy`)
       .join('  ')
     head.push({ text: `tree    ${realmsText}` })
+  }
+  for (const [realm, t] of Object.entries(s.ticketKeys ?? {}).slice(0, 2)) {
+    const c = t.current
+    const files =
+      t.files === null
+        ? ''
+        : `  files ${t.files.lastWriteError !== null ? 'FAILED' : t.files.current !== null ? 'ok' : 'pending'}`
+    head.push({
+      text:
+        c === null
+          ? `keys    ${realm}  no current key  ${t.held} held${files}`
+          : `keys    ${realm}  ${shortName(c.name)}  age ${duration(c.ageMs)}/${duration(t.rotationMs)}  ${t.held} held  next ${t.next !== null ? `in ${duration(t.next.startsInMs)}` : '-'}${files}`,
+      paint: t.ready ? undefined : style.yellow,
+    })
   }
   const spark = 40
   head.push({

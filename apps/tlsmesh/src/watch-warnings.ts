@@ -1,9 +1,17 @@
+import { duration } from './units.ts'
 import type { NodeView } from './watch-model.ts'
 
 /** Share of a realm's budget (bytes or entries) above which the replica is "near its budget". */
 export const REPLICA_NEAR_BUDGET = 0.9
 /** Propagation p99 above this is worth a look (a slow peer, or clocks apart). */
 export const SLOW_PROPAGATION_MS = 1000
+
+/**
+ * A node's encrypting key is never older than its rotation interval: the schedule rotates at the
+ * period's start. Past it by this much, the node has stopped rotating (a blocked event loop, a
+ * stopped schedule), whatever the jitter of a timer or of the poll.
+ */
+export const TICKET_KEY_AGE_MARGIN_MS = 5000
 
 export type WarningLevel = 'critical' | 'warning'
 
@@ -89,6 +97,84 @@ export function nodeWarnings(view: NodeView, now: number): Warning[] {
       level: 'warning',
       text: `propagation p99 ${Math.round(p99)} ms: a slow peer, or clocks apart`,
     })
+  }
+  out.push(...ticketKeyWarnings(view))
+  return out
+}
+
+function ticketKeyWarnings(view: NodeView): Warning[] {
+  const out: Warning[] = []
+  // Absent from daemons older than ticket keys.
+  for (const [realm, t] of Object.entries(view.status?.ticketKeys ?? {})) {
+    const c = t.current
+    if (c === null) {
+      out.push({
+        level: 'critical',
+        text: `realm ${realm}: no current ticket key: tickets may not resume elsewhere`,
+      })
+    } else if (c.ageMs > t.rotationMs + TICKET_KEY_AGE_MARGIN_MS) {
+      out.push({
+        level: 'critical',
+        text: `realm ${realm}: ticket key ${duration(c.ageMs)} old: it stopped rotating every ${duration(t.rotationMs)}`,
+      })
+    } else if (!t.ready) {
+      out.push({
+        level: 'warning',
+        text: `realm ${realm}: next ticket key, due in ${duration(t.rotationMs - c.ageMs)}, has not arrived`,
+      })
+    }
+    const files = t.files
+    if (files?.lastWriteError != null) {
+      out.push({
+        level: 'critical',
+        text: `realm ${realm}: key files not written, server keeps old keys: ${files.lastWriteError}`,
+      })
+    }
+    const hook = files?.lastHook
+    if (hook != null && (hook.code !== 0 || hook.timedOut)) {
+      const how = hook.timedOut
+        ? 'timed out'
+        : hook.code !== null
+          ? `exit ${hook.code}`
+          : `killed by ${hook.signal}`
+      out.push({
+        level: 'warning',
+        text: `realm ${realm}: ticket key hook failed (${how}): server may hold old keys`,
+      })
+    }
+  }
+  return out
+}
+
+/**
+ * What only the fleet shows: nodes that hold different keys for the same period of a realm. The
+ * merge rule settles a proposal race within a gossip round; a split that lasts means a partition,
+ * or nodes configured with different rotations: tickets do not resume from one group on the other.
+ */
+export function fleetWarnings(views: NodeView[]): Warning[] {
+  const byRealm = new Map<string, Map<string, Map<string, number>>>()
+  for (const view of views) {
+    if (view.state !== 'up') continue
+    for (const [realm, t] of Object.entries(view.status?.ticketKeys ?? {})) {
+      if (t.current === null) continue
+      const periods = byRealm.get(realm) ?? new Map<string, Map<string, number>>()
+      byRealm.set(realm, periods)
+      const key = `${t.rotationMs}:${t.current.period}`
+      const names = periods.get(key) ?? new Map<string, number>()
+      periods.set(key, names)
+      names.set(t.current.name, (names.get(t.current.name) ?? 0) + 1)
+    }
+  }
+  const out: Warning[] = []
+  for (const [realm, periods] of byRealm) {
+    // Which key is on how many nodes: the fleet view's ticket key line.
+    for (const names of periods.values()) {
+      if (names.size < 2) continue
+      out.push({
+        level: 'critical',
+        text: `realm ${realm}: nodes use different ticket keys: no resumption across them`,
+      })
+    }
   }
   return out
 }

@@ -1,10 +1,11 @@
-import type { DaemonStatus } from '@tlsmesh/tlsmeshd/admin-schema'
+import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/tlsmeshd/admin-schema'
 import { describe, expect, it } from 'vitest'
+import { formatStatus } from '../src/format-status.ts'
 import { sparkline } from '../src/sparkline.ts'
 import { createStyle, visible, wantsColor } from '../src/terminal-style.ts'
 import { type FrameOptions, renderFrame } from '../src/watch-frame.ts'
 import { NodeTracker, type NodeView } from '../src/watch-model.ts'
-import { nodeWarnings } from '../src/watch-warnings.ts'
+import { fleetWarnings, nodeWarnings } from '../src/watch-warnings.ts'
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape codes is the point
@@ -275,5 +276,116 @@ describe('rates and history', () => {
     expect(sparkline([0, 1, 2, 4, 8], 5)).toBe('▁▂▃▅█')
     expect(sparkline([null, 0, 0], 4)).toBe('  ▁▁')
     expect(sparkline([0, 8], 2, false)).toBe('_@')
+  })
+})
+
+const NAME = '5b0c6f1a2e3d4c5b6a79881726354453'
+const HOUR = 3_600_000
+
+/** A healthy realm `www` with ticket keys: 12 minutes into an hourly period, files written, hook ok. */
+function keys(overrides: Partial<TicketKeysRealmStatus> = {}): TicketKeysRealmStatus {
+  return {
+    keyRealm: 'www.tickets',
+    ready: true,
+    held: 14,
+    current: { name: NAME, period: 493_012, ageMs: 12 * 60_000 + 3000, origin: 'a' },
+    next: null,
+    rotationMs: HOUR,
+    decryptLifetimeMs: 12 * HOUR,
+    proposed: 3,
+    rotations: 9,
+    replaced: 0,
+    invalidRecords: 0,
+    errors: 0,
+    files: {
+      dir: '/run/tlsmesh/tickets/www',
+      format: 'nginx',
+      slots: 16,
+      writes: 9,
+      writeErrors: 0,
+      current: NAME,
+      lastWriteAt: T0 - 12 * 60_000,
+      lastWriteError: null,
+      hookRuns: 9,
+      hookFailures: 0,
+      lastHook: { code: 0, signal: null, timedOut: false, durationMs: 40 },
+    },
+    ...overrides,
+  }
+}
+
+const withKeys = (t: TicketKeysRealmStatus): DaemonStatus => status({ ticketKeys: { www: t } })
+
+describe('ticket keys', () => {
+  it('tlsmesh status shows the current key name, its age, the keys held and the files, never a key', () => {
+    const text = formatStatus(
+      withKeys(keys({ next: { name: 'ff'.repeat(16), period: 493_013, startsInMs: 47 * 60_000 } })),
+    )
+    expect(text).toMatch(/^ticket keys +current key name +age +held +next$/m)
+    expect(text).toMatch(new RegExp(`^www +${NAME} +12m03s +14 +in 47m00s$`, 'm'))
+    expect(text).toContain('rotation 1h00m, then decrypts 12h00m; 9 rotations, 3 proposed here, 0 replaced')
+    expect(text).toContain('nginx files in /run/tlsmesh/tickets/www: written 12m00s ago; hook ok')
+    expect(formatStatus(withKeys(keys({ current: null, held: 0, ready: false })))).toMatch(
+      /^www +none yet +- +0 +- +NOT READY$/m,
+    )
+    // A daemon without ticket keys (or older than them) prints no section.
+    expect(formatStatus(status())).not.toContain('ticket keys')
+  })
+
+  it('watch shows the key of each realm in the detail and a healthy key warns of nothing', () => {
+    const view = tracked('n1', [withKeys(keys())]).view(T0)
+    const lines = renderFrame([view], options())
+    fits(lines, 80, 24)
+    expect(lines).toContain('keys    www  5b0c6f1a  age 12m03s/1h00m  14 held  next -  files ok')
+    expect(nodeWarnings(view, T0)).toEqual([])
+  })
+
+  it('warns in plain words: no current key, a key past its rotation, a missing next key, failing files', () => {
+    const warn = (t: TicketKeysRealmStatus) => nodeWarnings(tracked('n1', [withKeys(t)]).view(T0), T0)
+    expect(warn(keys({ current: null, ready: false, held: 0 }))).toEqual([
+      {
+        level: 'critical',
+        text: 'realm www: no current ticket key: tickets may not resume elsewhere',
+      },
+    ])
+    const stuck = keys({ current: { name: NAME, period: 1, ageMs: HOUR + 6000, origin: 'a' } })
+    expect(warn(stuck)).toEqual([
+      {
+        level: 'critical',
+        text: 'realm www: ticket key 1h00m old: it stopped rotating every 1h00m',
+      },
+    ])
+    // Within the margin (a timer a little late) is no warning.
+    expect(warn(keys({ current: { name: NAME, period: 1, ageMs: HOUR + 1000, origin: 'a' } }))).toEqual([])
+    expect(
+      warn(keys({ ready: false, current: { name: NAME, period: 1, ageMs: HOUR - 30_000, origin: 'a' } })),
+    ).toEqual([{ level: 'warning', text: 'realm www: next ticket key, due in 30s, has not arrived' }])
+    const failing = keys()
+    failing.files = {
+      ...failing.files!,
+      lastWriteError: 'ENOSPC: no space left on device',
+      lastHook: { code: 1, signal: null, timedOut: false, durationMs: 10 },
+    }
+    expect(warn(failing).map((w) => w.text)).toEqual([
+      'realm www: key files not written, server keeps old keys: ENOSPC: no space left on device',
+      'realm www: ticket key hook failed (exit 1): server may hold old keys',
+    ])
+  })
+
+  it('the fleet view shows which key each node encrypts with, and warns when nodes disagree', () => {
+    const same = ['a:1', 'b:1', 'c:1'].map((admin) => tracked(admin, [withKeys(keys())]).view(T0))
+    const lines = renderFrame(same, options())
+    fits(lines, 80, 24)
+    expect(lines).toContain('ticket keys www: 5b0c6f1a on 3 (age 12m03s)')
+    expect(fleetWarnings(same)).toEqual([])
+
+    const other = keys({ current: { name: 'e'.repeat(32), period: 493_012, ageMs: 1000, origin: 'b' } })
+    const split = [...same.slice(0, 2), tracked('c:1', [withKeys(other)]).view(T0)]
+    const text = renderFrame(split, options()).join('\n')
+    expect(text).toContain('ticket keys www: 5b0c6f1a on 2 (age 12m03s), eeeeeeee on 1 (age 1s)')
+    expect(text).toContain('!! fleet: realm www: nodes use different ticket keys: no resumption across them')
+    // Nodes polled on either side of a rotation hold different periods: no split.
+    const next = keys({ current: { name: 'e'.repeat(32), period: 493_013, ageMs: 10, origin: 'b' } })
+    expect(fleetWarnings([...same.slice(0, 2), tracked('c:1', [withKeys(next)]).view(T0)])).toEqual([])
   })
 })

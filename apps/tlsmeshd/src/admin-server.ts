@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { buildPeers, buildStatus, readiness, type StatusComponents } from './daemon-status.ts'
+import { buildPeers, buildStatus, currentReadiness, type StatusComponents } from './daemon-status.ts'
 
 export interface AdminServerComponents extends StatusComponents {
   registry: Registry
@@ -11,7 +11,7 @@ export interface AdminServerComponents extends StatusComponents {
 const ROUTES = ['/healthz', '/readyz', '/status', '/peers', '/metrics'] as const
 
 /**
- * Loopback HTTP for operators and probes: GET /healthz (alive), /readyz (joined and caught up),
+ * Loopback HTTP for operators and probes: GET /healthz (alive), /readyz (joined, caught up, ticket keys held),
  * /status and /peers (JSON, see admin-schema.ts), /metrics (Prometheus text). Read-only; never
  * returns a session value or a key.
  */
@@ -35,7 +35,7 @@ export function createAdminServer(components: AdminServerComponents): Server {
       case '/healthz':
         return send(200, 'text/plain', 'ok\n')
       case '/readyz': {
-        const ready = readiness(components.mesh.status(), { seeds: components.settings().seeds })
+        const ready = currentReadiness(components)
         return send(ready.ready ? 200 : 503, 'application/json', json(ready))
       }
       case '/status':

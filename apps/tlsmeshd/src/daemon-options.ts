@@ -3,6 +3,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isValidRealm } from '@tlsmesh/store'
 import {
+  InvalidTicketKeyOptionError,
+  TICKET_KEY_FILE_FORMATS,
+  type TicketKeyFileFormat,
+  ticketKeyRealm,
+  ticketKeyRecordTtlMs,
+} from '@tlsmesh/ticket-keys'
+import {
   CONFIG_FIELDS,
   FIELD_NAMES,
   type FieldName,
@@ -19,6 +26,9 @@ import {
   DEFAULT_REALM,
   DEFAULT_REPLICA_MAX_BYTES,
   DEFAULT_REPLICA_MAX_ENTRIES,
+  DEFAULT_TICKET_KEY_LIFETIME_MS,
+  DEFAULT_TICKET_KEY_ROTATION_MS,
+  DEFAULT_TICKET_KEYS_FORMAT,
   ENV_PREFIX,
   LOG_FORMATS,
   LOG_LEVELS,
@@ -26,7 +36,9 @@ import {
   type LogLevel,
   MAX_REPLICA_MAX_BYTES,
   MAX_REPLICA_MAX_ENTRIES,
+  MAX_TICKET_KEY_DURATION_MS,
   MIN_REPLICA_MAX_BYTES,
+  MIN_TICKET_KEY_ROTATION_MS,
 } from './constants.ts'
 
 /** Plain data: what the daemon runs with, after every source is merged and checked. */
@@ -46,8 +58,20 @@ export interface DaemonOptions {
   memcache?: { tcp?: { host: string; port: number }; socketPath?: string; realm: string }
   /** Budget of each realm's replica. */
   replica: { maxBytesPerRealm: number; maxEntriesPerRealm: number }
+  /** TLS session ticket keys this node schedules; absent without `--ticket-keys`. */
+  ticketKeys?: TicketKeysOptions
   logLevel: LogLevel
   logFormat: LogFormat
+}
+
+/** `--ticket-keys` and the settings that go with it. Every node of a realm needs the same durations. */
+export interface TicketKeysOptions {
+  /** Server realms (each one of `realms`); their keys travel in the realm `<realm>.tickets`. */
+  realms: string[]
+  rotationMs: number
+  decryptLifetimeMs: number
+  /** Key files for nginx or HAProxy in `dir/<realm>/`; absent: keys stay in memory and the mesh. */
+  files?: { dir: string; format: TicketKeyFileFormat; hook?: string }
 }
 
 /** A command-line, environment or config file value that is not allowed; the message names the field. */
@@ -70,6 +94,42 @@ export interface ResolvedConfig {
   configFile: string | undefined
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * `30s`, `15m`, `1h`, `1h30m`, `500ms`: a unit is required, so that `3600` is not read as seconds by
+ * one operator and milliseconds by another.
+ */
+export function parseDuration(field: string, value: string, min: number, max: number): number {
+  const text = value.trim()
+  let total = 0
+  let rest = text
+  for (const match of text.matchAll(/(\d+)(ms|s|m|h|d)/g)) {
+    total += Number(match[1]) * DURATION_UNITS[match[2]!]!
+    rest = rest.replace(match[0], '')
+  }
+  if (text.length === 0 || rest.length > 0 || !Number.isSafeInteger(total) || total < min || total > max) {
+    throw new InvalidOptionError(
+      `${field}: expected a duration from ${formatDuration(min)} to ${formatDuration(max)} such as 30s, 15m, 1h or 1h30m, got "${value}"`,
+    )
+  }
+  return total
+}
+
+/** Milliseconds as `parseDuration` reads them back: the largest units that add up exactly. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s'
+  let rest = ms
+  let out = ''
+  for (const [unit, size] of Object.entries(DURATION_UNITS).reverse()) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`
+      rest %= size
+    }
+  }
+  return out
+}
+
 function usage(): string {
   const rows = FIELD_NAMES.map((name) => {
     const field = CONFIG_FIELDS[name]
@@ -82,6 +142,9 @@ function usage(): string {
     admin: DEFAULT_ADMIN,
     replicaMaxBytes: `${DEFAULT_REPLICA_MAX_BYTES / 1024 / 1024}MiB`,
     replicaMaxEntries: String(DEFAULT_REPLICA_MAX_ENTRIES),
+    ticketKeyRotation: formatDuration(DEFAULT_TICKET_KEY_ROTATION_MS),
+    ticketKeyLifetime: formatDuration(DEFAULT_TICKET_KEY_LIFETIME_MS),
+    ticketKeysFormat: DEFAULT_TICKET_KEYS_FORMAT,
     logLevel: DEFAULT_LOG_LEVEL,
     logFormat: DEFAULT_LOG_FORMAT,
   }
@@ -98,7 +161,8 @@ function usage(): string {
   })
   return `Usage: tlsmeshd [--config FILE] [options]
 
-Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given realms.
+Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given realms, and with
+--ticket-keys, generates, shares and rotates their TLS session ticket keys.
 
 ${lines.join('\n')}
   ${'--config FILE'.padEnd(width)}YAML config file (or ${CONFIG_FILE_ENV}); flags win over the environment, which wins over the file
@@ -308,6 +372,7 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
     mdns: bool('mdns'),
     admin: parseHostPort(label('admin'), str('admin') ?? DEFAULT_ADMIN),
     ...memcacheOptions(str, label, realms),
+    ...ticketKeysOptions(str, list, label, realms),
     replica: {
       maxBytesPerRealm:
         replicaMaxBytes !== undefined
@@ -359,6 +424,109 @@ function memcacheOptions(
       ...(tcp !== undefined ? { tcp: parseHostPort(label('memcache'), tcp) } : {}),
       ...(socketPath !== undefined ? { socketPath } : {}),
       realm,
+    },
+  }
+}
+
+function ticketKeysOptions(
+  str: (name: FieldName) => string | undefined,
+  list: (name: FieldName) => string[] | undefined,
+  label: (name: FieldName) => string,
+  realms: string[],
+): Pick<DaemonOptions, 'ticketKeys'> {
+  const ticketRealms = list('ticketKeys') ?? []
+  const dependents = [
+    'ticketKeyRotation',
+    'ticketKeyLifetime',
+    'ticketKeysDir',
+    'ticketKeysFormat',
+    'onTicketKeys',
+  ] as const
+  if (ticketRealms.length === 0) {
+    const given = dependents.find((name) => str(name) !== undefined)
+    if (given !== undefined) {
+      throw new InvalidOptionError(
+        `${label(given)}: needs --ticket-keys REALM (the realm whose keys to keep)`,
+      )
+    }
+    return {}
+  }
+  for (const realm of ticketRealms) {
+    if (!realms.includes(realm)) {
+      throw new InvalidOptionError(
+        `${label('ticketKeys')}: "${realm}" is not one of the realms served (${realms.join(', ')}); add --realm ${realm}`,
+      )
+    }
+    if (!isValidRealm(ticketKeyRealm(realm))) {
+      throw new InvalidOptionError(
+        `${label('ticketKeys')}: "${realm}" is too long: its keys travel in the realm "${ticketKeyRealm(realm)}", at most 64 characters`,
+      )
+    }
+    // The key realm is a replica realm like any other: a session realm of the same name would mix
+    // sessions and keys, and hand the keys to whatever reads that realm (the memcached endpoint).
+    if (realms.includes(ticketKeyRealm(realm))) {
+      throw new InvalidOptionError(
+        `${label('realms')}: "${ticketKeyRealm(realm)}" is where the ticket keys of --ticket-keys ${realm} travel; serve sessions under another name`,
+      )
+    }
+  }
+  const rotation = str('ticketKeyRotation')
+  const lifetime = str('ticketKeyLifetime')
+  const rotationMs =
+    rotation !== undefined
+      ? parseDuration(
+          label('ticketKeyRotation'),
+          rotation,
+          MIN_TICKET_KEY_ROTATION_MS,
+          MAX_TICKET_KEY_DURATION_MS,
+        )
+      : DEFAULT_TICKET_KEY_ROTATION_MS
+  const decryptLifetimeMs =
+    lifetime !== undefined
+      ? parseDuration(label('ticketKeyLifetime'), lifetime, 0, MAX_TICKET_KEY_DURATION_MS)
+      : DEFAULT_TICKET_KEY_LIFETIME_MS
+  try {
+    ticketKeyRecordTtlMs({ realm: ticketRealms[0]!, rotationMs, decryptLifetimeMs })
+  } catch (err) {
+    if (!(err instanceof InvalidTicketKeyOptionError)) throw err
+    throw new InvalidOptionError(`${label('ticketKeyRotation')}: ${err.message}`)
+  }
+
+  const dir = str('ticketKeysDir')
+  const format = str('ticketKeysFormat')
+  const hook = str('onTicketKeys')
+  if (dir === undefined) {
+    const given = (['ticketKeysFormat', 'onTicketKeys'] as const).find((name) => str(name) !== undefined)
+    if (given !== undefined) {
+      throw new InvalidOptionError(
+        `${label(given)}: needs --ticket-keys-dir DIR (the directory the key files are written to)`,
+      )
+    }
+  } else if (!dir.startsWith('/')) {
+    // nginx and HAProxy name the files by absolute path, and a unit's working directory is `/`.
+    throw new InvalidOptionError(`${label('ticketKeysDir')}: expected an absolute path, got "${dir}"`)
+  }
+  if (hook !== undefined && hook.trim().length === 0) {
+    throw new InvalidOptionError(`${label('onTicketKeys')}: expected a command, got an empty value`)
+  }
+  return {
+    ticketKeys: {
+      realms: [...new Set(ticketRealms)],
+      rotationMs,
+      decryptLifetimeMs,
+      ...(dir !== undefined
+        ? {
+            files: {
+              dir,
+              format: oneOf(
+                label('ticketKeysFormat'),
+                format ?? DEFAULT_TICKET_KEYS_FORMAT,
+                TICKET_KEY_FILE_FORMATS,
+              ),
+              ...(hook !== undefined ? { hook } : {}),
+            },
+          }
+        : {}),
     },
   }
 }

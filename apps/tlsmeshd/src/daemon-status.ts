@@ -16,6 +16,7 @@ import {
   type Readiness,
   type ReadinessReason,
   STATUS_SCHEMA_VERSION,
+  type TicketKeysRealmStatus,
 } from './admin-schema.ts'
 
 export const FALLBACK_DEGREE: MeshDegreeTargets = {
@@ -27,21 +28,32 @@ export const FALLBACK_DEGREE: MeshDegreeTargets = {
 /**
  * Ready: joined the mesh (a mesh peer in every realm, or alone with no seeds to join through: the
  * first node of a fleet) and the first catch-up done (a reconciliation succeeded, or there is no
- * peer to catch up from). Until then a node's replica may miss sessions the fleet holds.
+ * peer to catch up from). Until then a node's replica may miss sessions the fleet holds. With
+ * `--ticket-keys`, also holding each realm's current ticket key (and the next one once it is due),
+ * and with `--ticket-keys-dir`, the files written once: a server started before that would make
+ * tickets no other server can open.
  */
-export function readiness(status: MeshStatus, init: { seeds: number }): Readiness {
-  const reasons: ReadinessReason[] = []
+export function readiness(
+  status: MeshStatus,
+  init: { seeds: number; ticketKeys?: Record<string, TicketKeysRealmStatus> },
+): Readiness {
   if (status.uptimeMs === 0 && status.listenAddrs.length === 0) {
     return { ready: false, reasons: [{ code: 'not-started', message: 'the mesh node has not started' }] }
   }
+  const reasons = [...meshReasons(status, init.seeds), ...ticketKeyReasons(init.ticketKeys ?? {})]
+  return { ready: reasons.length === 0, reasons }
+}
+
+function meshReasons(status: MeshStatus, seeds: number): ReadinessReason[] {
+  const reasons: ReadinessReason[] = []
   if (status.connectedPeers === 0) {
-    if (init.seeds > 0) {
+    if (seeds > 0) {
       reasons.push({
         code: 'no-peers',
-        message: `no peer connected: none of the ${init.seeds} seed(s) reached yet`,
+        message: `no peer connected: none of the ${seeds} seed(s) reached yet`,
       })
     }
-    return { ready: reasons.length === 0, reasons }
+    return reasons
   }
   for (const [realm, r] of Object.entries(status.realms)) {
     if (r.meshPeers === 0) {
@@ -61,7 +73,31 @@ export function readiness(status: MeshStatus, init: { seeds: number }): Readines
         : `first catch-up with a peer not done yet (${sync.failed} failed)`,
     })
   }
-  return { ready: reasons.length === 0, reasons }
+  return reasons
+}
+
+function ticketKeyReasons(ticketKeys: Record<string, TicketKeysRealmStatus>): ReadinessReason[] {
+  const reasons: ReadinessReason[] = []
+  for (const [realm, t] of Object.entries(ticketKeys)) {
+    if (!t.ready) {
+      reasons.push({
+        code: 'ticket-keys-pending',
+        realm,
+        message:
+          t.current === null
+            ? `realm ${realm}: no current ticket key yet (waiting for the peers' keys; a node proposes its own only after a short grace)`
+            : `realm ${realm}: the next ticket key is due and not held yet`,
+      })
+    }
+    if (t.files !== null && t.files.current === null) {
+      reasons.push({
+        code: 'ticket-key-files-pending',
+        realm,
+        message: `realm ${realm}: ticket key files not written yet in ${t.files.dir}${t.files.lastWriteError !== null ? ` (${t.files.lastWriteError})` : ''}`,
+      })
+    }
+  }
+  return reasons
 }
 
 export interface StatusComponents {
@@ -73,6 +109,16 @@ export interface StatusComponents {
   memcacheRealm: string | undefined
   /** Read on every request: SIGHUP may change them. */
   settings: () => { seeds: number; logLevel: string }
+  /** Per realm of `--ticket-keys`; absent without. */
+  ticketKeys?: () => Record<string, TicketKeysRealmStatus>
+}
+
+/** What `/readyz` answers and `/status` carries. */
+export function currentReadiness(components: StatusComponents): Readiness {
+  return readiness(components.mesh.status(), {
+    seeds: components.settings().seeds,
+    ticketKeys: components.ticketKeys?.() ?? {},
+  })
 }
 
 async function counterTotal(registry: Registry, name: string): Promise<number> {
@@ -100,6 +146,7 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
   const status = mesh.status()
   const settings = components.settings()
   const limits = mesh.store.limits
+  const ticketKeys = components.ticketKeys?.() ?? {}
   return {
     schema: STATUS_SCHEMA_VERSION,
     version: components.version,
@@ -113,7 +160,8 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
     memcache: await memcacheStatus(components.registry, components.memcacheRealm),
     seeds: settings.seeds,
     logLevel: settings.logLevel,
-    readiness: readiness(status, { seeds: settings.seeds }),
+    ticketKeys,
+    readiness: readiness(status, { seeds: settings.seeds, ticketKeys }),
   }
 }
 
@@ -188,11 +236,10 @@ export function registerDaemonMetrics(
   if (free('tlsmesh_daemon_ready')) {
     new Gauge({
       name: 'tlsmesh_daemon_ready',
-      help: '1 when /readyz answers 200 (joined the mesh, first catch-up done)',
+      help: '1 when /readyz answers 200 (joined the mesh, first catch-up done, ticket keys held)',
       registers,
       collect() {
-        const ready = readiness(components.mesh.status(), { seeds: components.settings().seeds }).ready
-        this.set(ready ? 1 : 0)
+        this.set(currentReadiness(components).ready ? 1 : 0)
       },
     })
   }
@@ -232,6 +279,7 @@ export function registerDaemonMetrics(
       },
     })
   }
+  if (components.ticketKeys !== undefined) registerTicketKeyMetrics(registry, components.ticketKeys)
   const reloads = new Counter({
     name: 'tlsmesh_daemon_reloads_total',
     help: 'SIGHUP reloads, by result',
@@ -241,4 +289,111 @@ export function registerDaemonMetrics(
   reloads.inc({ result: 'applied' }, 0)
   reloads.inc({ result: 'failed' }, 0)
   return { reloads: (result) => reloads.inc({ result }) }
+}
+
+/**
+ * Ticket key metrics, per realm of `--ticket-keys` (a bounded label). Counters are read from the
+ * schedules' own counts at scrape time, like the catch-up ones.
+ */
+export function registerTicketKeyMetrics(
+  registry: Registry,
+  read: () => Record<string, TicketKeysRealmStatus>,
+): void {
+  const registers = [registry]
+  const free = (name: string): boolean => registry.getSingleMetric(name) === undefined
+  const gauge = (
+    name: string,
+    help: string,
+    value: (t: TicketKeysRealmStatus) => number | undefined,
+  ): void => {
+    if (!free(name)) return
+    new Gauge({
+      name,
+      help,
+      labelNames: ['realm'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [realm, t] of Object.entries(read())) {
+          const v = value(t)
+          if (v !== undefined) this.set({ realm }, v)
+        }
+      },
+    })
+  }
+  const counter = (name: string, help: string, value: (t: TicketKeysRealmStatus) => number): void => {
+    if (!free(name)) return
+    new Counter({
+      name,
+      help,
+      labelNames: ['realm'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [realm, t] of Object.entries(read())) this.inc({ realm }, value(t))
+      },
+    })
+  }
+  gauge(
+    'tlsmesh_ticket_keys_held',
+    'Ticket keys held: current, next, older ones still decrypting',
+    (t) => t.held,
+  )
+  // No series while there is no current key: an age of 0 would read as freshly rotated.
+  gauge(
+    'tlsmesh_ticket_key_age_seconds',
+    'Age of the encrypting ticket key (below the rotation interval)',
+    (t) => (t.current === null ? undefined : t.current.ageMs / 1000),
+  )
+  gauge(
+    'tlsmesh_ticket_key_rotation_seconds',
+    'Configured rotation interval of the ticket keys',
+    (t) => t.rotationMs / 1000,
+  )
+  gauge('tlsmesh_ticket_keys_ready', '1 when the current ticket key (and the next, once due) is held', (t) =>
+    t.ready ? 1 : 0,
+  )
+  counter('tlsmesh_ticket_key_rotations_total', 'Times the encrypting ticket key changed', (t) => t.rotations)
+  counter(
+    'tlsmesh_ticket_key_proposals_total',
+    'Ticket keys this node generated and proposed',
+    (t) => t.proposed,
+  )
+  counter(
+    'tlsmesh_ticket_key_replaced_total',
+    'Ticket keys held and then replaced by a competing proposal (kept to decrypt)',
+    (t) => t.replaced,
+  )
+  if (free('tlsmesh_ticket_key_file_writes_total')) {
+    new Counter({
+      name: 'tlsmesh_ticket_key_file_writes_total',
+      help: 'Writes of the nginx/HAProxy key files, by result',
+      labelNames: ['realm', 'result'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [realm, t] of Object.entries(read())) {
+          if (t.files === null) continue
+          this.inc({ realm, result: 'ok' }, t.files.writes)
+          this.inc({ realm, result: 'failed' }, t.files.writeErrors)
+        }
+      },
+    })
+  }
+  if (free('tlsmesh_ticket_key_hook_runs_total')) {
+    new Counter({
+      name: 'tlsmesh_ticket_key_hook_runs_total',
+      help: 'Runs of --on-ticket-keys, by result',
+      labelNames: ['realm', 'result'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [realm, t] of Object.entries(read())) {
+          if (t.files === null) continue
+          this.inc({ realm, result: 'ok' }, t.files.hookRuns - t.files.hookFailures)
+          this.inc({ realm, result: 'failed' }, t.files.hookFailures)
+        }
+      },
+    })
+  }
 }

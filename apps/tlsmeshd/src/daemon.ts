@@ -4,12 +4,19 @@ import type { AddressInfo } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import { createMeshNode, DEFAULT_MESH_NAME, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
+import { DEFAULT_MAX_TTL_MS } from '@tlsmesh/store'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createAdminServer } from './admin-server.ts'
 import { CONFIG_FIELDS, FIELD_NAMES, type FieldName } from './config-fields.ts'
 import type { DaemonOptions } from './daemon-options.ts'
 import { registerDaemonMetrics, type StatusComponents } from './daemon-status.ts'
+import {
+  DaemonTicketKeys,
+  prepareTicketKeyDir,
+  ticketKeyRealms,
+  ticketKeyRecordTtl,
+} from './daemon-ticket-keys.ts'
 
 export const VERSION = '0.1.0'
 
@@ -24,6 +31,8 @@ export interface ReloadResult {
 export interface Daemon {
   mesh: MeshNode
   memcache: MemcacheServer | undefined
+  /** With `--ticket-keys`: the schedules and key files. */
+  ticketKeys: DaemonTicketKeys | undefined
   adminAddress: { host: string; port: number }
   /** The options in force (after any reload). */
   readonly options: DaemonOptions
@@ -31,7 +40,7 @@ export interface Daemon {
   reload(next: DaemonOptions): ReloadResult
   /** Counts a reload whose new config was refused (the old one stays in force). */
   reloadFailed(): void
-  /** Stops taking work, then the mesh, then the admin endpoint. */
+  /** Stops taking work (memcached, key files), the ticket key schedules, the mesh, the admin endpoint. */
   stop(): Promise<void>
 }
 
@@ -53,6 +62,12 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     memcacheRealm: o.memcache?.realm,
     replicaMaxBytes: o.replica.maxBytesPerRealm,
     replicaMaxEntries: o.replica.maxEntriesPerRealm,
+    ticketKeys: o.ticketKeys?.realms,
+    ticketKeyRotation: o.ticketKeys?.rotationMs,
+    ticketKeyLifetime: o.ticketKeys?.decryptLifetimeMs,
+    ticketKeysDir: o.ticketKeys?.files?.dir,
+    ticketKeysFormat: o.ticketKeys?.files?.format,
+    onTicketKeys: o.ticketKeys?.files?.hook,
     logLevel: o.logLevel,
     logFormat: o.logFormat,
   })
@@ -84,7 +99,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     log.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
   const privateKey =
     options.identityFile !== undefined ? await loadOrCreateIdentity(options.identityFile) : undefined
+  // Before anything starts: a directory that cannot be made is a start-up failure, not a warning later.
+  const keyFiles = options.ticketKeys?.files
+  if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
 
+  let ticketKeys: DaemonTicketKeys | undefined
   const mesh = await createMeshNode(
     {
       ...(meshKey !== undefined ? { meshKey } : { insecureDev: true }),
@@ -93,17 +112,28 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       listen: options.listen,
       seeds: options.seeds,
       ...(options.allowPeers !== undefined ? { allowPeers: options.allowPeers } : {}),
-      realms: options.realms,
+      // The ticket keys of realm R travel in R.tickets, a realm like any other.
+      realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
       mdns: options.mdns,
       libp2pMetrics: true,
       store: {
         maxBytesPerRealm: options.replica.maxBytesPerRealm,
         maxEntriesPerRealm: options.replica.maxEntriesPerRealm,
+        // Raised only if a key record lives longer than the 24 h cap (it does not with the defaults).
+        maxTtlMs: Math.max(DEFAULT_MAX_TTL_MS, ticketKeyRecordTtl(options.ticketKeys)),
       },
     },
-    { registry, logger },
+    { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },
   )
   await mesh.start()
+
+  if (options.ticketKeys !== undefined) {
+    ticketKeys = new DaemonTicketKeys(options.ticketKeys, {
+      cache: mesh.cache,
+      logger: logger.child({ module: 'ticket-keys' }),
+    })
+    await ticketKeys.start()
+  }
 
   let memcache: MemcacheServer | undefined
   if (options.memcache !== undefined) {
@@ -119,6 +149,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     try {
       await memcache.start()
     } catch (err) {
+      await ticketKeys?.stop()
       await mesh.stop()
       throw err
     }
@@ -129,10 +160,11 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     mesh,
     registry,
     version: VERSION,
-    realms: options.realms,
+    realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
     meshName: options.meshName ?? DEFAULT_MESH_NAME,
     memcacheRealm: options.memcache?.realm,
     settings: () => ({ seeds: current.seeds.length, logLevel: logger.level }),
+    ...(ticketKeys !== undefined ? { ticketKeys: () => ticketKeys.status() } : {}),
   }
   const metrics = registerDaemonMetrics(registry, statusComponents)
   const admin = createAdminServer({ ...statusComponents, logger: logger.child({ module: 'admin' }) })
@@ -141,6 +173,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
     await once(admin, 'listening')
   } catch (err) {
     await memcache?.stop()
+    await ticketKeys?.stop()
     await mesh.stop()
     throw err
   }
@@ -157,6 +190,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
   return {
     mesh,
     memcache,
+    ticketKeys,
     adminAddress: { host: address.address, port: address.port },
     get options() {
       return current
@@ -213,8 +247,10 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       metrics.reloads('failed')
     },
     async stop() {
-      // Stop taking work first, then leave the mesh, then close the admin endpoint.
+      // Stop taking work first (the memcached endpoint, the key files: a write or hook under way
+      // finishes), then the schedules, then leave the mesh, then close the admin endpoint.
       await memcache?.stop()
+      await ticketKeys?.stop()
       await mesh.stop()
       admin.closeAllConnections()
       await new Promise<void>((resolve) => admin.close(() => resolve()))

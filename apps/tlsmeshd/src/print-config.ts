@@ -1,6 +1,6 @@
 import { stringify } from 'yaml'
 import { CONFIG_FIELDS, FIELD_NAMES, type FieldName, type Origin } from './config-fields.ts'
-import { type DaemonOptions, formatHostPort, type ResolvedConfig } from './daemon-options.ts'
+import { type DaemonOptions, formatDuration, formatHostPort, type ResolvedConfig } from './daemon-options.ts'
 
 /** Each setting as the config file would spell it; undefined when not set. */
 function fileValues(
@@ -22,6 +22,14 @@ function fileValues(
     memcacheRealm: options.memcache?.realm,
     replicaMaxBytes: options.replica.maxBytesPerRealm,
     replicaMaxEntries: options.replica.maxEntriesPerRealm,
+    ticketKeys: options.ticketKeys?.realms,
+    ticketKeyRotation:
+      options.ticketKeys !== undefined ? formatDuration(options.ticketKeys.rotationMs) : undefined,
+    ticketKeyLifetime:
+      options.ticketKeys !== undefined ? formatDuration(options.ticketKeys.decryptLifetimeMs) : undefined,
+    ticketKeysDir: options.ticketKeys?.files?.dir,
+    ticketKeysFormat: options.ticketKeys?.files?.format,
+    onTicketKeys: options.ticketKeys?.files?.hook,
     logLevel: options.logLevel,
     logFormat: options.logFormat,
   }

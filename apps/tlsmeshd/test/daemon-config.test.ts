@@ -12,6 +12,7 @@ const FILE = '/etc/tlsmesh/tlsmeshd.yaml'
 const KEY_HEX = 'ab'.repeat(32)
 
 type Source = 'flag' | 'env' | 'file'
+const TICKET_CONTEXT = ['--realm', 'www', '--ticket-keys', 'www']
 
 /** Resolves one setting given by one source, with `context` (other settings, as flags) around it. */
 function resolveWith(source: Source, name: FieldName, value: string | string[], context: string[] = []) {
@@ -73,6 +74,28 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
     },
     replicaMaxBytes: { value: '10 parsecs', allowed: /size from 1MiB to 16GiB/ },
     replicaMaxEntries: { value: '0', allowed: /whole number from 1 to/ },
+    ticketKeys: {
+      value: 'api',
+      allowed: /"api" is not one of the realms served \(www\); add --realm api/,
+      context: ['--realm', 'www'],
+    },
+    ticketKeyRotation: {
+      value: '3600',
+      allowed: /duration from 1s to 7d such as 30s, 15m, 1h or 1h30m/,
+      context: TICKET_CONTEXT,
+    },
+    ticketKeyLifetime: { value: '8d', allowed: /duration from 0s to 7d/, context: TICKET_CONTEXT },
+    ticketKeysDir: { value: 'run/keys', allowed: /expected an absolute path/, context: TICKET_CONTEXT },
+    ticketKeysFormat: {
+      value: 'apache',
+      allowed: /"apache" is not one of nginx, haproxy/,
+      context: [...TICKET_CONTEXT, '--ticket-keys-dir', '/run/tlsmesh/tickets'],
+    },
+    onTicketKeys: {
+      value: 'nginx -s reload',
+      allowed: /needs --ticket-keys-dir DIR/,
+      context: TICKET_CONTEXT,
+    },
     logLevel: { value: 'verbose', allowed: new RegExp(LOG_LEVELS.join(', ')) },
     logFormat: { value: 'xml', allowed: /one of auto, json, pretty/ },
   }
@@ -159,6 +182,12 @@ memcache-socket: /run/tlsmesh/memcache.sock
 memcache-realm: api
 replica-max-bytes: 128MiB
 replica-max-entries: 50000
+ticket-keys: [www]
+ticket-key-rotation: 30m
+ticket-key-lifetime: 6h
+ticket-keys-dir: /run/tlsmesh/tickets
+ticket-keys-format: haproxy
+on-ticket-keys: systemctl reload haproxy
 log-level: debug
 log-format: json
 `)
@@ -181,6 +210,12 @@ log-format: json
         realm: 'api',
       },
       replica: { maxBytesPerRealm: 128 * 1024 * 1024, maxEntriesPerRealm: 50_000 },
+      ticketKeys: {
+        realms: ['www'],
+        rotationMs: 30 * 60_000,
+        decryptLifetimeMs: 6 * 3_600_000,
+        files: { dir: '/run/tlsmesh/tickets', format: 'haproxy', hook: 'systemctl reload haproxy' },
+      },
       logLevel: 'debug',
       logFormat: 'json',
     })
@@ -330,6 +365,32 @@ describe('--print-config', () => {
     expect(text).toMatch(/^realms: {2}# from \/etc\/tlsmesh\/tlsmeshd\.yaml$/m)
     expect(text).toContain(`replica-max-entries: 100000  # default`)
     expect(text).toContain('# identity-file: (not set)')
+    const again = resolveOptions({
+      flags: {},
+      file: { path: '/printed.yaml', values: parseConfigFile('/printed.yaml', text) },
+    })
+    expect(again.options).toEqual(resolved.options)
+  })
+
+  it('prints ticket key settings as durations that read back the same', () => {
+    const flags = parseFlags([
+      '--insecure-dev',
+      '--realm',
+      'www',
+      '--ticket-keys',
+      'www',
+      '--ticket-key-rotation',
+      '90m',
+      '--ticket-keys-dir',
+      '/run/tlsmesh/tickets',
+      '--on-ticket-keys',
+      'nginx -s reload',
+    ]).values
+    const resolved = resolveOptions({ flags })
+    const text = formatConfig(resolved)
+    expect(text).toContain('ticket-key-rotation: 1h30m  # from --ticket-key-rotation')
+    expect(text).toContain('ticket-key-lifetime: 12h  # default')
+    expect(text).toContain('ticket-keys-format: nginx  # default')
     const again = resolveOptions({
       flags: {},
       file: { path: '/printed.yaml', values: parseConfigFile('/printed.yaml', text) },

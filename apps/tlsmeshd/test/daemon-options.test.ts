@@ -6,7 +6,14 @@ import {
   DEFAULT_REPLICA_MAX_ENTRIES,
   LOG_LEVELS,
 } from '../src/constants.ts'
-import { InvalidOptionError, parseDaemonArgs, parseHostPort, USAGE } from '../src/daemon-options.ts'
+import {
+  formatDuration,
+  InvalidOptionError,
+  parseDaemonArgs,
+  parseDuration,
+  parseHostPort,
+  USAGE,
+} from '../src/daemon-options.ts'
 
 const PEER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 const SEED = `/ip4/10.0.0.5/tcp/7645/p2p/${PEER}`
@@ -115,6 +122,40 @@ describe('parseDaemonArgs', () => {
     ).toEqual(expect.objectContaining({ memcache: { socketPath: '/run/tlsmesh.sock', realm: 'api' } }))
   })
 
+  it('keeps ticket keys for realms it serves, with the library defaults and files only when asked', () => {
+    const www = [...KEY, '--realm', 'www', '--realm', 'api']
+    expect(parseDaemonArgs(www)).not.toHaveProperty('ticketKeys')
+    expect(parseDaemonArgs([...www, '--ticket-keys', 'www'])).toMatchObject({
+      realms: ['www', 'api'],
+      ticketKeys: { realms: ['www'], rotationMs: 3_600_000, decryptLifetimeMs: 12 * 3_600_000 },
+    })
+    expect(parseDaemonArgs([...www, '--ticket-keys', 'www'])).not.toHaveProperty('ticketKeys.files')
+    expect(
+      parseDaemonArgs([
+        ...www,
+        '--ticket-keys',
+        'www',
+        '--ticket-keys',
+        'api',
+        '--ticket-key-rotation',
+        '6s',
+        '--ticket-key-lifetime',
+        '1m30s',
+        '--ticket-keys-dir',
+        '/run/tlsmesh/tickets',
+        '--on-ticket-keys',
+        'nginx -s reload',
+      ]),
+    ).toMatchObject({
+      ticketKeys: {
+        realms: ['www', 'api'],
+        rotationMs: 6000,
+        decryptLifetimeMs: 90_000,
+        files: { dir: '/run/tlsmesh/tickets', format: 'nginx', hook: 'nginx -s reload' },
+      },
+    })
+  })
+
   it('returns help for --help and -h', () => {
     expect(parseDaemonArgs(['--help'])).toBe('help')
     expect(parseDaemonArgs(['-h', '--log-level', 'nonsense'])).toBe('help')
@@ -155,6 +196,48 @@ describe('parseDaemonArgs', () => {
       argv: [...KEY, '--memcache-realm', 'default'],
       names: '--memcache-realm',
     },
+    'ticket keys for a realm not served': {
+      argv: [...KEY, '--realm', 'www', '--ticket-keys', 'api'],
+      names: '--ticket-keys: "api" is not one of the realms served (www)',
+    },
+    'ticket keys for a realm whose key realm name is too long': {
+      argv: [...KEY, '--realm', 'r'.repeat(60), '--ticket-keys', 'r'.repeat(60)],
+      names: `--ticket-keys: "${'r'.repeat(60)}" is too long`,
+    },
+    'a session realm named like the key realm of another': {
+      argv: [...KEY, '--realm', 'www', '--realm', 'www.tickets', '--ticket-keys', 'www'],
+      names: '--realm: "www.tickets" is where the ticket keys of --ticket-keys www travel',
+    },
+    'a rotation without --ticket-keys': {
+      argv: [...KEY, '--ticket-key-rotation', '1h'],
+      names: '--ticket-key-rotation: needs --ticket-keys REALM',
+    },
+    'a key directory without --ticket-keys': {
+      argv: [...KEY, '--ticket-keys-dir', '/run/k'],
+      names: '--ticket-keys-dir: needs --ticket-keys REALM',
+    },
+    'a key file format without a directory': {
+      argv: [...KEY, '--realm', 'www', '--ticket-keys', 'www', '--ticket-keys-format', 'haproxy'],
+      names: '--ticket-keys-format: needs --ticket-keys-dir DIR',
+    },
+    'a rotation under a second': {
+      argv: [...KEY, '--realm', 'www', '--ticket-keys', 'www', '--ticket-key-rotation', '500ms'],
+      names: '--ticket-key-rotation: expected a duration from 1s to 7d',
+    },
+    'an empty hook': {
+      argv: [
+        ...KEY,
+        '--realm',
+        'www',
+        '--ticket-keys',
+        'www',
+        '--ticket-keys-dir',
+        '/run/k',
+        '--on-ticket-keys',
+        ' ',
+      ],
+      names: '--on-ticket-keys: expected a command',
+    },
     'a memcached realm not served': {
       argv: [...KEY, '--realm', 'www', '--memcache', '127.0.0.1:11211', '--memcache-realm', 'api'],
       names: '--memcache-realm',
@@ -171,6 +254,34 @@ describe('parseDaemonArgs', () => {
 
   it('lists the allowed log levels when refusing one', () => {
     expect(refusal([...KEY, '--log-level', 'verbose']).message).toContain(LOG_LEVELS.join(', '))
+  })
+})
+
+describe('durations', () => {
+  it('reads units, alone or combined, and prints them back the same', () => {
+    const cases: Array<[string, number]> = [
+      ['500ms', 500],
+      ['30s', 30_000],
+      ['15m', 900_000],
+      ['1h', 3_600_000],
+      ['1h30m', 5_400_000],
+      ['12h', 43_200_000],
+      ['2d', 172_800_000],
+      ['1m1s1ms', 61_001],
+    ]
+    for (const [text, ms] of cases) {
+      expect(parseDuration('--x', text, 0, Number.MAX_SAFE_INTEGER), text).toBe(ms)
+      expect(formatDuration(ms)).toBe(text)
+    }
+    expect(formatDuration(0)).toBe('0s')
+    expect(formatDuration(90_000)).toBe('1m30s')
+  })
+
+  it('refuses a number without a unit, other units, spaces and values out of range', () => {
+    for (const text of ['3600', '1 h', '1y', 'h', '', '1h-', '-1h', '1.5h']) {
+      expect(() => parseDuration('--x', text, 0, 10 ** 12), text).toThrow(/^--x: expected a duration/)
+    }
+    expect(() => parseDuration('--x', '2s', 3000, 10_000)).toThrow(/from 3s to 10s/)
   })
 })
 

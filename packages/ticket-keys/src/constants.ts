@@ -84,6 +84,12 @@ export const MAX_SUPERSEDED_KEYS = 2
 /** `nginx -s reload` or `systemctl reload` return in well under a second; a hung hook is killed. */
 export const DEFAULT_HOOK_TIMEOUT_MS = 30_000
 
+/**
+ * A failed write of the key files (disk full, the directory removed) is tried again this soon, not
+ * at the next change: that may be a rotation away, and the server meanwhile keeps stale keys.
+ */
+export const FILE_WRITE_RETRY_MS = 5000
+
 /** After SIGTERM, how long a timed-out hook's process group gets before SIGKILL. */
 export const HOOK_KILL_GRACE_MS = 2000
 

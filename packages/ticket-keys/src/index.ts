@@ -36,4 +36,5 @@ export {
   type TicketKeyStatus,
   type TicketKeysChange,
   ticketKeyRealm,
+  ticketKeyRecordTtlMs,
 } from './ticket-key-schedule.ts'

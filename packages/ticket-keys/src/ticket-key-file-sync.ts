@@ -1,3 +1,4 @@
+import { FILE_WRITE_RETRY_MS } from './constants.ts'
 import { type TicketKeyFileFormat, writeTicketKeyFiles } from './ticket-key-files.ts'
 import type { HookResult } from './ticket-key-hook.ts'
 import { runHook } from './ticket-key-hook.ts'
@@ -19,15 +20,25 @@ export interface TicketKeyFilesInit {
   /** `--on-ticket-keys`: run through `/bin/sh -c` after each write, e.g. `nginx -s reload`. */
   hook?: string
   hookTimeoutMs?: number
+  /** After a failed write, how long until it is tried again. Default `FILE_WRITE_RETRY_MS`. */
+  retryMs?: number
 }
 
 export interface TicketKeyFilesComponents {
   logger?: TicketKeyLogger
+  /** Default `Date.now`: stamps `lastWriteAt`. */
+  now?: () => number
 }
 
 export interface TicketKeyFilesStats {
   writes: number
   writeErrors: number
+  /** The name (hex) of the encrypting key at the last successful write; null before the first. */
+  current: string | null
+  /** When the last successful write finished (ms since the epoch). */
+  lastWriteAt: number | null
+  /** Why the last write failed (a file system error, with paths, never key bytes); null once one succeeds. */
+  lastWriteError: string | null
   hookRuns: number
   /** Hooks that exited non-zero, were killed or timed out. */
   hookFailures: number
@@ -36,6 +47,8 @@ export interface TicketKeyFilesStats {
 
 export interface AttachedTicketKeyFiles {
   readonly stats: TicketKeyFilesStats
+  /** nginx: how many slot files are written (the `ssl_session_ticket_key` lines to configure). */
+  readonly slots: number
   /** Writes the schedule's keys now (if changed since the last write) and runs the hook; resolves after. */
   sync(): Promise<void>
   /** Stops following the schedule and waits for a write or hook in progress. */
@@ -45,7 +58,9 @@ export interface AttachedTicketKeyFiles {
 /**
  * Keeps `dir` in step with the schedule for nginx or HAProxy: at each `keys:changed` (and once at
  * attach) it writes the key files, then runs the hook. Writes never overlap: changes that arrive
- * during a write or a hook are folded into one more write of the latest keys after it.
+ * during a write or a hook are folded into one more write of the latest keys after it. A failed
+ * write is tried again after `retryMs`: the next change may be an hour away, and meanwhile the
+ * server would keep keys the fleet has rotated past.
  */
 export function attachTicketKeyFiles(
   schedule: TicketKeySchedule,
@@ -53,10 +68,15 @@ export function attachTicketKeyFiles(
   components: TicketKeyFilesComponents = {},
 ): AttachedTicketKeyFiles {
   const { logger } = components
+  const now = components.now ?? Date.now
   const slots = init.slots ?? schedule.maxKeys
+  const retryMs = init.retryMs ?? FILE_WRITE_RETRY_MS
   const stats: TicketKeyFilesStats = {
     writes: 0,
     writeErrors: 0,
+    current: null,
+    lastWriteAt: null,
+    lastWriteError: null,
     hookRuns: 0,
     hookFailures: 0,
     lastHook: null,
@@ -64,6 +84,8 @@ export function attachTicketKeyFiles(
   let written = ''
   let chain: Promise<void> = Promise.resolve()
   let queued = false
+  let detached = false
+  let retryTimer: NodeJS.Timeout | undefined
 
   const writeOnce = async (): Promise<void> => {
     const keys = schedule.keys()
@@ -79,6 +101,9 @@ export function attachTicketKeyFiles(
       )
       written = signature
       stats.writes++
+      stats.current = current.nameHex
+      stats.lastWriteAt = now()
+      stats.lastWriteError = null
       logger?.info(
         {
           dir: init.dir,
@@ -94,7 +119,18 @@ export function attachTicketKeyFiles(
       )
     } catch (err) {
       stats.writeErrors++
-      logger?.warn({ dir: init.dir, err: (err as Error).message }, 'writing ticket key files failed')
+      stats.lastWriteError = (err as Error).message
+      logger?.warn(
+        { dir: init.dir, err: (err as Error).message, retryInMs: retryMs },
+        'writing ticket key files failed',
+      )
+      if (!detached && retryTimer === undefined) {
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined
+          if (!detached) void sync()
+        }, retryMs)
+        retryTimer.unref()
+      }
       return
     }
     if (init.hook === undefined) return
@@ -139,8 +175,12 @@ export function attachTicketKeyFiles(
 
   return {
     stats,
+    slots,
     sync,
     async detach() {
+      detached = true
+      if (retryTimer !== undefined) clearTimeout(retryTimer)
+      retryTimer = undefined
       schedule.removeEventListener('keys:changed', onChanged)
       await chain
     },

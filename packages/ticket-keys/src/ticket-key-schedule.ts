@@ -89,6 +89,8 @@ export interface TicketKeyStatus {
   decryptLifetimeMs: number
   /** Since start: keys this node proposed. */
   proposed: number
+  /** Since start: times the encrypting key changed (a new period, the first key, a replaced one). */
+  rotations: number
   /** Since start: held keys replaced by a proposal that won the merge (a race, a healed partition). */
   replaced: number
   /** Key records of the wrong size in the window read at the last refresh (a peer's bug): ignored. */
@@ -143,6 +145,7 @@ export class TicketKeySchedule extends TypedEventTarget<TicketKeyScheduleEvents>
   #timer: NodeJS.Timeout | undefined
   #unlistenAbort: (() => void) | undefined
   #proposed = 0
+  #rotations = 0
   #replaced = 0
   #invalidRecords = 0
   #errors = 0
@@ -246,6 +249,7 @@ export class TicketKeySchedule extends TypedEventTarget<TicketKeyScheduleEvents>
       rotationMs: this.options.rotationMs,
       decryptLifetimeMs: this.options.decryptLifetimeMs,
       proposed: this.#proposed,
+      rotations: this.#rotations,
       replaced: this.#replaced,
       invalidRecords: this.#invalidRecords,
       errors: this.#errors,
@@ -306,6 +310,7 @@ export class TicketKeySchedule extends TypedEventTarget<TicketKeyScheduleEvents>
       this.#signature = signature
       const currentChanged =
         previous === undefined || current === undefined ? previous !== current : !previous.sameKey(current)
+      if (currentChanged && current !== undefined) this.#rotations++
       this.emit('keys:changed', { current, keys: this.#keys, currentChanged })
     }
     this.#schedule(now, period)
@@ -415,6 +420,17 @@ export function createTicketKeySchedule(
   components: TicketKeyScheduleComponents,
 ): TicketKeySchedule {
   return new TicketKeySchedule(init, components)
+}
+
+/**
+ * The longest a key record of this schedule lives, `distributeAheadMs + rotationMs +
+ * decryptLifetimeMs` with the defaults applied: the replica's TTL cap (`maxTtlMs`) must allow it on
+ * every node, or key records are cut short or refused. Checks `init` as `createTicketKeySchedule`
+ * does, ignoring `maxTtlMs`; throws `InvalidTicketKeyOptionError` naming the field.
+ */
+export function ticketKeyRecordTtlMs(init: TicketKeyScheduleInit): number {
+  const options = resolveOptions({ ...init, maxTtlMs: Number.MAX_SAFE_INTEGER })
+  return options.distributeAheadMs + options.rotationMs + options.decryptLifetimeMs
 }
 
 function resolveOptions(init: TicketKeyScheduleInit): TicketKeyScheduleOptions {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
@@ -86,6 +86,46 @@ describe('attachTicketKeyFiles', () => {
     for (const key of schedule.keys()) {
       expect(text).not.toContain(Buffer.from(key.material.subarray(16, 32)).toString('hex'))
     }
+    await schedule.stop()
+  })
+
+  it('says why a write failed and tries again until it succeeds', async () => {
+    const clock = new Clock(T0 + 50 * MINUTE)
+    const cache = new LocalSessionCache({
+      store: createReplicaStore({ realms: [KEY_REALM] }),
+      now: clock.read,
+    })
+    const schedule = createTicketKeySchedule(
+      { realm: REALM, joinGraceMs: 0 },
+      { cache, now: clock.read, random: fixedJitter(0) },
+    )
+    await schedule.start()
+    // A plain file where the directory should be: every write fails (ENOTDIR/EEXIST), root or not.
+    const keys = join(dir, 'keys')
+    writeFileSync(keys, 'not a directory')
+    const files = attachTicketKeyFiles(
+      schedule,
+      { dir: keys, format: 'nginx', retryMs: 50 },
+      { now: () => 1234 },
+    )
+    await files.sync()
+    expect(files.stats).toMatchObject({ writes: 0, current: null, lastWriteAt: null })
+    expect(files.stats.writeErrors).toBeGreaterThan(0)
+    expect(files.stats.lastWriteError).toMatch(/ENOTDIR|EEXIST/)
+
+    // No key change comes; the retry alone writes the files once the directory can be made.
+    rmSync(keys)
+    const deadline = Date.now() + 5000
+    while (files.stats.writes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(files.stats).toMatchObject({
+      writes: 1,
+      current: schedule.current()!.nameHex,
+      lastWriteAt: 1234,
+      lastWriteError: null,
+    })
+    expect(readFileSync(join(keys, 'current.key')).equals(schedule.current()!.material)).toBe(true)
+    expect(files.slots).toBe(schedule.maxKeys)
+    await files.detach()
     await schedule.stop()
   })
 })

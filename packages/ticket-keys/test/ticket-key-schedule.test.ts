@@ -5,6 +5,7 @@ import {
   InvalidTicketKeyOptionError,
   periodId,
   type TicketKeyScheduleInit,
+  ticketKeyRecordTtlMs,
 } from '../src/index.ts'
 import {
   Clock,
@@ -42,6 +43,17 @@ describe('options', () => {
     expect(schedule.keyRealm).toBe('www.tickets')
     // current + next + 12 decrypting + 2 superseded
     expect(schedule.maxKeys).toBe(16)
+  })
+
+  it('says how long a key record lives, for the replica TTL cap, whatever the cap given', () => {
+    expect(ticketKeyRecordTtlMs({ realm: REALM })).toBe(15 * MINUTE + HOUR + 12 * HOUR)
+    expect(
+      ticketKeyRecordTtlMs({ realm: REALM, rotationMs: 6 * SECOND, decryptLifetimeMs: 12 * SECOND }),
+    ).toBe(1500 + 6000 + 12_000)
+    expect(ticketKeyRecordTtlMs({ realm: REALM, decryptLifetimeMs: 30 * HOUR, maxTtlMs: HOUR })).toBe(
+      15 * MINUTE + 31 * HOUR,
+    )
+    expect(() => ticketKeyRecordTtlMs({ realm: REALM, rotationMs: 10 })).toThrow(/rotationMs/)
   })
 
   it('scales the margins down with a short rotation', () => {
@@ -107,7 +119,8 @@ describe('one node', () => {
     expect(a.schedule.current()).toBe(next)
     expect(names(a)).toEqual([next.nameHex, first.nameHex])
     expect(a.changes.at(-1)).toMatchObject({ currentChanged: true })
-    expect(a.schedule.status()).toMatchObject({ proposed: 2, held: 2, ready: true })
+    // The first key and one rotation; learning the next key changed no encrypting key.
+    expect(a.schedule.status()).toMatchObject({ proposed: 2, held: 2, ready: true, rotations: 2 })
     await a.schedule.stop()
   })
 
@@ -139,7 +152,7 @@ describe('one node', () => {
     }
     // The first key at T0 + 50 min + grace, then one rotation exactly on each hour.
     expect(rotations.slice(1).map((t) => (t - T0) % HOUR)).toEqual(Array(15).fill(0))
-    expect(schedule.status().proposed).toBe(17)
+    expect(schedule.status()).toMatchObject({ proposed: 17, rotations: 16 })
     await schedule.stop()
   })
 
