@@ -51,6 +51,14 @@ const FIELDS = {
     arg: 'MULTIADDR',
     help: 'address to listen on, repeatable',
   },
+  announce: {
+    flag: 'announce',
+    env: 'TLSMESH_ANNOUNCE',
+    key: 'announce',
+    kind: 'list',
+    arg: 'MULTIADDR',
+    help: 'address to advertise to peers and over mDNS instead of every local one, repeatable',
+  },
   seeds: {
     flag: 'seed',
     env: 'TLSMESH_SEEDS',

@@ -47,6 +47,8 @@ export interface DaemonOptions {
   insecureDev: boolean
   identityFile?: string
   listen: string[]
+  /** Addresses advertised instead of the listen addresses (mDNS advertises every private one). */
+  announce?: string[]
   seeds: string[]
   /** Peer ids that may connect and publish; absent: any holder of the mesh key. */
   allowPeers?: string[]
@@ -365,6 +367,9 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
     insecureDev,
     ...(identityFile !== undefined ? { identityFile } : {}),
     listen: checkMultiaddrs(label('listen'), listen, false),
+    ...(list('announce') !== undefined
+      ? { announce: checkMultiaddrs(label('announce'), list('announce') ?? [], false) }
+      : {}),
     seeds: checkMultiaddrs(label('seeds'), list('seeds') ?? [], true),
     ...(allowPeers !== undefined ? { allowPeers: checkPeerIds(label('allowPeers'), allowPeers) } : {}),
     realms: [...new Set(realms)],

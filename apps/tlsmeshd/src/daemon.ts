@@ -51,6 +51,7 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     insecureDev: o.insecureDev,
     identityFile: o.identityFile,
     listen: o.listen,
+    announce: o.announce,
     seeds: o.seeds,
     allowPeers: o.allowPeers,
     realms: o.realms,
@@ -110,6 +111,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
       ...(privateKey !== undefined ? { privateKey } : {}),
       ...(options.meshName !== undefined ? { meshName: options.meshName } : {}),
       listen: options.listen,
+      ...(options.announce !== undefined ? { announce: options.announce } : {}),
       seeds: options.seeds,
       ...(options.allowPeers !== undefined ? { allowPeers: options.allowPeers } : {}),
       // The ticket keys of realm R travel in R.tickets, a realm like any other.

@@ -11,6 +11,7 @@ function fileValues(
     insecureDev: options.insecureDev,
     identityFile: options.identityFile,
     listen: options.listen,
+    announce: options.announce,
     seeds: options.seeds,
     allowPeers: options.allowPeers,
     realms: options.realms,

@@ -56,6 +56,7 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
     insecureDev: { value: 'maybe', allowed: /true|false/, sources: ['env', 'file'] },
     identityFile: { value: `/key/swarm/psk/1.0.0/`, allowed: /path of a key file/ },
     listen: { value: '0.0.0.0:7645', allowed: /not a multiaddr \(e\.g\. \/ip4\// },
+    announce: { value: '10.0.0.5', allowed: /not a multiaddr \(e\.g\. \/ip4\// },
     seeds: { value: '/ip4/10.0.0.5/tcp/7645', allowed: /needs the peer id: \.\.\.\/p2p\/<peer id>/ },
     allowPeers: { value: 'node-2', allowed: /not a peer id \(e\.g\. 12D3KooW/ },
     realms: { value: 'a/b', allowed: /1-64 characters of A-Z a-z 0-9 \. _ -/ },
@@ -170,6 +171,7 @@ mesh-key-file: /etc/tlsmesh/mesh.key
 insecure-dev: false
 identity-file: /var/lib/tlsmesh/identity.key
 listen: /ip4/0.0.0.0/tcp/7645
+announce: [/ip4/10.0.0.5/tcp/7645]
 seeds:
   - ${SEED}
 allow-peers: [${PEER}]
@@ -198,6 +200,7 @@ log-format: json
       insecureDev: false,
       identityFile: '/var/lib/tlsmesh/identity.key',
       listen: ['/ip4/0.0.0.0/tcp/7645'],
+      announce: ['/ip4/10.0.0.5/tcp/7645'],
       seeds: [SEED],
       allowPeers: [PEER],
       realms: ['www', 'api'],
