@@ -4,11 +4,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { preSharedKey } from '@libp2p/pnet'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createPrivateNetworkProtector } from '@tlsmesh/mesh'
 import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import { BatchBuilder, decodeBatch } from '@tlsmesh/wire'
 import { createLibp2p } from 'libp2p'
@@ -40,7 +40,7 @@ export async function createPushNode(init: {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: preSharedKey({ psk: init.meshKey }),
+    connectionProtector: createPrivateNetworkProtector({ psk: init.meshKey }),
     connectionManager: { inboundConnectionThreshold: 1000, maxConnections: 1000 },
     services: { identify: identify() },
   })

@@ -33,5 +33,11 @@ export {
   type PeerReportResult,
   reportPeers,
 } from './peer-report.ts'
+export {
+  createPrivateNetworkProtector,
+  KeystreamExhaustedError,
+  PrivateNetworkHandshakeError,
+  PrivateNetworkKeyMismatchError,
+} from './private-network.ts'
 export { SYNC_PROTOCOL, type SyncStats } from './sync/sync-service.ts'
 export { realmTopic } from './topics.ts'
