@@ -4,7 +4,16 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const PARTS = ['fleet-resumption', 'scale', 'ingest', 'catch-up', 'memcache', 'memory', 'model'] as const
+const PARTS = [
+  'fleet-resumption',
+  'scale',
+  'ingest',
+  'catch-up',
+  'sync-efficiency',
+  'memcache',
+  'memory',
+  'model',
+] as const
 const args = process.argv.slice(2)
 const dash = args.indexOf('--')
 const chosen = (dash >= 0 ? args.slice(0, dash) : args).filter((a) => !a.startsWith('-'))

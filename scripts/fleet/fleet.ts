@@ -140,9 +140,11 @@ export async function startFleet(init: {
       const started = Date.now()
       while (Date.now() - started < timeoutMs) {
         const statuses = await fleet.status()
-        // Ready, and on the same current key: proposals made while the fleet formed have converged.
+        // Ready and, sharing through the mesh, on the same current key: proposals made while the
+        // fleet formed have converged. Local caches: each server keeps its own key.
         const names = new Set(statuses.map((s) => s.tickets?.current?.name))
-        if (statuses.every((s) => s.tickets?.ready === true) && names.size === 1) return Date.now() - started
+        const converged = init.mode !== 'mesh' || names.size === 1
+        if (statuses.every((s) => s.tickets?.ready === true) && converged) return Date.now() - started
         await new Promise((r) => setTimeout(r, 100))
       }
       throw new Error(`the servers did not get ticket keys within ${timeoutMs} ms`)

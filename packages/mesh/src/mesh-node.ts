@@ -34,6 +34,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LAZY_FLUSH_MS,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_EAGER_PEERS,
   DEFAULT_MESH_NAME,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_REGRAFT_TIMEOUT_MS,
@@ -123,8 +124,9 @@ export interface MeshNodeInit {
   /** Collect libp2p's own metrics into the registry (the daemon does; see the note where it is used). */
   libp2pMetrics?: boolean
   /**
-   * How records travel: `tree` (default) sends each batch along an epidemic broadcast tree, about
-   * one copy per node, with gossipsub as the fallback; `gossipsub` publishes on gossipsub only.
+   * How records travel: `gossipsub` (default) publishes on gossipsub; `tree` sends each batch along
+   * an epidemic broadcast tree, about one copy per node, with gossipsub as the fallback (see
+   * DEFAULT_DISSEMINATION for why it is not the default yet).
    */
   dissemination?: 'tree' | 'gossipsub'
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
@@ -386,6 +388,7 @@ export async function createMeshNode(
             graftTimeoutMs: DEFAULT_GRAFT_TIMEOUT_MS,
             regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
             lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
+            maxEagerPeers: DEFAULT_MAX_EAGER_PEERS,
           },
           {
             libp2p,

@@ -15,11 +15,12 @@ interface SimNode {
  */
 function simulate(
   n: number,
-  options: { delayMs?: number; connectivity?: (a: number, b: number) => boolean } = {},
+  options: { delayMs?: number; connectivity?: (a: number, b: number) => boolean; maxEager?: number } = {},
 ) {
   const nodes: SimNode[] = []
   const down = new Set<string>()
   let payloadSends = 0
+  const originSends = new Map<string, number>()
   const linked = options.connectivity ?? (() => true)
   for (let i = 0; i < n; i++) {
     const name = `n${i}`
@@ -30,6 +31,7 @@ function simulate(
         graftTimeoutMs: 40,
         regraftTimeoutMs: 20,
         lazyFlushMs: 5,
+        maxEagerPeers: options.maxEager ?? 64,
         cacheEntries: 1000,
         cacheTtlMs: 30_000,
         seenEntries: 10_000,
@@ -38,7 +40,10 @@ function simulate(
       {
         send: (peer: string, frame: OutboundFrame) => {
           if (down.has(peer) || down.has(name)) return false
-          if (frame.kind === BroadcastKind.GOSSIP) payloadSends++
+          if (frame.kind === BroadcastKind.GOSSIP) {
+            payloadSends++
+            if (frame.hops === 0) originSends.set(name, (originSends.get(name) ?? 0) + 1)
+          }
           const target = nodes[Number(peer.slice(1))]!
           setTimeout(() => {
             if (down.has(peer)) return
@@ -82,6 +87,7 @@ function simulate(
     get payloadSends() {
       return payloadSends
     },
+    originSends,
     stop: () => {
       for (const node of nodes) node.tree.stop()
     },
@@ -124,6 +130,27 @@ describe('Plumtree', () => {
     const perMessage = (sim.payloadSends - before) / 40
     expect(perMessage).toBeGreaterThanOrEqual(9)
     expect(perMessage).toBeLessThan(9 * 1.2)
+    sim.stop()
+  })
+
+  it('bounds what an origin sends per message by the eager cap, whatever N', async () => {
+    const sim = simulate(20, { maxEager: 4 })
+    // Warm-up: nodes that are nobody's eager neighbour GRAFT their way into the tree.
+    for (let i = 0; i < 30; i++) {
+      sim.publish(0)
+      await settle(10)
+    }
+    await settle(300)
+    const before = sim.originSends.get('n0') ?? 0
+    for (let i = 0; i < 40; i++) {
+      sim.publish(0)
+      await settle(5)
+    }
+    await settle(300)
+    // Every node got every message, and the origin sent at most twice the cap per message (a GRAFT
+    // may add an eager neighbour beyond the cap), where the push design sends 19.
+    for (const node of sim.nodes.slice(1)) expect(node.delivered.size).toBe(70)
+    expect(((sim.originSends.get('n0') ?? 0) - before) / 40).toBeLessThanOrEqual(8)
     sim.stop()
   })
 

@@ -23,6 +23,8 @@ export interface TlsmeshdInit {
   memcacheTcp?: boolean
   /** Serve memcached on this unix socket. */
   memcacheSocket?: string
+  /** More flags, e.g. ['--log-level', 'trace']. */
+  extraArgs?: string[]
 }
 
 export interface Tlsmeshd {
@@ -60,6 +62,7 @@ export async function startTlsmeshd(init: TlsmeshdInit): Promise<Tlsmeshd> {
     ...(init.seeds ?? []).flatMap((seed) => ['--seed', seed]),
     ...(memcachePort !== undefined ? ['--memcache', `127.0.0.1:${memcachePort}`] : []),
     ...(init.memcacheSocket !== undefined ? ['--memcache-socket', init.memcacheSocket] : []),
+    ...(init.extraArgs ?? []),
   ]
   const child = startProcess(init.name, process.execPath, args)
   const adminUrl = `http://127.0.0.1:${adminPort}`

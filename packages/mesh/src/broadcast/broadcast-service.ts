@@ -29,6 +29,7 @@ export interface BroadcastServiceInit {
   graftTimeoutMs: number
   regraftTimeoutMs: number
   lazyFlushMs: number
+  maxEagerPeers: number
 }
 
 export interface BroadcastServiceComponents {
@@ -76,6 +77,8 @@ export class BroadcastService {
   private readonly components: BroadcastServiceComponents
   private readonly trees = new Map<string, Plumtree>()
   private readonly links = new Map<string, Link>()
+  /** A frame sent to several neighbours is encoded once. */
+  private readonly encoded = new WeakMap<OutboundFrame, Uint8Array>()
   private readonly originBytes: Uint8Array
   private framesDropped = 0
   private badFrames = 0
@@ -93,6 +96,7 @@ export class BroadcastService {
             graftTimeoutMs: init.graftTimeoutMs,
             regraftTimeoutMs: init.regraftTimeoutMs,
             lazyFlushMs: init.lazyFlushMs,
+            maxEagerPeers: init.maxEagerPeers,
             cacheEntries: 4096,
             cacheTtlMs: 30_000,
             seenEntries: 200_000,
@@ -219,7 +223,11 @@ export class BroadcastService {
   private send(peer: string, frame: OutboundFrame): boolean {
     const link = this.links.get(peer)
     if (link === undefined) return false
-    const bytes = encodeBroadcastFrame(frame)
+    let bytes = this.encoded.get(frame)
+    if (bytes === undefined) {
+      bytes = encodeBroadcastFrame(frame)
+      this.encoded.set(frame, bytes)
+    }
     if (link.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
       // The neighbour does not keep up: drop and count; the tree's GRAFTs or anti-entropy heal it.
       this.framesDropped++

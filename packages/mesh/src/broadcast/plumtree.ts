@@ -26,6 +26,12 @@ export interface PlumtreeInit {
   regraftTimeoutMs: number
   /** IHAVE ids are sent in batches this often. */
   lazyFlushMs: number
+  /**
+   * At most this many eager neighbours: the origin of a batch sends it to no more than this many
+   * peers, whatever the fleet's size, and the tree is this wide at most (a GRAFT may add one more,
+   * up to twice this, so that a node cut off from the tree always gets back in).
+   */
+  maxEagerPeers: number
   /** Payloads kept to answer GRAFTs. */
   cacheEntries: number
   cacheTtlMs: number
@@ -118,7 +124,8 @@ export class Plumtree {
 
   addPeer(peer: string): void {
     if (this.eager.has(peer) || this.lazy.has(peer)) return
-    this.eager.add(peer)
+    if (this.eager.size < this.init.maxEagerPeers) this.eager.add(peer)
+    else this.lazy.add(peer)
     this.updateCounts()
   }
 
@@ -157,7 +164,8 @@ export class Plumtree {
     this.stats.payloadsReceived++
     const verdict = this.components.deliver(payload, from)
     if (verdict !== 'accept') return
-    if (!this.eager.has(from)) {
+    // The link the payload came by is a tree link: keep it eager, room permitting.
+    if (!this.eager.has(from) && this.eager.size < this.init.maxEagerPeers) {
       this.lazy.delete(from)
       this.eager.add(from)
       this.updateCounts()
@@ -184,7 +192,8 @@ export class Plumtree {
 
   onGraft(from: string, ids: Uint8Array[]): void {
     if (!this.eager.has(from) && !this.lazy.has(from)) return
-    if (this.lazy.delete(from)) {
+    if (this.lazy.has(from) && this.eager.size < 2 * this.init.maxEagerPeers) {
+      this.lazy.delete(from)
       this.eager.add(from)
       this.updateCounts()
     }
@@ -212,10 +221,12 @@ export class Plumtree {
 
   private forward(payload: GossipPayload, id: Uint8Array, from: string | undefined): number {
     let reached = 0
+    // One frame object for every eager neighbour: the transport encodes it once.
+    const frame: OutboundFrame = { kind: BroadcastKind.GOSSIP, ...payload }
     for (const peer of this.eager) {
       if (peer === from) continue
       this.stats.payloadsSent++
-      if (this.components.send(peer, { kind: BroadcastKind.GOSSIP, ...payload })) reached++
+      if (this.components.send(peer, frame)) reached++
       else this.stats.sendFailures++
     }
     for (const peer of this.lazy) {
@@ -253,7 +264,10 @@ export class Plumtree {
       this.missing.delete(k)
       return
     }
-    const announcer = entry.announcers.shift()
+    // A random announcer, not the first: the origin announces first to all its lazy neighbours, and
+    // grafting it every time would make it the hub of the tree.
+    const index = Math.floor(Math.random() * entry.announcers.length)
+    const announcer = entry.announcers.splice(index, 1)[0]
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
       this.missing.delete(k)

@@ -1,0 +1,93 @@
+// Set reconciliation cost: two replicas of `records` records that differ in `differ` (half missing
+// on each side), reconciled through the real codec in one process; bytes exchanged against a full
+// copy of the replica (every record encoded once).
+//   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--repeat 3]
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
+import { decodeSyncMessage, encodeBatch, encodeSyncMessage, SyncKind } from '@tlsmesh/wire'
+import { RealmDigest } from '../packages/mesh/src/sync/realm-digest.ts'
+import { answerQuery, answerRecords, reconcile } from '../packages/mesh/src/sync/set-reconciliation.ts'
+import { progress, spread, writeResult } from './lib/bench-report.ts'
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '100000' },
+    differ: { type: 'string', default: '100' },
+    repeat: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'sync-efficiency' },
+  },
+})
+const records = Number(values.records)
+const differ = Number(values.differ)
+const REALM = 'bench'
+const now = Date.now()
+const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+const record = (): SessionRecord => ({
+  realm: REALM,
+  id: randomBytes(32),
+  value: randomBytes(200),
+  created: now - 1000,
+  expires: now + 3_600_000,
+  origin,
+})
+const side = (store: ReplicaStore) => ({
+  realm: REALM,
+  digest: new RealmDigest(store.entries(REALM, now)),
+  merge: (r: SessionRecord) => store.merge(r, now),
+})
+
+const ratios: number[] = []
+const bytesRuns: number[] = []
+const roundsRuns: number[] = []
+for (let run = 0; run < Number(values.repeat); run++) {
+  const init = { realms: [REALM], maxEntriesPerRealm: records + differ, maxBytesPerRealm: 1 << 30 }
+  const a = createReplicaStore(init)
+  const b = createReplicaStore(init)
+  const shared: SessionRecord[] = []
+  for (let i = 0; i < records - differ; i++) shared.push(record())
+  for (const r of shared) {
+    a.merge(r, now)
+    b.merge(r, now)
+  }
+  for (let i = 0; i < differ; i++) (i % 2 === 0 ? a : b).merge(record(), now)
+  let fullCopy = 0
+  const all = [...a.entries(REALM, now)]
+  for (let i = 0; i < all.length; i += 1000) {
+    const page = all
+      .slice(i, i + 1000)
+      .map((r) => ({ id: r.id, value: r.value!, created: r.created, expires: r.expires, origin: r.origin }))
+    fullCopy += encodeBatch({ realm: REALM, records: page }).byteLength
+  }
+  const responder = side(b)
+  let bytes = 0
+  const result = await reconcile(side(a), async (message) => {
+    const request = encodeSyncMessage(message)
+    bytes += request.byteLength
+    const decoded = decodeSyncMessage(request)
+    const reply = encodeSyncMessage(
+      decoded.kind === SyncKind.QUERY ? answerQuery(responder, decoded) : answerRecords(responder, decoded),
+    )
+    bytes += reply.byteLength
+    return decodeSyncMessage(reply)
+  })
+  const equal =
+    new RealmDigest(a.entries(REALM, now)).fingerprint(0, records) ===
+    new RealmDigest(b.entries(REALM, now)).fingerprint(0, records)
+  ratios.push(bytes / fullCopy)
+  bytesRuns.push(bytes)
+  roundsRuns.push(result.rounds)
+  progress(
+    `run ${run + 1}: ${bytes} bytes exchanged in ${result.rounds} rounds (${result.pushed} pushed, ${result.pulled} pulled) = ` +
+      `${((bytes / fullCopy) * 100).toFixed(2)}% of a full copy (${fullCopy} bytes); converged: ${equal}`,
+  )
+}
+const out = {
+  records,
+  differ,
+  bytes: spread(bytesRuns),
+  rounds: spread(roundsRuns),
+  ratioToFullCopy: spread(ratios),
+}
+console.log(JSON.stringify(out, null, 2))
+progress(`wrote ${writeResult(values.out, out)}`)
