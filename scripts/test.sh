@@ -7,5 +7,12 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 echo '== lint, format, type-check'
 biome check .
 tsc -p tsconfig.json --noEmit
-echo '== tests'
-vitest run "$@"
+if [ "$#" -gt 0 ]; then
+  exec vitest run "$@"
+fi
+# Unit tests first, then the cross-process ones alone: those measure timing-sensitive behaviour
+# (propagation, failover, resumption rates) that a parallel unit run on 2 cores would disturb.
+echo '== unit tests'
+vitest run --project unit
+echo '== cross-process tests'
+vitest run --project e2e
