@@ -4,12 +4,11 @@ import {
   InvalidRealmError,
   InvalidRecordError,
   MalformedMessageError,
-  MessageTooLargeError,
   TooManyRecordsError,
   UnsupportedVersionError,
 } from './errors.ts'
 import { BroadcastFrame as BroadcastFrameCodec, BroadcastKind } from './messages.generated.ts'
-import { leadingVersion } from './record-batch.ts'
+import { checkSizeAndVersion } from './record-batch.ts'
 import { realmProblem, resolveLimits } from './validation.ts'
 
 export { BroadcastKind }
@@ -62,13 +61,7 @@ export function encodeBroadcastFrame(frame: BroadcastFrame): Uint8Array {
 /** Decodes a frame from a neighbour, checking every field's shape; refusals are WireDecodeErrors. */
 export function decodeBroadcastFrame(bytes: Uint8Array, limits?: Partial<BroadcastLimits>): BroadcastFrame {
   const resolved = { ...DEFAULT_BROADCAST_LIMITS, ...limits }
-  if (bytes.byteLength > resolved.maxFrameBytes) {
-    throw new MessageTooLargeError(`frame is ${bytes.byteLength} bytes, allowed ${resolved.maxFrameBytes}`)
-  }
-  const leading = leadingVersion(bytes)
-  if (leading !== undefined && leading !== WIRE_VERSION) {
-    throw new UnsupportedVersionError(`version ${leading}, supported ${WIRE_VERSION}`)
-  }
+  checkSizeAndVersion(bytes, resolved.maxFrameBytes)
   let frame: BroadcastFrameCodec
   try {
     frame = BroadcastFrameCodec.decode(bytes, { limits: { ids: resolved.maxIds } })

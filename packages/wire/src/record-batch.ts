@@ -79,17 +79,7 @@ export function encodeValidBatch(realm: string, records: readonly WireRecord[]):
  */
 export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): RecordBatch {
   const resolved = resolveLimits(limits)
-  if (bytes.byteLength > resolved.maxMessageBytes) {
-    throw new MessageTooLargeError(
-      `message is ${bytes.byteLength} bytes, allowed ${resolved.maxMessageBytes}`,
-    )
-  }
-  // Read ahead of the full decode so that a newer peer's message, which this build may not parse,
-  // is reported as a version mismatch rather than as garbage.
-  const leading = leadingVersion(bytes)
-  if (leading !== undefined && leading !== WIRE_VERSION) {
-    throw new UnsupportedVersionError(`version ${leading}, supported ${WIRE_VERSION}`)
-  }
+  checkSizeAndVersion(bytes, resolved.maxMessageBytes)
 
   let message: RecordBatchMessage
   try {
@@ -147,6 +137,21 @@ export function fromMessage(
 }
 
 /** The version when the message starts with one, as our encoder writes it; undefined otherwise. */
+/**
+ * What every decoder checks before it parses: the size, before anything is allocated, and the
+ * version, read ahead of the full decode so that a newer peer's message, which this build may not
+ * parse, is reported as a version mismatch rather than as garbage.
+ */
+export function checkSizeAndVersion(bytes: Uint8Array, maxBytes: number): void {
+  if (bytes.byteLength > maxBytes) {
+    throw new MessageTooLargeError(`message is ${bytes.byteLength} bytes, allowed ${maxBytes}`)
+  }
+  const leading = leadingVersion(bytes)
+  if (leading !== undefined && leading !== WIRE_VERSION) {
+    throw new UnsupportedVersionError(`version ${leading}, supported ${WIRE_VERSION}`)
+  }
+}
+
 export function leadingVersion(bytes: Uint8Array): number | undefined {
   if (bytes[0] !== VERSION_TAG) return undefined
   let value = 0

@@ -4,12 +4,11 @@ import {
   InvalidRealmError,
   InvalidRecordError,
   MalformedMessageError,
-  MessageTooLargeError,
   TooManyRecordsError,
   UnsupportedVersionError,
 } from './errors.ts'
 import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.ts'
-import { fromMessage, leadingVersion, toMessage, type WireRecord } from './record-batch.ts'
+import { checkSizeAndVersion, fromMessage, toMessage, type WireRecord } from './record-batch.ts'
 import { realmProblem, resolveLimits } from './validation.ts'
 
 export { SyncKind }
@@ -78,15 +77,7 @@ export function encodeSyncMessage(message: SyncMessage): Uint8Array {
 /** Decodes and validates a sync message; every refusal is a WireDecodeError. */
 export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits>): SyncMessage {
   const resolved = resolveSyncLimits(limits)
-  if (bytes.byteLength > resolved.maxMessageBytes) {
-    throw new MessageTooLargeError(
-      `message is ${bytes.byteLength} bytes, allowed ${resolved.maxMessageBytes}`,
-    )
-  }
-  const leading = leadingVersion(bytes)
-  if (leading !== undefined && leading !== WIRE_VERSION) {
-    throw new UnsupportedVersionError(`version ${leading}, supported ${WIRE_VERSION}`)
-  }
+  checkSizeAndVersion(bytes, resolved.maxMessageBytes)
   let message: SyncMessageCodec
   try {
     message = SyncMessageCodec.decode(bytes, {
