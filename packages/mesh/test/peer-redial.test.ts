@@ -36,7 +36,10 @@ describe('peer redial', () => {
     const a = await createMeshNode({ meshKey, realms: [REALM] })
     running.push(a)
     await a.start()
-    let b = await start({ seeds: [a.multiaddrs()[0]!] })
+    // b comes back on the same port. A port below the kernel's ephemeral range (32768+), so that
+    // tests running beside this one cannot be handed it (port 0) while b is down.
+    const port = 20_000 + Math.floor(Math.random() * 10_000)
+    let b = await start({ seeds: [a.multiaddrs()[0]!], listen: [`/ip4/127.0.0.1/tcp/${port}`] })
     const bAddr = b.multiaddrs()[0]!
     await waitFor('b to connect to a', () => a.status().peers.includes(b.peerId.toString()), 10_000)
 
