@@ -129,6 +129,41 @@ describe('hostile peers holding the mesh key', () => {
     }
   })
 
+  it('a flood from one peer does not starve the others', async () => {
+    const attacker = await createAttacker(join(dir, 'mesh.key'), true)
+    try {
+      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
+      attacker.services.pubsub.subscribe(topic)
+      await until(
+        'the attacker to see the fleet subscribed',
+        async () => attacker.services.pubsub.getSubscribers(topic).length >= 1,
+      )
+      const before = await fleet.status()
+      // 3,000 distinct messages as fast as the attacker can send them, while node 0 publishes 300
+      // records at 300/s: node 1 (the attacker's target) must still get every one of them promptly.
+      const flooding = (async () => {
+        for (let i = 0; i < 3000; i++) {
+          const junk = crypto.getRandomValues(new Uint8Array(512))
+          await attacker.services.pubsub.publish(topic, junk).catch(() => {})
+        }
+      })()
+      const started = Date.now()
+      await fleet.publish(0, { realm: REALM, count: 300, ratePerSecond: 300, valueBytes: 100 })
+      await until(
+        'node 1 to hold the 300 records published during the flood',
+        async () => entries(await fleet.statusOf(1)) >= entries(before[1]!) + 300,
+      )
+      const ms = Date.now() - started
+      await flooding
+      // The records took about as long as their publishing (1 s), not the flood's length.
+      expect(ms).toBeLessThan(5000)
+      const refused = (await fleet.statusOf(1)).mesh.records.refused
+      expect(refused.malformed ?? 0).toBeGreaterThan(0)
+    } finally {
+      await attacker.stop()
+    }
+  })
+
   it('does not store unsigned messages', async () => {
     const attacker = await createAttacker(join(dir, 'mesh.key'), false)
     try {
