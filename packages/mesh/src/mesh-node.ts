@@ -192,6 +192,11 @@ export interface MeshNode {
   stop(): Promise<void>
   /** Publishes pending batches at once instead of on the next event-loop turn. */
   flush(): void
+  /**
+   * Replaces the allowlist (undefined: any holder of the mesh key) and hangs up on connected peers
+   * that are no longer on it; the replica is kept.
+   */
+  setAllowPeers(peers: string[] | undefined): void
   multiaddrs(): string[]
   status(): MeshStatus
 }
@@ -213,7 +218,8 @@ export async function createMeshNode(
   const registry = components.registry ?? new Registry()
   const logger = components.logger?.child({ module: 'mesh' })
   const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
-  const allowPeers = init.allowPeers !== undefined ? new Set(init.allowPeers) : undefined
+  // Replaced (not mutated) by setAllowPeers: the gater and the gossip score read it on every use.
+  let allowPeers = init.allowPeers !== undefined ? new Set(init.allowPeers) : undefined
   // Peers that sent provably bad frames on the broadcast tree are refused for a while.
   const bannedUntil = new Map<string, number>()
   const refusedByAllowlist = (peer: PeerId): boolean => {
@@ -491,6 +497,12 @@ export async function createMeshNode(
       logger?.info('mesh stopped')
     },
     flush: () => publisher.flush(),
+    setAllowPeers(peers) {
+      allowPeers = peers !== undefined ? new Set(peers) : undefined
+      for (const peer of libp2p.getPeers()) {
+        if (refusedByAllowlist(peer)) libp2p.hangUp(peer).catch(() => {})
+      }
+    },
     multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
     status() {
       const stats = store.stats()
