@@ -1,10 +1,11 @@
-import { type ChildProcess, execFileSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateMeshKey } from '@tlsmesh/mesh'
 import { forkScript, request, stopChild } from '../lib/child-processes.ts'
+import { writeSelfSignedCert } from '../lib/self-signed-cert.ts'
 import type { FleetServerConfig } from './https-server.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -20,21 +21,8 @@ export interface FleetFiles {
 /** A temp dir with a self-signed P-256 certificate for localhost and a fresh mesh key. */
 export function createFleetFiles(): FleetFiles {
   const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-fleet-'))
-  const certFile = join(dir, 'cert.pem')
-  const keyFile = join(dir, 'key.pem')
+  const { certFile, keyFile } = writeSelfSignedCert(dir)
   const meshKeyFile = join(dir, 'mesh.key')
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat([
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ]),
-    { stdio: 'ignore' },
-  )
   writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
   return { dir, certFile, keyFile, meshKeyFile, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }

@@ -48,6 +48,18 @@ async function createAttacker(meshKeyFile: string, signed: boolean) {
   })
 }
 
+/** An attacker holding the fleet's mesh key, connected to the given nodes and on the realm's topic. */
+async function attackFrom(dir: string, fleet: MeshFleet, victims: number[], signed: boolean) {
+  const attacker = await createAttacker(join(dir, 'mesh.key'), signed)
+  for (const victim of victims) await attacker.dial(multiaddr(fleet.addrs[victim]![0]!))
+  attacker.services.pubsub.subscribe(topic)
+  await until(
+    'the attacker to see the fleet subscribed',
+    async () => attacker.services.pubsub.getSubscribers(topic).length >= victims.length,
+  )
+  return attacker
+}
+
 const record = (created: number, ttlMs: number) => ({
   id: crypto.getRandomValues(new Uint8Array(32)),
   value: crypto.getRandomValues(new Uint8Array(100)),
@@ -73,15 +85,8 @@ describe('hostile peers holding the mesh key', () => {
   })
 
   it('rejects or ignores each bad message by reason, stops listening to the sender, keeps replicating', async () => {
-    const attacker = await createAttacker(join(dir, 'mesh.key'), true)
+    const attacker = await attackFrom(dir, fleet, [1, 2], true)
     try {
-      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
-      await attacker.dial(multiaddr(fleet.addrs[2]![0]!))
-      attacker.services.pubsub.subscribe(topic)
-      await until(
-        'the attacker to see the fleet subscribed',
-        async () => attacker.services.pubsub.getSubscribers(topic).length >= 2,
-      )
       const before = await fleet.status()
       const now = Date.now()
       const newerVersion = new Uint8Array([0x08, 0x02, 0x12, 0x03, 0x77, 0x65, 0x62])
@@ -130,14 +135,8 @@ describe('hostile peers holding the mesh key', () => {
   })
 
   it('a flood from one peer does not starve the others', async () => {
-    const attacker = await createAttacker(join(dir, 'mesh.key'), true)
+    const attacker = await attackFrom(dir, fleet, [1], true)
     try {
-      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
-      attacker.services.pubsub.subscribe(topic)
-      await until(
-        'the attacker to see the fleet subscribed',
-        async () => attacker.services.pubsub.getSubscribers(topic).length >= 1,
-      )
       const before = await fleet.status()
       // 3,000 distinct messages as fast as the attacker can send them, while node 0 publishes 300
       // records at 300/s: node 1 (the attacker's target) must still get every one of them promptly.
@@ -165,14 +164,8 @@ describe('hostile peers holding the mesh key', () => {
   })
 
   it('does not store unsigned messages', async () => {
-    const attacker = await createAttacker(join(dir, 'mesh.key'), false)
+    const attacker = await attackFrom(dir, fleet, [1], false)
     try {
-      await attacker.dial(multiaddr(fleet.addrs[1]![0]!))
-      attacker.services.pubsub.subscribe(topic)
-      await until(
-        'the attacker to see the fleet subscribed',
-        async () => attacker.services.pubsub.getSubscribers(topic).length >= 1,
-      )
       const before = await fleet.status()
       await attacker.services.pubsub.publish(
         topic,

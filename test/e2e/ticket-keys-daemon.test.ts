@@ -17,6 +17,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DaemonStatus, TicketKeysRealmStatus } from '../../apps/tlsmeshd/src/admin-schema.ts'
 import { nginxSlotNames, nginxTicketKeyDirectives } from '../../packages/ticket-keys/src/index.ts'
+import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 import {
   freePort,
   type ManagedProcess,
@@ -225,23 +226,7 @@ describe.skipIf(!nginxInstalled)('tlsmeshd ticket keys with three real nginx', (
     })
     certDir = join(dir, 'cert')
     await mkdir(certDir)
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(certDir, 'key.pem'),
-      '-out',
-      join(certDir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-    ])
+    writeSelfSignedCert(certDir)
     meshKey = join(dir, 'mesh.key')
     await createMeshKey(meshKey)
 

@@ -21,6 +21,7 @@ import {
   ticketKeyRealm,
   writeTicketKeyFiles,
 } from '../../packages/ticket-keys/src/index.ts'
+import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 
 const run = promisify(execFile)
 const NGINX = '/usr/sbin/nginx'
@@ -178,29 +179,7 @@ describe.skipIf(!nginxInstalled)('three nginx instances sharing ticket keys thro
 
   beforeAll(async () => {
     mkdirSync(certDir)
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(certDir, 'key.pem'),
-        '-out',
-        join(certDir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    )
+    writeSelfSignedCert(certDir)
     const now = (): number => clock.now
     for (const name of ['nginx-1', 'nginx-2', 'nginx-3']) {
       const store = createReplicaStore({ realms: [KEY_REALM] })

@@ -4,6 +4,7 @@
  * may be added in a minor version; none is renamed or removed without bumping `schema`.
  */
 import type { MeshDegreeTargets, MeshStatus, PeerReport } from '@tlsmesh/mesh'
+import type { TicketKeyFileFormat, TicketKeyFilesStats, TicketKeyStatus } from '@tlsmesh/ticket-keys'
 
 export const STATUS_SCHEMA_VERSION = 1
 
@@ -43,49 +44,23 @@ export interface MemcacheStatus {
   errors: number
 }
 
-/** Key files for nginx or HAProxy (`--ticket-keys-dir`), since start. Names only, never key bytes. */
-export interface TicketKeyFilesStatus {
+/**
+ * Key files for nginx or HAProxy (`--ticket-keys-dir`), since start: the file sync's own counts
+ * (writes, the key name in the files, hook runs), plus where and how the files are written.
+ */
+export type TicketKeyFilesStatus = TicketKeyFilesStats & {
   /** `<--ticket-keys-dir>/<realm>`. */
   dir: string
-  format: 'nginx' | 'haproxy'
+  format: TicketKeyFileFormat
   /** nginx: the files written (`current.key`, `next.key`, `previous-N.key`), one `ssl_session_ticket_key` line each. */
   slots: number
-  writes: number
-  writeErrors: number
-  /** Name of the encrypting key in the files, as of the last successful write; null before it. */
-  current: string | null
-  lastWriteAt: number | null
-  /** Why the last write failed; null once one succeeds (a failed write is retried every few seconds). */
-  lastWriteError: string | null
-  /** `--on-ticket-keys` runs, and the ones that failed (non-zero exit, killed, timed out). */
-  hookRuns: number
-  hookFailures: number
-  lastHook: { code: number | null; signal: string | null; timedOut: boolean; durationMs: number } | null
 }
 
-/** One realm's TLS session ticket keys (`--ticket-keys`). Key names are public (every ticket starts with one); keys never appear. */
-export interface TicketKeysRealmStatus {
-  /** The realm the keys travel in: `<realm>.tickets`. */
-  keyRealm: string
-  /** Holds the current key and, once due, the next one (what `/readyz` waits for). */
-  ready: boolean
-  /** Keys held: the current, the next, older ones still decrypting, replaced ones kept to decrypt. */
-  held: number
-  /** The key that encrypts now: its name (32 hex digits), period number, age and proposer. */
-  current: { name: string; period: number; ageMs: number; origin: string } | null
-  /** The next period's key, once distributed. */
-  next: { name: string; period: number; startsInMs: number } | null
-  rotationMs: number
-  decryptLifetimeMs: number
-  /** Since start: keys this node proposed (one node per period, normally). */
-  proposed: number
-  /** Since start: times the encrypting key changed (each rotation, the first key, a replaced one). */
-  rotations: number
-  /** Since start: keys held and then replaced by a competing proposal (a race, a healed partition). */
-  replaced: number
-  /** Key records of the wrong size at the last read (a peer's bug): ignored. */
-  invalidRecords: number
-  errors: number
+/**
+ * One realm's TLS session ticket keys (`--ticket-keys`): the schedule's own status. Key names are
+ * public (every ticket starts with one); keys never appear.
+ */
+export type TicketKeysRealmStatus = Omit<TicketKeyStatus, 'realm' | 'started'> & {
   files: TicketKeyFilesStatus | null
 }
 

@@ -16,6 +16,7 @@ import {
   type Readiness,
   type ReadinessReason,
   STATUS_SCHEMA_VERSION,
+  type TicketKeyFilesStatus,
   type TicketKeysRealmStatus,
 } from './admin-schema.ts'
 
@@ -364,36 +365,39 @@ export function registerTicketKeyMetrics(
     'Ticket keys held and then replaced by a competing proposal (kept to decrypt)',
     (t) => t.replaced,
   )
-  if (free('tlsmesh_ticket_key_file_writes_total')) {
+  /** A counter by realm and result, over realms that write key files. */
+  const fileCounter = (
+    name: string,
+    help: string,
+    counts: (files: TicketKeyFilesStatus) => { ok: number; failed: number },
+  ): void => {
+    if (!free(name)) return
     new Counter({
-      name: 'tlsmesh_ticket_key_file_writes_total',
-      help: 'Writes of the nginx/HAProxy key files, by result',
+      name,
+      help,
       labelNames: ['realm', 'result'],
       registers,
       collect() {
         this.reset()
         for (const [realm, t] of Object.entries(read())) {
           if (t.files === null) continue
-          this.inc({ realm, result: 'ok' }, t.files.writes)
-          this.inc({ realm, result: 'failed' }, t.files.writeErrors)
+          const { ok, failed } = counts(t.files)
+          this.inc({ realm, result: 'ok' }, ok)
+          this.inc({ realm, result: 'failed' }, failed)
         }
       },
     })
   }
-  if (free('tlsmesh_ticket_key_hook_runs_total')) {
-    new Counter({
-      name: 'tlsmesh_ticket_key_hook_runs_total',
-      help: 'Runs of --on-ticket-keys, by result',
-      labelNames: ['realm', 'result'],
-      registers,
-      collect() {
-        this.reset()
-        for (const [realm, t] of Object.entries(read())) {
-          if (t.files === null) continue
-          this.inc({ realm, result: 'ok' }, t.files.hookRuns - t.files.hookFailures)
-          this.inc({ realm, result: 'failed' }, t.files.hookFailures)
-        }
-      },
-    })
-  }
+  fileCounter(
+    'tlsmesh_ticket_key_file_writes_total',
+    'Writes of the nginx/HAProxy key files, by result',
+    (f) => ({
+      ok: f.writes,
+      failed: f.writeErrors,
+    }),
+  )
+  fileCounter('tlsmesh_ticket_key_hook_runs_total', 'Runs of --on-ticket-keys, by result', (f) => ({
+    ok: f.hookRuns - f.hookFailures,
+    failed: f.hookFailures,
+  }))
 }

@@ -232,37 +232,15 @@ export class DaemonTicketKeys {
   status(): Record<string, TicketKeysRealmStatus> {
     const out: Record<string, TicketKeysRealmStatus> = {}
     for (const entry of this.#realms) {
-      const s = entry.schedule.status()
+      // The realm is the key of `out`; `started` is implied by the daemon running.
+      const { realm: _realm, started: _started, ...schedule } = entry.schedule.status()
       const files = entry.files
       out[entry.realm] = {
-        keyRealm: s.keyRealm,
-        ready: s.ready,
-        held: s.held,
-        current: s.current,
-        next: s.next,
-        rotationMs: s.rotationMs,
-        decryptLifetimeMs: s.decryptLifetimeMs,
-        proposed: s.proposed,
-        rotations: s.rotations,
-        replaced: s.replaced,
-        invalidRecords: s.invalidRecords,
-        errors: s.errors,
+        ...schedule,
         files:
           files === undefined || this.options.files === undefined
             ? null
-            : {
-                dir: entry.dir!,
-                format: this.options.files.format,
-                slots: files.slots,
-                writes: files.stats.writes,
-                writeErrors: files.stats.writeErrors,
-                current: files.stats.current,
-                lastWriteAt: files.stats.lastWriteAt,
-                lastWriteError: files.stats.lastWriteError,
-                hookRuns: files.stats.hookRuns,
-                hookFailures: files.stats.hookFailures,
-                lastHook: files.stats.lastHook,
-              },
+            : { ...files.stats, dir: entry.dir!, format: this.options.files.format, slots: files.slots },
       }
     }
     return out

@@ -412,7 +412,9 @@ export async function createMeshNode(
           },
         )
       : undefined
-  pubsub.addEventListener('subscription-change', () => broadcast?.refreshNeighbours())
+  if (broadcast !== undefined) {
+    pubsub.addEventListener('subscription-change', () => broadcast.refreshNeighbours())
+  }
 
   // Three provably bad frames within a minute: hang up and refuse the peer for a minute.
   const strikes = new Map<string, number[]>()

@@ -143,9 +143,8 @@ export class BroadcastService {
   /** Signs and sends a batch from this node; returns how many neighbours it reached (0: use a fallback). */
   async publish(realm: string, data: Uint8Array): Promise<number> {
     const tree = this.trees.get(realm)
-    if (tree === undefined) return 0
-    this.refreshNeighbours(realm)
-    if (tree.neighbours === 0) return 0
+    // Neighbours are kept current by link openings and subscription changes (refreshNeighbours).
+    if (tree === undefined || tree.neighbours === 0) return 0
     const signature = await this.components.privateKey.sign(signedBytes(realm, data))
     return tree.broadcast({ realm, origin: this.originBytes, data, signature, hops: 0 })
   }
