@@ -69,6 +69,7 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
 
     // Load: node 0 publishes `records` in bursts of `burst` at `rate`.
     const before = await fleet.status()
+    const loadStartUs = process.hrtime.bigint() / 1000n
     await fleet.publish(0, { realm, count: records, ratePerSecond: rate, valueBytes, burst })
     const deadline = Date.now() + 20_000
     let after = await fleet.status()
@@ -77,6 +78,8 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       after = await fleet.status()
     }
     const delivered = Math.min(...after.slice(1).map((r, i) => r.received - warmed[i + 1]!)) / records
+    if (process.env.TLSMESH_CPU_PROFILE_DIR)
+      progress(`load window (monotonic us) ${loadStartUs} ${process.hrtime.bigint() / 1000n}`)
     const arrivals = await fleet.arrivals(realm)
     const created = new Map(arrivals[0]!.published.filter(([id]) => !warmupIds.has(id)))
     const perRecordMax = new Map<string, number>()
@@ -91,6 +94,9 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
     const originSent = after[0]!.bytes.sent - before[0]!.bytes.sent
     const totalSent = sum(after, (r) => r.bytes.sent) - sum(before, (r) => r.bytes.sent)
     const cpu = sum(after, cpuMs) - sum(before, cpuMs)
+    const treeDelta = (pick: (s: NonNullable<NodeReport['mesh']['broadcast']>) => number): number =>
+      sum(after, (r) => (r.mesh?.broadcast ? pick(r.mesh.broadcast) : 0)) -
+      sum(before, (r) => (r.mesh?.broadcast ? pick(r.mesh.broadcast) : 0))
     const row = {
       design,
       nodes: n,
@@ -105,6 +111,18 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       cpuMsPerRecord: cpu / records,
       idleBytesPerNodePerSecond,
       idleCpuFractionPerNode: idleCpuPerNode,
+      ...(design === 'tree'
+        ? {
+            tree: {
+              payloadsSent: treeDelta((s) => s.payloadsSent),
+              duplicates: treeDelta((s) => s.duplicates),
+              graftsSent: treeDelta((s) => s.graftsSent),
+              prunesSent: treeDelta((s) => s.prunesSent),
+              eagerPeersPerNode:
+                sum(after, (r) => Object.values(r.mesh?.broadcast?.realms ?? {})[0]?.eagerPeers ?? 0) / n,
+            },
+          }
+        : {}),
     }
     progress(
       `${design} N=${n}: formed ${formMs} ms, delivered ${(delivered * 100).toFixed(2)}%, ` +

@@ -32,6 +32,7 @@ import {
   DEFAULT_GOSSIP_DLO,
   DEFAULT_GRAFT_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LAZY_FANOUT,
   DEFAULT_LAZY_FLUSH_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_EAGER_PEERS,
@@ -394,6 +395,7 @@ export async function createMeshNode(
             graftTimeoutMs: DEFAULT_GRAFT_TIMEOUT_MS,
             regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
             lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
+            lazyFanout: DEFAULT_LAZY_FANOUT,
             maxEagerPeers: DEFAULT_MAX_EAGER_PEERS,
           },
           {

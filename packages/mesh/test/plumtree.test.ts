@@ -15,7 +15,12 @@ interface SimNode {
  */
 function simulate(
   n: number,
-  options: { delayMs?: number; connectivity?: (a: number, b: number) => boolean; maxEager?: number } = {},
+  options: {
+    delayMs?: number
+    connectivity?: (a: number, b: number) => boolean
+    maxEager?: number
+    lazyFanout?: number
+  } = {},
 ) {
   const nodes: SimNode[] = []
   const down = new Set<string>()
@@ -31,6 +36,7 @@ function simulate(
         graftTimeoutMs: 40,
         regraftTimeoutMs: 20,
         lazyFlushMs: 5,
+        lazyFanout: options.lazyFanout ?? 64,
         maxEagerPeers: options.maxEager ?? 64,
         cacheEntries: 1000,
         cacheTtlMs: 30_000,

@@ -1,4 +1,4 @@
-import type { IdentifyResult, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, PeerId, PrivateKey, PublicKey, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import {
@@ -8,6 +8,7 @@ import {
   encodeBroadcastFrame,
   WireDecodeError,
 } from '@tlsmesh/wire'
+import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import {
@@ -23,12 +24,14 @@ export const BROADCAST_PROTOCOL = `${TOPIC_PREFIX}/broadcast/1.0.0`
 /** Bytes a neighbour's outbound queue may hold before frames to it are dropped (and counted). */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024
 const SIGNING_PREFIX = new TextEncoder().encode('tlsmesh-broadcast:')
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 export interface BroadcastServiceInit {
   realms: string[]
   graftTimeoutMs: number
   regraftTimeoutMs: number
   lazyFlushMs: number
+  lazyFanout: number
   maxEagerPeers: number
 }
 
@@ -49,6 +52,8 @@ export interface BroadcastStats extends Omit<PlumtreeStats, 'eagerPeers' | 'lazy
   framesDropped: number
   badFrames: number
   badSignatures: number
+  /** Links whose stream closed while the peer stayed connected (on another connection). */
+  linksReopened: number
 }
 
 interface Link {
@@ -80,9 +85,12 @@ export class BroadcastService {
   /** A frame sent to several neighbours is encoded once. */
   private readonly encoded = new WeakMap<OutboundFrame, Uint8Array>()
   private readonly originBytes: Uint8Array
+  private readonly originKeys = new LRUCache<string, PublicKey>({ max: 1024 })
   private framesDropped = 0
   private badFrames = 0
   private badSignatures = 0
+  private linksReopened = 0
+  private stopped = false
 
   constructor(init: BroadcastServiceInit, components: BroadcastServiceComponents) {
     this.components = components
@@ -96,6 +104,7 @@ export class BroadcastService {
             graftTimeoutMs: init.graftTimeoutMs,
             regraftTimeoutMs: init.regraftTimeoutMs,
             lazyFlushMs: init.lazyFlushMs,
+            lazyFanout: init.lazyFanout,
             maxEagerPeers: init.maxEagerPeers,
             cacheEntries: 4096,
             cacheTtlMs: 30_000,
@@ -129,6 +138,7 @@ export class BroadcastService {
     const { libp2p } = this.components
     libp2p.removeEventListener('peer:identify', this.onIdentify)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.stopped = true
     for (const tree of this.trees.values()) tree.stop()
     for (const link of this.links.values()) link.lp.unwrap().abort(new Error('stopping'))
     this.links.clear()
@@ -174,6 +184,7 @@ export class BroadcastService {
       framesDropped: this.framesDropped,
       badFrames: this.badFrames,
       badSignatures: this.badSignatures,
+      linksReopened: this.linksReopened,
     }
     for (const [realm, tree] of this.trees) {
       const s = tree.stats
@@ -198,7 +209,10 @@ export class BroadcastService {
   }
 
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
-    const peer = event.detail.toString()
+    this.dropPeer(event.detail.toString())
+  }
+
+  private dropPeer(peer: string): void {
     this.links.delete(peer)
     for (const tree of this.trees.values()) tree.removePeer(peer)
   }
@@ -211,10 +225,17 @@ export class BroadcastService {
     const link: Link = { peer, lp: lpStream(stream), queue: [], queuedBytes: 0, writing: false }
     this.links.set(peer, link)
     stream.addEventListener('close', () => {
-      if (this.links.get(peer) === link) {
-        this.links.delete(peer)
-        for (const tree of this.trees.values()) tree.removePeer(peer)
+      if (this.links.get(peer) !== link) return
+      this.links.delete(peer)
+      // Two nodes that dialed each other at once hold two connections until libp2p closes one; the
+      // link may have been on that one. Still connected: open another, keeping the peer's place in
+      // the trees (dropping it made its neighbours graft and prune around it for good).
+      if (!this.stopped && this.components.libp2p.getConnections(peerId).some((c) => c.status === 'open')) {
+        this.linksReopened++
+        this.openLink(peerId).catch(() => this.dropPeer(peer))
+        return
       }
+      this.dropPeer(peer)
     })
     this.refreshNeighbours()
   }
@@ -292,12 +313,22 @@ export class BroadcastService {
     }
   }
 
+  /** Parsing a peer id and importing its key cost more than the signature check itself. */
+  private originKey(origin: string): PublicKey | undefined {
+    let key = this.originKeys.get(origin)
+    if (key === undefined) {
+      key = peerIdFromString(origin).publicKey
+      if (key !== undefined) this.originKeys.set(origin, key)
+    }
+    return key
+  }
+
   private deliver(payload: GossipPayload, from: string): DeliveryVerdict {
     let origin: string
     let verified = false
     try {
-      origin = new TextDecoder('utf-8', { fatal: true }).decode(payload.origin)
-      const key = peerIdFromString(origin).publicKey
+      origin = UTF8.decode(payload.origin)
+      const key = this.originKey(origin)
       verified =
         key !== undefined && key.verify(signedBytes(payload.realm, payload.data), payload.signature) === true
     } catch {

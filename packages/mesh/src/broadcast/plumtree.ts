@@ -27,6 +27,12 @@ export interface PlumtreeInit {
   /** IHAVE ids are sent in batches this often. */
   lazyFlushMs: number
   /**
+   * Each flush announces to at most this many lazy neighbours, picked at random: an IHAVE frame costs
+   * about what a payload frame does (a write, a Noise and a pnet pass), and announcing to every lazy
+   * neighbour made a node send ~N frames per batch where the tree sends it one.
+   */
+  lazyFanout: number
+  /**
    * At most this many eager neighbours: the origin of a batch sends it to no more than this many
    * peers, whatever the fleet's size, and the tree is this wide at most (a GRAFT may add one more,
    * up to twice this, so that a node cut off from the tree always gets back in).
@@ -69,6 +75,19 @@ export function messageIdOf(origin: Uint8Array, data: Uint8Array): Uint8Array {
     .subarray(0, 20)
 }
 
+/** Up to `count` items of `items` in random order (a partial Fisher-Yates shuffle, in place). */
+function sample<T>(items: T[], count: number): T[] {
+  const n = Math.min(count, items.length)
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items.slice(0, n)
+}
+
+/** Well under the wire's 4,096 ids per frame; reached only above ~300,000 records/s. */
+const MAX_IDS_PER_IHAVE = 1024
+
 const key = (id: Uint8Array): string =>
   Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
 
@@ -107,7 +126,8 @@ export class Plumtree {
   private readonly seen: LRUCache<string, true>
   private readonly cache: LRUCache<string, GossipPayload>
   private readonly missing = new Map<string, Missing>()
-  private readonly lazyQueue = new Map<string, Uint8Array[]>()
+  /** Ids to announce at the next flush. */
+  private lazyIds: Uint8Array[] = []
   private lazyTimer: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -132,7 +152,6 @@ export class Plumtree {
   removePeer(peer: string): void {
     this.eager.delete(peer)
     this.lazy.delete(peer)
-    this.lazyQueue.delete(peer)
     for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
     this.updateCounts()
   }
@@ -229,17 +248,15 @@ export class Plumtree {
       if (this.components.send(peer, frame)) reached++
       else this.stats.sendFailures++
     }
-    for (const peer of this.lazy) {
-      if (peer === from) continue
-      let queue = this.lazyQueue.get(peer)
-      if (queue === undefined) {
-        queue = []
-        this.lazyQueue.set(peer, queue)
-      }
-      queue.push(id)
-      reached++
+    if (this.lazy.size === 0) return reached
+    this.lazyIds.push(id)
+    reached += Math.min(this.lazy.size, this.init.lazyFanout)
+    if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
+      clearTimeout(this.lazyTimer)
+      this.flushLazy()
+      return reached
     }
-    if (this.lazyQueue.size > 0 && this.lazyTimer === undefined && !this.stopped) {
+    if (this.lazyTimer === undefined && !this.stopped) {
       this.lazyTimer = setTimeout(() => this.flushLazy(), this.init.lazyFlushMs)
       this.lazyTimer.unref()
     }
@@ -248,13 +265,14 @@ export class Plumtree {
 
   private flushLazy(): void {
     this.lazyTimer = undefined
-    for (const [peer, ids] of this.lazyQueue) {
+    const ids = this.lazyIds
+    this.lazyIds = []
+    // One frame object for every announcement: the transport encodes it once.
+    const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids }
+    for (const peer of sample([...this.lazy], this.init.lazyFanout)) {
       this.stats.idsAnnounced += ids.length
-      if (!this.components.send(peer, { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids })) {
-        this.stats.sendFailures++
-      }
+      if (!this.components.send(peer, frame)) this.stats.sendFailures++
     }
-    this.lazyQueue.clear()
   }
 
   private graft(k: string): void {
