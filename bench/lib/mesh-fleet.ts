@@ -129,14 +129,16 @@ export async function startMeshFleet(init: {
       if (init.mode === 'push') return 0
       const started = Date.now()
       let degrees: number[] = []
+      let connections: number[] = []
       while (Date.now() - started < timeoutMs) {
         const reports = await fleet.status()
         degrees = reports.map((r) => r.mesh.realms[realm]?.meshPeers ?? 0)
+        connections = reports.map((r) => r.connections)
         if (degrees.every((d) => d >= minMeshPeers)) return Date.now() - started
         await new Promise((r) => setTimeout(r, 100))
       }
       throw new Error(
-        `mesh did not reach ${minMeshPeers} peers per node within ${timeoutMs} ms (mesh degrees: ${degrees.join(', ')})`,
+        `mesh did not reach ${minMeshPeers} peers per node within ${timeoutMs} ms (mesh degrees: ${degrees.join(', ')}; connections: ${connections.join(', ')})`,
       )
     },
     stop: async () => {

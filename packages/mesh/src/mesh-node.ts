@@ -42,6 +42,7 @@ import {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
+  PING_INTERVAL_MS,
 } from './constants.ts'
 import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
 import { toVerdict, validateBatch } from './gossip-validation.ts'
@@ -279,6 +280,7 @@ export async function createMeshNode(
       // per-host inbound rate limit would reset most of the mesh's dials.
       inboundConnectionThreshold: 1000,
     },
+    connectionMonitor: { pingInterval: PING_INTERVAL_MS },
     peerDiscovery,
     services: {
       identify: identify(),
@@ -434,19 +436,25 @@ export async function createMeshNode(
   }
 
   const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
+  const discoveryDials = new Set<string>()
   const onDiscovery = (event: CustomEvent<{ id: PeerId }>): void => {
     const peer = event.detail.id
     if (peer.equals(libp2p.peerId)) return
-    if (libp2p.getConnections(peer).length > 0) return
+    const key = peer.toString()
+    if (libp2p.getConnections(peer).length > 0 || discoveryDials.has(key)) return
     // libp2p 3 has no auto-dialer: a node that knows only its seeds dials what discovery finds.
-    if (libp2p.getConnections().length >= targetPeers) return
+    // Dials in flight count: libp2p reports every peer added to the peer store as discovered (a
+    // peer exchange answer adds dozens at once), and dialing them all made every fleet a full mesh.
+    if (libp2p.getConnections().length + discoveryDials.size >= targetPeers) return
+    discoveryDials.add(key)
     libp2p
       .dial(peer)
       .catch((err: Error) => logger?.debug({ err: err.message }, 'dial of a discovered peer failed'))
+      .finally(() => discoveryDials.delete(key))
   }
 
   const peerExchange = new PeerExchange(
-    { targetPeers },
+    { targetPeers, seeds: init.seeds ?? [] },
     { libp2p, ...(logger !== undefined ? { logger } : {}) },
   )
 

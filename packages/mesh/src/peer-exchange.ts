@@ -29,6 +29,8 @@ interface PeerEntry {
 export interface PeerExchangeInit {
   /** Stop dialing once this many connections are open. */
   targetPeers: number
+  /** Dialed again while this node has no connection at all (see peer-redial.ts). */
+  seeds?: string[]
 }
 
 export interface PeerExchangeComponents {
@@ -54,7 +56,7 @@ export class PeerExchange {
   constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
     this.init = init
     this.components = components
-    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL }, components)
+    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL, seeds: init.seeds ?? [] }, components)
   }
 
   async start(): Promise<void> {
@@ -120,7 +122,9 @@ export class PeerExchange {
   private async answer(stream: Stream, requester: PeerId): Promise<void> {
     const { libp2p } = this.components
     const entries: PeerEntry[] = []
-    for (const peer of libp2p.getPeers()) {
+    // In random order: a seed answers every newcomer, and the same list would make them all dial
+    // the seed's first peers.
+    for (const peer of shuffle(libp2p.getPeers())) {
       if (peer.equals(requester) || entries.length >= MAX_PEERS) continue
       try {
         const known = await libp2p.peerStore.get(peer)
@@ -148,7 +152,8 @@ export class PeerExchange {
     }
     let dialed = 0
     for (const entry of parsePeerList(response)) {
-      if (libp2p.getConnections().length >= this.init.targetPeers) break
+      // The dials below are not awaited: count them, or every listed peer would be dialed.
+      if (libp2p.getConnections().length + dialed >= this.init.targetPeers) break
       if (entry.id.equals(libp2p.peerId) || libp2p.getConnections(entry.id).length > 0) continue
       await libp2p.peerStore.merge(entry.id, { multiaddrs: entry.addrs })
       dialed++
@@ -239,4 +244,12 @@ export function parsePeerList(
     }
   }
   return result
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
 }

@@ -1,4 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMeshNode, generateMeshKey, type MeshNode } from '../src/index.ts'
 
@@ -58,5 +59,28 @@ describe('peer redial', () => {
     // First retry 1 s after the loss, then 2 s, 4 s, and every 5 s: b is back within the third retry
     // on a quiet machine; the bound leaves room for a loaded CI machine.
     expect(ms).toBeLessThan(15_000)
+  }, 30_000)
+
+  it('keeps dialing its seed when the seed was down at start', async () => {
+    const meshKey = generateMeshKey()
+    const seedKey = await generateKeyPair('Ed25519')
+    const port = 20_000 + Math.floor(Math.random() * 10_000)
+    const seedAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPrivateKey(seedKey)}`
+    const b = await createMeshNode({ meshKey, realms: [REALM], seeds: [seedAddr] })
+    running.push(b)
+    await b.start()
+    // Bootstrap's one dial fails; the seed appears later.
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    expect(b.status().connectedPeers).toBe(0)
+    const seed = await createMeshNode({
+      meshKey,
+      privateKey: seedKey,
+      realms: [REALM],
+      listen: [`/ip4/127.0.0.1/tcp/${port}`],
+    })
+    running.push(seed)
+    await seed.start()
+    // Retries at 5 s after start, then 2 s, 4 s, 8 s apart.
+    await waitFor('b to reach its seed', () => b.status().peers.includes(seed.peerId.toString()), 20_000)
   }, 30_000)
 })
