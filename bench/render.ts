@@ -103,9 +103,10 @@ if (scale !== undefined) {
     `batches of ${scale.burst}, after a warm-up of 20 batches. push = every origin sends each batch to every other`,
     "node (full mesh) over the same transport (TCP, private network, Noise, yamux); gossipsub = tlsmesh's",
     "default; tree = tlsmesh with dissemination 'tree', an epidemic broadcast tree (Plumtree) with gossipsub",
-    'as fallback. Bytes are libp2p connection bytes (encrypted, all protocols); CPU is summed over all nodes.',
-    'Where CPU ms/record x 2,000 records/s exceeds the 2,000 ms of CPU the 2 cores give per second',
-    '(gossipsub and tree at N >= 10), the nodes are saturated and the propagation figures measure queueing.',
+    'as fallback. Bytes are libp2p connection bytes (encrypted, all protocols); CPU is summed over all nodes.",
+    'Where CPU ms/record x 2,000 records/s exceeds the 2,000 ms of CPU the 2 cores give per second, the',
+    'nodes are saturated and the propagation figures measure queueing. Idle is measured over 30 s, one',
+    'libp2p ping round.',
     '',
     table(
       [
@@ -172,6 +173,38 @@ if (scale !== undefined) {
         x: sizes,
         series: designs.map((d) => ({ name: d, values: pick(d, 'propagationP99Ms') })),
       }),
+    ),
+    '',
+  )
+}
+
+const changes = load('scale-changes')
+if (changes !== undefined) {
+  const opt = (v: number | undefined, f: (v: number) => string): string => (v === undefined ? '-' : f(v))
+  out.push(
+    '### Changes to the tree and the idle cost, before and after',
+    '',
+    changes.note,
+    '',
+    table(
+      [
+        'change',
+        'N',
+        'bytes x push',
+        'CPU x push',
+        'p50/p99 ms (push p99)',
+        'idle B/s, CPU per node',
+        'result',
+      ],
+      changes.rows.map((r: Json) => [
+        r.change,
+        String(r.nodes),
+        opt(r.bytesXPush, n2),
+        opt(r.cpuXPush, n2),
+        r.p99Ms === undefined ? '-' : `${n0(r.p50Ms)} / ${n0(r.p99Ms)} (${n0(r.pushP99Ms)})`,
+        r.idleBytesPerNode === undefined ? '-' : `${n0(r.idleBytesPerNode)}, ${pct(r.idleCpuPerNode)}`,
+        r.result,
+      ]),
     ),
     '',
   )

@@ -17,7 +17,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '2000' },
     burst: { type: 'string', default: '64' },
     'value-bytes': { type: 'string', default: '200' },
-    'idle-seconds': { type: 'string', default: '10' },
+    'idle-seconds': { type: 'string', default: '30' },
     designs: { type: 'string', default: 'push,gossipsub,tree' },
     out: { type: 'string', default: 'scale' },
   },

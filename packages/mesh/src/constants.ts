@@ -46,10 +46,10 @@ export const DEFAULT_SYNC_TIMEOUT_MS = 30_000
 /**
  * How batches travel by default: gossipsub. The epidemic broadcast tree (`'tree'`,
  * broadcast/plumtree.ts) sends about one copy per node where gossipsub sends one per mesh link
- * (measured: 1.04x the bytes of a direct push at N = 10 against gossipsub's 6.1x), but in small
- * fleets with several publishers its prune/graft exchanges still leave some records waiting for a
- * GRAFT (p99 propagation of hundreds of ms, and resumption through the balancer fell from ~100% to
- * 95%): opt in where bandwidth matters more than that, until the tree is stable.
+ * (bench/scale.ts, N = 10: 1.02x the bytes of a direct push against gossipsub's 5.4x, and 1.6x its
+ * CPU against 2.9x), and the demo resumes 100% with it; but with it as the default, two fault tests
+ * still fail: a frozen (SIGSTOP) relay holds its subtree's records past 15 s, and a ticket key's
+ * retirement is not seen in time by one nginx. Opt in where bandwidth matters more, until those pass.
  */
 export const DEFAULT_DISSEMINATION: 'tree' | 'gossipsub' = 'gossipsub'
 /**
@@ -74,9 +74,10 @@ export const DEFAULT_LAZY_FLUSH_MS = 200
  */
 export const DEFAULT_LAZY_FANOUT = 6
 /**
- * Eager (payload-carrying) neighbours per node. Unbounded in effect (above the peer target): measured
- * with a cap of 4, the prune/graft exchanges that fill the gaps a cap leaves kept duplicates at
- * 1.5x a tree's (simulation, 10 nodes, 10 origins) and, on a saturated 20-node fleet, fed on
- * themselves. Uncapped, a single busy origin's tree is a star: it sends N-1 copies, as push does.
+ * The neighbours a node sends its own batches to, the rest of the tree relaying them on. Uncapped
+ * (above the peer target) for now: a single busy origin's tree is then a star around it, which it
+ * sends N-1 copies as push does, but which stays put. Capped at gossipsub's D = 6, the origin sent 6
+ * copies flat in N, but measured at N = 10 the tree broke apart and leaned on GRAFTs (600 ms each)
+ * in 2 runs of 5 (and in every run at N = 20, where the fleet saturates both cores).
  */
-export const DEFAULT_MAX_EAGER_PEERS = 64
+export const DEFAULT_ORIGIN_FANOUT = 64

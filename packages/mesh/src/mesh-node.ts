@@ -35,8 +35,8 @@ import {
   DEFAULT_LAZY_FANOUT,
   DEFAULT_LAZY_FLUSH_MS,
   DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_EAGER_PEERS,
   DEFAULT_MESH_NAME,
+  DEFAULT_ORIGIN_FANOUT,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_REGRAFT_TIMEOUT_MS,
   DEFAULT_SYNC_INTERVAL_MS,
@@ -126,9 +126,9 @@ export interface MeshNodeInit {
   /** Collect libp2p's own metrics into the registry (the daemon does; see the note where it is used). */
   libp2pMetrics?: boolean
   /**
-   * How records travel: `gossipsub` (default) publishes on gossipsub; `tree` sends each batch along
-   * an epidemic broadcast tree, about one copy per node, with gossipsub as the fallback (see
-   * DEFAULT_DISSEMINATION for why it is not the default yet).
+   * How records travel: `gossipsub` (default) publishes on gossipsub, one copy per mesh link; `tree`
+   * sends each batch along an epidemic broadcast tree, about one copy per node, with gossipsub as the
+   * fallback (see DEFAULT_DISSEMINATION for why it is not the default yet).
    */
   dissemination?: 'tree' | 'gossipsub'
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
@@ -398,7 +398,7 @@ export async function createMeshNode(
             regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
             lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
             lazyFanout: DEFAULT_LAZY_FANOUT,
-            maxEagerPeers: DEFAULT_MAX_EAGER_PEERS,
+            originFanout: DEFAULT_ORIGIN_FANOUT,
           },
           {
             libp2p,

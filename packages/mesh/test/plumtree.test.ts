@@ -18,7 +18,7 @@ function simulate(
   options: {
     delayMs?: number
     connectivity?: (a: number, b: number) => boolean
-    maxEager?: number
+    originFanout?: number
     lazyFanout?: number
   } = {},
 ) {
@@ -37,7 +37,7 @@ function simulate(
         regraftTimeoutMs: 20,
         lazyFlushMs: 5,
         lazyFanout: options.lazyFanout ?? 64,
-        maxEagerPeers: options.maxEager ?? 64,
+        originFanout: options.originFanout ?? 64,
         cacheEntries: 1000,
         cacheTtlMs: 30_000,
         seenEntries: 10_000,
@@ -139,8 +139,8 @@ describe('Plumtree', () => {
     sim.stop()
   })
 
-  it('bounds what an origin sends per message by the eager cap, whatever N', async () => {
-    const sim = simulate(20, { maxEager: 4 })
+  it('bounds what an origin sends per message by its fanout, whatever N', async () => {
+    const sim = simulate(20, { originFanout: 4 })
     // Warm-up: nodes that are nobody's eager neighbour GRAFT their way into the tree.
     for (let i = 0; i < 30; i++) {
       sim.publish(0)
@@ -153,8 +153,8 @@ describe('Plumtree', () => {
       await settle(5)
     }
     await settle(300)
-    // Every node got every message, and the origin sent at most twice the cap per message (a GRAFT
-    // may add an eager neighbour beyond the cap), where the push design sends 19.
+    // Every node got every message, and the origin sent at most twice its fanout per message (GRAFTs
+    // during warm-up may leave a link or two beyond it), where the push design sends 19.
     for (const node of sim.nodes.slice(1)) expect(node.delivered.size).toBe(70)
     expect(((sim.originSends.get('n0') ?? 0) - before) / 40).toBeLessThanOrEqual(8)
     sim.stop()

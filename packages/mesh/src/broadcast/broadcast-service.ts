@@ -32,7 +32,7 @@ export interface BroadcastServiceInit {
   regraftTimeoutMs: number
   lazyFlushMs: number
   lazyFanout: number
-  maxEagerPeers: number
+  originFanout: number
 }
 
 export interface BroadcastServiceComponents {
@@ -105,7 +105,7 @@ export class BroadcastService {
             regraftTimeoutMs: init.regraftTimeoutMs,
             lazyFlushMs: init.lazyFlushMs,
             lazyFanout: init.lazyFanout,
-            maxEagerPeers: init.maxEagerPeers,
+            originFanout: init.originFanout,
             cacheEntries: 4096,
             cacheTtlMs: 30_000,
             seenEntries: 200_000,
