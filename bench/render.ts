@@ -103,7 +103,7 @@ if (scale !== undefined) {
     `batches of ${scale.burst}, after a warm-up of 20 batches. push = every origin sends each batch to every other`,
     "node (full mesh) over the same transport (TCP, private network, Noise, yamux); gossipsub = tlsmesh's",
     "default; tree = tlsmesh with dissemination 'tree', an epidemic broadcast tree (Plumtree) with gossipsub",
-    'as fallback. Bytes are libp2p connection bytes (encrypted, all protocols); CPU is summed over all nodes.",
+    'as fallback. Bytes are libp2p connection bytes (encrypted, all protocols); CPU is summed over all nodes.',
     'Where CPU ms/record x 2,000 records/s exceeds the 2,000 ms of CPU the 2 cores give per second, the',
     'nodes are saturated and the propagation figures measure queueing. Idle is measured over 30 s, one',
     'libp2p ping round.',
