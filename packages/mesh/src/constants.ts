@@ -46,10 +46,10 @@ export const DEFAULT_SYNC_TIMEOUT_MS = 30_000
 /**
  * How batches travel by default: gossipsub. The epidemic broadcast tree (`'tree'`,
  * broadcast/plumtree.ts) sends about one copy per node where gossipsub sends one per mesh link
- * (bench/scale.ts, N = 10: 1.02x the bytes of a direct push against gossipsub's 5.4x, and 1.6x its
- * CPU against 2.9x), and the demo resumes 100% with it; but with it as the default, two fault tests
- * still fail: a frozen (SIGSTOP) relay holds its subtree's records past 15 s, and a ticket key's
- * retirement is not seen in time by one nginx. Opt in where bandwidth matters more, until those pass.
+ * (bench/scale.ts, N = 10: 1.02x the bytes of a direct push against gossipsub's 5.4-6.1x, and 1.4-1.6x its
+ * CPU against 2.9-3.4x), and the demo resumes 100% with it; but with it as the default, fault tests
+ * still fail: a relay killed mid-stream leaves some records to the 30 s anti-entropy round, and a
+ * frozen (SIGSTOP) relay held its subtree's records past 15 s. Opt in where bandwidth matters more.
  */
 export const DEFAULT_DISSEMINATION: 'tree' | 'gossipsub' = 'gossipsub'
 /**
