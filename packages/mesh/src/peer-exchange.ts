@@ -11,6 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from './constants.ts'
 import { PeerRedial } from './peer-redial.ts'
+import { randomSample } from './random-sample.ts'
 
 export const PEER_EXCHANGE_PROTOCOL = `${TOPIC_PREFIX}/peers/1.0.0`
 const MAX_PEERS = 64
@@ -124,7 +125,7 @@ export class PeerExchange {
     const entries: PeerEntry[] = []
     // In random order: a seed answers every newcomer, and the same list would make them all dial
     // the seed's first peers.
-    for (const peer of shuffle(libp2p.getPeers())) {
+    for (const peer of randomSample(libp2p.getPeers())) {
       if (peer.equals(requester) || entries.length >= MAX_PEERS) continue
       try {
         const known = await libp2p.peerStore.get(peer)
@@ -244,12 +245,4 @@ export function parsePeerList(
     }
   }
   return result
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    ;[items[i], items[j]] = [items[j]!, items[i]!]
-  }
-  return items
 }

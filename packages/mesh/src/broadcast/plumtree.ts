@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
+import { randomSample } from '../random-sample.ts'
 
 /** A GOSSIP frame's content: who made it, what it carries, the origin's signature. */
 export interface GossipPayload {
@@ -75,16 +76,6 @@ export function messageIdOf(origin: Uint8Array, data: Uint8Array): Uint8Array {
     .update(data)
     .digest()
     .subarray(0, 20)
-}
-
-/** Up to `count` items of `items` in random order (a partial Fisher-Yates shuffle, in place). */
-function sample<T>(items: T[], count: number): T[] {
-  const n = Math.min(count, items.length)
-  for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(Math.random() * (items.length - i))
-    ;[items[i], items[j]] = [items[j]!, items[i]!]
-  }
-  return items.slice(0, n)
 }
 
 /** Duplicates in a row that make a link lazy. */
@@ -294,7 +285,7 @@ export class Plumtree {
     this.lazyIds = []
     // One frame object for every announcement: the transport encodes it once.
     const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids }
-    for (const peer of sample([...this.lazy], this.init.lazyFanout)) {
+    for (const peer of randomSample([...this.lazy], this.init.lazyFanout)) {
       this.stats.idsAnnounced += ids.length
       if (!this.components.send(peer, frame)) this.stats.sendFailures++
     }
