@@ -44,14 +44,13 @@ export const DEFAULT_SYNC_INTERVAL_MS = 30_000
 export const DEFAULT_SYNC_TIMEOUT_MS = 30_000
 
 /**
- * How batches travel by default: gossipsub. The epidemic broadcast tree (`'tree'`,
- * broadcast/plumtree.ts) sends about one copy per node where gossipsub sends one per mesh link
- * (bench/scale.ts, N = 10: 1.02x the bytes of a direct push against gossipsub's 5.4-6.1x, and 1.4-1.6x its
- * CPU against 2.9-3.4x), and the demo resumes 100% with it; but with it as the default, fault tests
- * still fail: a relay killed mid-stream leaves some records to the 30 s anti-entropy round, and a
- * frozen (SIGSTOP) relay held its subtree's records past 15 s. Opt in where bandwidth matters more.
+ * How batches travel by default: the epidemic broadcast tree (broadcast/plumtree.ts), which sends
+ * about one copy per node where gossipsub sends one per mesh link (bench/scale.ts, N = 10: 1.02x the
+ * bytes of a direct push against gossipsub's 5.4-6.1x, and 1.4-1.6x its CPU against 2.9-3.4x).
+ * gossipsub still carries subscriptions, and batches when a node has no tree neighbour; `'gossipsub'`
+ * sends every batch there.
  */
-export const DEFAULT_DISSEMINATION: 'tree' | 'gossipsub' = 'gossipsub'
+export const DEFAULT_DISSEMINATION: 'tree' | 'gossipsub' = 'tree'
 /**
  * A node that hears of a batch by id waits this long for the payload before it asks the announcer:
  * well above a tree path's delivery time even on a loaded node (measured: at 150 ms, a saturated

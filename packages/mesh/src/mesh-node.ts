@@ -126,9 +126,9 @@ export interface MeshNodeInit {
   /** Collect libp2p's own metrics into the registry (the daemon does; see the note where it is used). */
   libp2pMetrics?: boolean
   /**
-   * How records travel: `gossipsub` (default) publishes on gossipsub, one copy per mesh link; `tree`
-   * sends each batch along an epidemic broadcast tree, about one copy per node, with gossipsub as the
-   * fallback (see DEFAULT_DISSEMINATION for why it is not the default yet).
+   * How records travel: `tree` (default) sends each batch along an epidemic broadcast tree, about
+   * one copy per node, with gossipsub as the fallback; `gossipsub` publishes on gossipsub, one copy
+   * per mesh link.
    */
   dissemination?: 'tree' | 'gossipsub'
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { describe, expect, it } from 'vitest'
-import { type GossipPayload, type OutboundFrame, Plumtree } from '../src/broadcast/plumtree.ts'
+import { type GossipPayload, messageIdOf, type OutboundFrame, Plumtree } from '../src/broadcast/plumtree.ts'
 
 interface SimNode {
   name: string
@@ -102,6 +102,34 @@ function simulate(
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** One Plumtree whose frames are recorded, with the verdict its deliveries get. */
+function single(verdict: 'accept' | 'ignore' | 'reject' = 'accept') {
+  const sent: Array<{ peer: string; frame: OutboundFrame }> = []
+  const tree = new Plumtree(
+    {
+      realm: 'r',
+      graftTimeoutMs: 40,
+      regraftTimeoutMs: 20,
+      lazyFlushMs: 5,
+      lazyFanout: 6,
+      originFanout: 64,
+      cacheEntries: 100,
+      cacheTtlMs: 30_000,
+      seenEntries: 100,
+      seenTtlMs: 60_000,
+    },
+    { send: (peer, frame) => sent.push({ peer, frame }) > 0, deliver: () => verdict },
+  )
+  const payload = (): GossipPayload => ({
+    realm: 'r',
+    origin: Buffer.from('origin'),
+    data: randomBytes(16),
+    signature: new Uint8Array(1),
+    hops: 0,
+  })
+  return { tree, sent, payload }
+}
+
 describe('Plumtree', () => {
   it('delivers every message to every node exactly once, from any origin', async () => {
     const sim = simulate(10)
@@ -180,6 +208,40 @@ describe('Plumtree', () => {
       for (const id of after) expect(node.delivered.get(id)).toBe(1)
     }
     sim.stop()
+  })
+
+  it('announces a batch to a neighbour that was lazy when it went out, even if grafted since', async () => {
+    // n0's tree link to "b" is lazy: a batch goes eagerly to "a" (which is about to die) and by id to
+    // "b". Before the announcement leaves, "b" grafts n0 for an older batch and becomes eager.
+    const { tree, sent, payload } = single()
+    tree.addPeer('a')
+    tree.addPeer('b')
+    tree.onPrune('b')
+    const older = payload()
+    tree.broadcast(older)
+    tree.broadcast(payload())
+    tree.onGraft('b', [messageIdOf(older.origin, older.data)])
+    await settle(20)
+    const announced = sent.filter((s) => s.peer === 'b' && s.frame.kind === BroadcastKind.IHAVE)
+    expect(announced).toHaveLength(1)
+    expect(announced[0]!.frame).toMatchObject({ ids: { length: 2 } })
+    tree.stop()
+  })
+
+  it('forwards a payload whose records were not new here, but not a rejected one', () => {
+    for (const [verdict, forwarded] of [
+      ['ignore', 1],
+      ['reject', 0],
+    ] as const) {
+      const { tree, sent, payload } = single(verdict)
+      tree.addPeer('a')
+      tree.addPeer('b')
+      tree.onGossip('a', payload())
+      expect(sent.filter((s) => s.peer === 'b' && s.frame.kind === BroadcastKind.GOSSIP)).toHaveLength(
+        forwarded,
+      )
+      tree.stop()
+    }
   })
 
   it('reaches nodes that are not neighbours of the origin (partial connectivity)', async () => {

@@ -179,8 +179,10 @@ export class BroadcastService {
       duplicates: 0,
       idsAnnounced: 0,
       graftsSent: 0,
+      graftMisses: 0,
       prunesSent: 0,
       sendFailures: 0,
+      missingAbandoned: 0,
       framesDropped: this.framesDropped,
       badFrames: this.badFrames,
       badSignatures: this.badSignatures,
@@ -194,8 +196,10 @@ export class BroadcastService {
       stats.duplicates += s.duplicates
       stats.idsAnnounced += s.idsAnnounced
       stats.graftsSent += s.graftsSent
+      stats.graftMisses += s.graftMisses
       stats.prunesSent += s.prunesSent
       stats.sendFailures += s.sendFailures
+      stats.missingAbandoned += s.missingAbandoned
     }
     return stats
   }

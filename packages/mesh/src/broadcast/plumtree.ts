@@ -64,8 +64,12 @@ export interface PlumtreeStats {
   duplicates: number
   idsAnnounced: number
   graftsSent: number
+  /** GRAFTed ids this node could not answer: the payload had left its cache. */
+  graftMisses: number
   prunesSent: number
   sendFailures: number
+  /** Ids heard of by IHAVE that no announcer delivered: left to anti-entropy. */
+  missingAbandoned: number
 }
 
 /** 20 bytes of sha256(origin, 0, data): the same payload from the same origin is one message. */
@@ -111,8 +115,10 @@ export class Plumtree {
     duplicates: 0,
     idsAnnounced: 0,
     graftsSent: 0,
+    graftMisses: 0,
     prunesSent: 0,
     sendFailures: 0,
+    missingAbandoned: 0,
   }
 
   private readonly init: PlumtreeInit
@@ -126,6 +132,12 @@ export class Plumtree {
   private readonly duplicateStreaks = new Map<string, number>()
   /** Ids to announce at the next flush. */
   private lazyIds: Uint8Array[] = []
+  /**
+   * Neighbours that were lazy when those ids were forwarded, so did not get their payloads. The
+   * flush picks from these, not from who is lazy at flush time: a neighbour grafted in between (its
+   * parent died, say) would otherwise never hear of the batches that went down the dead branch.
+   */
+  private readonly lazyTargets = new Set<string>()
   private lazyTimer: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -192,7 +204,10 @@ export class Plumtree {
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     const verdict = this.components.deliver(payload, from)
-    if (verdict !== 'accept') return
+    // Forwarded even when nothing in it was new here ('ignore': this node had it by anti-entropy,
+    // or it is from a newer version or a clock ahead): the subtree below may not have it, and on a
+    // tree there is no other path. Only a provably bad payload stops.
+    if (verdict === 'reject') return
     // The link the payload came by is a tree link: keep it eager.
     if (this.lazy.has(from)) {
       this.lazy.delete(from)
@@ -228,7 +243,10 @@ export class Plumtree {
     }
     for (const id of ids) {
       const payload = this.cache.get(key(id))
-      if (payload === undefined) continue
+      if (payload === undefined) {
+        this.stats.graftMisses++
+        continue
+      }
       this.stats.payloadsSent++
       if (!this.components.send(from, { kind: BroadcastKind.GOSSIP, ...payload })) this.stats.sendFailures++
     }
@@ -266,6 +284,7 @@ export class Plumtree {
     }
     if (this.lazy.size === 0) return reached
     this.lazyIds.push(id)
+    for (const peer of this.lazy) this.lazyTargets.add(peer)
     reached += Math.min(this.lazy.size, this.init.lazyFanout)
     if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
       clearTimeout(this.lazyTimer)
@@ -283,9 +302,11 @@ export class Plumtree {
     this.lazyTimer = undefined
     const ids = this.lazyIds
     this.lazyIds = []
+    const targets = [...this.lazyTargets].filter((peer) => this.eager.has(peer) || this.lazy.has(peer))
+    this.lazyTargets.clear()
     // One frame object for every announcement: the transport encodes it once.
     const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids }
-    for (const peer of randomSample([...this.lazy], this.init.lazyFanout)) {
+    for (const peer of randomSample(targets, this.init.lazyFanout)) {
       this.stats.idsAnnounced += ids.length
       if (!this.components.send(peer, frame)) this.stats.sendFailures++
     }
@@ -304,6 +325,7 @@ export class Plumtree {
     const announcer = entry.announcers.splice(index, 1)[0]
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
+      this.stats.missingAbandoned++
       this.missing.delete(k)
       return
     }
