@@ -1,7 +1,7 @@
 // Scale: N node processes on loopback, tlsmesh's gossip mesh beside the full-mesh push it replaces,
 // over the same transport. For each N: time for the mesh to form, propagation publish -> every node
 // (p50/p99 over records), bytes on the wire per record (origin and whole mesh), CPU per record (all
-// nodes), connections per node, and the idle cost per node.
+// nodes), connections per node, the idle cost per node, and how fast a restarted node rejoins.
 //   node --import tsx bench/scale.ts [--sizes 3,5,10,20] [--records 4000] [--rate 2000] [--burst 64]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '64' },
     'value-bytes': { type: 'string', default: '200' },
     'idle-seconds': { type: 'string', default: '30' },
+    'warmup-batches': { type: 'string', default: '20' },
     designs: { type: 'string', default: 'push,gossipsub,tree' },
     out: { type: 'string', default: 'scale' },
   },
@@ -28,6 +29,7 @@ const rate = Number(values.rate)
 const burst = Number(values.burst)
 const valueBytes = Number(values['value-bytes'])
 const idleSeconds = Number(values['idle-seconds'])
+const warmupBatches = Number(values['warmup-batches'])
 type Design = 'push' | 'gossipsub' | 'tree'
 const designs = values.designs.split(',') as Design[]
 const realm = 'scale'
@@ -35,6 +37,33 @@ const realm = 'scale'
 const sum = (reports: NodeReport[], pick: (r: NodeReport) => number): number =>
   reports.reduce((total, r) => total + pick(r), 0)
 const cpuMs = (r: NodeReport): number => (r.cpu.user + r.cpu.system) / 1000
+
+/**
+ * A node restarted with an empty replica (kill -9, then a new process with the same identity, seeded
+ * with node 0): milliseconds from spawning the process until it has a neighbour on the realm (gossipsub
+ * mesh or tree), and until it holds every record the others hold (anti-entropy catch-up).
+ */
+async function measureJoin(
+  fleet: MeshFleet,
+  node: number,
+): Promise<{ neighbourMs: number; caughtUpMs: number } | undefined> {
+  const held = (await fleet.statusOf(0)).mesh.realms[realm]?.entries ?? 0
+  await fleet.kill(node)
+  const started = Date.now()
+  await fleet.restart(node)
+  let neighbourMs: number | undefined
+  while (Date.now() - started < 30_000) {
+    const { mesh } = await fleet.statusOf(node)
+    const tree = mesh.broadcast?.realms[realm]
+    const neighbours = (mesh.realms[realm]?.meshPeers ?? 0) + (tree ? tree.eagerPeers + tree.lazyPeers : 0)
+    if (neighbourMs === undefined && neighbours > 0) neighbourMs = Date.now() - started
+    if (neighbourMs !== undefined && (mesh.realms[realm]?.entries ?? 0) >= held) {
+      return { neighbourMs, caughtUpMs: Date.now() - started }
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return undefined
+}
 
 async function measure(design: Design, n: number): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-bench-'))
@@ -62,7 +91,13 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
 
     // Warm-up (not measured): a broadcast tree settles after its first messages, as it would in
     // steady state; gossipsub needs no warm-up but gets the same.
-    await fleet.publish(0, { realm: `${realm}`, count: burst * 20, ratePerSecond: rate, valueBytes, burst })
+    await fleet.publish(0, {
+      realm: `${realm}`,
+      count: burst * warmupBatches,
+      ratePerSecond: rate,
+      valueBytes,
+      burst,
+    })
     await new Promise((r) => setTimeout(r, 1000))
     const warmed = (await fleet.status()).map((r) => r.received)
     const warmupIds = new Set((await fleet.arrivals(realm))[0]!.published.map(([id]) => id))
@@ -97,6 +132,7 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
     const treeDelta = (pick: (s: NonNullable<NodeReport['mesh']['broadcast']>) => number): number =>
       sum(after, (r) => (r.mesh?.broadcast ? pick(r.mesh.broadcast) : 0)) -
       sum(before, (r) => (r.mesh?.broadcast ? pick(r.mesh.broadcast) : 0))
+    const join = design === 'push' ? undefined : await measureJoin(fleet, n - 1)
     const row = {
       design,
       nodes: n,
@@ -111,9 +147,16 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       cpuMsPerRecord: cpu / records,
       idleBytesPerNodePerSecond,
       idleCpuFractionPerNode: idleCpuPerNode,
+      ...(join !== undefined ? { join } : {}),
       ...(design === 'tree'
         ? {
             tree: {
+              originSendsPerBatch:
+                treeDelta((s) => s.originPayloadsSent) /
+                Math.max(
+                  1,
+                  treeDelta((s) => s.originated),
+                ),
               payloadsSent: treeDelta((s) => s.payloadsSent),
               duplicates: treeDelta((s) => s.duplicates),
               graftsSent: treeDelta((s) => s.graftsSent),
@@ -128,7 +171,12 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       `${design} N=${n}: formed ${formMs} ms, delivered ${(delivered * 100).toFixed(2)}%, ` +
         `p50 ${row.propagationP50Ms} ms p99 ${row.propagationP99Ms} ms, ` +
         `${row.totalBytesPerRecord.toFixed(0)} B/record total (origin ${row.originBytesPerRecord.toFixed(0)}), ` +
-        `CPU ${row.cpuMsPerRecord.toFixed(3)} ms/record, idle ${idleBytesPerNodePerSecond.toFixed(0)} B/s ` +
+        `CPU ${row.cpuMsPerRecord.toFixed(3)} ms/record, ` +
+        (row.tree
+          ? `origin sends ${row.tree.originSendsPerBatch.toFixed(1)} per batch, ${row.tree.graftsSent} GRAFTs, `
+          : '') +
+        (row.join ? `join ${row.join.neighbourMs} ms, caught up ${row.join.caughtUpMs} ms, ` : '') +
+        `idle ${idleBytesPerNodePerSecond.toFixed(0)} B/s ` +
         `${(idleCpuPerNode * 100).toFixed(2)}% per node`,
     )
     return row

@@ -75,8 +75,11 @@ export const DEFAULT_LAZY_FANOUT = 6
 /**
  * The neighbours a node sends its own batches to, the rest of the tree relaying them on. Uncapped
  * (above the peer target) for now: a single busy origin's tree is then a star around it, which it
- * sends N-1 copies as push does, but which stays put. Capped at gossipsub's D = 6, the origin sent 6
- * copies flat in N, but measured at N = 10 the tree broke apart and leaned on GRAFTs (600 ms each)
- * in 2 runs of 5 (and in every run at N = 20, where the fleet saturates both cores).
+ * sends one copy per connection (N-1 for a seed every node dialed), but which stays put. Capped at
+ * gossipsub's D = 6 (bench/scale.ts), N = 10 is a clean two-level tree: 6.0 copies per batch, no
+ * GRAFT, p99 47-49 ms, 1.02x push bytes. At N = 20 the star alone already takes both cores of the
+ * 2-core bench host (0.96-0.98 ms of CPU per record at 2,000 records/s), a relay hop costs ~13% more
+ * (measured at 1,000/s), and with it payloads ran late, late payloads drew GRAFTs, GRAFTs added
+ * duplicates: 1.15-1.9x push bytes and a median of 0.2-1.9 s. Revisit on hosts with a core per node.
  */
 export const DEFAULT_ORIGIN_FANOUT = 64

@@ -228,6 +228,38 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
+  it('waits longer before grafting while payloads arrive late but unasked, and no longer than 4x', async () => {
+    // Every payload comes 60 ms after its IHAVE (a busy host), past the 40 ms graft timeout.
+    const { tree, sent, payload } = single()
+    tree.addPeer('parent')
+    tree.addPeer('other')
+    const grafts = () => sent.filter((s) => s.frame.kind === BroadcastKind.GRAFT).length
+    for (let i = 0; i < 12; i++) {
+      const p = payload()
+      tree.onIHave('other', [messageIdOf(p.origin, p.data)])
+      await settle(60)
+      tree.onGossip('parent', p)
+    }
+    const early = grafts()
+    expect(tree.stats.graftTimeoutMs).toBeGreaterThan(60)
+    expect(tree.stats.graftTimeoutMs).toBeLessThanOrEqual(160)
+    // Once adapted, late payloads no longer draw GRAFTs; a payload that never comes still does.
+    const before = grafts()
+    for (let i = 0; i < 5; i++) {
+      const p = payload()
+      tree.onIHave('other', [messageIdOf(p.origin, p.data)])
+      await settle(60)
+      tree.onGossip('parent', p)
+    }
+    expect(grafts()).toBe(before)
+    const lost = payload()
+    tree.onIHave('other', [messageIdOf(lost.origin, lost.data)])
+    await settle(200)
+    expect(grafts()).toBe(before + 1)
+    expect(early).toBeGreaterThan(0)
+    tree.stop()
+  })
+
   it('forwards a payload whose records were not new here, but not a rejected one', () => {
     for (const [verdict, forwarded] of [
       ['ignore', 1],

@@ -47,8 +47,8 @@ export interface BroadcastServiceComponents {
   logger?: Logger
 }
 
-export interface BroadcastStats extends Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers'> {
-  realms: Record<string, { eagerPeers: number; lazyPeers: number }>
+export interface BroadcastStats extends Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers' | 'graftTimeoutMs'> {
+  realms: Record<string, { eagerPeers: number; lazyPeers: number; graftTimeoutMs: number }>
   framesDropped: number
   badFrames: number
   badSignatures: number
@@ -174,6 +174,8 @@ export class BroadcastService {
   stats(): BroadcastStats {
     const stats: BroadcastStats = {
       realms: {},
+      originated: 0,
+      originPayloadsSent: 0,
       payloadsSent: 0,
       payloadsReceived: 0,
       duplicates: 0,
@@ -190,7 +192,13 @@ export class BroadcastService {
     }
     for (const [realm, tree] of this.trees) {
       const s = tree.stats
-      stats.realms[realm] = { eagerPeers: s.eagerPeers, lazyPeers: s.lazyPeers }
+      stats.realms[realm] = {
+        eagerPeers: s.eagerPeers,
+        lazyPeers: s.lazyPeers,
+        graftTimeoutMs: s.graftTimeoutMs,
+      }
+      stats.originated += s.originated
+      stats.originPayloadsSent += s.originPayloadsSent
       stats.payloadsSent += s.payloadsSent
       stats.payloadsReceived += s.payloadsReceived
       stats.duplicates += s.duplicates

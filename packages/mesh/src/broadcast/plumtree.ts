@@ -21,7 +21,10 @@ export type DeliveryVerdict = 'accept' | 'ignore' | 'reject'
 
 export interface PlumtreeInit {
   realm: string
-  /** How long a node waits for a payload it heard of by IHAVE before it GRAFTs the announcer. */
+  /**
+   * How long a node waits at least for a payload it heard of by IHAVE before it GRAFTs the announcer.
+   * It waits longer (up to 4x) while payloads keep arriving late but unasked (see graftTimeout).
+   */
   graftTimeoutMs: number
   /** Then how long it waits on that announcer before it GRAFTs the next one. */
   regraftTimeoutMs: number
@@ -34,11 +37,13 @@ export interface PlumtreeInit {
    */
   lazyFanout: number
   /**
-   * A batch this node originates goes to at most this many of its eager neighbours (the first ones,
-   * so that the choice is stable), whatever the fleet's size; the tree carries it on to the rest.
-   * Relays send to all their eager neighbours, as Plumtree does: capping those instead left links
-   * eager on one side only, and the tree never settled (measured: 0.7 eager links per node, 800
-   * GRAFTs per 4,000 records at N = 20).
+   * A batch this node originates goes to this many of its eager neighbours (the same ones batch after
+   * batch, so the tree can settle below them), plus any neighbour that GRAFTed this node, whatever the
+   * fleet's size; the others hear of it by IHAVE and get it from the tree. Without a cap, a seed that
+   * every node dials sends N-1 copies of each of its batches, as push does. Relays send to all their
+   * eager neighbours, as Plumtree does: capping those instead left links eager on one side only, and
+   * the tree never settled (measured: 0.7 eager links per node, 800 GRAFTs per 4,000 records at
+   * N = 20).
    */
   originFanout: number
   /** Payloads kept to answer GRAFTs. */
@@ -59,6 +64,11 @@ export interface PlumtreeComponents {
 export interface PlumtreeStats {
   eagerPeers: number
   lazyPeers: number
+  /** What the adaptive graft timeout is now. */
+  graftTimeoutMs: number
+  /** Batches this node originated, and the payload copies it sent of them (origin fan-out). */
+  originated: number
+  originPayloadsSent: number
   payloadsSent: number
   payloadsReceived: number
   duplicates: number
@@ -91,8 +101,15 @@ const MAX_IDS_PER_IHAVE = 1024
 const key = (id: Uint8Array): string =>
   Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
 
+/** The adaptive graft timeout never exceeds the configured one by more than this factor. */
+const MAX_GRAFT_TIMEOUT_FACTOR = 4
+
 interface Missing {
   id: Uint8Array
+  /** When the first IHAVE for it arrived. */
+  announcedAt: number
+  /** Announcers asked for it (their answers say nothing of how late unasked payloads come). */
+  grafted: string[]
   announcers: string[]
   timer: NodeJS.Timeout | undefined
 }
@@ -110,6 +127,9 @@ export class Plumtree {
   readonly stats: PlumtreeStats = {
     eagerPeers: 0,
     lazyPeers: 0,
+    graftTimeoutMs: 0,
+    originated: 0,
+    originPayloadsSent: 0,
     payloadsSent: 0,
     payloadsReceived: 0,
     duplicates: 0,
@@ -138,12 +158,17 @@ export class Plumtree {
    * parent died, say) would otherwise never hear of the batches that went down the dead branch.
    */
   private readonly lazyTargets = new Set<string>()
+  /** The eager neighbours this node sends its own batches to (see originFanout). */
+  private readonly originTargets = new Set<string>()
   private lazyTimer: NodeJS.Timeout | undefined
+  /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
+  private lateness: { mean: number; deviation: number } | undefined
   private stopped = false
 
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
     this.init = init
     this.components = components
+    this.stats.graftTimeoutMs = init.graftTimeoutMs
     this.seen = new LRUCache({ max: init.seenEntries, ttl: init.seenTtlMs, ttlAutopurge: false })
     this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
   }
@@ -161,6 +186,7 @@ export class Plumtree {
   removePeer(peer: string): void {
     this.eager.delete(peer)
     this.lazy.delete(peer)
+    this.originTargets.delete(peer)
     this.duplicateStreaks.delete(peer)
     for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
     this.updateCounts()
@@ -171,7 +197,22 @@ export class Plumtree {
     const id = messageIdOf(payload.origin, payload.data)
     this.seen.set(key(id), true)
     this.cache.set(key(id), payload)
-    return this.forward(payload, id, undefined, this.init.originFanout)
+    for (const peer of this.originTargets) if (!this.eager.has(peer)) this.originTargets.delete(peer)
+    for (const peer of this.eager) {
+      if (this.originTargets.size >= this.init.originFanout) break
+      this.originTargets.add(peer)
+    }
+    const reached = this.sendPayload(payload, this.originTargets, undefined)
+    this.stats.originated++
+    this.stats.originPayloadsSent += reached
+    // Eager neighbours left out get the id, and the payload from the tree or by GRAFT.
+    let skipped = false
+    for (const peer of this.eager) {
+      if (this.originTargets.has(peer)) continue
+      this.lazyTargets.add(peer)
+      skipped = true
+    }
+    return reached + this.announceLater(id, skipped)
   }
 
   onGossip(from: string, payload: GossipPayload): void {
@@ -189,6 +230,7 @@ export class Plumtree {
         return
       }
       this.duplicateStreaks.delete(from)
+      this.originTargets.delete(from)
       // PRUNE even when the link is already lazy here: the sender still has it eager (a GRAFT or a
       // PRUNE crossed on the way).
       if (this.eager.delete(from)) {
@@ -200,7 +242,7 @@ export class Plumtree {
       return
     }
     this.seen.set(k, true)
-    this.clearMissing(k)
+    this.clearMissing(k, from)
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     const verdict = this.components.deliver(payload, from)
@@ -208,14 +250,14 @@ export class Plumtree {
     // or it is from a newer version or a clock ahead): the subtree below may not have it, and on a
     // tree there is no other path. Only a provably bad payload stops.
     if (verdict === 'reject') return
-    // The link the payload came by is a tree link: keep it eager.
-    if (this.lazy.has(from)) {
-      this.lazy.delete(from)
-      this.eager.add(from)
-      this.updateCounts()
-    }
+    // A payload that came first by a link this node made lazy does not make it eager again (Plumtree
+    // does): with batches in flight on every link, pruned links kept coming back that way, and at
+    // N = 20 the fleet pruned and restored ~1,000 links a second. A GRAFT restores links.
     this.cache.set(k, payload)
-    this.forward({ ...payload, hops: payload.hops + 1 }, id, from)
+    // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
+    // was a duplicate that pruned a link.
+    this.sendPayload({ ...payload, hops: payload.hops + 1 }, this.eager, from, key(payload.origin))
+    this.announceLater(id, false)
   }
 
   onIHave(from: string, ids: Uint8Array[]): void {
@@ -225,9 +267,9 @@ export class Plumtree {
       if (this.seen.has(k)) continue
       let entry = this.missing.get(k)
       if (entry === undefined) {
-        entry = { id, announcers: [], timer: undefined }
+        entry = { id, announcedAt: Date.now(), grafted: [], announcers: [], timer: undefined }
         this.missing.set(k, entry)
-        entry.timer = setTimeout(() => this.graft(k), this.init.graftTimeoutMs)
+        entry.timer = setTimeout(() => this.graft(k), this.graftTimeout())
         entry.timer.unref()
       }
       if (!entry.announcers.includes(from)) entry.announcers.push(from)
@@ -241,6 +283,8 @@ export class Plumtree {
       this.eager.add(from)
       this.updateCounts()
     }
+    // It found no better path: this node's own batches go to it from now on too.
+    this.originTargets.add(from)
     for (const id of ids) {
       const payload = this.cache.get(key(id))
       if (payload === undefined) {
@@ -253,6 +297,7 @@ export class Plumtree {
   }
 
   onPrune(from: string): void {
+    this.originTargets.delete(from)
     if (this.eager.delete(from)) {
       this.lazy.add(from)
       this.updateCounts()
@@ -266,32 +311,34 @@ export class Plumtree {
     this.missing.clear()
   }
 
-  private forward(
+  private sendPayload(
     payload: GossipPayload,
-    id: Uint8Array,
+    peers: Iterable<string>,
     from: string | undefined,
-    fanout = Number.POSITIVE_INFINITY,
+    origin?: string,
   ): number {
     let reached = 0
-    // One frame object for every eager neighbour: the transport encodes it once.
+    // One frame object for every neighbour: the transport encodes it once.
     const frame: OutboundFrame = { kind: BroadcastKind.GOSSIP, ...payload }
-    for (const peer of this.eager) {
-      if (peer === from) continue
-      if (reached >= fanout) break
+    for (const peer of peers) {
+      if (peer === from || peer === origin) continue
       this.stats.payloadsSent++
       if (this.components.send(peer, frame)) reached++
       else this.stats.sendFailures++
     }
-    if (this.lazy.size === 0) return reached
+    return reached
+  }
+
+  /** Queues an id for the next IHAVE flush to the lazy neighbours; returns how many it will reach. */
+  private announceLater(id: Uint8Array, alsoOthers: boolean): number {
+    if (this.lazy.size === 0 && !alsoOthers) return 0
     this.lazyIds.push(id)
     for (const peer of this.lazy) this.lazyTargets.add(peer)
-    reached += Math.min(this.lazy.size, this.init.lazyFanout)
+    const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
     if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
       clearTimeout(this.lazyTimer)
       this.flushLazy()
-      return reached
-    }
-    if (this.lazyTimer === undefined && !this.stopped) {
+    } else if (this.lazyTimer === undefined && !this.stopped) {
       this.lazyTimer = setTimeout(() => this.flushLazy(), this.init.lazyFlushMs)
       this.lazyTimer.unref()
     }
@@ -333,17 +380,43 @@ export class Plumtree {
       this.eager.add(announcer)
       this.updateCounts()
     }
+    entry.grafted.push(announcer)
     this.stats.graftsSent++
     this.components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.init.realm, ids: [entry.id] })
     entry.timer = setTimeout(() => this.graft(k), this.init.regraftTimeoutMs)
     entry.timer.unref()
   }
 
-  private clearMissing(k: string): void {
+  private clearMissing(k: string, from: string): void {
     const entry = this.missing.get(k)
     if (entry === undefined) return
     clearTimeout(entry.timer)
     this.missing.delete(k)
+    if (!entry.grafted.includes(from)) this.sampleLateness(Date.now() - entry.announcedAt)
+  }
+
+  /**
+   * How late payloads come after their announcement when nobody asked for them, smoothed as TCP
+   * smooths round-trip times (RFC 6298). On a saturated host every path is slow, and a fixed timeout
+   * made nodes GRAFT payloads already on their way: each GRAFT adds an eager link, its duplicates
+   * add load, and a 20-node fleet on 2 cores spiralled to 2x the bytes and 700 ms median delivery.
+   */
+  private sampleLateness(ms: number): void {
+    if (this.lateness === undefined) {
+      this.lateness = { mean: ms, deviation: ms / 2 }
+      this.stats.graftTimeoutMs = this.graftTimeout()
+      return
+    }
+    this.lateness.deviation += (Math.abs(ms - this.lateness.mean) - this.lateness.deviation) / 4
+    this.lateness.mean += (ms - this.lateness.mean) / 8
+    this.stats.graftTimeoutMs = this.graftTimeout()
+  }
+
+  private graftTimeout(): number {
+    const floor = this.init.graftTimeoutMs
+    if (this.lateness === undefined) return floor
+    const wanted = this.lateness.mean + 4 * this.lateness.deviation
+    return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.max(floor, Math.round(wanted)))
   }
 
   private updateCounts(): void {
