@@ -1,5 +1,6 @@
 import type { MergeOutcome } from '@tlsmesh/store'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { BroadcastStats } from './broadcast/broadcast-service.ts'
 import type { ValidationCode } from './errors.ts'
 
 /**
@@ -144,4 +145,78 @@ export function createMeshMetrics(
     registers,
   })
   return { counters, propagationSeconds }
+}
+
+/** The broadcast tree's counters and per-realm degrees, read from its stats when scraped. */
+export function registerBroadcastMetrics(registry: Registry, read: () => BroadcastStats): void {
+  const registers = [registry]
+  const counters: Array<[string, string, (s: BroadcastStats) => number]> = [
+    [
+      'payloads_sent',
+      'Batch payloads sent down the tree (own, relayed and answering GRAFTs)',
+      (s) => s.payloadsSent,
+    ],
+    ['payloads_received', 'Batch payloads received for the first time', (s) => s.payloadsReceived],
+    ['duplicates', 'Batch payloads received again (each costs bytes and a decode)', (s) => s.duplicates],
+    [
+      'ids_announced',
+      'Batch ids sent to lazy neighbours (IHAVE), counted per neighbour',
+      (s) => s.idsAnnounced,
+    ],
+    [
+      'grafts_sent',
+      'Payloads asked for after an announcement came without them (tree repairs)',
+      (s) => s.graftsSent,
+    ],
+    [
+      'graft_misses',
+      'GRAFTs this node could not answer: the payload had left its cache',
+      (s) => s.graftMisses,
+    ],
+    ['prunes_sent', 'Links made lazy because they brought duplicates', (s) => s.prunesSent],
+    [
+      'missing_abandoned',
+      'Announced batches no neighbour delivered: left to anti-entropy',
+      (s) => s.missingAbandoned,
+    ],
+    [
+      'frames_dropped',
+      "Frames dropped because a neighbour's send queue was full (healed by GRAFT or anti-entropy)",
+      (s) => s.framesDropped,
+    ],
+    ['bad_frames', 'Undecodable frames received', (s) => s.badFrames],
+    ['bad_signatures', 'Payloads whose origin signature did not verify', (s) => s.badSignatures],
+    ['links_reopened', 'Tree links reopened on a surviving connection', (s) => s.linksReopened],
+  ]
+  for (const [name, help, pick] of counters) {
+    new Counter({
+      name: `tlsmesh_tree_${name}_total`,
+      help,
+      registers,
+      collect() {
+        this.reset()
+        this.inc(pick(read()))
+      },
+    })
+  }
+  const perRealm: Array<[string, string, (r: BroadcastStats['realms'][string]) => number]> = [
+    ['eager_peers', 'Neighbours this node pushes payloads to, per realm', (r) => r.eagerPeers],
+    ['lazy_peers', 'Neighbours this node announces ids to, per realm', (r) => r.lazyPeers],
+    [
+      'graft_timeout_seconds',
+      'How long a node now waits for an announced payload before a GRAFT',
+      (r) => r.graftTimeoutMs / 1000,
+    ],
+  ]
+  for (const [name, help, pick] of perRealm) {
+    new Gauge({
+      name: `tlsmesh_tree_${name}`,
+      help,
+      labelNames: ['realm'],
+      registers,
+      collect() {
+        for (const [realm, stats] of Object.entries(read().realms)) this.set({ realm }, pick(stats))
+      },
+    })
+  }
 }

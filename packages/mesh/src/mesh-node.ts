@@ -47,7 +47,12 @@ import {
 import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
 import { toVerdict, validateBatch } from './gossip-validation.ts'
 import { parseMeshKey } from './mesh-key.ts'
-import { createMeshMetrics, type MeshCounters, type MeshMetrics } from './mesh-metrics.ts'
+import {
+  createMeshMetrics,
+  type MeshCounters,
+  type MeshMetrics,
+  registerBroadcastMetrics,
+} from './mesh-metrics.ts'
 import { PeerExchange } from './peer-exchange.ts'
 import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
@@ -418,6 +423,7 @@ export async function createMeshNode(
       : undefined
   if (broadcast !== undefined) {
     pubsub.addEventListener('subscription-change', () => broadcast.refreshNeighbours())
+    registerBroadcastMetrics(registry, () => broadcast.stats())
   }
 
   // Three provably bad frames within a minute: hang up and refuse the peer for a minute.

@@ -129,6 +129,11 @@ describe('a mesh of three nodes on loopback', () => {
     const metrics = await a.registry.metrics()
     expect(metrics).toMatch(/^tlsmesh_mesh_records_published_total 1$/m)
     expect(metrics).toMatch(/^tlsmesh_mesh_peers 2$/m)
+    // The record went down the broadcast tree to both neighbours, which see A as a tree neighbour.
+    expect(metrics).toMatch(/^tlsmesh_tree_payloads_sent_total [1-9]/m)
+    expect(metrics).toMatch(/^tlsmesh_tree_frames_dropped_total 0$/m)
+    expect(await b.registry.metrics()).toMatch(/^tlsmesh_tree_payloads_received_total [1-9]/m)
+    expect(metrics).toMatch(new RegExp(`^tlsmesh_tree_eager_peers\\{realm="${REALM}"\\} [12]$`, 'm'))
   })
 })
 
