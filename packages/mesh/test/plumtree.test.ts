@@ -260,6 +260,52 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
+  it('announces a batch to a neighbour whose queue was full, so that it can GRAFT it later', async () => {
+    const sent: Array<{ peer: string; frame: OutboundFrame }> = []
+    let full = true
+    const tree = new Plumtree(
+      {
+        realm: 'r',
+        graftTimeoutMs: 40,
+        regraftTimeoutMs: 20,
+        lazyFlushMs: 5,
+        lazyFanout: 6,
+        originFanout: 64,
+        cacheEntries: 100,
+        cacheTtlMs: 30_000,
+        seenEntries: 100,
+        seenTtlMs: 60_000,
+      },
+      {
+        send: (peer, frame) => {
+          if (peer === 'slow' && frame.kind === BroadcastKind.GOSSIP && full) return false
+          sent.push({ peer, frame })
+          return true
+        },
+        deliver: () => 'accept',
+      },
+    )
+    tree.addPeer('slow')
+    tree.addPeer('fast')
+    const lost = {
+      realm: 'r',
+      origin: Buffer.from('o'),
+      data: randomBytes(8),
+      signature: new Uint8Array(1),
+      hops: 0,
+    }
+    tree.broadcast(lost)
+    full = false
+    await settle(20)
+    const ihave = sent.find((s) => s.peer === 'slow' && s.frame.kind === BroadcastKind.IHAVE)
+    expect(ihave?.frame).toMatchObject({ ids: [messageIdOf(lost.origin, lost.data)] })
+    expect(tree.stats.sendFailures).toBe(1)
+    // Its GRAFT is answered from the cache.
+    tree.onGraft('slow', [messageIdOf(lost.origin, lost.data)])
+    expect(sent.filter((s) => s.peer === 'slow' && s.frame.kind === BroadcastKind.GOSSIP)).toHaveLength(1)
+    tree.stop()
+  })
+
   it('forwards a payload whose records were not new here, but not a rejected one', () => {
     for (const [verdict, forwarded] of [
       ['ignore', 1],

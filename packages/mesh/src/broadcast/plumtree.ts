@@ -158,6 +158,12 @@ export class Plumtree {
    * parent died, say) would otherwise never hear of the batches that went down the dead branch.
    */
   private readonly lazyTargets = new Set<string>()
+  /**
+   * Neighbours a payload could not be queued to since the last flush (their queue was full): the
+   * flush announces to them too, so that they GRAFT what they missed once their queue drains, rather
+   * than wait for anti-entropy.
+   */
+  private readonly failedTargets = new Set<string>()
   /** The eager neighbours this node sends its own batches to (see originFanout). */
   private readonly originTargets = new Set<string>()
   private lazyTimer: NodeJS.Timeout | undefined
@@ -323,15 +329,19 @@ export class Plumtree {
     for (const peer of peers) {
       if (peer === from || peer === origin) continue
       this.stats.payloadsSent++
-      if (this.components.send(peer, frame)) reached++
-      else this.stats.sendFailures++
+      if (this.components.send(peer, frame)) {
+        reached++
+      } else {
+        this.stats.sendFailures++
+        this.failedTargets.add(peer)
+      }
     }
     return reached
   }
 
   /** Queues an id for the next IHAVE flush to the lazy neighbours; returns how many it will reach. */
   private announceLater(id: Uint8Array, alsoOthers: boolean): number {
-    if (this.lazy.size === 0 && !alsoOthers) return 0
+    if (this.lazy.size === 0 && !alsoOthers && this.failedTargets.size === 0) return 0
     this.lazyIds.push(id)
     for (const peer of this.lazy) this.lazyTargets.add(peer)
     const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
@@ -349,11 +359,14 @@ export class Plumtree {
     this.lazyTimer = undefined
     const ids = this.lazyIds
     this.lazyIds = []
-    const targets = [...this.lazyTargets].filter((peer) => this.eager.has(peer) || this.lazy.has(peer))
+    const isNeighbour = (peer: string): boolean => this.eager.has(peer) || this.lazy.has(peer)
+    const targets = new Set(randomSample([...this.lazyTargets].filter(isNeighbour), this.init.lazyFanout))
+    for (const peer of this.failedTargets) if (isNeighbour(peer)) targets.add(peer)
     this.lazyTargets.clear()
+    this.failedTargets.clear()
     // One frame object for every announcement: the transport encodes it once.
     const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids }
-    for (const peer of randomSample(targets, this.init.lazyFanout)) {
+    for (const peer of targets) {
       this.stats.idsAnnounced += ids.length
       if (!this.components.send(peer, frame)) this.stats.sendFailures++
     }
