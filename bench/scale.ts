@@ -83,8 +83,11 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
     // Idle: no records; what does keeping the mesh cost?
     await new Promise((r) => setTimeout(r, 2000))
     const idleBefore = await fleet.status()
+    const idleStartUs = process.hrtime.bigint() / 1000n
     await new Promise((r) => setTimeout(r, idleSeconds * 1000))
     const idleAfter = await fleet.status()
+    if (process.env.TLSMESH_CPU_PROFILE_DIR)
+      progress(`idle window (monotonic us) ${idleStartUs} ${process.hrtime.bigint() / 1000n}`)
     const idleBytesPerNodePerSecond =
       (sum(idleAfter, (r) => r.bytes.sent) - sum(idleBefore, (r) => r.bytes.sent)) / n / idleSeconds
     const idleCpuPerNode = (sum(idleAfter, cpuMs) - sum(idleBefore, cpuMs)) / n / (idleSeconds * 1000)
