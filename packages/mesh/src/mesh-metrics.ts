@@ -184,6 +184,16 @@ export function registerBroadcastMetrics(registry: Registry, read: () => Broadca
       "Frames dropped because a neighbour's send queue was full (healed by GRAFT or anti-entropy)",
       (s) => s.framesDropped,
     ],
+    [
+      'announcements_dropped',
+      'Announced ids not awaited: too many were awaited already',
+      (s) => s.announcementsDropped,
+    ],
+    [
+      'graft_ids_refused',
+      'GRAFTed ids not answered: one GRAFT asked for more than a repair does',
+      (s) => s.graftIdsRefused,
+    ],
     ['bad_frames', 'Undecodable frames received', (s) => s.badFrames],
     ['bad_signatures', 'Payloads whose origin signature did not verify', (s) => s.badSignatures],
     ['links_reopened', 'Tree links reopened on a surviving connection', (s) => s.linksReopened],

@@ -306,6 +306,27 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
+  it('bounds what a flood of announcements or an oversized GRAFT from a neighbour can cost', () => {
+    const { tree, sent, payload } = single()
+    tree.addPeer('flooder')
+    for (let frame = 0; frame < 5; frame++) {
+      tree.onIHave('flooder', Array.from({ length: 4096 }, () => randomBytes(20)))
+    }
+    expect(tree.stats.announcementsDropped).toBe(5 * 4096 - 16_384)
+    // 100 batches in the cache; a GRAFT for all of them is answered for the first 64 only.
+    const ids: Uint8Array[] = []
+    for (let i = 0; i < 100; i++) {
+      const p = payload()
+      tree.broadcast(p)
+      ids.push(messageIdOf(p.origin, p.data))
+    }
+    const before = sent.filter((s) => s.frame.kind === BroadcastKind.GOSSIP).length
+    tree.onGraft('flooder', ids)
+    expect(sent.filter((s) => s.frame.kind === BroadcastKind.GOSSIP).length - before).toBe(64)
+    expect(tree.stats.graftIdsRefused).toBe(36)
+    tree.stop()
+  })
+
   it('forwards a payload whose records were not new here, but not a rejected one', () => {
     for (const [verdict, forwarded] of [
       ['ignore', 1],

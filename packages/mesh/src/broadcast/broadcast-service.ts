@@ -185,6 +185,8 @@ export class BroadcastService {
       prunesSent: 0,
       sendFailures: 0,
       missingAbandoned: 0,
+      announcementsDropped: 0,
+      graftIdsRefused: 0,
       framesDropped: this.framesDropped,
       badFrames: this.badFrames,
       badSignatures: this.badSignatures,
@@ -208,6 +210,8 @@ export class BroadcastService {
       stats.prunesSent += s.prunesSent
       stats.sendFailures += s.sendFailures
       stats.missingAbandoned += s.missingAbandoned
+      stats.announcementsDropped += s.announcementsDropped
+      stats.graftIdsRefused += s.graftIdsRefused
     }
     return stats
   }

@@ -80,6 +80,10 @@ export interface PlumtreeStats {
   sendFailures: number
   /** Ids heard of by IHAVE that no announcer delivered: left to anti-entropy. */
   missingAbandoned: number
+  /** Announced ids not tracked because too many were awaited already (a flood, or a long outage). */
+  announcementsDropped: number
+  /** GRAFTed ids not answered because one GRAFT asked for more than a repair ever does. */
+  graftIdsRefused: number
 }
 
 /** 20 bytes of sha256(origin, 0, data): the same payload from the same origin is one message. */
@@ -97,6 +101,18 @@ const PRUNE_AFTER_DUPLICATES = 3
 
 /** Well under the wire's 4,096 ids per frame; reached only above ~300,000 records/s. */
 const MAX_IDS_PER_IHAVE = 1024
+
+/**
+ * Announced ids awaited at once: ~10 s of batches at full ingest. Without a bound, a member of the
+ * mesh sending IHAVEs of made-up ids would grow the map and its timers without end.
+ */
+const MAX_MISSING = 16_384
+
+/**
+ * Ids answered per GRAFT frame: a repair asks for one. A GRAFT of thousands of cached ids would make
+ * this node send megabytes for a few bytes received.
+ */
+const MAX_IDS_ANSWERED_PER_GRAFT = 64
 
 const key = (id: Uint8Array): string =>
   Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
@@ -139,6 +155,8 @@ export class Plumtree {
     prunesSent: 0,
     sendFailures: 0,
     missingAbandoned: 0,
+    announcementsDropped: 0,
+    graftIdsRefused: 0,
   }
 
   private readonly init: PlumtreeInit
@@ -273,6 +291,10 @@ export class Plumtree {
       if (this.seen.has(k)) continue
       let entry = this.missing.get(k)
       if (entry === undefined) {
+        if (this.missing.size >= MAX_MISSING) {
+          this.stats.announcementsDropped++
+          continue
+        }
         entry = { id, announcedAt: Date.now(), grafted: [], announcers: [], timer: undefined }
         this.missing.set(k, entry)
         entry.timer = setTimeout(() => this.graft(k), this.graftTimeout())
@@ -291,6 +313,10 @@ export class Plumtree {
     }
     // It found no better path: this node's own batches go to it from now on too.
     this.originTargets.add(from)
+    if (ids.length > MAX_IDS_ANSWERED_PER_GRAFT) {
+      this.stats.graftIdsRefused += ids.length - MAX_IDS_ANSWERED_PER_GRAFT
+      ids = ids.slice(0, MAX_IDS_ANSWERED_PER_GRAFT)
+    }
     for (const id of ids) {
       const payload = this.cache.get(key(id))
       if (payload === undefined) {
