@@ -1,5 +1,6 @@
 // Hostile input from the mesh: a peer that holds the mesh key but sends garbage, records over the
-// limits, records for the wrong realm, from the future or from a newer version, or unsigned messages.
+// limits, records for the wrong realm, from the future or from a newer version, or unsigned messages,
+// on gossipsub; and on the broadcast tree, announcement floods, forged origin signatures and garbage.
 // The fleet (real node processes) rejects or ignores each, counts it by reason, stops listening to the
 // peer, and keeps replicating; with an allowlist, other key holders cannot even connect.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -10,11 +11,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parseMeshKey, realmTopic } from '@tlsmesh/mesh'
-import { encodeBatch } from '@tlsmesh/wire'
+import { BROADCAST_PROTOCOL, parseMeshKey, realmTopic } from '@tlsmesh/mesh'
+import { BroadcastKind, encodeBatch, encodeBroadcastFrame } from '@tlsmesh/wire'
 import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type MeshFleet, type NodeReport, startMeshFleet } from '../../bench/lib/mesh-fleet.ts'
@@ -158,6 +161,65 @@ describe('hostile peers holding the mesh key', () => {
       expect(ms).toBeLessThan(5000)
       const refused = (await fleet.statusOf(1)).mesh.records.refused
       expect(refused.malformed ?? 0).toBeGreaterThan(0)
+    } finally {
+      await attacker.stop()
+    }
+  })
+
+  it('on the broadcast tree: bounds an IHAVE flood, counts forged signatures and garbage, refuses the sender', async () => {
+    const attacker = await createAttacker(join(dir, 'mesh.key'), true)
+    // Accept the node's tree link as a fleet member would, so that node 1 takes it as a neighbour.
+    await attacker.handle(BROADCAST_PROTOCOL, () => {})
+    const victim = fleet.addrs[1]![0]!
+    const victimId = peerIdFromString(victim.split('/p2p/')[1]!)
+    try {
+      await attacker.dial(multiaddr(victim))
+      attacker.services.pubsub.subscribe(topic)
+      await until('node 1 to take the attacker into its tree', async () => {
+        const tree = (await fleet.statusOf(1)).mesh.broadcast?.realms[REALM]
+        return tree !== undefined && tree.eagerPeers + tree.lazyPeers >= 3
+      })
+      const before = await fleet.status()
+      const lp = lpStream(await attacker.dialProtocol(victimId, BROADCAST_PROTOCOL))
+      // 1. Announcements of 20,480 made-up batches: node 1 awaits at most 16,384 of them.
+      for (let i = 0; i < 5; i++) {
+        const ids = Array.from({ length: 4096 }, () => crypto.getRandomValues(new Uint8Array(20)))
+        await lp.write(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: REALM, ids }))
+      }
+      // 2. A batch claiming node 0 as its origin, with a signature the attacker made up.
+      const forged = {
+        kind: BroadcastKind.GOSSIP as const,
+        realm: REALM,
+        origin: new TextEncoder().encode(fleet.addrs[0]![0]!.split('/p2p/')[1]!),
+        data: encodeBatch({ realm: REALM, records: [record(Date.now(), 60_000)] }),
+        signature: crypto.getRandomValues(new Uint8Array(64)),
+        hops: 0,
+      }
+      await lp.write(encodeBroadcastFrame(forged))
+      // 3. Two undecodable frames: three provably bad frames within a minute.
+      await lp.write(crypto.getRandomValues(new Uint8Array(200)))
+      await lp.write(new Uint8Array([0xff, 0xff, 0xff]))
+      await until('node 1 to count them and hang up on the attacker', async () => {
+        const tree = (await fleet.statusOf(1)).mesh.broadcast!
+        return (
+          tree.badSignatures >= 1 && tree.badFrames >= 2 && attacker.getConnections(victimId).length === 0
+        )
+      })
+      const after = (await fleet.statusOf(1)).mesh.broadcast!
+      expect(
+        after.announcementsDropped - before[1]!.mesh.broadcast!.announcementsDropped,
+      ).toBeGreaterThanOrEqual(5 * 4096 - 16_384)
+      // It stays refused for a minute: a new connection from it does not last.
+      await attacker.dial(multiaddr(victim), { signal: AbortSignal.timeout(3000) }).catch(() => {})
+      await until('node 1 to drop the attacker again', async () => {
+        const { peers } = (await fleet.statusOf(1)).mesh
+        return !peers.includes(attacker.peerId.toString()) && attacker.getConnections(victimId).length === 0
+      })
+      // The forged record was not stored, and the fleet still replicates.
+      await fleet.publish(0, { realm: REALM, count: 50, ratePerSecond: 1000, valueBytes: 100 })
+      await until('the fleet to replicate 50 new records', async () =>
+        (await fleet.status()).every((r, i) => entries(r) === entries(before[i]!) + 50),
+      )
     } finally {
       await attacker.stop()
     }
