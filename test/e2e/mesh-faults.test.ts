@@ -1,4 +1,4 @@
-// Faults, with real node processes: the seed killed (kill -9) while records are published, a node
+// Faults, with real node processes: the seed killed (kill -9) while one node or four publish, a node
 // frozen (SIGSTOP), a node whose clock is off by minutes, and every seed down.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -59,6 +59,26 @@ describe('mesh faults', () => {
       async () => entries((await f.status())[0]) >= 3000,
     )
     expect(ms).toBeLessThan(10_000)
+  })
+
+  it('kill -9 of a relay while four nodes publish: the survivors have every record within 3 s', async () => {
+    // Every node publishing makes the broadcast tree relay through the others; node 0, the seed
+    // everyone dialed, relays the most. It dies mid-stream, with batches in flight through it.
+    const f = await start(5)
+    const publishing = [1, 2, 3, 4].map((i) =>
+      f.publish(i, { realm: REALM, count: 1000, ratePerSecond: 500, valueBytes: 200 }),
+    )
+    await new Promise((r) => setTimeout(r, 700))
+    await f.kill(0)
+    await Promise.all(publishing)
+    let last: NodeReport[] = []
+    const ms = await until('nodes 1-4 to hold all 4000 records', async () => {
+      last = await Promise.all([1, 2, 3, 4].map((i) => f.statusOf(i)))
+      return last.every((r) => entries(r) >= 4000)
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; held: ${last.map((r) => entries(r)).join(', ')}`)
+    })
+    expect(ms).toBeLessThan(3000)
   })
 
   it('a node frozen by SIGSTOP does not stall the others, and catches up after SIGCONT', async () => {
