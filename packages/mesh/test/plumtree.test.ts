@@ -310,7 +310,10 @@ describe('Plumtree', () => {
     const { tree, sent, payload } = single()
     tree.addPeer('flooder')
     for (let frame = 0; frame < 5; frame++) {
-      tree.onIHave('flooder', Array.from({ length: 4096 }, () => randomBytes(20)))
+      tree.onIHave(
+        'flooder',
+        Array.from({ length: 4096 }, () => randomBytes(20)),
+      )
     }
     expect(tree.stats.announcementsDropped).toBe(5 * 4096 - 16_384)
     // 100 batches in the cache; a GRAFT for all of them is answered for the first 64 only.
