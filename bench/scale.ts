@@ -3,6 +3,7 @@
 // (p50/p99 over records), bytes on the wire per record (origin and whole mesh), CPU per record (all
 // nodes), connections per node, the idle cost per node, and how fast a restarted node rejoins.
 //   node --import tsx bench/scale.ts [--sizes 3,5,10,20] [--records 4000] [--rate 2000] [--burst 64]
+//     [--designs push,gossipsub,tree] [--idle-seconds 30] [--warmup-batches 20] [--origin-fanout N] [--out scale]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +20,8 @@ const { values } = parseArgs({
     'value-bytes': { type: 'string', default: '200' },
     'idle-seconds': { type: 'string', default: '30' },
     'warmup-batches': { type: 'string', default: '20' },
+    /** The tree's cap on the copies an origin sends (default: uncapped, DEFAULT_ORIGIN_FANOUT). */
+    'origin-fanout': { type: 'string' },
     designs: { type: 'string', default: 'push,gossipsub,tree' },
     out: { type: 'string', default: 'scale' },
   },
@@ -30,6 +33,14 @@ const burst = Number(values.burst)
 const valueBytes = Number(values['value-bytes'])
 const idleSeconds = Number(values['idle-seconds'])
 const warmupBatches = Number(values['warmup-batches'])
+const originFanout = values['origin-fanout'] === undefined ? undefined : Number(values['origin-fanout'])
+const counts = { records, rate, burst, 'warmup-batches': warmupBatches, 'origin-fanout': originFanout }
+for (const [flag, value] of Object.entries(counts)) {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+    console.error(`scale: --${flag} must be a whole number above 0`)
+    process.exit(2)
+  }
+}
 type Design = 'push' | 'gossipsub' | 'tree'
 const designs = values.designs.split(',') as Design[]
 const realm = 'scale'
@@ -76,6 +87,7 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       realms: [realm],
       mode: design === 'push' ? 'push' : 'gossip',
       dissemination: design === 'tree' ? 'tree' : 'gossipsub',
+      ...(design === 'tree' && originFanout !== undefined ? { originFanout } : {}),
     })
     const formMs = design === 'push' ? 0 : await fleet.waitForMesh(Math.min(n - 1, 4), realm, 60_000)
     const readyMs = Date.now() - started

@@ -60,6 +60,7 @@ export async function startMeshFleet(init: {
   /** Seeds for the first node (the others are seeded with the first). */
   seeds?: string[]
   dissemination?: MeshNodeInit['dissemination']
+  originFanout?: number
 }): Promise<MeshFleet> {
   const meshKeyFile = init.meshKeyFile ?? join(init.dir, 'mesh.key')
   if (init.meshKeyFile === undefined) writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
@@ -70,6 +71,7 @@ export async function startMeshFleet(init: {
     mode: init.mode ?? 'gossip',
     allowPeers: init.allowPeers,
     dissemination: init.dissemination,
+    originFanout: init.originFanout,
   }
   const identity = (i: number) =>
     init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}
