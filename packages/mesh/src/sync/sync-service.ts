@@ -19,6 +19,13 @@ export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
 const MAX_LOST_PEERS = 1024
 /** Reconciliations waiting for the one running; one per peer, the rest left to the periodic one. */
 const MAX_PENDING_SYNCS = 64
+/**
+ * A reconciliation with a peer met (again) waits this long, plus as much again at random, and is
+ * dropped if the peer reconciles with this node meanwhile: one reconciliation covers both sides.
+ * Starting both at once made a restarted node receive its replica once from itself and once from
+ * every old peer (catch-up bench: 2x the bytes of a copy).
+ */
+const MEETING_SYNC_DELAY_MS = 250
 
 export interface SyncServiceInit {
   realms: string[]
@@ -57,8 +64,9 @@ export interface SyncStats {
 /**
  * Anti-entropy: gossip only carries what is new, so a node that joins, restarts or comes back from a
  * partition reconciles its replica with a peer, realm by realm (set reconciliation over key ranges,
- * see set-reconciliation.ts): when it meets its first peer, whenever it reconnects after losing every
- * peer, whenever a peer it had lost comes back, and periodically with one random peer.
+ * see set-reconciliation.ts): at once when it meets a peer after having none, a moment later (unless
+ * that peer reconciled with it meanwhile) when it meets a peer for the first time or one it had lost
+ * comes back, and periodically with one random peer.
  *
  * The reconnection of a lost peer matters after a partition: each half keeps peers on its own side, so
  * no node is ever isolated, and without it the halves would wait for the periodic sync (30 s) to
@@ -93,6 +101,8 @@ export class SyncService {
   /** Peers whose last connection closed (insertion order: oldest first). */
   private readonly lost = new Set<string>()
   private readonly pending = new Map<string, PeerId>()
+  /** Reconciliations with peers just met, waiting out MEETING_SYNC_DELAY_MS. */
+  private readonly delayed = new Map<string, NodeJS.Timeout>()
 
   constructor(init: SyncServiceInit, components: SyncServiceComponents) {
     this.init = init
@@ -118,6 +128,8 @@ export class SyncService {
     clearInterval(this.timer)
     this.shutdown.abort()
     this.pending.clear()
+    for (const timer of this.delayed.values()) clearTimeout(timer)
+    this.delayed.clear()
     libp2p.removeEventListener('peer:identify', this.onIdentify)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await libp2p.unhandle(SYNC_PROTOCOL)
@@ -136,10 +148,25 @@ export class SyncService {
       this.met.add(key)
       if (this.met.size > MAX_LOST_PEERS) this.met.delete(this.met.values().next().value!)
     }
-    if (this.isolated || returning || firstMeeting) {
+    if (this.isolated) {
+      // Alone until now: catch up at once.
       this.isolated = false
       this.enqueue(peerId)
+    } else if (returning || firstMeeting) {
+      this.enqueueLater(peerId)
     }
+  }
+
+  private enqueueLater(peer: PeerId): void {
+    const key = peer.toString()
+    if (this.delayed.has(key) || this.delayed.size >= MAX_PENDING_SYNCS) return
+    const delay = MEETING_SYNC_DELAY_MS * (1 + Math.random())
+    const timer = setTimeout(() => {
+      this.delayed.delete(key)
+      this.enqueue(peer)
+    }, delay)
+    timer.unref()
+    this.delayed.set(key, timer)
   }
 
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
@@ -250,8 +277,13 @@ export class SyncService {
   }
 
   /** The responder: answers QUERY and RECORDS until DONE; one digest per realm per session. */
-  private async serve(stream: Stream, _peer: PeerId): Promise<void> {
+  private async serve(stream: Stream, peer: PeerId): Promise<void> {
     this.stats.served++
+    // The peer reconciles with this node: the one this node was about to start with it is moot.
+    const key = peer.toString()
+    clearTimeout(this.delayed.get(key))
+    this.delayed.delete(key)
+    this.pending.delete(key)
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
     const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
     const sides = new Map<string, ReturnType<SyncService['side']>>()
