@@ -133,7 +133,7 @@ interface Missing {
 /**
  * An epidemic broadcast tree (Plumtree, Leitão, Pereira and Rodrigues, SRDS 2007) for one realm.
  * Payloads go to "eager" neighbours only and ids ("IHAVE") to the "lazy" rest. Every neighbour starts
- * eager; a payload received twice makes its second sender lazy (PRUNE), so the eager links settle
+ * eager; a neighbour that sends only duplicates (3 in a row) is made lazy (PRUNE), so the eager links settle
  * into a spanning tree and each node receives each payload about once, where gossipsub sends one copy
  * per mesh link. When an id arrives and its payload does not follow within `graftTimeoutMs` (a node
  * on the tree died, a link broke), the node asks the announcer (GRAFT), which makes that link eager:
@@ -274,9 +274,9 @@ export class Plumtree {
     // or it is from a newer version or a clock ahead): the subtree below may not have it, and on a
     // tree there is no other path. Only a provably bad payload stops.
     if (verdict === 'reject') return
-    // A payload that came first by a link this node made lazy does not make it eager again (Plumtree
-    // does): with batches in flight on every link, pruned links kept coming back that way, and at
-    // N = 20 the fleet pruned and restored ~1,000 links a second. A GRAFT restores links.
+    // A payload that came first by a link that is lazy here leaves it lazy (Plumtree makes it eager):
+    // it was in flight when the PRUNE crossed, and its sender has stopped pushing on that link. A
+    // GRAFT restores links.
     this.cache.set(k, payload)
     // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
     // was a duplicate that pruned a link.
@@ -437,8 +437,9 @@ export class Plumtree {
   /**
    * How late payloads come after their announcement when nobody asked for them, smoothed as TCP
    * smooths round-trip times (RFC 6298). On a saturated host every path is slow, and a fixed timeout
-   * made nodes GRAFT payloads already on their way: each GRAFT adds an eager link, its duplicates
-   * add load, and a 20-node fleet on 2 cores spiralled to 2x the bytes and 700 ms median delivery.
+   * makes nodes GRAFT payloads already on their way: each GRAFT adds an eager link and its duplicates
+   * add load (seen with the origin fan-out capped, 20 nodes on 2 cores; this damps it, but did not
+   * keep that setup from spiralling).
    */
   private sampleLateness(ms: number): void {
     if (this.lateness === undefined) {
