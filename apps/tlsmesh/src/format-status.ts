@@ -24,6 +24,7 @@ export function formatStatus(status: DaemonStatus): string {
     `replica   ${status.replica.entries} records, ${bytes(status.replica.bytes)}, ${status.replica.evictions} evicted`,
     `records   ${status.records.published} published, ${status.records.stored} stored from peers, ${status.records.rejected} messages rejected`,
     ...(refused.length > 0 ? [`refused   ${refused.map(([code, n]) => `${code} ${n}`).join(', ')}`] : []),
+    ...treeLines(status),
     `propagation p50 ${ms(status.propagationMs.p50)} ms, p99 ${ms(status.propagationMs.p99)} ms (${status.propagationMs.samples} samples)`,
     ...(sync !== undefined
       ? [
@@ -45,6 +46,19 @@ export function formatStatus(status: DaemonStatus): string {
   }
   lines.push(...ticketKeyLines(status))
   return `${lines.join('\n')}\n`
+}
+
+/** The broadcast tree: each realm's degree, then what repairs and losses it counted. */
+function treeLines(status: DaemonStatus): string[] {
+  const tree = status.broadcast
+  if (tree == null) return []
+  const degrees = Object.entries(tree.realms)
+    .map(([realm, t]) => `${realm} ${t.eagerPeers} eager/${t.lazyPeers} lazy`)
+    .join(', ')
+  return [
+    `tree      ${degrees || 'no realm'}`,
+    `          ${grouped(tree.payloadsReceived)} batches in, ${grouped(tree.duplicates)} duplicates, ${grouped(tree.graftsSent)} grafts, ${grouped(tree.framesDropped)} frames dropped, ${grouped(tree.missingAbandoned)} left to catch-up`,
+  ]
 }
 
 /** What the files and the hook last did, in a few words. */

@@ -129,6 +129,22 @@ describe('watch frame: one node', () => {
     fits(lines, 80, 24)
   })
 
+  it('tlsmesh status shows the tree of each realm and what it repaired and lost', () => {
+    const tree = {
+      realms: { www: { eagerPeers: 2, lazyPeers: 4, graftTimeoutMs: 400 } },
+      payloadsReceived: 12_345,
+      duplicates: 7,
+      graftsSent: 3,
+      framesDropped: 0,
+      missingAbandoned: 1,
+    }
+    const text = formatStatus({ ...status(), broadcast: tree } as unknown as DaemonStatus)
+    expect(text).toMatch(/^tree +www 2 eager\/4 lazy$/m)
+    expect(text).toContain('12,345 batches in, 7 duplicates, 3 grafts, 0 frames dropped, 1 left to catch-up')
+    // gossipsub only: no tree lines.
+    expect(formatStatus({ ...status(), broadcast: null } as unknown as DaemonStatus)).not.toMatch(/^tree/m)
+  })
+
   it('fits 80x24 and has no escape code without colour (NO_COLOR, or not a terminal)', () => {
     const lines = renderFrame([tracked('127.0.0.1:7646', busy()).view(T0)], options())
     fits(lines, 80, 24)
