@@ -103,6 +103,15 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
     const idleBytesPerNodePerSecond =
       (sum(idleAfter, (r) => r.bytes.sent) - sum(idleBefore, (r) => r.bytes.sent)) / n / idleSeconds
     const idleCpuPerNode = (sum(idleAfter, cpuMs) - sum(idleBefore, cpuMs)) / n / (idleSeconds * 1000)
+    // Which protocols the idle bytes are (libp2p's per-protocol counters, both directions).
+    const idleBytesByProtocol: Record<string, number> = {}
+    for (const [i, report] of idleAfter.entries()) {
+      for (const [protocol, value] of Object.entries(report.bytes.byProtocol)) {
+        if (protocol.startsWith('global')) continue
+        const delta = value - (idleBefore[i]!.bytes.byProtocol[protocol] ?? 0)
+        idleBytesByProtocol[protocol] = (idleBytesByProtocol[protocol] ?? 0) + delta / n / idleSeconds
+      }
+    }
 
     // Warm-up (not measured): a broadcast tree settles after its first messages, as it would in
     // steady state; gossipsub needs no warm-up but gets the same.
@@ -162,6 +171,7 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       cpuMsPerRecord: cpu / records,
       idleBytesPerNodePerSecond,
       idleCpuFractionPerNode: idleCpuPerNode,
+      idleBytesByProtocol,
       ...(join !== undefined ? { join } : {}),
       ...(design === 'tree'
         ? {
