@@ -38,6 +38,8 @@ const side = (store: ReplicaStore) => ({
 })
 
 const ratios: number[] = []
+const digestFirstMs: number[] = []
+const digestAgainMs: number[] = []
 const bytesRuns: number[] = []
 const roundsRuns: number[] = []
 for (let run = 0; run < Number(values.repeat); run++) {
@@ -59,6 +61,13 @@ for (let run = 0; run < Number(values.repeat); run++) {
       .map((r) => ({ id: r.id, value: r.value!, created: r.created, expires: r.expires, origin: r.origin }))
     fullCopy += encodeBatch({ realm: REALM, records: page }).byteLength
   }
+  // What each reconciliation costs a node before any byte moves: digesting its realm (the first time
+  // a record is seen its hashes are computed; later digests reuse them).
+  for (const list of [digestFirstMs, digestAgainMs]) {
+    const started = performance.now()
+    new RealmDigest(b.entries(REALM, now))
+    list.push(performance.now() - started)
+  }
   const responder = side(b)
   let bytes = 0
   const result = await reconcile(side(a), async (message) => {
@@ -79,7 +88,8 @@ for (let run = 0; run < Number(values.repeat); run++) {
   roundsRuns.push(result.rounds)
   progress(
     `run ${run + 1}: ${bytes} bytes exchanged in ${result.rounds} rounds (${result.pushed} pushed, ${result.pulled} pulled) = ` +
-      `${((bytes / fullCopy) * 100).toFixed(2)}% of a full copy (${fullCopy} bytes); converged: ${equal}`,
+      `${((bytes / fullCopy) * 100).toFixed(2)}% of a full copy (${fullCopy} bytes); converged: ${equal}; ` +
+      `digest of ${records} records ${digestFirstMs.at(-1)!.toFixed(0)} ms, then ${digestAgainMs.at(-1)!.toFixed(0)} ms`,
   )
 }
 const out = {
@@ -88,6 +98,8 @@ const out = {
   bytes: spread(bytesRuns),
   rounds: spread(roundsRuns),
   ratioToFullCopy: spread(ratios),
+  digestFirstMs: spread(digestFirstMs),
+  digestAgainMs: spread(digestAgainMs),
 }
 console.log(JSON.stringify(out, null, 2))
 progress(`wrote ${writeResult(values.out, out)}`)

@@ -101,6 +101,22 @@ describe('set reconciliation', () => {
     }
   })
 
+  it('a digest taken after a record changed sees the change (hashes are kept per stored version)', () => {
+    const store = createReplicaStore({ realms: [REALM] })
+    const first = record()
+    for (let i = 0; i < 50; i++) store.merge(record(), NOW)
+    store.merge(first, NOW)
+    const before = new RealmDigest(store.entries(REALM, NOW))
+    expect(new RealmDigest(store.entries(REALM, NOW)).fingerprint(0, before.size)).toBe(
+      before.fingerprint(0, before.size),
+    )
+    // A newer version of one record: a new stored object, so new hashes.
+    expect(store.merge({ ...first, created: first.created + 1 }, NOW)).toBe('replaced')
+    const after = new RealmDigest(store.entries(REALM, NOW))
+    expect(after.size).toBe(before.size)
+    expect(after.fingerprint(0, before.size)).not.toBe(before.fingerprint(0, before.size))
+  })
+
   it('an empty replica pulls everything from a full one', async () => {
     const [a, b] = stores()
     const records = Array.from({ length: 5000 }, () => record())
