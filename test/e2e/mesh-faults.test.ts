@@ -1,5 +1,6 @@
 // Faults, with real node processes: the seed killed (kill -9) while one node or four publish, a node
-// frozen (SIGSTOP), a node whose clock is off by minutes, and every seed down.
+// frozen (SIGSTOP), also while more is published than could be queued for it, a node whose clock is
+// off by minutes, and every seed down.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -100,6 +101,31 @@ describe('mesh faults', () => {
       40_000,
     )
   }, 90_000)
+
+  it('publishing faster than a frozen neighbour can take: frames to it are dropped and counted, and it heals', async () => {
+    // ~30 MB for a neighbour that reads nothing: past the kernel's socket buffers and the 16 MiB the
+    // tree queues per neighbour. Nothing may be lost silently: the drop is counted, the others get
+    // everything at once, and the frozen node gets everything after it thaws.
+    const f = await start(4)
+    const count = 100_000
+    f.signal(3, 'SIGSTOP')
+    try {
+      await f.publish(0, { realm: REALM, count, ratePerSecond: 20_000, valueBytes: 250 })
+      await until(
+        'nodes 1 and 2 to hold everything while node 3 is frozen',
+        async () => (await Promise.all([1, 2].map((i) => f.statusOf(i)))).every((r) => entries(r) >= count),
+        20_000,
+      )
+      expect((await f.statusOf(0)).mesh.broadcast!.framesDropped).toBeGreaterThan(0)
+    } finally {
+      f.signal(3, 'SIGCONT')
+    }
+    await until(
+      'the thawed node to hold everything',
+      async () => entries(await f.statusOf(3)) >= count,
+      60_000,
+    )
+  }, 120_000)
 
   it('a node whose clock is minutes ahead neither poisons the others nor fails silently', async () => {
     const f = await start(3)
