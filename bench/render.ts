@@ -309,6 +309,8 @@ if (memcache !== undefined) {
     '## 5. memcached endpoint against a real memcached',
     '',
     `${memcache.connections} concurrent clients, one request at a time each, ${memcache.seconds} s per run, ${memcache.valueBytes}-byte values.`,
+    'The load generator (Node) runs with a 32 MB young generation: with the default, its own GC pauses',
+    'were most of the p99 it measured against either server (tlsmeshd get p99 1.44 ms, memcached 0.78 ms).',
     '',
     table(
       ['server, operation', 'ops/s', 'p50 ms', 'p99 ms'],
