@@ -64,10 +64,11 @@ const rows = sizes.map((n) => {
     },
     tree: {
       // Payloads on a spanning tree: one copy in and, on average, one out per node; ids on the rest.
-      originFanOut: Math.min(n - 1, 3),
+      // The origin's fan-out is uncapped by default: one copy per tree link, at most its connections.
+      originFanOut: Math.min(n - 1, treeNeighbours),
       connectionsPerNode: Math.min(n - 1, treeNeighbours),
       bytesPerNodePerSecond: rate * (2 * copyBytes + 2 * treeExtraPerNode),
-      propagationMs: hopMs * Math.max(1, Math.ceil(Math.log(n) / Math.log(3))),
+      propagationMs: hopMs * Math.max(1, Math.ceil(Math.log(n) / Math.log(treeNeighbours - 1))),
     },
     centralStore: {
       // Each node writes its own sessions and reads one per handshake; the store carries it all.
@@ -87,7 +88,7 @@ const result = {
   assumptions: [
     'every node must hold every record of its realm; records are spread evenly over origins',
     'bytes per copy and per-hop latency as measured at the largest N of the scale benchmark',
-    'tree: about one payload copy in and one out per node, plus announcements; depth log3(N)',
+    `tree: about one payload copy in and one out per node, plus announcements; the origin sends one copy per tree link (at most its ${treeNeighbours} connections); depth log_${treeNeighbours - 1}(N)`,
     'gossipsub: copies per node as measured; depth log_D(N)',
     'push: a full mesh of N-1 connections per node; one hop',
     'central store: one write per session and one network round trip per lookup; no replication',
