@@ -73,6 +73,9 @@ async function measureJoin(
     }
     await new Promise((r) => setTimeout(r, 50))
   }
+  progress(
+    `restarted node ${node} had not ${neighbourMs === undefined ? 'met a neighbour' : 'caught up'} after 30 s`,
+  )
   return undefined
 }
 

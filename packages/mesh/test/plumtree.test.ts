@@ -102,8 +102,14 @@ function simulate(
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** One Plumtree whose frames are recorded, with the verdict its deliveries get. */
-function single(verdict: 'accept' | 'ignore' | 'reject' = 'accept') {
+/**
+ * One Plumtree whose frames are recorded, with the verdict its deliveries get; `refuse` makes a send
+ * fail (a full queue) and the frame is not recorded.
+ */
+function single(
+  verdict: 'accept' | 'ignore' | 'reject' = 'accept',
+  refuse: (peer: string, frame: OutboundFrame) => boolean = () => false,
+) {
   const sent: Array<{ peer: string; frame: OutboundFrame }> = []
   const tree = new Plumtree(
     {
@@ -118,7 +124,10 @@ function single(verdict: 'accept' | 'ignore' | 'reject' = 'accept') {
       seenEntries: 100,
       seenTtlMs: 60_000,
     },
-    { send: (peer, frame) => sent.push({ peer, frame }) > 0, deliver: () => verdict },
+    {
+      send: (peer, frame) => !refuse(peer, frame) && sent.push({ peer, frame }) > 0,
+      deliver: () => verdict,
+    },
   )
   const payload = (): GossipPayload => ({
     realm: 'r',
@@ -261,39 +270,14 @@ describe('Plumtree', () => {
   })
 
   it('announces a batch to a neighbour whose queue was full, so that it can GRAFT it later', async () => {
-    const sent: Array<{ peer: string; frame: OutboundFrame }> = []
     let full = true
-    const tree = new Plumtree(
-      {
-        realm: 'r',
-        graftTimeoutMs: 40,
-        regraftTimeoutMs: 20,
-        lazyFlushMs: 5,
-        lazyFanout: 6,
-        originFanout: 64,
-        cacheEntries: 100,
-        cacheTtlMs: 30_000,
-        seenEntries: 100,
-        seenTtlMs: 60_000,
-      },
-      {
-        send: (peer, frame) => {
-          if (peer === 'slow' && frame.kind === BroadcastKind.GOSSIP && full) return false
-          sent.push({ peer, frame })
-          return true
-        },
-        deliver: () => 'accept',
-      },
+    const { tree, sent, payload } = single(
+      'accept',
+      (peer, frame) => peer === 'slow' && frame.kind === BroadcastKind.GOSSIP && full,
     )
     tree.addPeer('slow')
     tree.addPeer('fast')
-    const lost = {
-      realm: 'r',
-      origin: Buffer.from('o'),
-      data: randomBytes(8),
-      signature: new Uint8Array(1),
-      hops: 0,
-    }
+    const lost = payload()
     tree.broadcast(lost)
     full = false
     await settle(20)

@@ -13,10 +13,11 @@ import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import {
   type DeliveryVerdict,
+  emptyPlumtreeCounters,
   type GossipPayload,
   type OutboundFrame,
   Plumtree,
-  type PlumtreeStats,
+  type PlumtreeCounters,
 } from './plumtree.ts'
 
 export const BROADCAST_PROTOCOL = `${TOPIC_PREFIX}/broadcast/1.0.0`
@@ -47,7 +48,7 @@ export interface BroadcastServiceComponents {
   logger?: Logger
 }
 
-export interface BroadcastStats extends Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers' | 'graftTimeoutMs'> {
+export interface BroadcastStats extends PlumtreeCounters {
   realms: Record<string, { eagerPeers: number; lazyPeers: number; graftTimeoutMs: number }>
   framesDropped: number
   badFrames: number
@@ -172,48 +173,22 @@ export class BroadcastService {
   }
 
   stats(): BroadcastStats {
-    const stats: BroadcastStats = {
-      realms: {},
-      originated: 0,
-      originPayloadsSent: 0,
-      payloadsSent: 0,
-      payloadsReceived: 0,
-      duplicates: 0,
-      idsAnnounced: 0,
-      graftsSent: 0,
-      graftMisses: 0,
-      prunesSent: 0,
-      sendFailures: 0,
-      missingAbandoned: 0,
-      announcementsDropped: 0,
-      graftIdsRefused: 0,
+    const totals = emptyPlumtreeCounters()
+    const realms: BroadcastStats['realms'] = {}
+    for (const [realm, tree] of this.trees) {
+      const { eagerPeers, lazyPeers, graftTimeoutMs, ...counters } = tree.stats
+      realms[realm] = { eagerPeers, lazyPeers, graftTimeoutMs }
+      for (const name of Object.keys(counters) as Array<keyof PlumtreeCounters>)
+        totals[name] += counters[name]
+    }
+    return {
+      ...totals,
+      realms,
       framesDropped: this.framesDropped,
       badFrames: this.badFrames,
       badSignatures: this.badSignatures,
       linksReopened: this.linksReopened,
     }
-    for (const [realm, tree] of this.trees) {
-      const s = tree.stats
-      stats.realms[realm] = {
-        eagerPeers: s.eagerPeers,
-        lazyPeers: s.lazyPeers,
-        graftTimeoutMs: s.graftTimeoutMs,
-      }
-      stats.originated += s.originated
-      stats.originPayloadsSent += s.originPayloadsSent
-      stats.payloadsSent += s.payloadsSent
-      stats.payloadsReceived += s.payloadsReceived
-      stats.duplicates += s.duplicates
-      stats.idsAnnounced += s.idsAnnounced
-      stats.graftsSent += s.graftsSent
-      stats.graftMisses += s.graftMisses
-      stats.prunesSent += s.prunesSent
-      stats.sendFailures += s.sendFailures
-      stats.missingAbandoned += s.missingAbandoned
-      stats.announcementsDropped += s.announcementsDropped
-      stats.graftIdsRefused += s.graftIdsRefused
-    }
-    return stats
   }
 
   private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {

@@ -86,6 +86,27 @@ export interface PlumtreeStats {
   graftIdsRefused: number
 }
 
+/** The stats that add up across realms (the rest describe one realm's tree). */
+export type PlumtreeCounters = Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers' | 'graftTimeoutMs'>
+
+export function emptyPlumtreeCounters(): PlumtreeCounters {
+  return {
+    originated: 0,
+    originPayloadsSent: 0,
+    payloadsSent: 0,
+    payloadsReceived: 0,
+    duplicates: 0,
+    idsAnnounced: 0,
+    graftsSent: 0,
+    graftMisses: 0,
+    prunesSent: 0,
+    sendFailures: 0,
+    missingAbandoned: 0,
+    announcementsDropped: 0,
+    graftIdsRefused: 0,
+  }
+}
+
 /** 20 bytes of sha256(origin, 0, data): the same payload from the same origin is one message. */
 export function messageIdOf(origin: Uint8Array, data: Uint8Array): Uint8Array {
   return createHash('sha256')
@@ -144,19 +165,7 @@ export class Plumtree {
     eagerPeers: 0,
     lazyPeers: 0,
     graftTimeoutMs: 0,
-    originated: 0,
-    originPayloadsSent: 0,
-    payloadsSent: 0,
-    payloadsReceived: 0,
-    duplicates: 0,
-    idsAnnounced: 0,
-    graftsSent: 0,
-    graftMisses: 0,
-    prunesSent: 0,
-    sendFailures: 0,
-    missingAbandoned: 0,
-    announcementsDropped: 0,
-    graftIdsRefused: 0,
+    ...emptyPlumtreeCounters(),
   }
 
   private readonly init: PlumtreeInit
