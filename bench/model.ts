@@ -64,11 +64,11 @@ const rows = sizes.map((n) => {
     },
     tree: {
       // Payloads on a spanning tree: one copy in and, on average, one out per node; ids on the rest.
-      // The origin's fan-out is uncapped by default: one copy per tree link, at most its connections.
-      originFanOut: Math.min(n - 1, treeNeighbours),
+      // At most D eager links per node (DEFAULT_MAX_EAGER_PEERS), so the origin sends at most D.
+      originFanOut: Math.min(n - 1, D),
       connectionsPerNode: Math.min(n - 1, treeNeighbours),
       bytesPerNodePerSecond: rate * (2 * copyBytes + 2 * treeExtraPerNode),
-      propagationMs: hopMs * Math.max(1, Math.ceil(Math.log(n) / Math.log(treeNeighbours - 1))),
+      propagationMs: hopMs * Math.max(1, Math.ceil(Math.log(n) / Math.log(D - 1))),
     },
     centralStore: {
       // Each node writes its own sessions and reads one per handshake; the store carries it all.
@@ -88,7 +88,7 @@ const result = {
   assumptions: [
     'every node must hold every record of its realm; records are spread evenly over origins',
     'bytes per copy and per-hop latency as measured at the largest N of the scale benchmark',
-    `tree: about one payload copy in and one out per node, plus announcements; the origin sends one copy per tree link (at most its ${treeNeighbours} connections); depth log_${treeNeighbours - 1}(N)`,
+    `tree: about one payload copy in and one out per node, plus announcements; at most ${D} eager links per node, so the origin sends at most ${D} copies; depth log_${D - 1}(N)`,
     'gossipsub: copies per node as measured; depth log_D(N)',
     'push: a full mesh of N-1 connections per node; one hop',
     'central store: one write per session and one network round trip per lookup; no replication',

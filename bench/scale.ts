@@ -3,7 +3,7 @@
 // (p50/p99 over records), bytes on the wire per record (origin and whole mesh), CPU per record (all
 // nodes), connections per node, the idle cost per node, and how fast a restarted node rejoins.
 //   node --import tsx bench/scale.ts [--sizes 3,5,10,20] [--records 4000] [--rate 2000] [--burst 64]
-//     [--designs push,gossipsub,tree] [--idle-seconds 30] [--warmup-batches 20] [--origin-fanout N] [--out scale]
+//     [--designs push,gossipsub,tree] [--idle-seconds 30] [--warmup-batches 250] [--max-eager-peers N] [--out scale]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,9 +19,9 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '64' },
     'value-bytes': { type: 'string', default: '200' },
     'idle-seconds': { type: 'string', default: '30' },
-    'warmup-batches': { type: 'string', default: '20' },
-    /** The tree's cap on the copies an origin sends (default: uncapped, DEFAULT_ORIGIN_FANOUT). */
-    'origin-fanout': { type: 'string' },
+    'warmup-batches': { type: 'string', default: '250' },
+    /** The tree's cap on each node's eager links, so on the copies an origin sends (default DEFAULT_MAX_EAGER_PEERS). */
+    'max-eager-peers': { type: 'string' },
     designs: { type: 'string', default: 'push,gossipsub,tree' },
     out: { type: 'string', default: 'scale' },
   },
@@ -33,8 +33,14 @@ const burst = Number(values.burst)
 const valueBytes = Number(values['value-bytes'])
 const idleSeconds = Number(values['idle-seconds'])
 const warmupBatches = Number(values['warmup-batches'])
-const originFanout = values['origin-fanout'] === undefined ? undefined : Number(values['origin-fanout'])
-const counts = { records, rate, burst, 'warmup-batches': warmupBatches, 'origin-fanout': originFanout }
+const maxEagerPeers = values['max-eager-peers'] === undefined ? undefined : Number(values['max-eager-peers'])
+const counts = {
+  records,
+  rate,
+  burst,
+  'warmup-batches': warmupBatches,
+  'max-eager-peers': maxEagerPeers,
+}
 for (const [flag, value] of Object.entries(counts)) {
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
     console.error(`scale: --${flag} must be a whole number above 0`)
@@ -90,7 +96,7 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       realms: [realm],
       mode: design === 'push' ? 'push' : 'gossip',
       dissemination: design === 'tree' ? 'tree' : 'gossipsub',
-      ...(design === 'tree' && originFanout !== undefined ? { originFanout } : {}),
+      ...(design === 'tree' && maxEagerPeers !== undefined ? { maxEagerPeers } : {}),
     })
     const formMs = design === 'push' ? 0 : await fleet.waitForMesh(Math.min(n - 1, 4), realm, 60_000)
     const readyMs = Date.now() - started
@@ -116,8 +122,10 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
       }
     }
 
-    // Warm-up (not measured): a broadcast tree settles after its first messages, as it would in
-    // steady state; gossipsub needs no warm-up but gets the same.
+    // Warm-up (not measured; 8 s at the defaults), so that what is measured is the steady state: the
+    // broadcast tree starts as a star around the busy origin and sheds it down to its cap of eager
+    // links one link per 250 ms (DEFAULT_SHED_INTERVAL_MS), each shed node GRAFTing its way below
+    // another. gossipsub and push need no warm-up but get the same.
     await fleet.publish(0, {
       realm: `${realm}`,
       count: burst * warmupBatches,

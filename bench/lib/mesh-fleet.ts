@@ -60,7 +60,7 @@ export async function startMeshFleet(init: {
   /** Seeds for the first node (the others are seeded with the first). */
   seeds?: string[]
   dissemination?: MeshNodeInit['dissemination']
-  originFanout?: number
+  maxEagerPeers?: number
 }): Promise<MeshFleet> {
   const meshKeyFile = init.meshKeyFile ?? join(init.dir, 'mesh.key')
   if (init.meshKeyFile === undefined) writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
@@ -71,7 +71,7 @@ export async function startMeshFleet(init: {
     mode: init.mode ?? 'gossip',
     allowPeers: init.allowPeers,
     dissemination: init.dissemination,
-    originFanout: init.originFanout,
+    maxEagerPeers: init.maxEagerPeers,
   }
   const identity = (i: number) =>
     init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}

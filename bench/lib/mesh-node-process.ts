@@ -22,7 +22,7 @@ interface Config {
   /** Added to this node's clock (fault tests: a node whose clock is off). */
   clockOffsetMs?: number
   dissemination?: MeshNodeInit['dissemination']
-  originFanout?: number
+  maxEagerPeers?: number
 }
 
 interface PublishCommand {
@@ -68,7 +68,7 @@ if (config.mode === 'push') {
         : {}),
       ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
       ...(config.dissemination !== undefined ? { dissemination: config.dissemination } : {}),
-      ...(config.originFanout !== undefined ? { originFanout: config.originFanout } : {}),
+      ...(config.maxEagerPeers !== undefined ? { maxEagerPeers: config.maxEagerPeers } : {}),
       libp2pMetrics: true,
       store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
     },

@@ -222,9 +222,9 @@ export const wireBroadcastTarget: FuzzTarget = {
     ),
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: 'web', ids: [new Uint8Array(20)] })),
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.GRAFT, realm: 'web', ids: [] })),
-    Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.PRUNE, realm: 'web' })),
+    Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.PRUNE, realm: 'web', full: true })),
   ],
-  dictionary: [[0x08, 0x01], [0x10], [0x1a], [0x22], [0x2a], [0x32], [0x3a], [0x40]].map((b) =>
+  dictionary: [[0x08, 0x01], [0x10], [0x1a], [0x22], [0x2a], [0x32], [0x3a], [0x40], [0x48]].map((b) =>
     Buffer.from(b),
   ),
 }

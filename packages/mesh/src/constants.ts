@@ -73,13 +73,12 @@ export const DEFAULT_LAZY_FLUSH_MS = 200
  */
 export const DEFAULT_LAZY_FANOUT = 6
 /**
- * The neighbours a node sends its own batches to, the rest of the tree relaying them on. Uncapped
- * (above the peer target) for now: a single busy origin's tree is then a star around it, which it
- * sends one copy per connection (N-1 for a seed every node dialed), but which stays put. Capped at
- * gossipsub's D = 6 (bench/scale.ts), N = 10 is a clean two-level tree: 6.0 copies per batch, no
- * GRAFT, p99 47-49 ms, 1.02x push bytes. At N = 20 the star alone already takes both cores of the
- * 2-core bench host (0.96-0.98 ms of CPU per record at 2,000 records/s), a relay hop costs ~13% more
- * (measured at 1,000/s), and with it payloads ran late, late payloads drew GRAFTs, GRAFTs added
- * duplicates: 1.15-1.9x push bytes and a median of 0.2-1.9 s. Revisit on hosts with a core per node.
+ * A node's degree in the broadcast tree, as gossipsub's D: the copies an origin sends of each batch,
+ * whatever the fleet's size (see maxEagerPeers in plumtree.ts).
  */
-export const DEFAULT_ORIGIN_FANOUT = 64
+export const DEFAULT_MAX_EAGER_PEERS = 6
+/**
+ * A node beyond that cap (every link starts eager) makes one more link lazy this often: a star
+ * around a busy origin is thinned to 6 children within a few seconds, one GRAFT elsewhere at a time.
+ */
+export const DEFAULT_SHED_INTERVAL_MS = 250

@@ -35,10 +35,11 @@ import {
   DEFAULT_LAZY_FANOUT,
   DEFAULT_LAZY_FLUSH_MS,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_EAGER_PEERS,
   DEFAULT_MESH_NAME,
-  DEFAULT_ORIGIN_FANOUT,
   DEFAULT_PRUNE_INTERVAL_MS,
   DEFAULT_REGRAFT_TIMEOUT_MS,
+  DEFAULT_SHED_INTERVAL_MS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
@@ -137,10 +138,10 @@ export interface MeshNodeInit {
    */
   dissemination?: 'tree' | 'gossipsub'
   /**
-   * With the tree: how many neighbours this node sends its own batches to (default uncapped; see
-   * DEFAULT_ORIGIN_FANOUT for what a cap of 6 measured, good with a core per node, not on 2 cores).
+   * With the tree: at most this many eager neighbours, which bounds the copies a node sends of each
+   * of its own batches (and relays) whatever the fleet's size (default DEFAULT_MAX_EAGER_PEERS).
    */
-  originFanout?: number
+  maxEagerPeers?: number
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
   syncIntervalMs?: number
   syncTimeoutMs?: number
@@ -226,10 +227,10 @@ export async function createMeshNode(
   }
   if (init.realms.length === 0) throw new RangeError('realms: at least one realm is required')
   if (
-    init.originFanout !== undefined &&
-    !(Number.isSafeInteger(init.originFanout) && init.originFanout >= 1)
+    init.maxEagerPeers !== undefined &&
+    !(Number.isSafeInteger(init.maxEagerPeers) && init.maxEagerPeers >= 1)
   ) {
-    throw new RangeError('originFanout: a whole number of at least 1')
+    throw new RangeError('maxEagerPeers: a whole number of at least 1')
   }
   const meshName = init.meshName ?? DEFAULT_MESH_NAME
   const now = components.now ?? Date.now
@@ -414,7 +415,8 @@ export async function createMeshNode(
             regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
             lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
             lazyFanout: DEFAULT_LAZY_FANOUT,
-            originFanout: init.originFanout ?? DEFAULT_ORIGIN_FANOUT,
+            maxEagerPeers: init.maxEagerPeers ?? DEFAULT_MAX_EAGER_PEERS,
+            shedIntervalMs: DEFAULT_SHED_INTERVAL_MS,
           },
           {
             libp2p,

@@ -151,10 +151,10 @@ describe('a node with another mesh key', () => {
 })
 
 describe('createMeshNode options', () => {
-  it('refuses an origin fan-out that is not a whole number of at least 1, naming the option', async () => {
-    for (const originFanout of [0, -1, 2.5, Number.NaN]) {
-      await expect(createMeshNode({ realms: ['r'], insecureDev: true, originFanout })).rejects.toThrow(
-        /originFanout/,
+  it('refuses an eager-link cap that is not a whole number of at least 1, naming the option', async () => {
+    for (const maxEagerPeers of [0, -1, 2.5, Number.NaN]) {
+      await expect(createMeshNode({ realms: ['r'], insecureDev: true, maxEagerPeers })).rejects.toThrow(
+        /maxEagerPeers/,
       )
     }
   })

@@ -18,7 +18,7 @@ function simulate(
   options: {
     delayMs?: number
     connectivity?: (a: number, b: number) => boolean
-    originFanout?: number
+    maxEagerPeers?: number
     lazyFanout?: number
   } = {},
 ) {
@@ -37,7 +37,8 @@ function simulate(
         regraftTimeoutMs: 20,
         lazyFlushMs: 5,
         lazyFanout: options.lazyFanout ?? 64,
-        originFanout: options.originFanout ?? 64,
+        maxEagerPeers: options.maxEagerPeers ?? 64,
+        shedIntervalMs: 10,
         cacheEntries: 1000,
         cacheTtlMs: 30_000,
         seenEntries: 10_000,
@@ -56,7 +57,7 @@ function simulate(
             if (frame.kind === BroadcastKind.GOSSIP) target.tree.onGossip(name, frame)
             else if (frame.kind === BroadcastKind.IHAVE) target.tree.onIHave(name, frame.ids)
             else if (frame.kind === BroadcastKind.GRAFT) target.tree.onGraft(name, frame.ids)
-            else target.tree.onPrune(name)
+            else if (frame.kind === BroadcastKind.PRUNE) target.tree.onPrune(name, frame.full)
           }, options.delayMs ?? 1)
           return true
         },
@@ -109,6 +110,7 @@ const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function single(
   verdict: 'accept' | 'ignore' | 'reject' = 'accept',
   refuse: (peer: string, frame: OutboundFrame) => boolean = () => false,
+  maxEagerPeers = 64,
 ) {
   const sent: Array<{ peer: string; frame: OutboundFrame }> = []
   const tree = new Plumtree(
@@ -118,7 +120,8 @@ function single(
       regraftTimeoutMs: 20,
       lazyFlushMs: 5,
       lazyFanout: 6,
-      originFanout: 64,
+      maxEagerPeers,
+      shedIntervalMs: 0,
       cacheEntries: 100,
       cacheTtlMs: 30_000,
       seenEntries: 100,
@@ -176,10 +179,11 @@ describe('Plumtree', () => {
     sim.stop()
   })
 
-  it('bounds what an origin sends per message by its fanout, whatever N', async () => {
-    const sim = simulate(20, { originFanout: 4 })
-    // Warm-up: nodes that are nobody's eager neighbour GRAFT their way into the tree.
-    for (let i = 0; i < 30; i++) {
+  it('bounds what an origin sends per message by its eager cap, whatever N', async () => {
+    const sim = simulate(20, { maxEagerPeers: 4 })
+    // Warm-up: the origin sheds its links beyond the cap one at a time (every 10 ms here), and the
+    // nodes shed GRAFT their way below its other children.
+    for (let i = 0; i < 40; i++) {
       sim.publish(0)
       await settle(10)
     }
@@ -190,11 +194,94 @@ describe('Plumtree', () => {
       await settle(5)
     }
     await settle(300)
-    // Every node got every message, and the origin sent at most twice its fanout per message (GRAFTs
-    // during warm-up may leave a link or two beyond it), where the push design sends 19.
-    for (const node of sim.nodes.slice(1)) expect(node.delivered.size).toBe(70)
-    expect(((sim.originSends.get('n0') ?? 0) - before) / 40).toBeLessThanOrEqual(8)
+    // Every node got every message, and the origin sent at most 4 copies of each, where the push
+    // design sends 19.
+    for (const node of sim.nodes.slice(1)) expect(node.delivered.size).toBe(80)
+    expect(((sim.originSends.get('n0') ?? 0) - before) / 40).toBeLessThanOrEqual(4)
     sim.stop()
+  })
+
+  it('beyond its cap, sheds children (not the parent it receives from) and declines GRAFTs', () => {
+    const { tree, sent, payload } = single('accept', () => false, 2)
+    for (const peer of ['parent', 'c1', 'c2', 'c3']) tree.addPeer(peer)
+    // Each payload from the parent sheds one more child, down to the cap of 2.
+    for (let i = 0; i < 4; i++) tree.onGossip('parent', payload())
+    const fullPrunes = sent.filter((s) => s.frame.kind === BroadcastKind.PRUNE && s.frame.full)
+    expect(fullPrunes).toHaveLength(2)
+    expect(fullPrunes.map((s) => s.peer)).not.toContain('parent')
+    expect(tree.stats.eagerPeers).toBe(2)
+    // A shed child's GRAFT is answered (it needs the payload) but declined again: the link stays lazy.
+    const shed = fullPrunes[0]!.peer
+    const p = payload()
+    tree.onGossip('parent', p)
+    sent.length = 0
+    tree.onGraft(shed, [messageIdOf(p.origin, p.data)])
+    expect(
+      sent.map((s) => [s.peer, s.frame.kind, s.frame.kind === BroadcastKind.PRUNE && s.frame.full]),
+    ).toEqual([
+      [shed, BroadcastKind.GOSSIP, false],
+      [shed, BroadcastKind.PRUNE, true],
+    ])
+    expect(tree.stats.graftsDeclined).toBe(1)
+    expect(tree.stats.eagerPeers).toBe(2)
+    tree.stop()
+  })
+
+  it('GRAFTs an announcer that declined lately only when no other announced the batch', async () => {
+    const { tree, sent, payload } = single()
+    tree.addPeer('full')
+    tree.addPeer('open')
+    tree.onPrune('full', true)
+    tree.onPrune('open', false)
+    for (let i = 0; i < 5; i++) {
+      const p = payload()
+      tree.onIHave('full', [messageIdOf(p.origin, p.data)])
+      tree.onIHave('open', [messageIdOf(p.origin, p.data)])
+    }
+    const alone = payload()
+    tree.onIHave('full', [messageIdOf(alone.origin, alone.data)])
+    await settle(60)
+    const grafted = sent.filter((s) => s.frame.kind === BroadcastKind.GRAFT).map((s) => s.peer)
+    expect(grafted.filter((peer) => peer === 'open')).toHaveLength(5)
+    expect(grafted.filter((peer) => peer === 'full')).toHaveLength(1)
+    tree.stop()
+  })
+
+  it('prunes a neighbour whose copies come second by as long a path, not one by a shorter path', () => {
+    for (const [dupHops, prunes] of [
+      [2, 1],
+      [0, 0],
+    ] as const) {
+      const { tree, sent, payload } = single()
+      tree.addPeer('near')
+      tree.addPeer('far')
+      for (let i = 0; i < 3; i++) {
+        const p = payload()
+        tree.onGossip('far', { ...p, hops: 1 })
+        tree.onGossip('near', { ...p, hops: dupHops })
+      }
+      expect(sent.filter((s) => s.peer === 'near' && s.frame.kind === BroadcastKind.PRUNE)).toHaveLength(
+        prunes,
+      )
+      tree.stop()
+    }
+  })
+
+  it('does not prune the parent whose copy came after one this node GRAFTed', async () => {
+    const { tree, sent, payload } = single()
+    tree.addPeer('parent')
+    tree.addPeer('other')
+    for (let i = 0; i < 3; i++) {
+      const p = payload()
+      tree.onIHave('other', [messageIdOf(p.origin, p.data)])
+      await settle(50)
+      // The GRAFT went to "other", whose answer comes first; the parent's copy was only late.
+      tree.onGossip('other', p)
+      tree.onGossip('parent', p)
+    }
+    expect(sent.filter((s) => s.frame.kind === BroadcastKind.GRAFT).length).toBeGreaterThan(0)
+    expect(sent.filter((s) => s.peer === 'parent' && s.frame.kind === BroadcastKind.PRUNE)).toHaveLength(0)
+    tree.stop()
   })
 
   it('repairs the tree from lazy links when a node on it dies', async () => {
@@ -225,7 +312,7 @@ describe('Plumtree', () => {
     const { tree, sent, payload } = single()
     tree.addPeer('a')
     tree.addPeer('b')
-    tree.onPrune('b')
+    tree.onPrune('b', false)
     const older = payload()
     tree.broadcast(older)
     tree.broadcast(payload())

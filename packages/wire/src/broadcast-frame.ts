@@ -24,7 +24,8 @@ export type BroadcastFrame =
       hops: number
     }
   | { kind: BroadcastKind.IHAVE | BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
-  | { kind: BroadcastKind.PRUNE; realm: string }
+  /** `full`: the sender is at its cap of eager links; the receiver should not GRAFT it again soon. */
+  | { kind: BroadcastKind.PRUNE; realm: string; full: boolean }
 
 export interface BroadcastLimits {
   /** The whole frame: a GOSSIP frame carries one record batch plus origin and signature. */
@@ -55,6 +56,7 @@ export function encodeBroadcastFrame(frame: BroadcastFrame): Uint8Array {
       Uint8Array<ArrayBuffer>
     >,
     hops: frame.kind === BroadcastKind.GOSSIP ? frame.hops : 0,
+    full: frame.kind === BroadcastKind.PRUNE && frame.full,
   })
 }
 
@@ -100,7 +102,7 @@ export function decodeBroadcastFrame(bytes: Uint8Array, limits?: Partial<Broadca
       }
       return { kind: frame.kind, realm: frame.realm, ids: frame.ids }
     case BroadcastKind.PRUNE:
-      return { kind: frame.kind, realm: frame.realm }
+      return { kind: frame.kind, realm: frame.realm, full: frame.full }
     default:
       throw new MalformedMessageError('unknown broadcast frame kind')
   }

@@ -1088,6 +1088,7 @@ export interface BroadcastFrame {
   signature: Uint8Array<ArrayBuffer>
   ids: Uint8Array<ArrayBuffer>[]
   hops: number
+  full: boolean
 }
 
 export namespace BroadcastFrame {
@@ -1142,6 +1143,11 @@ export namespace BroadcastFrame {
           w.uint32(obj.hops)
         }
 
+        if ((obj.full != null && obj.full !== false)) {
+          w.uint32(72)
+          w.bool(obj.full)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1154,7 +1160,8 @@ export namespace BroadcastFrame {
           data: new Uint8Array(0),
           signature: new Uint8Array(0),
           ids: [],
-          hops: 0
+          hops: 0,
+          full: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1197,6 +1204,10 @@ export namespace BroadcastFrame {
             }
             case 8: {
               obj.hops = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.full = reader.bool()
               break
             }
             default: {
@@ -1282,6 +1293,13 @@ export namespace BroadcastFrame {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.full`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1335,6 +1353,11 @@ export namespace BroadcastFrame {
     value: number
   }
 
+  export interface BroadcastFrameFullFieldEvent {
+    field: '$.full'
+    value: boolean
+  }
+
   export function encode (obj: BroadcastFrame): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, BroadcastFrame.codec())
   }
@@ -1343,7 +1366,7 @@ export namespace BroadcastFrame {
     return decodeMessage(buf, BroadcastFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): Generator<BroadcastFrameVersionFieldEvent | BroadcastFrameKindFieldEvent | BroadcastFrameRealmFieldEvent | BroadcastFrameOriginFieldEvent | BroadcastFrameDataFieldEvent | BroadcastFrameSignatureFieldEvent | BroadcastFrameIdsFieldEvent | BroadcastFrameHopsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): Generator<BroadcastFrameVersionFieldEvent | BroadcastFrameKindFieldEvent | BroadcastFrameRealmFieldEvent | BroadcastFrameOriginFieldEvent | BroadcastFrameDataFieldEvent | BroadcastFrameSignatureFieldEvent | BroadcastFrameIdsFieldEvent | BroadcastFrameHopsFieldEvent | BroadcastFrameFullFieldEvent> {
     return streamMessage(buf, BroadcastFrame.codec(), opts)
   }
 }

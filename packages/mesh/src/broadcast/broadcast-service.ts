@@ -33,7 +33,8 @@ export interface BroadcastServiceInit {
   regraftTimeoutMs: number
   lazyFlushMs: number
   lazyFanout: number
-  originFanout: number
+  maxEagerPeers: number
+  shedIntervalMs: number
 }
 
 export interface BroadcastServiceComponents {
@@ -106,7 +107,8 @@ export class BroadcastService {
             regraftTimeoutMs: init.regraftTimeoutMs,
             lazyFlushMs: init.lazyFlushMs,
             lazyFanout: init.lazyFanout,
-            originFanout: init.originFanout,
+            maxEagerPeers: init.maxEagerPeers,
+            shedIntervalMs: init.shedIntervalMs,
             cacheEntries: 4096,
             cacheTtlMs: 30_000,
             seenEntries: 200_000,
@@ -295,7 +297,7 @@ export class BroadcastService {
             tree.onGraft(peer, frame.ids)
             break
           case BroadcastKind.PRUNE:
-            tree.onPrune(peer)
+            tree.onPrune(peer, frame.full)
             break
         }
       }

@@ -15,7 +15,7 @@ export interface GossipPayload {
 export type OutboundFrame =
   | ({ kind: BroadcastKind.GOSSIP } & GossipPayload)
   | { kind: BroadcastKind.IHAVE | BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
-  | { kind: BroadcastKind.PRUNE; realm: string }
+  | { kind: BroadcastKind.PRUNE; realm: string; full: boolean }
 
 export type DeliveryVerdict = 'accept' | 'ignore' | 'reject'
 
@@ -37,15 +37,17 @@ export interface PlumtreeInit {
    */
   lazyFanout: number
   /**
-   * A batch this node originates goes to this many of its eager neighbours (the same ones batch after
-   * batch, so the tree can settle below them), plus any neighbour that GRAFTed this node, whatever the
-   * fleet's size; the others hear of it by IHAVE and get it from the tree. Without a cap, a seed that
-   * every node dials sends N-1 copies of each of its batches, as push does. Relays send to all their
-   * eager neighbours, as Plumtree does: capping those instead left links eager on one side only, and
-   * the tree never settled (measured: 0.7 eager links per node, 800 GRAFTs per 4,000 records at
-   * N = 20).
+   * At most this many neighbours are eager: a node's degree in the tree, so also the copies an origin
+   * sends of its own batches, whatever the fleet's size. Without a cap, the tree around an origin
+   * that every node is connected to is a star (each node's first copy comes from it directly, so
+   * duplicate pruning keeps exactly those links) and it sends N-1 copies per batch, as push does.
+   * Neighbours beyond the cap are lazy and told so (a "full" PRUNE), and a GRAFT beyond it is
+   * answered but declined the same way, so the other nodes hang below the origin's children. Only a
+   * node's own GRAFTs may take it past the cap: it has to get payloads from somewhere.
    */
-  originFanout: number
+  maxEagerPeers: number
+  /** Above the cap, one eager link is shed this often (see shedOverCap). */
+  shedIntervalMs: number
   /** Payloads kept to answer GRAFTs. */
   cacheEntries: number
   cacheTtlMs: number
@@ -84,6 +86,8 @@ export interface PlumtreeStats {
   announcementsDropped: number
   /** GRAFTed ids not answered because one GRAFT asked for more than a repair ever does. */
   graftIdsRefused: number
+  /** GRAFTs answered but not made eager links: this node had maxEagerPeers already. */
+  graftsDeclined: number
 }
 
 /** The stats that add up across realms (the rest describe one realm's tree). */
@@ -104,6 +108,7 @@ export function emptyPlumtreeCounters(): PlumtreeCounters {
     missingAbandoned: 0,
     announcementsDropped: 0,
     graftIdsRefused: 0,
+    graftsDeclined: 0,
   }
 }
 
@@ -138,6 +143,19 @@ const MAX_IDS_ANSWERED_PER_GRAFT = 64
 const key = (id: Uint8Array): string =>
   Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
 
+/**
+ * How long a node that declined a GRAFT (its tree degree is full) is not asked again while another
+ * announcer can be: long enough for the tree to settle elsewhere, short enough that a node whose
+ * links were pruned since is asked again.
+ */
+const FULL_BACKOFF_MS = 10_000
+
+/** A neighbour that brought a payload first this recently is a parent, not shed. */
+const PARENT_WINDOW_MS = 2000
+
+/** Ids of GRAFTed payloads remembered (see `grafted`): many seconds of repairs. */
+const GRAFTED_IDS_KEPT = 4096
+
 /** The adaptive graft timeout never exceeds the configured one by more than this factor. */
 const MAX_GRAFT_TIMEOUT_FACTOR = 4
 
@@ -158,7 +176,9 @@ interface Missing {
  * into a spanning tree and each node receives each payload about once, where gossipsub sends one copy
  * per mesh link. When an id arrives and its payload does not follow within `graftTimeoutMs` (a node
  * on the tree died, a link broke), the node asks the announcer (GRAFT), which makes that link eager:
- * the tree repairs itself from the lazy links.
+ * the tree repairs itself from the lazy links. Unlike Plumtree over HyParView, whose small active
+ * view bounds a node's degree, neighbours here are whatever libp2p connected: the degree is bounded
+ * by `maxEagerPeers` instead, so no origin sends more than that many copies however large the fleet.
  */
 export class Plumtree {
   readonly stats: PlumtreeStats = {
@@ -172,7 +192,8 @@ export class Plumtree {
   private readonly components: PlumtreeComponents
   private readonly eager = new Set<string>()
   private readonly lazy = new Set<string>()
-  private readonly seen: LRUCache<string, true>
+  /** Ids received or sent, with the hops their first copy had travelled. */
+  private readonly seen: LRUCache<string, number>
   private readonly cache: LRUCache<string, GossipPayload>
   private readonly missing = new Map<string, Missing>()
   /** Duplicates in a row from each neighbour, since it last brought something new. */
@@ -191,8 +212,14 @@ export class Plumtree {
    * than wait for anti-entropy.
    */
   private readonly failedTargets = new Set<string>()
-  /** The eager neighbours this node sends its own batches to (see originFanout). */
-  private readonly originTargets = new Set<string>()
+  /** Ids whose payload came by GRAFT: later copies of them say nothing of a redundant path. */
+  private readonly grafted: LRUCache<string, true>
+  /** When each neighbour last brought a payload first: the ones that did lately are not shed. */
+  private readonly deliveredFirst = new Map<string, number>()
+  /** When this node may next shed an eager link beyond its cap (see shedOverCap). */
+  private nextShedAt = 0
+  /** Neighbours that declined to be eager (see FULL_BACKOFF_MS): when they may be asked again. */
+  private readonly fullUntil = new Map<string, number>()
   private lazyTimer: NodeJS.Timeout | undefined
   /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
   private lateness: { mean: number; deviation: number } | undefined
@@ -204,6 +231,7 @@ export class Plumtree {
     this.stats.graftTimeoutMs = init.graftTimeoutMs
     this.seen = new LRUCache({ max: init.seenEntries, ttl: init.seenTtlMs, ttlAutopurge: false })
     this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
+    this.grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
   }
 
   get neighbours(): number {
@@ -219,7 +247,8 @@ export class Plumtree {
   removePeer(peer: string): void {
     this.eager.delete(peer)
     this.lazy.delete(peer)
-    this.originTargets.delete(peer)
+    this.fullUntil.delete(peer)
+    this.deliveredFirst.delete(peer)
     this.duplicateStreaks.delete(peer)
     for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
     this.updateCounts()
@@ -228,31 +257,30 @@ export class Plumtree {
   /** Originates a payload: returns how many neighbours it was sent or announced to. */
   broadcast(payload: GossipPayload): number {
     const id = messageIdOf(payload.origin, payload.data)
-    this.seen.set(key(id), true)
+    this.seen.set(key(id), 0)
     this.cache.set(key(id), payload)
-    for (const peer of this.originTargets) if (!this.eager.has(peer)) this.originTargets.delete(peer)
-    for (const peer of this.eager) {
-      if (this.originTargets.size >= this.init.originFanout) break
-      this.originTargets.add(peer)
-    }
-    const reached = this.sendPayload(payload, this.originTargets, undefined)
+    this.shedOverCap()
+    const reached = this.sendPayload(payload, this.eager, undefined)
     this.stats.originated++
     this.stats.originPayloadsSent += reached
-    // Eager neighbours left out get the id, and the payload from the tree or by GRAFT.
-    let skipped = false
-    for (const peer of this.eager) {
-      if (this.originTargets.has(peer)) continue
-      this.lazyTargets.add(peer)
-      skipped = true
-    }
-    return reached + this.announceLater(id, skipped)
+    return reached + this.announceLater(id)
   }
 
   onGossip(from: string, payload: GossipPayload): void {
     const id = messageIdOf(payload.origin, payload.data)
     const k = key(id)
-    if (this.seen.has(k)) {
+    const firstHops = this.seen.get(k)
+    if (firstHops !== undefined) {
       this.stats.duplicates++
+      // The copy this node asked for came first: the neighbour that sent this one is on the tree
+      // and only slow (its path was busy), so it is kept. Counting these pruned the links that were
+      // delivering, left nodes with no eager link at all, and every batch was then GRAFTed (a
+      // saturated 20-node fleet never settled).
+      if (this.grafted.has(k)) return
+      // Nor is a neighbour whose copy came by a shorter path than the first one: the first was early
+      // by chance (its sender's queue was short). Counting only copies that travelled as far or
+      // farther grows the tree along shortest paths, which queueing noise does not reshape.
+      if (payload.hops < firstHops) return
       // A second path to us: keep one. The link stays for announcements. Only a link that brought
       // nothing but duplicates lately is pruned: with batches in flight on every link at once, a
       // tree link also brings the odd duplicate, and pruning on the first one (as Plumtree does)
@@ -263,7 +291,6 @@ export class Plumtree {
         return
       }
       this.duplicateStreaks.delete(from)
-      this.originTargets.delete(from)
       // PRUNE even when the link is already lazy here: the sender still has it eager (a GRAFT or a
       // PRUNE crossed on the way).
       if (this.eager.delete(from)) {
@@ -271,10 +298,11 @@ export class Plumtree {
         this.updateCounts()
       }
       this.stats.prunesSent++
-      this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm })
+      this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: false })
       return
     }
-    this.seen.set(k, true)
+    this.seen.set(k, payload.hops)
+    this.deliveredFirst.set(from, Date.now())
     this.clearMissing(k, from)
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
@@ -287,10 +315,11 @@ export class Plumtree {
     // it was in flight when the PRUNE crossed, and its sender has stopped pushing on that link. A
     // GRAFT restores links.
     this.cache.set(k, payload)
+    this.shedOverCap()
     // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
     // was a duplicate that pruned a link.
     this.sendPayload({ ...payload, hops: payload.hops + 1 }, this.eager, from, key(payload.origin))
-    this.announceLater(id, false)
+    this.announceLater(id)
   }
 
   onIHave(from: string, ids: Uint8Array[]): void {
@@ -315,13 +344,64 @@ export class Plumtree {
 
   onGraft(from: string, ids: Uint8Array[]): void {
     if (!this.eager.has(from) && !this.lazy.has(from)) return
+    let declined = false
     if (this.lazy.has(from)) {
-      this.lazy.delete(from)
-      this.eager.add(from)
+      if (this.eager.size < this.init.maxEagerPeers) {
+        this.lazy.delete(from)
+        this.eager.add(from)
+        this.updateCounts()
+      } else {
+        declined = true
+        this.stats.graftsDeclined++
+      }
+    }
+    this.answerGraft(from, ids)
+    if (declined)
+      this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: true })
+  }
+
+  onPrune(from: string, full: boolean): void {
+    if (full) this.fullUntil.set(from, Date.now() + FULL_BACKOFF_MS)
+    if (this.eager.delete(from)) {
+      this.lazy.add(from)
       this.updateCounts()
     }
-    // It found no better path: this node's own batches go to it from now on too.
-    this.originTargets.add(from)
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.lazyTimer)
+    for (const entry of this.missing.values()) clearTimeout(entry.timer)
+    this.missing.clear()
+  }
+
+  /**
+   * Above the cap, makes one eager neighbour lazy (a "full" PRUNE) at most every `shedIntervalMs`,
+   * one that has not brought anything first lately (a child, not a parent). Every link starts eager,
+   * so the first batches go to all neighbours and duplicate pruning settles the tree at once, even
+   * under full load: a star around a busy origin. The star is then thinned one child at a time, each
+   * of which GRAFTs its way below another node. Capping at once (links beyond the cap lazy from the
+   * start) made every node beyond it GRAFT at the same moment: on a saturated host (20 nodes, 2
+   * cores, 2,000 records/s) the GRAFTs' late answers pruned the links that were delivering, and the
+   * tree never settled.
+   */
+  private shedOverCap(): void {
+    if (this.eager.size <= this.init.maxEagerPeers) return
+    const now = Date.now()
+    if (now < this.nextShedAt) return
+    this.nextShedAt = now + this.init.shedIntervalMs
+    const children = [...this.eager].filter(
+      (peer) => now - (this.deliveredFirst.get(peer) ?? 0) > PARENT_WINDOW_MS,
+    )
+    const peer = children[Math.floor(Math.random() * children.length)]
+    if (peer === undefined) return
+    this.eager.delete(peer)
+    this.lazy.add(peer)
+    this.updateCounts()
+    this.components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: true })
+  }
+
+  private answerGraft(from: string, ids: Uint8Array[]): void {
     if (ids.length > MAX_IDS_ANSWERED_PER_GRAFT) {
       this.stats.graftIdsRefused += ids.length - MAX_IDS_ANSWERED_PER_GRAFT
       ids = ids.slice(0, MAX_IDS_ANSWERED_PER_GRAFT)
@@ -335,21 +415,6 @@ export class Plumtree {
       this.stats.payloadsSent++
       if (!this.components.send(from, { kind: BroadcastKind.GOSSIP, ...payload })) this.stats.sendFailures++
     }
-  }
-
-  onPrune(from: string): void {
-    this.originTargets.delete(from)
-    if (this.eager.delete(from)) {
-      this.lazy.add(from)
-      this.updateCounts()
-    }
-  }
-
-  stop(): void {
-    this.stopped = true
-    clearTimeout(this.lazyTimer)
-    for (const entry of this.missing.values()) clearTimeout(entry.timer)
-    this.missing.clear()
   }
 
   private sendPayload(
@@ -375,8 +440,8 @@ export class Plumtree {
   }
 
   /** Queues an id for the next IHAVE flush to the lazy neighbours; returns how many it will reach. */
-  private announceLater(id: Uint8Array, alsoOthers: boolean): number {
-    if (this.lazy.size === 0 && !alsoOthers && this.failedTargets.size === 0) return 0
+  private announceLater(id: Uint8Array): number {
+    if (this.lazy.size === 0 && this.failedTargets.size === 0) return 0
     this.lazyIds.push(id)
     for (const peer of this.lazy) this.lazyTargets.add(peer)
     const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
@@ -415,9 +480,14 @@ export class Plumtree {
       return
     }
     // A random announcer, not the first: the origin announces first to all its lazy neighbours, and
-    // grafting it every time would make it the hub of the tree.
-    const index = Math.floor(Math.random() * entry.announcers.length)
-    const announcer = entry.announcers.splice(index, 1)[0]
+    // grafting it every time would make it the hub of the tree. One that declined lately only when
+    // nobody else announced it.
+    const now = Date.now()
+    const open = entry.announcers.filter((peer) => (this.fullUntil.get(peer) ?? 0) <= now)
+    const pool = open.length > 0 ? open : entry.announcers
+    const pick = pool[Math.floor(Math.random() * pool.length)]
+    const announcer =
+      pick === undefined ? undefined : entry.announcers.splice(entry.announcers.indexOf(pick), 1)[0]
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
       this.stats.missingAbandoned++
@@ -440,6 +510,7 @@ export class Plumtree {
     if (entry === undefined) return
     clearTimeout(entry.timer)
     this.missing.delete(k)
+    if (entry.grafted.length > 0) this.grafted.set(k, true)
     if (!entry.grafted.includes(from)) this.sampleLateness(Date.now() - entry.announcedAt)
   }
 
@@ -447,8 +518,7 @@ export class Plumtree {
    * How late payloads come after their announcement when nobody asked for them, smoothed as TCP
    * smooths round-trip times (RFC 6298). On a saturated host every path is slow, and a fixed timeout
    * makes nodes GRAFT payloads already on their way: each GRAFT adds an eager link and its duplicates
-   * add load (seen with the origin fan-out capped, 20 nodes on 2 cores; this damps it, but did not
-   * keep that setup from spiralling).
+   * add load (seen with 20 nodes on 2 cores while a star was being thinned to the eager cap).
    */
   private sampleLateness(ms: number): void {
     if (this.lateness === undefined) {
