@@ -1,6 +1,6 @@
-// Faults, with real node processes: the seed killed (kill -9) while one node or four publish, a node
-// frozen (SIGSTOP), also while more is published than could be queued for it, a node whose clock is
-// off by minutes, and every seed down.
+// Faults, with real node processes: the seed killed (kill -9) while one node or four publish, a relay
+// below an origin with few eager links killed, a node frozen (SIGSTOP), also while more is published
+// than could be queued for it, a node whose clock is off by minutes, and every seed down.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,9 +23,9 @@ describe('mesh faults', () => {
   let fleet: MeshFleet | undefined
   let dir: string | undefined
 
-  async function start(nodes: number): Promise<MeshFleet> {
+  async function start(nodes: number, maxEagerPeers?: number): Promise<MeshFleet> {
     dir = mkdtempSync(join(tmpdir(), 'tlsmesh-faults-'))
-    fleet = await startMeshFleet({ nodes, dir, realms: [REALM] })
+    fleet = await startMeshFleet({ nodes, dir, realms: [REALM], ...(maxEagerPeers ? { maxEagerPeers } : {}) })
     await fleet.waitForMesh(Math.min(nodes - 1, 3), REALM)
     return fleet
   }
@@ -81,6 +81,37 @@ describe('mesh faults', () => {
     })
     expect(ms).toBeLessThan(3000)
   })
+
+  it('kill -9 of a relay below an origin capped at 2 eager links: the nodes below it have everything within 3 s', async () => {
+    // 8 nodes that all dialed node 0: capped at 2, node 0 sheds its other links (one per 250 ms) and
+    // the tree hangs below its two children, so killing one of those cuts off a whole branch.
+    const f = await start(8, 2)
+    const tree = (r: NodeReport) => r.mesh.broadcast!
+    await f.publish(0, { realm: REALM, count: 2500, ratePerSecond: 1000, valueBytes: 200 })
+    const before = tree(await f.statusOf(0))
+    await f.publish(0, { realm: REALM, count: 500, ratePerSecond: 1000, valueBytes: 200 })
+    const after = tree(await f.statusOf(0))
+    const copiesPerBatch =
+      (after.originPayloadsSent - before.originPayloadsSent) / (after.originated - before.originated)
+    expect(copiesPerBatch).toBeLessThanOrEqual(2)
+    const reports = await f.status()
+    const eagerOf = (i: number) => reports[i]!.mesh.broadcast!.realms[REALM]!.eagerPeers
+    const relay = [1, 2, 3, 4, 5, 6, 7].reduce((best, i) => (eagerOf(i) > eagerOf(best) ? i : best))
+    expect(eagerOf(relay)).toBeGreaterThanOrEqual(2)
+    const survivors = [1, 2, 3, 4, 5, 6, 7].filter((i) => i !== relay)
+    const publishing = f.publish(0, { realm: REALM, count: 3000, ratePerSecond: 1500, valueBytes: 200 })
+    await new Promise((r) => setTimeout(r, 500))
+    await f.kill(relay)
+    await publishing
+    let last: NodeReport[] = []
+    const ms = await until('every survivor to hold all 6000 records', async () => {
+      last = await Promise.all(survivors.map((i) => f.statusOf(i)))
+      return last.every((r) => entries(r) >= 6000)
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; held: ${last.map((r) => entries(r)).join(', ')}`)
+    })
+    expect(ms).toBeLessThan(3000)
+  }, 60_000)
 
   it('a node frozen by SIGSTOP does not stall the others, and catches up after SIGCONT', async () => {
     const f = await start(4)

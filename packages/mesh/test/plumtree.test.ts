@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type GossipPayload, messageIdOf, type OutboundFrame, Plumtree } from '../src/broadcast/plumtree.ts'
 
 interface SimNode {
@@ -354,6 +354,32 @@ describe('Plumtree', () => {
     expect(grafts()).toBe(before + 1)
     expect(early).toBeGreaterThan(0)
     tree.stop()
+  })
+
+  it('returns to the configured graft timeout within seconds once no payload is late', () => {
+    vi.useFakeTimers()
+    try {
+      const { tree, payload } = single()
+      tree.addPeer('parent')
+      tree.addPeer('other')
+      for (let i = 0; i < 12; i++) {
+        const p = payload()
+        tree.onIHave('other', [messageIdOf(p.origin, p.data)])
+        // Past the 40 ms timeout (a GRAFT went to "other"), before the regraft at 60 ms.
+        vi.advanceTimersByTime(50)
+        tree.onGossip('parent', p)
+      }
+      const busy = tree.currentGraftTimeout()
+      expect(busy).toBeGreaterThan(50)
+      // Payloads now come ahead of their IHAVE, which says nothing of lateness: the timeout decays.
+      vi.advanceTimersByTime(2000)
+      expect(tree.currentGraftTimeout()).toBeLessThan(busy)
+      vi.advanceTimersByTime(10_000)
+      expect(tree.currentGraftTimeout()).toBeLessThanOrEqual(42)
+      tree.stop()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('announces a batch to a neighbour whose queue was full, so that it can GRAFT it later', async () => {

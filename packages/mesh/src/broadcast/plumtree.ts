@@ -156,6 +156,9 @@ const PARENT_WINDOW_MS = 2000
 /** Ids of GRAFTed payloads remembered (see `grafted`): many seconds of repairs. */
 const GRAFTED_IDS_KEPT = 4096
 
+/** How fast the adaptive graft timeout returns to the configured one while no payload is late. */
+const LATENESS_HALF_LIFE_MS = 2000
+
 /** The adaptive graft timeout never exceeds the configured one by more than this factor. */
 const MAX_GRAFT_TIMEOUT_FACTOR = 4
 
@@ -222,7 +225,7 @@ export class Plumtree {
   private readonly fullUntil = new Map<string, number>()
   private lazyTimer: NodeJS.Timeout | undefined
   /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
-  private lateness: { mean: number; deviation: number } | undefined
+  private lateness: { mean: number; deviation: number; sampledAt: number } | undefined
   private stopped = false
 
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
@@ -335,7 +338,7 @@ export class Plumtree {
         }
         entry = { id, announcedAt: Date.now(), grafted: [], announcers: [], timer: undefined }
         this.missing.set(k, entry)
-        entry.timer = setTimeout(() => this.graft(k), this.graftTimeout())
+        entry.timer = setTimeout(() => this.graft(k), this.currentGraftTimeout())
         entry.timer.unref()
       }
       if (!entry.announcers.includes(from)) entry.announcers.push(from)
@@ -521,21 +524,33 @@ export class Plumtree {
    * add load (seen with 20 nodes on 2 cores while a star was being thinned to the eager cap).
    */
   private sampleLateness(ms: number): void {
+    const now = Date.now()
     if (this.lateness === undefined) {
-      this.lateness = { mean: ms, deviation: ms / 2 }
-      this.stats.graftTimeoutMs = this.graftTimeout()
-      return
+      this.lateness = { mean: ms, deviation: ms / 2, sampledAt: now }
+    } else {
+      this.lateness.deviation += (Math.abs(ms - this.lateness.mean) - this.lateness.deviation) / 4
+      this.lateness.mean += (ms - this.lateness.mean) / 8
+      this.lateness.sampledAt = now
     }
-    this.lateness.deviation += (Math.abs(ms - this.lateness.mean) - this.lateness.deviation) / 4
-    this.lateness.mean += (ms - this.lateness.mean) / 8
-    this.stats.graftTimeoutMs = this.graftTimeout()
+    this.currentGraftTimeout()
   }
 
-  private graftTimeout(): number {
+  /**
+   * What the lateness asks for, less the more time has passed since a payload was last late: once
+   * the tree carries every payload ahead of its IHAVE, no sample comes to bring the estimate down,
+   * and a timeout left at its busiest made every later repair wait 4x longer (p99 1.7 s at N = 20).
+   */
+  currentGraftTimeout(): number {
     const floor = this.init.graftTimeoutMs
-    if (this.lateness === undefined) return floor
-    const wanted = this.lateness.mean + 4 * this.lateness.deviation
-    return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.max(floor, Math.round(wanted)))
+    let timeout = floor
+    if (this.lateness !== undefined) {
+      const wanted = this.lateness.mean + 4 * this.lateness.deviation
+      const decay = 0.5 ** ((Date.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
+      const adapted = floor + Math.max(0, wanted - floor) * decay
+      timeout = Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
+    }
+    this.stats.graftTimeoutMs = timeout
+    return timeout
   }
 
   private updateCounts(): void {
