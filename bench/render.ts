@@ -100,7 +100,7 @@ if (scale !== undefined) {
     '## 2. Scale: tlsmesh against the push design',
     '',
     `N node processes on loopback; node 0 publishes ${scale.records} records of ${scale.valueBytes} bytes at ${scale.rate}/s in`,
-    `batches of ${scale.burst}, after a warm-up of 20 batches. push = every origin sends each batch to every other`,
+    `batches of ${scale.burst}, after a warm-up of ${scale.warmupBatches ?? 20} batches at that rate. push = every origin sends each batch to every other`,
     "node (full mesh) over the same transport (TCP, private network, Noise, yamux); tree = tlsmesh's default,",
     'an epidemic broadcast tree (Plumtree) with gossipsub as fallback; gossipsub = tlsmesh with',
     "dissemination 'gossipsub'. Bytes are libp2p connection bytes (encrypted, all protocols); CPU is summed",

@@ -226,7 +226,7 @@ const rows: Array<Record<string, unknown>> = []
 for (const n of sizes) {
   for (const design of designs) rows.push(await measure(design, n))
 }
-const path = writeResult(values.out, { records, rate, burst, valueBytes, idleSeconds, rows })
+const path = writeResult(values.out, { records, rate, burst, valueBytes, idleSeconds, warmupBatches, rows })
 console.log(JSON.stringify(rows, null, 2))
 progress(`wrote ${path}`)
 process.exit(0)
