@@ -1,7 +1,9 @@
 // How a broadcast tree settles when a fleet starts under load: N node processes, node 0 publishing
 // from the first second (optionally after a gentler warm-up), and every second the fleet's payload
 // copies, duplicates, GRAFTs and PRUNEs, the origin's copies per batch and the eager links per node.
-// Not part of `pnpm bench` (a diagnostic for the tree's start-up, which scale.ts warms up past).
+// Not part of `pnpm bench` (a diagnostic for the tree's start-up, which scale.ts warms up past). CPU
+// is read from each node's status reply; a saturated node answers late, so a row's CPU can exceed
+// the host's cores while the next rows make up for it.
 //   node --import tsx bench/tree-settle.ts [--nodes 20] [--rate 2000] [--seconds 8]
 //     [--warmup-rate 0] [--max-eager-peers 6] [--out tree-settle]
 import { mkdtempSync, rmSync } from 'node:fs'
