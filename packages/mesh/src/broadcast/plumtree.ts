@@ -41,9 +41,10 @@ export interface PlumtreeInit {
    * sends of its own batches, whatever the fleet's size. Without a cap, the tree around an origin
    * that every node is connected to is a star (each node's first copy comes from it directly, so
    * duplicate pruning keeps exactly those links) and it sends N-1 copies per batch, as push does.
-   * Neighbours beyond the cap are lazy and told so (a "full" PRUNE), and a GRAFT beyond it is
-   * answered but declined the same way, so the other nodes hang below the origin's children. Only a
-   * node's own GRAFTs may take it past the cap: it has to get payloads from somewhere.
+   * Links beyond the cap are made lazy one at a time and the neighbour told so (a "full" PRUNE; see
+   * shedOverCap), and a GRAFT beyond it is answered but declined the same way, so the other nodes
+   * hang below the origin's children. Only a node's own GRAFTs may take it past the cap: it has to
+   * get payloads from somewhere.
    */
   maxEagerPeers: number
   /** Above the cap, one eager link is shed this often (see shedOverCap). */
@@ -384,9 +385,8 @@ export class Plumtree {
    * so the first batches go to all neighbours and duplicate pruning settles the tree at once, even
    * under full load: a star around a busy origin. The star is then thinned one child at a time, each
    * of which GRAFTs its way below another node. Capping at once (links beyond the cap lazy from the
-   * start) made every node beyond it GRAFT at the same moment: on a saturated host (20 nodes, 2
-   * cores, 2,000 records/s) the GRAFTs' late answers pruned the links that were delivering, and the
-   * tree never settled.
+   * start; measured before the duplicate rules in onGossip) made every node beyond it GRAFT at the
+   * same moment, and on a saturated host (20 nodes, 2 cores, 2,000 records/s) the tree never settled.
    */
   private shedOverCap(): void {
     if (this.eager.size <= this.init.maxEagerPeers) return
