@@ -190,6 +190,12 @@ export function registerBroadcastMetrics(registry: Registry, read: () => Broadca
       (s) => s.announcementsDropped,
     ],
     [
+      'grafts_declined',
+      'GRAFTs answered but not made tree links: this node had its maximum of eager links',
+      (s) => s.graftsDeclined,
+    ],
+    ['links_shed', 'Tree links made lazy because this node had more than its maximum', (s) => s.linksShed],
+    [
       'graft_ids_refused',
       'GRAFTed ids not answered: one GRAFT asked for more than a repair does',
       (s) => s.graftIdsRefused,

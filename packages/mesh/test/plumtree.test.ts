@@ -210,6 +210,7 @@ describe('Plumtree', () => {
     expect(fullPrunes).toHaveLength(2)
     expect(fullPrunes.map((s) => s.peer)).not.toContain('parent')
     expect(tree.stats.eagerPeers).toBe(2)
+    expect(tree.stats.linksShed).toBe(2)
     // A shed child's GRAFT is answered (it needs the payload) but declined again: the link stays lazy.
     const shed = fullPrunes[0]!.peer
     const p = payload()

@@ -89,6 +89,8 @@ export interface PlumtreeStats {
   graftIdsRefused: number
   /** GRAFTs answered but not made eager links: this node had maxEagerPeers already. */
   graftsDeclined: number
+  /** Eager links made lazy because this node had more than maxEagerPeers. */
+  linksShed: number
 }
 
 /** The stats that add up across realms (the rest describe one realm's tree). */
@@ -110,6 +112,7 @@ export function emptyPlumtreeCounters(): PlumtreeCounters {
     announcementsDropped: 0,
     graftIdsRefused: 0,
     graftsDeclined: 0,
+    linksShed: 0,
   }
 }
 
@@ -401,6 +404,7 @@ export class Plumtree {
     this.eager.delete(peer)
     this.lazy.add(peer)
     this.updateCounts()
+    this.stats.linksShed++
     this.components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: true })
   }
 
