@@ -39,7 +39,8 @@ export async function createPushNode(init: {
     metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }),
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // As the mesh's (packages/mesh/src/mesh-node.ts): same transport, same idle traffic.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionProtector: createPrivateNetworkProtector({ psk: init.meshKey }),
     connectionManager: { inboundConnectionThreshold: 1000, maxConnections: 1000 },
     services: { identify: identify() },

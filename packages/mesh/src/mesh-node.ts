@@ -280,7 +280,8 @@ export async function createMeshNode(
       : {}),
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // yamux's keep-alive pings only log when they fail; liveness is the connection monitor's below.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     ...(init.meshKey !== undefined
       ? { connectionProtector: createPrivateNetworkProtector({ psk: parseMeshKey(init.meshKey) }) }
       : {}),
