@@ -12,13 +12,13 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL')
 })
 
-/** Forks `script` (an absolute path); resolves with the child and its first "ready" message. */
 /** TLSMESH_CPU_PROFILE_DIR=DIR: every child writes a V8 CPU profile there when it exits (benchmarks). */
 function profileArgs(): string[] {
   const dir = process.env.TLSMESH_CPU_PROFILE_DIR
   return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 }
 
+/** Forks `script` (an absolute path); resolves with the child and its first "ready" message. */
 export function forkScript(
   script: string,
   args: string[],
