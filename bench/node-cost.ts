@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { progress, writeResult } from './lib/bench-report.ts'
+import { progress, requireWholeNumbers, writeResult } from './lib/bench-report.ts'
 import { startMeshFleet } from './lib/mesh-fleet.ts'
 
 const { values } = parseArgs({
@@ -22,12 +22,7 @@ const { values } = parseArgs({
 const nodes = Number(values.nodes)
 const records = Number(values.records)
 const rate = Number(values.rate)
-for (const [flag, value] of Object.entries({ nodes, records, rate })) {
-  if (!(Number.isSafeInteger(value) && value > 0)) {
-    console.error(`node-cost: --${flag} must be a whole number above 0`)
-    process.exit(2)
-  }
-}
+requireWholeNumbers('node-cost', { nodes, records, rate })
 const designs = values.designs.split(',')
 for (const design of designs) {
   if (!['push', 'gossipsub', 'tree'].includes(design)) {

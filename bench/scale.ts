@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { percentile, progress, writeResult } from './lib/bench-report.ts'
+import { percentile, progress, requireWholeNumbers, writeResult } from './lib/bench-report.ts'
 import { type MeshFleet, type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
 
 const { values } = parseArgs({
@@ -34,19 +34,13 @@ const valueBytes = Number(values['value-bytes'])
 const idleSeconds = Number(values['idle-seconds'])
 const warmupBatches = Number(values['warmup-batches'])
 const maxEagerPeers = values['max-eager-peers'] === undefined ? undefined : Number(values['max-eager-peers'])
-const counts = {
+requireWholeNumbers('scale', {
   records,
   rate,
   burst,
   'warmup-batches': warmupBatches,
   'max-eager-peers': maxEagerPeers,
-}
-for (const [flag, value] of Object.entries(counts)) {
-  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-    console.error(`scale: --${flag} must be a whole number above 0`)
-    process.exit(2)
-  }
-}
+})
 type Design = 'push' | 'gossipsub' | 'tree'
 const designs = values.designs.split(',') as Design[]
 const realm = 'scale'

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { progress, writeResult } from './lib/bench-report.ts'
+import { progress, requireWholeNumbers, writeResult } from './lib/bench-report.ts'
 import { type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
 
 const { values } = parseArgs({
@@ -29,16 +29,8 @@ const rate = Number(values.rate)
 const seconds = Number(values.seconds)
 const warmupRate = Number(values['warmup-rate'])
 const maxEagerPeers = values['max-eager-peers'] === undefined ? undefined : Number(values['max-eager-peers'])
-for (const [flag, value] of Object.entries({ nodes, rate, seconds, 'max-eager-peers': maxEagerPeers })) {
-  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-    console.error(`tree-settle: --${flag} must be a whole number above 0`)
-    process.exit(2)
-  }
-}
-if (!(Number.isSafeInteger(warmupRate) && warmupRate >= 0)) {
-  console.error('tree-settle: --warmup-rate must be a whole number, 0 or more')
-  process.exit(2)
-}
+requireWholeNumbers('tree-settle', { nodes, rate, seconds, 'max-eager-peers': maxEagerPeers })
+requireWholeNumbers('tree-settle', { 'warmup-rate': warmupRate }, 0)
 
 const realm = 'settle'
 const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-settle-'))

@@ -38,6 +38,19 @@ export function writeResult(part: string, data: Record<string, unknown>): string
   return path
 }
 
+/**
+ * Exits with a usage error (2) unless every flag given is a whole number of at least `min`
+ * (undefined: not given).
+ */
+export function requireWholeNumbers(part: string, flags: Record<string, number | undefined>, min = 1): void {
+  for (const [flag, value] of Object.entries(flags)) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= min)) {
+      console.error(`${part}: --${flag} must be a whole number of at least ${min}`)
+      process.exit(2)
+    }
+  }
+}
+
 /** Progress goes to stderr so that stdout stays machine-readable. */
 export function progress(text: string): void {
   process.stderr.write(`[bench] ${text}\n`)

@@ -338,8 +338,8 @@ describe('Plumtree', () => {
       tree.onGossip('parent', p)
     }
     const early = grafts()
-    expect(tree.stats.graftTimeoutMs).toBeGreaterThan(60)
-    expect(tree.stats.graftTimeoutMs).toBeLessThanOrEqual(160)
+    expect(tree.currentGraftTimeout()).toBeGreaterThan(60)
+    expect(tree.currentGraftTimeout()).toBeLessThanOrEqual(160)
     // Once adapted, late payloads no longer draw GRAFTs; a payload that never comes still does.
     const before = grafts()
     for (let i = 0; i < 5; i++) {

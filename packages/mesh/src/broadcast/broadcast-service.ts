@@ -178,7 +178,7 @@ export class BroadcastService {
     const totals = emptyPlumtreeCounters()
     const realms: BroadcastStats['realms'] = {}
     for (const [realm, tree] of this.trees) {
-      const { eagerPeers, lazyPeers, graftTimeoutMs: _, ...counters } = tree.stats
+      const { eagerPeers, lazyPeers, ...counters } = tree.stats
       realms[realm] = { eagerPeers, lazyPeers, graftTimeoutMs: tree.currentGraftTimeout() }
       for (const name of Object.keys(counters) as Array<keyof PlumtreeCounters>)
         totals[name] += counters[name]

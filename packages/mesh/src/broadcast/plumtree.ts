@@ -67,8 +67,6 @@ export interface PlumtreeComponents {
 export interface PlumtreeStats {
   eagerPeers: number
   lazyPeers: number
-  /** What the adaptive graft timeout is now. */
-  graftTimeoutMs: number
   /** Batches this node originated, and the payload copies it sent of them (origin fan-out). */
   originated: number
   originPayloadsSent: number
@@ -94,7 +92,7 @@ export interface PlumtreeStats {
 }
 
 /** The stats that add up across realms (the rest describe one realm's tree). */
-export type PlumtreeCounters = Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers' | 'graftTimeoutMs'>
+export type PlumtreeCounters = Omit<PlumtreeStats, 'eagerPeers' | 'lazyPeers'>
 
 export function emptyPlumtreeCounters(): PlumtreeCounters {
   return {
@@ -191,7 +189,6 @@ export class Plumtree {
   readonly stats: PlumtreeStats = {
     eagerPeers: 0,
     lazyPeers: 0,
-    graftTimeoutMs: 0,
     ...emptyPlumtreeCounters(),
   }
 
@@ -235,7 +232,6 @@ export class Plumtree {
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
     this.init = init
     this.components = components
-    this.stats.graftTimeoutMs = init.graftTimeoutMs
     this.seen = new LRUCache({ max: init.seenEntries, ttl: init.seenTtlMs, ttlAutopurge: false })
     this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
     this.grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
@@ -300,12 +296,9 @@ export class Plumtree {
       this.duplicateStreaks.delete(from)
       // PRUNE even when the link is already lazy here: the sender still has it eager (a GRAFT or a
       // PRUNE crossed on the way).
-      if (this.eager.delete(from)) {
-        this.lazy.add(from)
-        this.updateCounts()
-      }
+      this.demote(from)
       this.stats.prunesSent++
-      this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: false })
+      this.sendPrune(from, false)
       return
     }
     this.seen.set(k, payload.hops)
@@ -351,28 +344,18 @@ export class Plumtree {
 
   onGraft(from: string, ids: Uint8Array[]): void {
     if (!this.eager.has(from) && !this.lazy.has(from)) return
-    let declined = false
-    if (this.lazy.has(from)) {
-      if (this.eager.size < this.init.maxEagerPeers) {
-        this.lazy.delete(from)
-        this.eager.add(from)
-        this.updateCounts()
-      } else {
-        declined = true
-        this.stats.graftsDeclined++
-      }
-    }
+    const declined = this.lazy.has(from) && this.eager.size >= this.init.maxEagerPeers
+    if (!declined) this.promote(from)
     this.answerGraft(from, ids)
-    if (declined)
-      this.components.send(from, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: true })
+    if (declined) {
+      this.stats.graftsDeclined++
+      this.sendPrune(from, true)
+    }
   }
 
   onPrune(from: string, full: boolean): void {
     if (full) this.fullUntil.set(from, Date.now() + FULL_BACKOFF_MS)
-    if (this.eager.delete(from)) {
-      this.lazy.add(from)
-      this.updateCounts()
-    }
+    this.demote(from)
   }
 
   stop(): void {
@@ -399,13 +382,29 @@ export class Plumtree {
     const children = [...this.eager].filter(
       (peer) => now - (this.deliveredFirst.get(peer) ?? 0) > PARENT_WINDOW_MS,
     )
-    const peer = children[Math.floor(Math.random() * children.length)]
+    const [peer] = randomSample(children, 1)
     if (peer === undefined) return
-    this.eager.delete(peer)
+    this.demote(peer)
+    this.stats.linksShed++
+    this.sendPrune(peer, true)
+  }
+
+  /** Makes a lazy link eager here (nothing for an eager link or a stranger). */
+  private promote(peer: string): void {
+    if (!this.lazy.delete(peer)) return
+    this.eager.add(peer)
+    this.updateCounts()
+  }
+
+  /** Makes an eager link lazy here (nothing for a lazy link or a stranger). */
+  private demote(peer: string): void {
+    if (!this.eager.delete(peer)) return
     this.lazy.add(peer)
     this.updateCounts()
-    this.stats.linksShed++
-    this.components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full: true })
+  }
+
+  private sendPrune(peer: string, full: boolean): void {
+    this.components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full })
   }
 
   private answerGraft(from: string, ids: Uint8Array[]): void {
@@ -491,20 +490,15 @@ export class Plumtree {
     // nobody else announced it.
     const now = Date.now()
     const open = entry.announcers.filter((peer) => (this.fullUntil.get(peer) ?? 0) <= now)
-    const pool = open.length > 0 ? open : entry.announcers
-    const pick = pool[Math.floor(Math.random() * pool.length)]
-    const announcer =
-      pick === undefined ? undefined : entry.announcers.splice(entry.announcers.indexOf(pick), 1)[0]
+    const [announcer] = randomSample(open.length > 0 ? open : [...entry.announcers], 1)
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
       this.stats.missingAbandoned++
       this.missing.delete(k)
       return
     }
-    if (this.lazy.delete(announcer)) {
-      this.eager.add(announcer)
-      this.updateCounts()
-    }
+    entry.announcers = entry.announcers.filter((peer) => peer !== announcer)
+    this.promote(announcer)
     entry.grafted.push(announcer)
     this.stats.graftsSent++
     this.components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.init.realm, ids: [entry.id] })
@@ -553,7 +547,6 @@ export class Plumtree {
       const adapted = floor + Math.max(0, wanted - floor) * decay
       timeout = Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
     }
-    this.stats.graftTimeoutMs = timeout
     return timeout
   }
 
