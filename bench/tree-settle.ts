@@ -61,8 +61,15 @@ try {
     return {
       payloads: sum((b) => b.payloadsSent),
       duplicates: sum((b) => b.duplicates),
+      received: sum((b) => b.payloadsReceived),
+      relays: sum((b) => b.relaysBeforeArrival),
       grafts: sum((b) => b.graftsSent),
       prunes: sum((b) => b.prunesSent),
+      declined: sum((b) => b.graftsDeclined),
+      shed: sum((b) => b.linksShed),
+      reopened: sum((b) => b.linksReopened),
+      abandoned: sum((b) => b.missingAbandoned),
+      dropped: sum((b) => b.framesDropped),
       batches: sum((b) => b.originated),
       originCopies: sum((b) => b.originPayloadsSent),
       cpuMs: reports.reduce((total, r) => total + (r.cpu.user + r.cpu.system) / 1000, 0),
@@ -86,6 +93,7 @@ try {
     ) as typeof now
     previous = now
     const eager = reports.map((r) => Object.values(r.mesh.broadcast?.realms ?? {})[0]?.eagerPeers ?? 0)
+    const connections = reports.reduce((total, r) => total + r.connections, 0)
     const entry = {
       atMs: at - started,
       elapsedMs,
@@ -93,12 +101,14 @@ try {
       originCopiesPerBatch: delta.batches > 0 ? delta.originCopies / delta.batches : 0,
       payloadsPerBatch: delta.batches > 0 ? delta.payloads / delta.batches : 0,
       eagerPeers: eager,
+      connections,
     }
     rows.push(entry)
     progress(
       `${(entry.atMs / 1000).toFixed(1)} s: ${delta.batches} batches, ${entry.payloadsPerBatch.toFixed(1)} copies and ` +
         `${entry.originCopiesPerBatch.toFixed(1)} from the origin per batch, ${delta.duplicates} duplicates, ` +
-        `${delta.grafts} GRAFTs, ${delta.prunes} PRUNEs, CPU ${((delta.cpuMs / elapsedMs) * 100).toFixed(0)}% of a core; ` +
+        `${delta.grafts} GRAFTs (${delta.declined} declined), ${delta.prunes} PRUNEs, ${delta.shed} shed, ` +
+        `${delta.received > 0 ? (delta.relays / delta.received).toFixed(2) : '-'} relays per arrival, ${delta.reopened} links reopened, ${delta.abandoned} abandoned, ${delta.dropped} frames dropped, ${connections} connections, CPU ${((delta.cpuMs / elapsedMs) * 100).toFixed(0)}% of a core; ` +
         `eager ${eager.join(',')}`,
     )
   }

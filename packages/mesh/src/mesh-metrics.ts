@@ -157,6 +157,11 @@ export function registerBroadcastMetrics(registry: Registry, read: () => Broadca
       (s) => s.payloadsSent,
     ],
     ['payloads_received', 'Batch payloads received for the first time', (s) => s.payloadsReceived],
+    [
+      'relays_before_arrival',
+      'Relays the first copy of each received payload came through; over payloads_received, the mean tree depth',
+      (s) => s.relaysBeforeArrival,
+    ],
     ['duplicates', 'Batch payloads received again (each costs bytes and a decode)', (s) => s.duplicates],
     [
       'ids_announced',

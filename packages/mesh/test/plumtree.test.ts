@@ -228,6 +228,19 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
+  it('counts the relays each first copy came through, so that the depth of the tree can be watched', () => {
+    const { tree, payload } = single()
+    tree.addPeer('a')
+    tree.addPeer('b')
+    const p = payload()
+    tree.onGossip('a', { ...p, hops: 2 })
+    tree.onGossip('b', { ...p, hops: 0 })
+    tree.onGossip('b', { ...payload(), hops: 1 })
+    expect(tree.stats.payloadsReceived).toBe(2)
+    expect(tree.stats.relaysBeforeArrival).toBe(3)
+    tree.stop()
+  })
+
   it('GRAFTs an announcer that declined lately only when no other announced the batch', async () => {
     const { tree, sent, payload } = single()
     tree.addPeer('full')

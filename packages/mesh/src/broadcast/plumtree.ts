@@ -72,6 +72,8 @@ export interface PlumtreeStats {
   originPayloadsSent: number
   payloadsSent: number
   payloadsReceived: number
+  /** Relays each payload's first copy came through (0: from its origin); over payloadsReceived, the tree's mean depth. */
+  relaysBeforeArrival: number
   duplicates: number
   idsAnnounced: number
   graftsSent: number
@@ -100,6 +102,7 @@ export function emptyPlumtreeCounters(): PlumtreeCounters {
     originPayloadsSent: 0,
     payloadsSent: 0,
     payloadsReceived: 0,
+    relaysBeforeArrival: 0,
     duplicates: 0,
     idsAnnounced: 0,
     graftsSent: 0,
@@ -306,6 +309,7 @@ export class Plumtree {
     this.clearMissing(k, from)
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
+    this.stats.relaysBeforeArrival += payload.hops
     const verdict = this.components.deliver(payload, from)
     // Forwarded even when nothing in it was new here ('ignore': this node had it by anti-entropy,
     // or it is from a newer version or a clock ahead): the subtree below may not have it, and on a
