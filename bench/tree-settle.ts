@@ -62,6 +62,7 @@ try {
       payloads: sum((b) => b.payloadsSent),
       duplicates: sum((b) => b.duplicates),
       received: sum((b) => b.payloadsReceived),
+      spared: sum((b) => b.payloadsSpared),
       relays: sum((b) => b.relaysBeforeArrival),
       grafts: sum((b) => b.graftsSent),
       prunes: sum((b) => b.prunesSent),
@@ -106,7 +107,7 @@ try {
     rows.push(entry)
     progress(
       `${(entry.atMs / 1000).toFixed(1)} s: ${delta.batches} batches, ${entry.payloadsPerBatch.toFixed(1)} copies and ` +
-        `${entry.originCopiesPerBatch.toFixed(1)} from the origin per batch, ${delta.duplicates} duplicates, ` +
+        `${entry.originCopiesPerBatch.toFixed(1)} from the origin per batch, ${delta.duplicates} duplicates, ${delta.spared} spared, ` +
         `${delta.grafts} GRAFTs (${delta.declined} declined), ${delta.prunes} PRUNEs, ${delta.shed} shed, ` +
         `${delta.received > 0 ? (delta.relays / delta.received).toFixed(2) : '-'} relays per arrival, ${delta.reopened} links reopened, ${delta.abandoned} abandoned, ${delta.dropped} frames dropped, ${connections} connections, CPU ${((delta.cpuMs / elapsedMs) * 100).toFixed(0)}% of a core; ` +
         `eager ${eager.join(',')}`,

@@ -162,6 +162,11 @@ export function registerBroadcastMetrics(registry: Registry, read: () => Broadca
       'Relays the first copy of each received payload came through; over payloads_received, the mean tree depth',
       (s) => s.relaysBeforeArrival,
     ],
+    [
+      'payloads_spared',
+      'Payload copies not sent down an eager link because the neighbour had announced the batch',
+      (s) => s.payloadsSpared,
+    ],
     ['duplicates', 'Batch payloads received again (each costs bytes and a decode)', (s) => s.duplicates],
     [
       'ids_announced',

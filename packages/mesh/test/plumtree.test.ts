@@ -241,6 +241,18 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
+  it('does not send a payload down an eager link to a neighbour that announced it', () => {
+    const { tree, sent, payload } = single()
+    for (const peer of ['parent', 'announcer', 'child']) tree.addPeer(peer)
+    const p = payload()
+    tree.onIHave('announcer', [messageIdOf(p.origin, p.data)])
+    tree.onGossip('parent', p)
+    const copies = sent.filter((s) => s.frame.kind === BroadcastKind.GOSSIP).map((s) => s.peer)
+    expect(copies).toEqual(['child'])
+    expect(tree.stats.payloadsSpared).toBe(1)
+    tree.stop()
+  })
+
   it('GRAFTs an announcer that declined lately only when no other announced the batch', async () => {
     const { tree, sent, payload } = single()
     tree.addPeer('full')

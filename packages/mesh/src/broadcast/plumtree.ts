@@ -72,6 +72,8 @@ export interface PlumtreeStats {
   originPayloadsSent: number
   payloadsSent: number
   payloadsReceived: number
+  /** Payload copies not sent down an eager link because the neighbour had announced the batch. */
+  payloadsSpared: number
   /** Relays each payload's first copy came through (0: from its origin); over payloadsReceived, the tree's mean depth. */
   relaysBeforeArrival: number
   duplicates: number
@@ -102,6 +104,7 @@ export function emptyPlumtreeCounters(): PlumtreeCounters {
     originPayloadsSent: 0,
     payloadsSent: 0,
     payloadsReceived: 0,
+    payloadsSpared: 0,
     relaysBeforeArrival: 0,
     duplicates: 0,
     idsAnnounced: 0,
@@ -306,7 +309,7 @@ export class Plumtree {
     }
     this.seen.set(k, payload.hops)
     this.deliveredFirst.set(from, Date.now())
-    this.clearMissing(k, from)
+    const announcers = this.clearMissing(k, from)
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     this.stats.relaysBeforeArrival += payload.hops
@@ -322,7 +325,13 @@ export class Plumtree {
     this.shedOverCap()
     // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
     // was a duplicate that pruned a link.
-    this.sendPayload({ ...payload, hops: payload.hops + 1 }, this.eager, from, key(payload.origin))
+    this.sendPayload(
+      { ...payload, hops: payload.hops + 1 },
+      this.eager,
+      from,
+      key(payload.origin),
+      announcers,
+    )
     this.announceLater(id)
   }
 
@@ -432,12 +441,19 @@ export class Plumtree {
     peers: Iterable<string>,
     from: string | undefined,
     origin?: string,
+    holders?: string[],
   ): number {
     let reached = 0
     // One frame object for every neighbour: the transport encodes it once.
     const frame: OutboundFrame = { kind: BroadcastKind.GOSSIP, ...payload }
     for (const peer of peers) {
       if (peer === from || peer === origin) continue
+      // A neighbour that announced it has it: a copy would only be a duplicate. Payloads come after
+      // their announcements when the tree is slow, which is when duplicates cost the most.
+      if (holders?.includes(peer)) {
+        this.stats.payloadsSpared++
+        continue
+      }
       this.stats.payloadsSent++
       if (this.components.send(peer, frame)) {
         reached++
@@ -510,13 +526,15 @@ export class Plumtree {
     entry.timer.unref()
   }
 
-  private clearMissing(k: string, from: string): void {
+  /** Stops waiting for a payload that came; returns the neighbours known to have it (they announced it). */
+  private clearMissing(k: string, from: string): string[] | undefined {
     const entry = this.missing.get(k)
-    if (entry === undefined) return
+    if (entry === undefined) return undefined
     clearTimeout(entry.timer)
     this.missing.delete(k)
     if (entry.grafted.length > 0) this.grafted.set(k, true)
     if (!entry.grafted.includes(from)) this.sampleLateness(Date.now() - entry.announcedAt)
+    return [...entry.announcers, ...entry.grafted]
   }
 
   /**
