@@ -1,6 +1,7 @@
 // Hostile input from the mesh: a peer that holds the mesh key but sends garbage, records over the
 // limits, records for the wrong realm, from the future or from a newer version, or unsigned messages,
-// on gossipsub; and on the broadcast tree, announcement floods, forged origin signatures and garbage.
+// on gossipsub; and on the broadcast tree, announcement floods, forged origin signatures, garbage, and
+// batches their origin signed that break a limit (relays pass them on; every node refuses the signer).
 // The fleet (real node processes) rejects or ignores each, counts it by reason, stops listening to the
 // peer, and keeps replicating; with an allowlist, other key holders cannot even connect.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -34,8 +35,13 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15
   throw new Error(`timed out waiting for ${what}`)
 }
 
-async function createAttacker(meshKeyFile: string, signed: boolean) {
+async function createAttacker(
+  meshKeyFile: string,
+  signed: boolean,
+  privateKey?: Awaited<ReturnType<typeof generateKeyPair>>,
+) {
   return createLibp2p({
+    ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -86,6 +92,22 @@ describe('hostile peers holding the mesh key', () => {
     await fleet?.stop()
     rmSync(dir, { recursive: true, force: true })
   })
+
+  /** Connects as a fleet member would, until `node` takes the attacker into its tree; a stream to it. */
+  async function joinTreeOf(attacker: Awaited<ReturnType<typeof createAttacker>>, node: number) {
+    // Accept the node's tree link as a fleet member would, so that the node takes it as a neighbour.
+    await attacker.handle(BROADCAST_PROTOCOL, () => {})
+    const addr = fleet.addrs[node]![0]!
+    await attacker.dial(multiaddr(addr))
+    attacker.services.pubsub.subscribe(topic)
+    await until(`node ${node} to take the attacker into its tree`, async () => {
+      const tree = (await fleet.statusOf(node)).mesh.broadcast?.realms[REALM]
+      return tree !== undefined && tree.eagerPeers + tree.lazyPeers >= 3
+    })
+    return lpStream(
+      await attacker.dialProtocol(peerIdFromString(addr.split('/p2p/')[1]!), BROADCAST_PROTOCOL),
+    )
+  }
 
   it('rejects or ignores each bad message by reason, stops listening to the sender, keeps replicating', async () => {
     const attacker = await attackFrom(dir, fleet, [1, 2], true)
@@ -168,19 +190,11 @@ describe('hostile peers holding the mesh key', () => {
 
   it('on the broadcast tree: bounds an IHAVE flood, counts forged signatures and garbage, refuses the sender', async () => {
     const attacker = await createAttacker(join(dir, 'mesh.key'), true)
-    // Accept the node's tree link as a fleet member would, so that node 1 takes it as a neighbour.
-    await attacker.handle(BROADCAST_PROTOCOL, () => {})
     const victim = fleet.addrs[1]![0]!
     const victimId = peerIdFromString(victim.split('/p2p/')[1]!)
     try {
-      await attacker.dial(multiaddr(victim))
-      attacker.services.pubsub.subscribe(topic)
-      await until('node 1 to take the attacker into its tree', async () => {
-        const tree = (await fleet.statusOf(1)).mesh.broadcast?.realms[REALM]
-        return tree !== undefined && tree.eagerPeers + tree.lazyPeers >= 3
-      })
       const before = await fleet.status()
-      const lp = lpStream(await attacker.dialProtocol(victimId, BROADCAST_PROTOCOL))
+      const lp = await joinTreeOf(attacker, 1)
       // 1. Announcements of 20,480 made-up batches: node 1 awaits at most 16,384 of them.
       for (let i = 0; i < 5; i++) {
         const ids = Array.from({ length: 4096 }, () => crypto.getRandomValues(new Uint8Array(20)))
@@ -220,6 +234,53 @@ describe('hostile peers holding the mesh key', () => {
       await until('the fleet to replicate 50 new records', async () =>
         (await fleet.status()).every((r, i) => entries(r) === entries(before[i]!) + 50),
       )
+    } finally {
+      await attacker.stop()
+    }
+  })
+
+  it('on the broadcast tree: relays pass on a batch its origin signed before judging it; every node refuses the signer, not the relays', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const attacker = await createAttacker(join(dir, 'mesh.key'), true, key)
+    const victimId = peerIdFromString(fleet.addrs[1]![0]!.split('/p2p/')[1]!)
+    const origin = new TextEncoder().encode(attacker.peerId.toString())
+    try {
+      const before = await fleet.status()
+      const lp = await joinTreeOf(attacker, 1)
+      // Three batches the attacker signed as their origin, each with a record over the TTL cap.
+      for (let i = 0; i < 3; i++) {
+        const data = encodeBatch({ realm: REALM, records: [record(Date.now(), 48 * 3600_000)] })
+        const signed = new Uint8Array([...new TextEncoder().encode(`tlsmesh-broadcast:${REALM}`), 0, ...data])
+        const signature = await key.sign(signed)
+        await lp.write(
+          encodeBroadcastFrame({
+            kind: BroadcastKind.GOSSIP,
+            realm: REALM,
+            origin,
+            data,
+            signature,
+            hops: 0,
+          }),
+        )
+      }
+      const refused = (r: NodeReport) => r.mesh.records.refused['ttl-too-long'] ?? 0
+      await until(
+        'every node to refuse the three batches and node 1 to hang up on their signer',
+        async () => {
+          const now = await fleet.status()
+          return (
+            now.every((r, i) => refused(r) >= refused(before[i]!) + 3) &&
+            attacker.getConnections(victimId).length === 0
+          )
+        },
+      )
+      // The relays are not blamed: nodes 0 and 2 still take node 1's batches.
+      await fleet.publish(1, { realm: REALM, count: 50, ratePerSecond: 1000, valueBytes: 100 })
+      await until('the fleet to replicate 50 new records from node 1', async () =>
+        (await fleet.status()).every((r, i) => entries(r) === entries(before[i]!) + 50),
+      )
+      const node1 = victimId.toString()
+      for (const other of [0, 2]) expect((await fleet.statusOf(other)).mesh.peers).toContain(node1)
     } finally {
       await attacker.stop()
     }

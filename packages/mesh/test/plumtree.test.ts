@@ -61,6 +61,7 @@ function simulate(
           }, options.delayMs ?? 1)
           return true
         },
+        authenticate: () => true,
         deliver: (payload: GossipPayload) => {
           const k = Buffer.from(payload.data).toString('hex')
           delivered.set(k, (delivered.get(k) ?? 0) + 1)
@@ -111,6 +112,7 @@ function single(
   verdict: 'accept' | 'ignore' | 'reject' = 'accept',
   refuse: (peer: string, frame: OutboundFrame) => boolean = () => false,
   maxEagerPeers = 64,
+  authentic = true,
 ) {
   const sent: Array<{ peer: string; frame: OutboundFrame }> = []
   const tree = new Plumtree(
@@ -129,6 +131,7 @@ function single(
     },
     {
       send: (peer, frame) => !refuse(peer, frame) && sent.push({ peer, frame }) > 0,
+      authenticate: () => authentic,
       deliver: () => verdict,
     },
   )
@@ -453,17 +456,25 @@ describe('Plumtree', () => {
     tree.stop()
   })
 
-  it('forwards a payload whose records were not new here, but not a rejected one', () => {
-    for (const [verdict, forwarded] of [
-      ['ignore', 1],
-      ['reject', 0],
+  it('forwards a payload its origin signed before judging its records, and stops a forged one', async () => {
+    for (const [verdict, authentic, forwarded, announced] of [
+      ['accept', true, 1, 1],
+      ['ignore', true, 1, 1],
+      ['reject', true, 1, 0],
+      ['accept', false, 0, 0],
     ] as const) {
-      const { tree, sent, payload } = single(verdict)
+      const { tree, sent, payload } = single(verdict, () => false, 64, authentic)
       tree.addPeer('a')
       tree.addPeer('b')
+      tree.addPeer('c')
+      tree.onPrune('c', false)
       tree.onGossip('a', payload())
+      await settle(20)
       expect(sent.filter((s) => s.peer === 'b' && s.frame.kind === BroadcastKind.GOSSIP)).toHaveLength(
         forwarded,
+      )
+      expect(sent.filter((s) => s.peer === 'c' && s.frame.kind === BroadcastKind.IHAVE)).toHaveLength(
+        announced,
       )
       tree.stop()
     }

@@ -116,7 +116,8 @@ export class BroadcastService {
           },
           {
             send: (peer, frame) => this.send(peer, frame),
-            deliver: (payload, from) => this.deliver(payload, from),
+            authenticate: (payload, from) => this.authenticate(payload, from),
+            deliver: (payload) => this.deliver(payload),
           },
         ),
       )
@@ -316,24 +317,31 @@ export class BroadcastService {
     return key
   }
 
-  private deliver(payload: GossipPayload, from: string): DeliveryVerdict {
-    let origin: string
+  /** A relay that forwards a forged payload had to check it first: the neighbour is penalized. */
+  private authenticate(payload: GossipPayload, from: string): boolean {
     let verified = false
     try {
-      origin = UTF8.decode(payload.origin)
-      const key = this.originKey(origin)
+      const key = this.originKey(UTF8.decode(payload.origin))
       verified =
         key !== undefined && key.verify(signedBytes(payload.realm, payload.data), payload.signature) === true
     } catch {
-      origin = ''
+      // An origin that is not UTF-8 or not a peer id: not verified.
     }
     if (!verified) {
       this.badSignatures++
       this.components.penalize(from, 'bad-signature')
-      return 'reject'
     }
+    return verified
+  }
+
+  /**
+   * Relays forward an authenticated payload before they validate it (Plumtree.onGossip), so one that
+   * is provably bad is its signer's doing, not the neighbour's: the origin is penalized.
+   */
+  private deliver(payload: GossipPayload): DeliveryVerdict {
+    const origin = UTF8.decode(payload.origin)
     const verdict = this.components.validate(payload.realm, origin, payload.data)
-    if (verdict === 'reject') this.components.penalize(from, 'invalid-payload')
+    if (verdict === 'reject') this.components.penalize(origin, 'invalid-payload')
     return verdict
   }
 }

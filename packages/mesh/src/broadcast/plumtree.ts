@@ -60,7 +60,9 @@ export interface PlumtreeInit {
 export interface PlumtreeComponents {
   /** Queues a frame to a neighbour; false when it could not (no link, or its queue is full). */
   send(peer: string, frame: OutboundFrame): boolean
-  /** Verifies and validates a payload received for the first time, and applies it. */
+  /** Checks the origin's signature of a payload received for the first time: false stops it here. */
+  authenticate(payload: GossipPayload, from: string): boolean
+  /** Validates an authenticated payload and applies it. */
   deliver(payload: GossipPayload, from: string): DeliveryVerdict
 }
 
@@ -313,11 +315,11 @@ export class Plumtree {
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     this.stats.relaysBeforeArrival += payload.hops
-    const verdict = this.components.deliver(payload, from)
-    // Forwarded even when nothing in it was new here ('ignore': this node had it by anti-entropy,
-    // or it is from a newer version or a clock ahead): the subtree below may not have it, and on a
-    // tree there is no other path. Only a provably bad payload stops.
-    if (verdict === 'reject') return
+    if (!this.components.authenticate(payload, from)) return
+    // Forwarded once its origin is proven, before it is validated and stored here: that work took a
+    // millisecond per batch at every relay, on the path of every node below (N = 10: p99 24-45 ms
+    // against push's 11, 21-28 ms with this order). What its records are worth is for each node to
+    // judge; a payload its origin signed invalid costs the origin, not the relays (deliver).
     // A payload that came first by a link that is lazy here leaves it lazy (Plumtree makes it eager):
     // it was in flight when the PRUNE crossed, and its sender has stopped pushing on that link. A
     // GRAFT restores links.
@@ -332,6 +334,9 @@ export class Plumtree {
       key(payload.origin),
       announcers,
     )
+    // Announced even when nothing in it was new here ('ignore': this node had it by anti-entropy,
+    // or it is from a newer version or a clock ahead): a neighbour may not have it.
+    if (this.components.deliver(payload, from) === 'reject') return
     this.announceLater(id)
   }
 
