@@ -220,7 +220,9 @@ export const wireBroadcastTarget: FuzzTarget = {
         hops: 2,
       }),
     ),
-    Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: 'web', ids: [new Uint8Array(20)] })),
+    Buffer.from(
+      encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: 'web', ids: [new Uint8Array(20)], hops: 1 }),
+    ),
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.GRAFT, realm: 'web', ids: [] })),
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.PRUNE, realm: 'web', full: true })),
   ],

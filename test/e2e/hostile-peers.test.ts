@@ -198,7 +198,7 @@ describe('hostile peers holding the mesh key', () => {
       // 1. Announcements of 20,480 made-up batches: node 1 awaits at most 16,384 of them.
       for (let i = 0; i < 5; i++) {
         const ids = Array.from({ length: 4096 }, () => crypto.getRandomValues(new Uint8Array(20)))
-        await lp.write(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: REALM, ids }))
+        await lp.write(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: REALM, ids, hops: 0 }))
       }
       // 2. A batch claiming node 0 as its origin, with a signature the attacker made up.
       const forged = {

@@ -55,7 +55,7 @@ function simulate(
           setTimeout(() => {
             if (down.has(peer)) return
             if (frame.kind === BroadcastKind.GOSSIP) target.tree.onGossip(name, frame)
-            else if (frame.kind === BroadcastKind.IHAVE) target.tree.onIHave(name, frame.ids)
+            else if (frame.kind === BroadcastKind.IHAVE) target.tree.onIHave(name, frame.ids, frame.hops)
             else if (frame.kind === BroadcastKind.GRAFT) target.tree.onGraft(name, frame.ids)
             else if (frame.kind === BroadcastKind.PRUNE) target.tree.onPrune(name, frame.full)
           }, options.delayMs ?? 1)
@@ -253,6 +253,21 @@ describe('Plumtree', () => {
     const copies = sent.filter((s) => s.frame.kind === BroadcastKind.GOSSIP).map((s) => s.peer)
     expect(copies).toEqual(['child'])
     expect(tree.stats.payloadsSpared).toBe(1)
+    tree.stop()
+  })
+
+  it('GRAFTs the announcer nearest the origin', async () => {
+    const { tree, sent, payload } = single()
+    for (const peer of ['deep', 'near']) tree.addPeer(peer)
+    for (let i = 0; i < 5; i++) {
+      const id = (p: GossipPayload) => [messageIdOf(p.origin, p.data)]
+      const p = payload()
+      tree.onIHave('deep', id(p), 3)
+      tree.onIHave('near', id(p), 1)
+    }
+    await settle(60)
+    const grafted = sent.filter((s) => s.frame.kind === BroadcastKind.GRAFT).map((s) => s.peer)
+    expect(grafted).toEqual(['near', 'near', 'near', 'near', 'near'])
     tree.stop()
   })
 

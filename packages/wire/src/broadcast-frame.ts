@@ -23,7 +23,12 @@ export type BroadcastFrame =
       signature: Uint8Array
       hops: number
     }
-  | { kind: BroadcastKind.IHAVE | BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
+  /**
+   * `hops`: what the sender's copies of these batches carry (0: it is their origin), so that a node
+   * GRAFTs the announcer nearest the origin and the tree stays shallow.
+   */
+  | { kind: BroadcastKind.IHAVE; realm: string; ids: Uint8Array[]; hops: number }
+  | { kind: BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
   /** `full`: the sender is at its cap of eager links; the receiver should not GRAFT it again soon. */
   | { kind: BroadcastKind.PRUNE; realm: string; full: boolean }
 
@@ -55,7 +60,7 @@ export function encodeBroadcastFrame(frame: BroadcastFrame): Uint8Array {
     ids: (frame.kind === BroadcastKind.IHAVE || frame.kind === BroadcastKind.GRAFT ? frame.ids : []) as Array<
       Uint8Array<ArrayBuffer>
     >,
-    hops: frame.kind === BroadcastKind.GOSSIP ? frame.hops : 0,
+    hops: frame.kind === BroadcastKind.GOSSIP || frame.kind === BroadcastKind.IHAVE ? frame.hops : 0,
     full: frame.kind === BroadcastKind.PRUNE && frame.full,
   })
 }
@@ -100,7 +105,9 @@ export function decodeBroadcastFrame(bytes: Uint8Array, limits?: Partial<Broadca
         if (id.byteLength !== BROADCAST_ID_BYTES)
           throw new InvalidRecordError(`ids are ${BROADCAST_ID_BYTES} bytes`)
       }
-      return { kind: frame.kind, realm: frame.realm, ids: frame.ids }
+      return frame.kind === BroadcastKind.IHAVE
+        ? { kind: frame.kind, realm: frame.realm, ids: frame.ids, hops: frame.hops }
+        : { kind: frame.kind, realm: frame.realm, ids: frame.ids }
     case BroadcastKind.PRUNE:
       return { kind: frame.kind, realm: frame.realm, full: frame.full }
     default:

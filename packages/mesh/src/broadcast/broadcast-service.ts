@@ -292,7 +292,7 @@ export class BroadcastService {
             tree.onGossip(peer, frame)
             break
           case BroadcastKind.IHAVE:
-            tree.onIHave(peer, frame.ids)
+            tree.onIHave(peer, frame.ids, frame.hops)
             break
           case BroadcastKind.GRAFT:
             tree.onGraft(peer, frame.ids)

@@ -14,7 +14,8 @@ export interface GossipPayload {
 
 export type OutboundFrame =
   | ({ kind: BroadcastKind.GOSSIP } & GossipPayload)
-  | { kind: BroadcastKind.IHAVE | BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
+  | { kind: BroadcastKind.IHAVE; realm: string; ids: Uint8Array[]; hops: number }
+  | { kind: BroadcastKind.GRAFT; realm: string; ids: Uint8Array[] }
   | { kind: BroadcastKind.PRUNE; realm: string; full: boolean }
 
 export type DeliveryVerdict = 'accept' | 'ignore' | 'reject'
@@ -212,6 +213,8 @@ export class Plumtree {
   private readonly duplicateStreaks = new Map<string, number>()
   /** Ids to announce at the next flush. */
   private lazyIds: Uint8Array[] = []
+  /** The fewest hops this node's copies of lazyIds carry: sent with them (see announcedHops). */
+  private lazyHops = Number.POSITIVE_INFINITY
   /**
    * Neighbours that were lazy when those ids were forwarded, so did not get their payloads. The
    * flush picks from these, not from who is lazy at flush time: a neighbour grafted in between (its
@@ -232,6 +235,12 @@ export class Plumtree {
   private nextShedAt = 0
   /** Neighbours that declined to be eager (see FULL_BACKOFF_MS): when they may be asked again. */
   private readonly fullUntil = new Map<string, number>()
+  /**
+   * The hops each neighbour's copies carry, from its last IHAVE: a GRAFT goes to the announcer
+   * nearest the origin. Random announcers hung nodes below nodes that were already deep (N = 10: two
+   * relays below the origin, where the cap of 6 leaves room for every node at one).
+   */
+  private readonly announcedHops = new Map<string, number>()
   private lazyTimer: NodeJS.Timeout | undefined
   /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
   private lateness: { mean: number; deviation: number; sampledAt: number } | undefined
@@ -259,6 +268,7 @@ export class Plumtree {
     this.eager.delete(peer)
     this.lazy.delete(peer)
     this.fullUntil.delete(peer)
+    this.announcedHops.delete(peer)
     this.deliveredFirst.delete(peer)
     this.duplicateStreaks.delete(peer)
     for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
@@ -274,7 +284,7 @@ export class Plumtree {
     const reached = this.sendPayload(payload, this.eager, undefined)
     this.stats.originated++
     this.stats.originPayloadsSent += reached
-    return reached + this.announceLater(id)
+    return reached + this.announceLater(id, 0)
   }
 
   onGossip(from: string, payload: GossipPayload): void {
@@ -337,11 +347,12 @@ export class Plumtree {
     // Announced even when nothing in it was new here ('ignore': this node had it by anti-entropy,
     // or it is from a newer version or a clock ahead): a neighbour may not have it.
     if (this.components.deliver(payload, from) === 'reject') return
-    this.announceLater(id)
+    this.announceLater(id, payload.hops + 1)
   }
 
-  onIHave(from: string, ids: Uint8Array[]): void {
+  onIHave(from: string, ids: Uint8Array[], hops = 0): void {
     if (!this.eager.has(from) && !this.lazy.has(from)) return
+    this.announcedHops.set(from, hops)
     for (const id of ids) {
       const k = key(id)
       if (this.seen.has(k)) continue
@@ -471,9 +482,10 @@ export class Plumtree {
   }
 
   /** Queues an id for the next IHAVE flush to the lazy neighbours; returns how many it will reach. */
-  private announceLater(id: Uint8Array): number {
+  private announceLater(id: Uint8Array, hops: number): number {
     if (this.lazy.size === 0 && this.failedTargets.size === 0) return 0
     this.lazyIds.push(id)
+    this.lazyHops = Math.min(this.lazyHops, hops)
     for (const peer of this.lazy) this.lazyTargets.add(peer)
     const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
     if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
@@ -489,14 +501,16 @@ export class Plumtree {
   private flushLazy(): void {
     this.lazyTimer = undefined
     const ids = this.lazyIds
+    const hops = this.lazyHops
     this.lazyIds = []
+    this.lazyHops = Number.POSITIVE_INFINITY
     const isNeighbour = (peer: string): boolean => this.eager.has(peer) || this.lazy.has(peer)
     const targets = new Set(randomSample([...this.lazyTargets].filter(isNeighbour), this.init.lazyFanout))
     for (const peer of this.failedTargets) if (isNeighbour(peer)) targets.add(peer)
     this.lazyTargets.clear()
     this.failedTargets.clear()
     // One frame object for every announcement: the transport encodes it once.
-    const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids }
+    const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids, hops }
     for (const peer of targets) {
       this.stats.idsAnnounced += ids.length
       if (!this.components.send(peer, frame)) this.stats.sendFailures++
@@ -510,12 +524,18 @@ export class Plumtree {
       this.missing.delete(k)
       return
     }
-    // A random announcer, not the first: the origin announces first to all its lazy neighbours, and
-    // grafting it every time would make it the hub of the tree. One that declined lately only when
-    // nobody else announced it.
+    // The announcer nearest the origin, at random among equals (not the first to announce: that was
+    // the origin itself each time, and the hub of the tree). One that declined lately (the origin
+    // once it has its cap of children) only when nobody else announced it.
     const now = Date.now()
     const open = entry.announcers.filter((peer) => (this.fullUntil.get(peer) ?? 0) <= now)
-    const [announcer] = randomSample(open.length > 0 ? open : [...entry.announcers], 1)
+    const candidates = open.length > 0 ? open : entry.announcers
+    const hopsOf = (peer: string): number => this.announcedHops.get(peer) ?? 0
+    const nearest = Math.min(...candidates.map(hopsOf))
+    const [announcer] = randomSample(
+      candidates.filter((peer) => hopsOf(peer) === nearest),
+      1,
+    )
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
       this.stats.missingAbandoned++
