@@ -311,6 +311,16 @@ describe('Plumtree', () => {
     }
   })
 
+  it('above its eager cap, prunes a neighbour on its first duplicate', () => {
+    const { tree, sent, payload } = single('accept', () => false, 2)
+    for (const peer of ['a', 'b', 'c', 'd', 'e']) tree.addPeer(peer)
+    const p = payload()
+    tree.onGossip('a', p)
+    tree.onGossip('b', { ...p, hops: 1 })
+    expect(sent.filter((s) => s.peer === 'b' && s.frame.kind === BroadcastKind.PRUNE)).toHaveLength(1)
+    tree.stop()
+  })
+
   it('does not prune the parent whose copy came after one this node GRAFTed', async () => {
     const { tree, sent, payload } = single()
     tree.addPeer('parent')

@@ -305,9 +305,12 @@ export class Plumtree {
       // A second path to us: keep one. The link stays for announcements. Only a link that brought
       // nothing but duplicates lately is pruned: with batches in flight on every link at once, a
       // tree link also brings the odd duplicate, and pruning on the first one (as Plumtree does)
-      // cut tree links as fast as GRAFTs restored them (N = 20: 0.8 eager links per node).
+      // cut tree links as fast as GRAFTs restored them (N = 20: 0.8 eager links per node). Above the
+      // eager cap (every link starts eager) the first duplicate prunes: waiting for three made the
+      // start-up flood last three batches instead of one, on a saturated host seconds of backlog
+      // after which a 20-node fleet often never settled.
       const streak = (this.duplicateStreaks.get(from) ?? 0) + 1
-      if (streak < PRUNE_AFTER_DUPLICATES) {
+      if (streak < PRUNE_AFTER_DUPLICATES && this.eager.size <= this.init.maxEagerPeers) {
         this.duplicateStreaks.set(from, streak)
         return
       }
