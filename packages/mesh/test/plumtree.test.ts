@@ -105,16 +105,18 @@ function simulate(
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * One Plumtree whose frames are recorded, with the verdict its deliveries get; `refuse` makes a send
- * fail (a full queue) and the frame is not recorded.
+ * One Plumtree whose frames are recorded, with the verdict its deliveries get and the neighbours they
+ * came from; `refuse` makes a send fail (a full queue) and the frame is not recorded; `authentic`
+ * says which payloads pass the signature check.
  */
 function single(
   verdict: 'accept' | 'ignore' | 'reject' = 'accept',
   refuse: (peer: string, frame: OutboundFrame) => boolean = () => false,
   maxEagerPeers = 64,
-  authentic = true,
+  authentic: (payload: GossipPayload) => boolean = () => true,
 ) {
   const sent: Array<{ peer: string; frame: OutboundFrame }> = []
+  const deliveredFrom: string[] = []
   const tree = new Plumtree(
     {
       realm: 'r',
@@ -131,8 +133,11 @@ function single(
     },
     {
       send: (peer, frame) => !refuse(peer, frame) && sent.push({ peer, frame }) > 0,
-      authenticate: () => authentic,
-      deliver: () => verdict,
+      authenticate: authentic,
+      deliver: (_payload, from) => {
+        deliveredFrom.push(from)
+        return verdict
+      },
     },
   )
   const payload = (): GossipPayload => ({
@@ -142,7 +147,7 @@ function single(
     signature: new Uint8Array(1),
     hops: 0,
   })
-  return { tree, sent, payload }
+  return { tree, sent, payload, deliveredFrom }
 }
 
 describe('Plumtree', () => {
@@ -258,6 +263,23 @@ describe('Plumtree', () => {
     const copies = sent.filter((s) => s.frame.kind === BroadcastKind.GOSSIP).map((s) => s.peer)
     expect(copies).toEqual(['child'])
     expect(tree.stats.payloadsSpared).toBe(1)
+    tree.stop()
+  })
+
+  it('a forged copy that comes first does not make the genuine one a duplicate', () => {
+    const { tree, sent, payload, deliveredFrom } = single(
+      'accept',
+      () => false,
+      64,
+      (p) => p.signature[0] === 1,
+    )
+    for (const peer of ['forger', 'honest', 'child']) tree.addPeer(peer)
+    const genuine = { ...payload(), signature: new Uint8Array([1]) }
+    tree.onGossip('forger', { ...genuine, signature: new Uint8Array([2]) })
+    tree.onGossip('honest', genuine)
+    expect(deliveredFrom).toEqual(['honest'])
+    expect(sent.filter((s) => s.peer === 'child' && s.frame.kind === BroadcastKind.GOSSIP)).toHaveLength(1)
+    expect(tree.stats.duplicates).toBe(0)
     tree.stop()
   })
 
@@ -501,7 +523,12 @@ describe('Plumtree', () => {
       ['reject', true, 1, 0],
       ['accept', false, 0, 0],
     ] as const) {
-      const { tree, sent, payload } = single(verdict, () => false, 64, authentic)
+      const { tree, sent, payload } = single(
+        verdict,
+        () => false,
+        64,
+        () => authentic,
+      )
       tree.addPeer('a')
       tree.addPeer('b')
       tree.addPeer('c')
