@@ -105,13 +105,24 @@ try {
       connections,
     }
     rows.push(entry)
-    progress(
-      `${(entry.atMs / 1000).toFixed(1)} s: ${delta.batches} batches, ${entry.payloadsPerBatch.toFixed(1)} copies and ` +
-        `${entry.originCopiesPerBatch.toFixed(1)} from the origin per batch, ${delta.duplicates} duplicates, ${delta.spared} spared, ` +
-        `${delta.grafts} GRAFTs (${delta.declined} declined), ${delta.prunes} PRUNEs, ${delta.shed} shed, ` +
-        `${delta.received > 0 ? (delta.relays / delta.received).toFixed(2) : '-'} relays per arrival, ${delta.reopened} links reopened, ${delta.abandoned} abandoned, ${delta.dropped} frames dropped, ${connections} connections, CPU ${((delta.cpuMs / elapsedMs) * 100).toFixed(0)}% of a core; ` +
-        `eager ${eager.join(',')}`,
-    )
+    const depth = delta.received > 0 ? (delta.relays / delta.received).toFixed(2) : '-'
+    const parts = [
+      `${delta.batches} batches`,
+      `${entry.payloadsPerBatch.toFixed(1)} copies per batch`,
+      `${entry.originCopiesPerBatch.toFixed(1)} of them from the origin`,
+      `${delta.duplicates} duplicates`,
+      `${delta.spared} spared`,
+      `${delta.grafts} GRAFTs (${delta.declined} declined)`,
+      `${delta.prunes} PRUNEs`,
+      `${delta.shed} shed`,
+      `${depth} relays per arrival`,
+      `${delta.reopened} links reopened`,
+      `${delta.abandoned} abandoned`,
+      `${delta.dropped} frames dropped`,
+      `${connections} connections`,
+      `CPU ${((delta.cpuMs / elapsedMs) * 100).toFixed(0)}% of a core`,
+    ]
+    progress(`${(entry.atMs / 1000).toFixed(1)} s: ${parts.join(', ')}; eager ${eager.join(',')}`)
   }
   await publishing
   const file = writeResult(values.out, { nodes, rate, seconds, warmupRate, maxEagerPeers, rows })

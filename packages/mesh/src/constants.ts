@@ -45,8 +45,8 @@ export const DEFAULT_SYNC_TIMEOUT_MS = 30_000
 
 /**
  * How batches travel by default: the epidemic broadcast tree (broadcast/plumtree.ts), which sends
- * about one copy per node where gossipsub sends one per mesh link (bench/scale.ts, N = 10: 1.02x the bytes of a direct push against gossipsub's 5.1x, and 1.7x its
- * CPU against 3.3x).
+ * about one copy per node where gossipsub sends one per mesh link (bench/scale.ts, N = 10: 1.02x the
+ * bytes of a direct push against gossipsub's 5.1x, and 1.7x its CPU against 3.3x).
  * gossipsub still carries subscriptions, and batches when a node has no tree neighbour; `'gossipsub'`
  * sends every batch there.
  */

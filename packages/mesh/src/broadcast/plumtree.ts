@@ -77,7 +77,10 @@ export interface PlumtreeStats {
   payloadsReceived: number
   /** Payload copies not sent down an eager link because the neighbour had announced the batch. */
   payloadsSpared: number
-  /** Relays each payload's first copy came through (0: from its origin); over payloadsReceived, the tree's mean depth. */
+  /**
+   * Relays each payload's first copy came through (0: from its origin); over payloadsReceived, the
+   * tree's mean depth.
+   */
   relaysBeforeArrival: number
   duplicates: number
   idsAnnounced: number
@@ -322,7 +325,8 @@ export class Plumtree {
       this.sendPrune(from, false)
       return
     }
-    // Before it is marked seen: a forged copy that came first must not make the genuine one a duplicate.
+    // Checked before it is marked seen: a forged copy that came first must not make the genuine one
+    // a duplicate.
     if (!this.components.authenticate(payload, from)) return
     this.seen.set(k, payload.hops)
     this.deliveredFirst.set(from, Date.now())
@@ -581,7 +585,6 @@ export class Plumtree {
       this.lateness.mean += (ms - this.lateness.mean) / 8
       this.lateness.sampledAt = now
     }
-    this.currentGraftTimeout()
   }
 
   /**
@@ -591,14 +594,11 @@ export class Plumtree {
    */
   currentGraftTimeout(): number {
     const floor = this.init.graftTimeoutMs
-    let timeout = floor
-    if (this.lateness !== undefined) {
-      const wanted = this.lateness.mean + 4 * this.lateness.deviation
-      const decay = 0.5 ** ((Date.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
-      const adapted = floor + Math.max(0, wanted - floor) * decay
-      timeout = Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
-    }
-    return timeout
+    if (this.lateness === undefined) return floor
+    const wanted = this.lateness.mean + 4 * this.lateness.deviation
+    const decay = 0.5 ** ((Date.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
+    const adapted = floor + Math.max(0, wanted - floor) * decay
+    return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
   }
 
   private updateCounts(): void {
