@@ -38,6 +38,28 @@ export class InvalidMeshKeyError extends Error {
   readonly code = 'invalid-mesh-key'
 }
 
+/**
+ * A key file (the mesh key, the node identity) that group or others may access, refused like ssh
+ * refuses such a private key. `reason` says it without the path, for a caller that names the setting.
+ */
+export class KeyFilePermissionsError extends Error {
+  static override name = 'KeyFilePermissionsError'
+  override name = 'KeyFilePermissionsError'
+  readonly code = 'key-file-permissions'
+  readonly path: string
+  /** The file's permission bits (`mode & 0o7777`). */
+  readonly mode: number
+  readonly reason: string
+
+  constructor(path: string, mode: number) {
+    const reason = `permissions ${mode.toString(8).padStart(4, '0')} are too open (must not be accessible by group or others; chmod 600)`
+    super(`${path}: ${reason}`)
+    this.path = path
+    this.mode = mode
+    this.reason = reason
+  }
+}
+
 export class InvalidIdentityError extends Error {
   static override name = 'InvalidIdentityError'
   override name = 'InvalidIdentityError'

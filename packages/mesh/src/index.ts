@@ -7,12 +7,13 @@ export {
   GossipValidationError,
   InvalidIdentityError,
   InvalidMeshKeyError,
+  KeyFilePermissionsError,
   MeshNotStartedError,
   type ValidationAction,
   type ValidationCode,
 } from './errors.ts'
 export { loadOrCreateIdentity } from './identity.ts'
-export { generateMeshKey, parseMeshKey } from './mesh-key.ts'
+export { generateMeshKey, type KeyFileInit, parseMeshKey, readMeshKeyFile } from './mesh-key.ts'
 export type { MeshCounters } from './mesh-metrics.ts'
 export {
   createMeshNode,

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvalidIdentityError } from '../src/errors.ts'
+import { InvalidIdentityError, KeyFilePermissionsError } from '../src/errors.ts'
 import { loadOrCreateIdentity } from '../src/identity.ts'
 
 let dir: string
@@ -39,13 +39,41 @@ describe('loadOrCreateIdentity', () => {
   ] as const) {
     it(`refuses ${name} with InvalidIdentityError naming the file, and leaves it alone`, async () => {
       const path = join(dir, `${name.replaceAll(' ', '-')}.key`)
-      await writeFile(path, contents)
+      await writeFile(path, contents, { mode: 0o600 })
       const err = await loadOrCreateIdentity(path).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(InvalidIdentityError)
       expect((err as InvalidIdentityError).message).toContain(path)
       expect(await readFile(path)).toEqual(contents)
     })
   }
+
+  it('creates the file 0600 and its directories 0700 even under a permissive umask', async () => {
+    const before = process.umask(0)
+    try {
+      const path = join(dir, 'open-umask', 'identity.key')
+      await loadOrCreateIdentity(path)
+      expect((await stat(path)).mode & 0o777).toBe(0o600)
+      expect((await stat(join(dir, 'open-umask'))).mode & 0o777).toBe(0o700)
+    } finally {
+      process.umask(before)
+    }
+  })
+
+  it('refuses an identity file that group or others may access, and leaves it alone', async () => {
+    const path = join(dir, 'shared.key')
+    await loadOrCreateIdentity(path)
+    const before = await readFile(path)
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      await chmod(path, mode)
+      const err = await loadOrCreateIdentity(path).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(KeyFilePermissionsError)
+      expect(err).toMatchObject({ path, mode })
+      expect((err as Error).message).toBe(
+        `${path}: permissions 0${mode.toString(8)} are too open (must not be accessible by group or others; chmod 600)`,
+      )
+      expect(await readFile(path)).toEqual(before)
+    }
+  })
 
   it('passes on errors other than a missing file', async () => {
     // A directory where the file should be: EISDIR, not a silently created identity.

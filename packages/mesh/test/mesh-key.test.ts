@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest'
-import { InvalidMeshKeyError } from '../src/errors.ts'
-import { generateMeshKey, parseMeshKey } from '../src/mesh-key.ts'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InvalidMeshKeyError, KeyFilePermissionsError } from '../src/errors.ts'
+import { generateMeshKey, parseMeshKey, readMeshKeyFile } from '../src/mesh-key.ts'
 
 const HEADER = '/key/swarm/psk/1.0.0/'
 const HEX = 'a'.repeat(32) + 'B'.repeat(32)
@@ -59,5 +62,84 @@ describe('mesh key', () => {
 
   it('points at keygen when the file is not a key at all', () => {
     expect(refusal(new Uint8Array([0xff, 0x00, 0x13])).message).toContain('tlsmesh keygen')
+  })
+})
+
+describe('readMeshKeyFile', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tlsmesh-mesh-key-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** chmod after writing: `writeFile`'s mode is cut by the umask. */
+  async function keyFile(
+    name: string,
+    mode: number,
+    contents: Uint8Array = generateMeshKey(),
+  ): Promise<string> {
+    const path = join(dir, name)
+    await writeFile(path, contents)
+    await chmod(path, mode)
+    return path
+  }
+
+  async function refusal(path: string, init = {}): Promise<KeyFilePermissionsError> {
+    const err = await readMeshKeyFile(path, init).catch((e: unknown) => e)
+    if (err instanceof KeyFilePermissionsError) return err
+    throw new Error(`expected KeyFilePermissionsError, got ${String(err)}`)
+  }
+
+  it('reads an owner-only key file (0600, 0400), normalised like parseMeshKey', async () => {
+    const key = generateMeshKey()
+    for (const mode of [0o600, 0o400]) {
+      const path = await keyFile(`owner-${mode.toString(8)}.key`, mode, key)
+      expect(text(await readMeshKeyFile(path))).toBe(text(parseMeshKey(key)))
+    }
+  })
+
+  for (const mode of [0o644, 0o640, 0o604, 0o660, 0o620, 0o602, 0o610, 0o601, 0o777]) {
+    const octal = `0${mode.toString(8)}`
+    it(`refuses a key file with mode ${octal}, naming the file, the mode and the fix`, async () => {
+      const path = await keyFile(`open-${octal}.key`, mode)
+      const err = await refusal(path)
+      expect(err.name).toBe('KeyFilePermissionsError')
+      expect(err.code).toBe('key-file-permissions')
+      expect(err.mode).toBe(mode)
+      expect(err.message).toBe(
+        `${path}: permissions ${octal} are too open (must not be accessible by group or others; chmod 600)`,
+      )
+      expect(err.message).toBe(`${path}: ${err.reason}`)
+    })
+  }
+
+  it('checks the permissions before the contents', async () => {
+    const path = await keyFile('open-garbage.key', 0o644, new TextEncoder().encode('hello\n'))
+    expect((await refusal(path)).mode).toBe(0o644)
+    await chmod(path, 0o600)
+    await expect(readMeshKeyFile(path)).rejects.toBeInstanceOf(InvalidMeshKeyError)
+  })
+
+  it("takes group read directly in systemd's credentials directory (an ACL's mask there), nothing more", async () => {
+    const credentials = join(dir, 'credentials')
+    await mkdir(join(credentials, 'nested'), { recursive: true })
+    const init = { credentialsDirectory: `${credentials}/` }
+    const key = generateMeshKey()
+    const credential = await keyFile('credentials/mesh.key', 0o440, key)
+    expect(text(await readMeshKeyFile(credential, init))).toBe(text(parseMeshKey(key)))
+    expect((await refusal(credential)).mode).toBe(0o440)
+    for (const mode of [0o444, 0o460, 0o441]) {
+      await chmod(credential, mode)
+      expect((await refusal(credential, init)).mode).toBe(mode)
+    }
+    expect((await refusal(await keyFile('credentials/nested/mesh.key', 0o440), init)).mode).toBe(0o440)
+    expect((await refusal(await keyFile('elsewhere.key', 0o440), init)).mode).toBe(0o440)
+  })
+
+  it('passes on a missing file as it is', async () => {
+    const err = await readMeshKeyFile(join(dir, 'missing.key')).catch((e: unknown) => e)
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOENT')
   })
 })
