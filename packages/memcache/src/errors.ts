@@ -30,3 +30,30 @@ export class ServerStateError extends Error {
   override name = 'ServerStateError'
   readonly code = 'bad-state'
 }
+
+/** `allowUids` on a system without a readable /proc/net/tcp: the owner of a client cannot be found. */
+export class SocketOwnerUnavailableError extends Error {
+  static override name = 'SocketOwnerUnavailableError'
+  override name = 'SocketOwnerUnavailableError'
+  readonly code = 'socket-owner-unavailable'
+}
+
+/** A user name that is not valid, or that neither getent nor /etc/passwd knows. `user` is the name. */
+export class UnknownUserError extends Error {
+  static override name = 'UnknownUserError'
+  override name = 'UnknownUserError'
+  readonly code = 'unknown-user'
+  constructor(
+    readonly user: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** getent failed other than by not knowing the user (a timeout, a broken NSS module). */
+export class UserLookupFailedError extends Error {
+  static override name = 'UserLookupFailedError'
+  override name = 'UserLookupFailedError'
+  readonly code = 'user-lookup-failed'
+}

@@ -16,6 +16,13 @@ import { TextProtocolSession } from './text-protocol.ts'
  * client that does not read its replies stops being read (its replies stay bounded); one that
  * sends slowly only holds its own buffer, bounded by the protocol's line and value limits.
  */
+export interface ConnectionTimeouts {
+  /** No traffic either way this long closes the connection; 0 never. */
+  idleTimeoutMs: number
+  /** No whole command this long after the connection opened closes it; 0 never. */
+  firstCommandTimeoutMs: number
+}
+
 export class MemcacheConnection implements ConnectionOutput {
   readonly #socket: Socket
   readonly #ctx: EndpointContext
@@ -24,16 +31,26 @@ export class MemcacheConnection implements ConnectionOutput {
   #closed = false
   #peerEnded = false
   #waitingForDrain = false
+  #firstCommandTimer: NodeJS.Timeout | undefined
 
-  constructor(socket: Socket, ctx: EndpointContext, idleTimeoutMs: number) {
+  /** `socket` was accepted paused (pauseOnConnect): reading starts here, once it is admitted. */
+  constructor(socket: Socket, ctx: EndpointContext, timeouts: ConnectionTimeouts) {
     this.#socket = socket
     this.#ctx = ctx
     socket.setNoDelay(true)
-    if (idleTimeoutMs > 0) {
-      socket.setTimeout(idleTimeoutMs, () => {
+    if (timeouts.idleTimeoutMs > 0) {
+      socket.setTimeout(timeouts.idleTimeoutMs, () => {
         ctx.metrics.error('idle-timeout')
         socket.destroy()
       })
+    }
+    if (timeouts.firstCommandTimeoutMs > 0) {
+      // From the connection, not from its last byte: trickling half a command does not hold the slot.
+      this.#firstCommandTimer = setTimeout(() => {
+        ctx.metrics.error('first-command-timeout')
+        socket.destroy()
+      }, timeouts.firstCommandTimeoutMs).unref()
+      socket.once('close', () => this.#firstCommandSeen())
     }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => {
@@ -44,6 +61,7 @@ export class MemcacheConnection implements ConnectionOutput {
       ctx.metrics.error('socket-error')
       ctx.logger?.debug({ code: err.code }, 'memcache: connection error')
     })
+    socket.resume()
   }
 
   get closed(): boolean {
@@ -94,7 +112,10 @@ export class MemcacheConnection implements ConnectionOutput {
     let stalled = false
     socket.cork()
     try {
+      // A session consumes bytes only once a whole command line (text) or header (binary) is in.
+      const queued = this.#queue.length
       this.#session.process(this.#queue)
+      if (this.#queue.length < queued) this.#firstCommandSeen()
       // Decided before uncork: uncork may hand most of the replies to the kernel at once, and a
       // session that stopped with requests left must be resumed all the same.
       stalled = this.congested
@@ -121,6 +142,11 @@ export class MemcacheConnection implements ConnectionOutput {
       return
     }
     this.#endIfDone()
+  }
+
+  #firstCommandSeen(): void {
+    clearTimeout(this.#firstCommandTimer)
+    this.#firstCommandTimer = undefined
   }
 
   /** The peer half-closed: answer what it sent, then close our side (an incomplete request is dropped). */

@@ -5,17 +5,21 @@ import type { Registry } from 'prom-client'
 import { CacheOperations, isFlushable } from './cache-operations.ts'
 import {
   DEFAULT_ALLOW_FLUSH_ALL,
+  DEFAULT_FIRST_COMMAND_TIMEOUT_MS,
   DEFAULT_HOST,
   DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_SOCKET_CONNECTIONS,
+  DEFAULT_MAX_TCP_CONNECTIONS,
   DEFAULT_MAX_VALUE_BYTES,
   DEFAULT_PORT,
   DEFAULT_REALM,
   DEFAULT_SOCKET_MODE,
+  MAX_MAX_CONNECTIONS,
   MAX_MAX_LINE_BYTES,
   MAX_MAX_VALUE_BYTES,
   MIN_MAX_LINE_BYTES,
+  SOCKET_OWNER_TIMEOUT_MS,
 } from './constants.ts'
 import type { EndpointContext, MemcacheLogger } from './endpoint-context.ts'
 import {
@@ -24,8 +28,9 @@ import {
   ServerStateError,
   SocketPathInUseError,
 } from './errors.ts'
-import { MemcacheConnection } from './memcache-connection.ts'
-import { MemcacheMetrics } from './metrics.ts'
+import { type ConnectionTimeouts, MemcacheConnection } from './memcache-connection.ts'
+import { type ListenerKind, MemcacheMetrics, type RefusalReason } from './metrics.ts'
+import { type TcpConnectionEnds, TcpSocketOwners } from './tcp-socket-owners.ts'
 
 export interface MemcacheServerInit {
   /**
@@ -43,10 +48,23 @@ export interface MemcacheServerInit {
   realm?: string
   /** Largest value a client may store. Default `DEFAULT_MAX_VALUE_BYTES`. */
   maxValueBytes?: number
-  /** Open connections beyond which new ones are closed at once. Default `DEFAULT_MAX_CONNECTIONS`. */
-  maxConnections?: number
+  /** Open TCP connections beyond which new ones are closed at once. Default `DEFAULT_MAX_TCP_CONNECTIONS`. */
+  maxTcpConnections?: number
+  /** The same for the unix socket, counted apart. Default `DEFAULT_MAX_SOCKET_CONNECTIONS`. */
+  maxSocketConnections?: number
   /** A connection with no traffic this long is closed; 0 never. Default `DEFAULT_IDLE_TIMEOUT_MS`. */
   idleTimeoutMs?: number
+  /**
+   * A connection without a whole command this long after it opened is closed; 0 never. Default
+   * `DEFAULT_FIRST_COMMAND_TIMEOUT_MS`.
+   */
+  firstCommandTimeoutMs?: number
+  /**
+   * Only TCP clients whose socket belongs to one of these uids are served (Linux: found in
+   * /proc/net/tcp); others are closed before anything is read. Absent: any local user. The unix
+   * socket is guarded by its file mode instead.
+   */
+  allowUids?: readonly number[]
   /** Longest text command line. Default `DEFAULT_MAX_LINE_BYTES`. */
   maxLineBytes?: number
   /** Honour `flush_all` (it drops the realm fleet-wide). Default false. */
@@ -81,11 +99,21 @@ interface ResolvedInit {
   socketMode: number
   realm: string
   maxValueBytes: number
-  maxConnections: number
-  idleTimeoutMs: number
+  maxConnections: Record<ListenerKind, number>
+  timeouts: ConnectionTimeouts
+  allowUids: ReadonlySet<number> | undefined
   maxLineBytes: number
   allowFlushAll: boolean
   version: string
+}
+
+/** A listening server and the connections it holds, counted against its own limit. */
+interface Listener {
+  readonly kind: ListenerKind
+  readonly max: number
+  open: number
+  server: Server
+  address?: MemcacheAddress
 }
 
 export function createMemcacheServer(
@@ -100,7 +128,9 @@ class MemcacheEndpoint implements MemcacheServer {
   readonly #components: MemcacheServerComponents
   readonly #metrics: MemcacheMetrics
   readonly #connections = new Set<MemcacheConnection>()
-  #listeners: Array<{ server: Server; address: MemcacheAddress }> = []
+  readonly #stopping = new AbortController()
+  #listeners: Listener[] = []
+  #owners: TcpSocketOwners | undefined
   #state: 'new' | 'starting' | 'started' | 'stopped' = 'new'
 
   constructor(init: MemcacheServerInit, components: MemcacheServerComponents) {
@@ -113,8 +143,42 @@ class MemcacheEndpoint implements MemcacheServer {
     if (this.#state !== 'new')
       throw new ServerStateError(`memcache endpoint cannot start: it is ${this.#state}`)
     this.#state = 'starting'
-    const init = resolveInit(this.#init, this.#components.cache)
-    const ctx: EndpointContext = {
+    try {
+      const init = resolveInit(this.#init, this.#components.cache)
+      if (init.allowUids !== undefined) {
+        this.#owners = new TcpSocketOwners()
+        await this.#owners.check()
+      }
+      const ctx = this.#context(init)
+      if (init.tcp !== undefined) await this.#listenTcp(ctx, init, init.tcp)
+      if (init.socketPath !== undefined) await this.#listenSocket(ctx, init, init.socketPath)
+      this.#state = 'started'
+      this.#components.logger?.info(
+        { addresses: this.addresses(), realm: init.realm, allowUids: init.allowUids?.size ?? 'any' },
+        'memcache endpoint listening',
+      )
+    } catch (err) {
+      await this.#closeListeners()
+      this.#state = 'stopped'
+      throw err
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopped'
+    this.#stopping.abort()
+    const closed = this.#closeListeners()
+    for (const connection of this.#connections) connection.destroy()
+    await closed
+  }
+
+  addresses(): MemcacheAddress[] {
+    return this.#listeners.flatMap((listener) => (listener.address ? [listener.address] : []))
+  }
+
+  #context(init: ResolvedInit): EndpointContext {
+    return {
       ops: new CacheOperations(
         this.#components.cache,
         init.realm,
@@ -130,72 +194,92 @@ class MemcacheEndpoint implements MemcacheServer {
       },
       logger: this.#components.logger,
     }
+  }
+
+  async #listenTcp(
+    ctx: EndpointContext,
+    init: ResolvedInit,
+    tcp: { host: string; port: number },
+  ): Promise<void> {
+    const listener = this.#createListener('tcp', ctx, init)
+    await listen(listener.server, tcp)
+    const bound = listener.server.address()
+    if (bound === null || typeof bound === 'string') throw new Error('TCP listener has no address')
+    listener.address = { transport: 'tcp', host: bound.address, port: bound.port }
+  }
+
+  async #listenSocket(ctx: EndpointContext, init: ResolvedInit, path: string): Promise<void> {
+    const listener = this.#createListener('unix', ctx, init)
+    // The kernel checks the socket file's mode at connect(): create it with the final mode (umask)
+    // rather than chmod after listen, when other users could already queue connections.
+    const previousUmask = process.umask(0o777 & ~init.socketMode)
     try {
-      if (init.tcp !== undefined) {
-        const server = this.#createServer(ctx, init)
-        await listen(server, { host: init.tcp.host, port: init.tcp.port })
-        const bound = server.address()
-        if (bound === null || typeof bound === 'string') throw new Error('TCP listener has no address')
-        this.#listeners.push({ server, address: { transport: 'tcp', host: bound.address, port: bound.port } })
-      }
-      if (init.socketPath !== undefined) {
-        const server = this.#createServer(ctx, init)
-        // The kernel checks the socket file's mode at connect(): create it with the final mode (umask)
-        // rather than chmod after listen, when other users could already queue connections.
-        const previousUmask = process.umask(0o777 & ~init.socketMode)
-        try {
-          await listenOnSocket(server, init.socketPath)
-        } finally {
-          process.umask(previousUmask)
-        }
-        chmodSync(init.socketPath, init.socketMode)
-        this.#listeners.push({ server, address: { transport: 'unix', path: init.socketPath } })
-      }
-    } catch (err) {
-      await this.#closeListeners()
-      this.#state = 'stopped'
-      throw err
+      await listenOnSocket(listener.server, path)
+    } finally {
+      process.umask(previousUmask)
     }
-    this.#state = 'started'
-    this.#components.logger?.info(
-      { addresses: this.addresses(), realm: init.realm },
-      'memcache endpoint listening',
-    )
+    chmodSync(path, init.socketMode)
+    listener.address = { transport: 'unix', path }
   }
 
-  async stop(): Promise<void> {
-    if (this.#state === 'stopped') return
-    this.#state = 'stopped'
-    const closed = this.#closeListeners()
-    for (const connection of this.#connections) connection.destroy()
-    await closed
-  }
-
-  addresses(): MemcacheAddress[] {
-    return this.#listeners.map((listener) => listener.address)
-  }
-
-  #createServer(ctx: EndpointContext, init: ResolvedInit): Server {
+  #createListener(kind: ListenerKind, ctx: EndpointContext, init: ResolvedInit): Listener {
     // allowHalfOpen: a client may send its last requests and shut its side; it still gets the replies.
-    const server = createServer({ allowHalfOpen: true, noDelay: true })
-    server.on('connection', (socket: Socket) => {
-      if (this.#connections.size >= init.maxConnections || this.#state !== 'started') {
-        this.#metrics.connectionRefused()
-        socket.destroy()
-        return
-      }
-      const connection = new MemcacheConnection(socket, ctx, init.idleTimeoutMs)
-      this.#connections.add(connection)
-      this.#metrics.connectionOpened()
-      socket.once('close', () => {
-        this.#connections.delete(connection)
-        this.#metrics.connectionClosed()
-      })
-    })
+    // pauseOnConnect: nothing is read from a client before it is admitted (limit, owner).
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true })
+    const listener: Listener = { kind, max: init.maxConnections[kind], open: 0, server }
+    this.#listeners.push(listener)
+    server.on('connection', (socket: Socket) => this.#accept(listener, socket, ctx, init))
     server.on('error', (err: NodeJS.ErrnoException) => {
-      this.#components.logger?.error({ code: err.code }, 'memcache listener error')
+      this.#components.logger?.error({ code: err.code, listener: kind }, 'memcache listener error')
     })
-    return server
+    return listener
+  }
+
+  #accept(listener: Listener, socket: Socket, ctx: EndpointContext, init: ResolvedInit): void {
+    const refusal =
+      this.#state !== 'started' ? 'stopping' : listener.open >= listener.max ? 'connection-limit' : undefined
+    if (refusal !== undefined) {
+      this.#refuse(listener.kind, socket, refusal)
+      return
+    }
+    listener.open++
+    this.#metrics.connectionOpened(listener.kind)
+    socket.once('close', () => {
+      listener.open--
+      this.#metrics.connectionClosed(listener.kind)
+    })
+    if (listener.kind === 'tcp' && init.allowUids !== undefined) {
+      void this.#admitByOwner(socket, init.allowUids).then((admitted) => {
+        if (admitted) this.#serve(socket, ctx, init)
+      })
+    } else {
+      this.#serve(socket, ctx, init)
+    }
+  }
+
+  /** Whether the client's socket belongs to an allowed user; a refused one is closed and counted. */
+  async #admitByOwner(socket: Socket, allowUids: ReadonlySet<number>): Promise<boolean> {
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(SOCKET_OWNER_TIMEOUT_MS)])
+    const uid = await this.#owners!.ownerOf(connectionEnds(socket), { signal })
+    let refusal: RefusalReason | undefined
+    if (this.#state !== 'started') refusal = 'stopping'
+    else if (uid === undefined) refusal = 'owner-unknown'
+    else if (!allowUids.has(uid)) refusal = 'user-not-allowed'
+    if (refusal === undefined) return true
+    this.#components.logger?.debug({ uid, reason: refusal }, 'memcache: TCP client refused')
+    this.#refuse('tcp', socket, refusal)
+    return false
+  }
+
+  #serve(socket: Socket, ctx: EndpointContext, init: ResolvedInit): void {
+    const connection = new MemcacheConnection(socket, ctx, init.timeouts)
+    this.#connections.add(connection)
+    socket.once('close', () => this.#connections.delete(connection))
+  }
+
+  #refuse(kind: ListenerKind, socket: Socket, reason: RefusalReason): void {
+    this.#metrics.connectionRefused(kind, reason)
+    socket.destroy()
   }
 
   async #closeListeners(): Promise<void> {
@@ -210,6 +294,15 @@ class MemcacheEndpoint implements MemcacheServer {
           }),
       ),
     )
+  }
+}
+
+function connectionEnds(socket: Socket): TcpConnectionEnds {
+  return {
+    clientAddress: socket.remoteAddress ?? '',
+    clientPort: socket.remotePort ?? 0,
+    serverAddress: socket.localAddress ?? '',
+    serverPort: socket.localPort ?? 0,
   }
 }
 
@@ -322,8 +415,7 @@ function resolveInit(init: MemcacheServerInit, cache: SessionCache): ResolvedIni
       1,
       MAX_MAX_VALUE_BYTES,
     ),
-    maxConnections: integerIn('maxConnections', init.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
-    idleTimeoutMs: integerIn('idleTimeoutMs', init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, 0, 2 ** 31 - 1),
+    ...resolveConnectionLimits(init, wantsTcp),
     maxLineBytes: integerIn(
       'maxLineBytes',
       init.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
@@ -333,6 +425,54 @@ function resolveInit(init: MemcacheServerInit, cache: SessionCache): ResolvedIni
     allowFlushAll,
     version: init.version,
   }
+}
+
+function resolveConnectionLimits(
+  init: MemcacheServerInit,
+  wantsTcp: boolean,
+): Pick<ResolvedInit, 'maxConnections' | 'timeouts' | 'allowUids'> {
+  const timeout = (field: string, value: number): number => integerIn(field, value, 0, 2 ** 31 - 1)
+  return {
+    maxConnections: {
+      tcp: integerIn(
+        'maxTcpConnections',
+        init.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS,
+        1,
+        MAX_MAX_CONNECTIONS,
+      ),
+      unix: integerIn(
+        'maxSocketConnections',
+        init.maxSocketConnections ?? DEFAULT_MAX_SOCKET_CONNECTIONS,
+        1,
+        MAX_MAX_CONNECTIONS,
+      ),
+    },
+    timeouts: {
+      idleTimeoutMs: timeout('idleTimeoutMs', init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
+      firstCommandTimeoutMs: timeout(
+        'firstCommandTimeoutMs',
+        init.firstCommandTimeoutMs ?? DEFAULT_FIRST_COMMAND_TIMEOUT_MS,
+      ),
+    },
+    allowUids: resolveAllowUids(init.allowUids, wantsTcp),
+  }
+}
+
+function resolveAllowUids(uids: readonly number[] | undefined, wantsTcp: boolean): Set<number> | undefined {
+  if (uids === undefined) return undefined
+  if (!wantsTcp) {
+    throw new InvalidMemcacheOptionError(
+      'allowUids: applies to the TCP listener, and there is none (give host or port)',
+    )
+  }
+  if (uids.length === 0) {
+    throw new InvalidMemcacheOptionError(
+      'allowUids: an empty list would refuse every client; leave it out to allow any local user',
+    )
+  }
+  // 2^32 - 1 is (uid_t)-1, "no user": never an owner.
+  for (const uid of uids) integerIn('allowUids', uid, 0, 2 ** 32 - 2)
+  return new Set(uids)
 }
 
 function integerIn(field: string, value: number, min: number, max: number): number {

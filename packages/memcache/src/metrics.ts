@@ -28,6 +28,23 @@ export const COMMANDS = [
 ] as const
 export type Command = (typeof COMMANDS)[number]
 
+/** The `listener` label: the loopback TCP port or the unix socket, each with its own connection limit. */
+export const LISTENERS = ['tcp', 'unix'] as const
+export type ListenerKind = (typeof LISTENERS)[number]
+
+/** The `reason` label of `tlsmesh_memcache_connections_refused_total`. */
+export const REFUSAL_REASONS = [
+  /** The listener's `maxTcpConnections` / `maxSocketConnections` were open. */
+  'connection-limit',
+  /** Accepted while the server starts or stops. */
+  'stopping',
+  /** `allowUids`: the client's socket belongs to another user. */
+  'user-not-allowed',
+  /** `allowUids`: the client's socket was not found in /proc/net/tcp in time. */
+  'owner-unknown',
+] as const
+export type RefusalReason = (typeof REFUSAL_REASONS)[number]
+
 /** The `reason` label of `tlsmesh_memcache_errors_total`. */
 export const ERROR_REASONS = [
   /** Text `ERROR`, binary 0x0081. */
@@ -51,6 +68,8 @@ export const ERROR_REASONS = [
   /** A bug of ours: the request got an internal-error reply, the process kept serving. */
   'internal',
   'idle-timeout',
+  /** No whole command within `firstCommandTimeoutMs` of the connection. */
+  'first-command-timeout',
   'socket-error',
 ] as const
 export type ErrorReason = (typeof ERROR_REASONS)[number]
@@ -65,8 +84,8 @@ export class MemcacheMetrics {
   readonly #errors: Record<ErrorReason, Counter.Internal>
   readonly #hits: Counter
   readonly #misses: Counter
-  readonly #connections: Gauge
-  readonly #refused: Counter
+  readonly #connections: Record<ListenerKind, Gauge.Internal<string>>
+  readonly #refused: Record<ListenerKind, Record<RefusalReason, Counter.Internal>>
 
   constructor(registry: Registry | undefined) {
     const registers = registry === undefined ? [] : [registry]
@@ -97,16 +116,26 @@ export class MemcacheMetrics {
       help: 'keys looked up by get/gets/gat/gats and not found',
       registers,
     })
-    this.#refused = counter(registry, {
+    const refused = counter(registry, {
       name: 'tlsmesh_memcache_connections_refused_total',
-      help: 'connections closed at once because maxConnections were open',
+      help: 'connections closed before any command was read, by listener and reason',
+      labelNames: ['listener', 'reason'],
       registers,
     })
+    this.#refused = byLabel(LISTENERS, (listener) =>
+      byLabel(REFUSAL_REASONS, (reason) => refused.labels({ listener, reason })),
+    )
     const existingGauge = registry?.getSingleMetric('tlsmesh_memcache_connections')
-    this.#connections =
+    const connections =
       existingGauge instanceof Gauge
-        ? existingGauge
-        : new Gauge({ name: 'tlsmesh_memcache_connections', help: 'open memcached connections', registers })
+        ? (existingGauge as Gauge<'listener'>)
+        : new Gauge({
+            name: 'tlsmesh_memcache_connections',
+            help: 'open memcached connections, by listener',
+            labelNames: ['listener'],
+            registers,
+          })
+    this.#connections = byLabel(LISTENERS, (listener) => connections.labels({ listener }))
   }
 
   command(protocol: Protocol, command: Command): void {
@@ -122,16 +151,16 @@ export class MemcacheMetrics {
     else this.#misses.inc()
   }
 
-  connectionOpened(): void {
-    this.#connections.inc()
+  connectionOpened(listener: ListenerKind): void {
+    this.#connections[listener].inc()
   }
 
-  connectionClosed(): void {
-    this.#connections.dec()
+  connectionClosed(listener: ListenerKind): void {
+    this.#connections[listener].dec()
   }
 
-  connectionRefused(): void {
-    this.#refused.inc()
+  connectionRefused(listener: ListenerKind, reason: RefusalReason): void {
+    this.#refused[listener][reason].inc()
   }
 }
 

@@ -90,8 +90,8 @@ describe('connections', () => {
     await expect.poll(() => ep!.metric('tlsmesh_memcache_connections')).toBe(0)
   })
 
-  it('beyond maxConnections, new connections are closed at once and counted; old ones keep working', async () => {
-    ep = await startEndpoint({ init: { maxConnections: 50 } })
+  it('beyond maxTcpConnections, new connections are closed at once and counted; old ones keep working', async () => {
+    ep = await startEndpoint({ init: { maxTcpConnections: 50 } })
     const attempts = await Promise.all(Array.from({ length: 250 }, () => connect()))
     const refusedAtOnce = await Promise.all(
       attempts.map((conn) =>
@@ -102,7 +102,12 @@ describe('connections', () => {
       ),
     )
     expect(refusedAtOnce.filter(Boolean).length).toBe(200)
-    expect(await ep.metric('tlsmesh_memcache_connections_refused_total')).toBe(200)
+    expect(
+      await ep.metric('tlsmesh_memcache_connections_refused_total', {
+        listener: 'tcp',
+        reason: 'connection-limit',
+      }),
+    ).toBe(200)
     const kept = attempts.filter((_, i) => !refusedAtOnce[i])
     expect(kept.length).toBe(50)
     for (const conn of kept) conn.send('version\r\n')
