@@ -132,6 +132,14 @@ const FIELDS = {
     arg: 'NAME',
     help: 'realm the memcached endpoint serves (default: the first realm)',
   },
+  memcacheAllowUsers: {
+    flag: 'memcache-allow-user',
+    env: 'TLSMESH_MEMCACHE_ALLOW_USERS',
+    key: 'memcache-allow-users',
+    kind: 'list',
+    arg: 'NAME',
+    help: 'only processes of this local user may use the --memcache port, repeatable (default: any user)',
+  },
   replicaMaxBytes: {
     flag: 'replica-max-bytes',
     env: 'TLSMESH_REPLICA_MAX_BYTES',

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isValidUserName } from '@tlsmesh/memcache'
 import { isValidRealm } from '@tlsmesh/store'
 import {
   InvalidTicketKeyOptionError,
@@ -57,7 +58,13 @@ export interface DaemonOptions {
   mdns: boolean
   admin: { host: string; port: number }
   /** The memcached endpoint: TCP on loopback and/or a unix socket; absent when neither is given. */
-  memcache?: { tcp?: { host: string; port: number }; socketPath?: string; realm: string }
+  memcache?: {
+    tcp?: { host: string; port: number }
+    socketPath?: string
+    realm: string
+    /** Local users whose processes may use the TCP endpoint; absent: any. Resolved at start-up. */
+    allowUsers?: string[]
+  }
   /** Budget of each realm's replica. */
   replica: { maxBytesPerRealm: number; maxEntriesPerRealm: number }
   /** TLS session ticket keys this node schedules; absent without `--ticket-keys`. */
@@ -376,7 +383,7 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
     ...(meshName !== undefined ? { meshName } : {}),
     mdns: bool('mdns'),
     admin: parseHostPort(label('admin'), str('admin') ?? DEFAULT_ADMIN),
-    ...memcacheOptions(str, label, realms),
+    ...memcacheOptions(str, list, label, realms),
     ...ticketKeysOptions(str, list, label, realms),
     replica: {
       maxBytesPerRealm:
@@ -396,12 +403,15 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
 
 function memcacheOptions(
   str: (name: FieldName) => string | undefined,
+  list: (name: FieldName) => string[] | undefined,
   label: (name: FieldName) => string,
   realms: string[],
 ): Pick<DaemonOptions, 'memcache'> {
   const tcp = str('memcache')
   const socketPath = str('memcacheSocket')
   const realm = str('memcacheRealm') ?? realms[0] ?? DEFAULT_REALM
+  const allowUsers = list('memcacheAllowUsers')
+  if (allowUsers !== undefined) checkUserNames(label('memcacheAllowUsers'), allowUsers, tcp !== undefined)
   if (tcp === undefined && socketPath === undefined) {
     if (str('memcacheRealm') !== undefined) {
       throw new InvalidOptionError(
@@ -429,7 +439,27 @@ function memcacheOptions(
       ...(tcp !== undefined ? { tcp: parseHostPort(label('memcache'), tcp) } : {}),
       ...(socketPath !== undefined ? { socketPath } : {}),
       realm,
+      ...(allowUsers !== undefined ? { allowUsers: [...new Set(allowUsers)] } : {}),
     },
+  }
+}
+
+/** Names only: whether each is a user of this host is asked at start-up (startDaemon), not on every read. */
+function checkUserNames(field: string, users: string[], hasTcp: boolean): void {
+  if (!hasTcp) {
+    throw new InvalidOptionError(
+      `${field}: needs --memcache HOST:PORT (it limits the loopback port; the unix socket is limited by its file mode)`,
+    )
+  }
+  if (users.length === 0) {
+    throw new InvalidOptionError(
+      `${field}: an empty list would refuse every client; list user names, or leave it out to allow any local user`,
+    )
+  }
+  for (const user of users) {
+    if (!isValidUserName(user)) {
+      throw new InvalidOptionError(`${field}: "${user}" is not a user name (e.g. www-data)`)
+    }
   }
 }
 

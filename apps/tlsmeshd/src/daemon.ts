@@ -2,14 +2,19 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
+import {
+  createMemcacheServer,
+  type MemcacheServer,
+  resolveUserIds,
+  UnknownUserError,
+} from '@tlsmesh/memcache'
 import { createMeshNode, DEFAULT_MESH_NAME, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
 import { DEFAULT_MAX_TTL_MS } from '@tlsmesh/store'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createAdminServer } from './admin-server.ts'
 import { CONFIG_FIELDS, FIELD_NAMES, type FieldName } from './config-fields.ts'
-import type { DaemonOptions } from './daemon-options.ts'
+import { type DaemonOptions, InvalidOptionError } from './daemon-options.ts'
 import { registerDaemonMetrics, type StatusComponents } from './daemon-status.ts'
 import {
   DaemonTicketKeys,
@@ -61,6 +66,7 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     memcache: o.memcache?.tcp,
     memcacheSocket: o.memcache?.socketPath,
     memcacheRealm: o.memcache?.realm,
+    memcacheAllowUsers: o.memcache?.allowUsers,
     replicaMaxBytes: o.replica.maxBytesPerRealm,
     replicaMaxEntries: o.replica.maxEntriesPerRealm,
     ticketKeys: o.ticketKeys?.realms,
@@ -90,6 +96,21 @@ function allowlistControl(mesh: MeshNode): AllowlistControl | undefined {
   return typeof candidate.setAllowPeers === 'function' ? (candidate as AllowlistControl) : undefined
 }
 
+/**
+ * `--memcache-allow-user` names to uids, once, before anything starts: a name that is not a user
+ * here is a setting to fix (InvalidOptionError), not a failure found after the mesh is up.
+ */
+async function resolveMemcacheUsers(options: DaemonOptions): Promise<number[] | undefined> {
+  const users = options.memcache?.allowUsers
+  if (users === undefined) return undefined
+  try {
+    return [...(await resolveUserIds(users)).values()]
+  } catch (err) {
+    if (!(err instanceof UnknownUserError)) throw err
+    throw new InvalidOptionError(`--${CONFIG_FIELDS.memcacheAllowUsers.flag}: ${err.message}`)
+  }
+}
+
 /** Wires the packages together from checked options and starts them. */
 export async function startDaemon(options: DaemonOptions, logger: Logger): Promise<Daemon> {
   const log = logger.child({ module: 'daemon' })
@@ -105,6 +126,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
   if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
 
   let ticketKeys: DaemonTicketKeys | undefined
+  const memcacheAllowUids = await resolveMemcacheUsers(options)
   const mesh = await createMeshNode(
     {
       ...(meshKey !== undefined ? { meshKey } : { insecureDev: true }),
@@ -144,6 +166,7 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
         ...(options.memcache.tcp !== undefined ? options.memcache.tcp : {}),
         ...(options.memcache.socketPath !== undefined ? { socketPath: options.memcache.socketPath } : {}),
         realm: options.memcache.realm,
+        ...(memcacheAllowUids !== undefined ? { allowUids: memcacheAllowUids } : {}),
         version: `tlsmesh-${VERSION}`,
       },
       { cache: mesh.cache, registry, logger: logger.child({ module: 'memcache' }) },

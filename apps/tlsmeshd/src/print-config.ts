@@ -21,6 +21,7 @@ function fileValues(
     memcache: options.memcache?.tcp !== undefined ? formatHostPort(options.memcache.tcp) : undefined,
     memcacheSocket: options.memcache?.socketPath,
     memcacheRealm: options.memcache?.realm,
+    memcacheAllowUsers: options.memcache?.allowUsers,
     replicaMaxBytes: options.replica.maxBytesPerRealm,
     replicaMaxEntries: options.replica.maxEntriesPerRealm,
     ticketKeys: options.ticketKeys?.realms,

@@ -73,6 +73,11 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
       allowed: /not one of the realms served \(www\)/,
       context: ['--realm', 'www', '--memcache', '127.0.0.1:11211'],
     },
+    memcacheAllowUsers: {
+      value: 'www:data',
+      allowed: /"www:data" is not a user name/,
+      context: ['--memcache', '127.0.0.1:11211'],
+    },
     replicaMaxBytes: { value: '10 parsecs', allowed: /size from 1MiB to 16GiB/ },
     replicaMaxEntries: { value: '0', allowed: /whole number from 1 to/ },
     ticketKeys: {
@@ -148,6 +153,10 @@ describe('daemon config: every invalid setting is refused, naming it as the oper
     expect(refusal(() => resolveWith('file', 'listen', [])).message).toMatch(
       /^listen in .*at least one address/,
     )
+    const port = ['--memcache', '127.0.0.1:11211']
+    expect(refusal(() => resolveWith('env', 'memcacheAllowUsers', [], port)).message).toMatch(
+      /^TLSMESH_MEMCACHE_ALLOW_USERS: an empty list would refuse every client/,
+    )
   })
 
   it('refuses a memcached realm without an endpoint', () => {
@@ -182,6 +191,7 @@ admin: 127.0.0.1:7646
 memcache: 127.0.0.1:11211
 memcache-socket: /run/tlsmesh/memcache.sock
 memcache-realm: api
+memcache-allow-users: [www-data]
 replica-max-bytes: 128MiB
 replica-max-entries: 50000
 ticket-keys: [www]
@@ -211,6 +221,7 @@ log-format: json
         tcp: { host: '127.0.0.1', port: 11211 },
         socketPath: '/run/tlsmesh/memcache.sock',
         realm: 'api',
+        allowUsers: ['www-data'],
       },
       replica: { maxBytesPerRealm: 128 * 1024 * 1024, maxEntriesPerRealm: 50_000 },
       ticketKeys: {

@@ -122,6 +122,15 @@ describe('parseDaemonArgs', () => {
     ).toEqual(expect.objectContaining({ memcache: { socketPath: '/run/tlsmesh.sock', realm: 'api' } }))
   })
 
+  it('limits the memcached port to the users named, each once', () => {
+    const port = [...KEY, '--memcache', '127.0.0.1:11211']
+    expect(parseDaemonArgs(port)).not.toHaveProperty('memcache.allowUsers')
+    const users = ['--memcache-allow-user', 'www-data', '--memcache-allow-user', 'h2o']
+    expect(parseDaemonArgs([...port, ...users, '--memcache-allow-user', 'www-data'])).toMatchObject({
+      memcache: { allowUsers: ['www-data', 'h2o'] },
+    })
+  })
+
   it('keeps ticket keys for realms it serves, with the library defaults and files only when asked', () => {
     const www = [...KEY, '--realm', 'www', '--realm', 'api']
     expect(parseDaemonArgs(www)).not.toHaveProperty('ticketKeys')
@@ -237,6 +246,18 @@ describe('parseDaemonArgs', () => {
         ' ',
       ],
       names: '--on-ticket-keys: expected a command',
+    },
+    'memcached users without a port': {
+      argv: [...KEY, '--memcache-socket', '/run/mc.sock', '--memcache-allow-user', 'www-data'],
+      names: '--memcache-allow-user: needs --memcache HOST:PORT',
+    },
+    'a memcached user that looks like a uid': {
+      argv: [...KEY, '--memcache', '127.0.0.1:11211', '--memcache-allow-user', '33'],
+      names: '--memcache-allow-user: "33" is not a user name',
+    },
+    'a memcached user that looks like an option': {
+      argv: [...KEY, '--memcache', '127.0.0.1:11211', '--memcache-allow-user=-s'],
+      names: '--memcache-allow-user: "-s" is not a user name',
     },
     'a memcached realm not served': {
       argv: [...KEY, '--realm', 'www', '--memcache', '127.0.0.1:11211', '--memcache-realm', 'api'],
