@@ -1,19 +1,21 @@
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import {
-  createMemcacheServer,
-  type MemcacheServer,
-  resolveUserIds,
-  UnknownUserError,
-} from '@tlsmesh/memcache'
-import { createMeshNode, DEFAULT_MESH_NAME, loadOrCreateIdentity, type MeshNode } from '@tlsmesh/mesh'
+  createMeshNode,
+  DEFAULT_MESH_NAME,
+  type KeyFileInit,
+  KeyFilePermissionsError,
+  loadOrCreateIdentity,
+  type MeshNode,
+  readMeshKeyFile,
+} from '@tlsmesh/mesh'
 import { DEFAULT_MAX_TTL_MS } from '@tlsmesh/store'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import { createAdminServer } from './admin-server.ts'
-import { CONFIG_FIELDS, FIELD_NAMES, type FieldName } from './config-fields.ts'
+import { CONFIG_FIELDS, FIELD_NAMES, type FieldName, type Origin } from './config-fields.ts'
 import { type DaemonOptions, InvalidOptionError } from './daemon-options.ts'
 import { registerDaemonMetrics, type StatusComponents } from './daemon-status.ts'
 import {
@@ -66,7 +68,6 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     memcache: o.memcache?.tcp,
     memcacheSocket: o.memcache?.socketPath,
     memcacheRealm: o.memcache?.realm,
-    memcacheAllowUsers: o.memcache?.allowUsers,
     replicaMaxBytes: o.replica.maxBytesPerRealm,
     replicaMaxEntries: o.replica.maxEntriesPerRealm,
     ticketKeys: o.ticketKeys?.realms,
@@ -96,37 +97,84 @@ function allowlistControl(mesh: MeshNode): AllowlistControl | undefined {
   return typeof candidate.setAllowPeers === 'function' ? (candidate as AllowlistControl) : undefined
 }
 
+/** Where the options came from and where systemd put credentials: for refusals at start-up. */
+export interface DaemonStartContext {
+  /** Where each setting came from (`--print-config`'s origins); a flag when absent. */
+  origins?: Partial<Record<FieldName, Origin>>
+  configFile?: string
+  /** systemd's $CREDENTIALS_DIRECTORY, where `LoadCredential=` puts the mesh key. */
+  credentialsDirectory?: string
+}
+
+/** A key file setting as the operator wrote it: `--mesh-key PATH`, `TLSMESH_MESH_KEY_FILE=PATH`, ... */
+function keyFileSetting(
+  name: 'meshKeyFile' | 'identityFile',
+  path: string,
+  context: DaemonStartContext,
+): string {
+  const field = CONFIG_FIELDS[name]
+  switch (context.origins?.[name]) {
+    case 'env':
+      return `${field.env}=${path}`
+    case 'file':
+      return `${field.key} ${path} (in ${context.configFile})`
+    default:
+      return `--${field.flag} ${path}`
+  }
+}
+
 /**
- * `--memcache-allow-user` names to uids, once, before anything starts: a name that is not a user
- * here is a setting to fix (InvalidOptionError), not a failure found after the mesh is up.
+ * Reads a key file through `read`, turning what the operator must fix (permissions too open, a file
+ * that cannot be read or made) into an InvalidOptionError naming the setting: exit 2, one line.
  */
-async function resolveMemcacheUsers(options: DaemonOptions): Promise<number[] | undefined> {
-  const users = options.memcache?.allowUsers
-  if (users === undefined) return undefined
+async function readKeySetting<T>(
+  name: 'meshKeyFile' | 'identityFile',
+  path: string,
+  context: DaemonStartContext,
+  read: (path: string, init: KeyFileInit) => Promise<T>,
+): Promise<T> {
+  const init =
+    context.credentialsDirectory !== undefined ? { credentialsDirectory: context.credentialsDirectory } : {}
   try {
-    return [...(await resolveUserIds(users)).values()]
+    return await read(path, init)
   } catch (err) {
-    if (!(err instanceof UnknownUserError)) throw err
-    throw new InvalidOptionError(`--${CONFIG_FIELDS.memcacheAllowUsers.flag}: ${err.message}`)
+    const setting = keyFileSetting(name, path, context)
+    if (err instanceof KeyFilePermissionsError) throw new InvalidOptionError(`${setting}: ${err.reason}`)
+    const { code, syscall } = err as NodeJS.ErrnoException
+    // A system call's failure (ENOENT, EACCES, EISDIR...): the path is wrong, not the program.
+    if (syscall !== undefined) {
+      const what = name === 'meshKeyFile' ? 'cannot read it' : 'cannot read or create it'
+      throw new InvalidOptionError(`${setting}: ${what} (${code ?? syscall})`)
+    }
+    throw err
   }
 }
 
 /** Wires the packages together from checked options and starts them. */
-export async function startDaemon(options: DaemonOptions, logger: Logger): Promise<Daemon> {
+export async function startDaemon(
+  options: DaemonOptions,
+  logger: Logger,
+  context: DaemonStartContext = {},
+): Promise<Daemon> {
   const log = logger.child({ module: 'daemon' })
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tlsmesh_process_' })
-  const meshKey = options.meshKeyFile !== undefined ? await readFile(options.meshKeyFile) : undefined
+  // Key files first: a refusal must come before anything listens.
+  const meshKey =
+    options.meshKeyFile !== undefined
+      ? await readKeySetting('meshKeyFile', options.meshKeyFile, context, readMeshKeyFile)
+      : undefined
+  const privateKey =
+    options.identityFile !== undefined
+      ? await readKeySetting('identityFile', options.identityFile, context, loadOrCreateIdentity)
+      : undefined
   if (meshKey === undefined)
     log.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
-  const privateKey =
-    options.identityFile !== undefined ? await loadOrCreateIdentity(options.identityFile) : undefined
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'tlsmesh_process_' })
   // Before anything starts: a directory that cannot be made is a start-up failure, not a warning later.
   const keyFiles = options.ticketKeys?.files
   if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
 
   let ticketKeys: DaemonTicketKeys | undefined
-  const memcacheAllowUids = await resolveMemcacheUsers(options)
   const mesh = await createMeshNode(
     {
       ...(meshKey !== undefined ? { meshKey } : { insecureDev: true }),
@@ -166,7 +214,6 @@ export async function startDaemon(options: DaemonOptions, logger: Logger): Promi
         ...(options.memcache.tcp !== undefined ? options.memcache.tcp : {}),
         ...(options.memcache.socketPath !== undefined ? { socketPath: options.memcache.socketPath } : {}),
         realm: options.memcache.realm,
-        ...(memcacheAllowUids !== undefined ? { allowUids: memcacheAllowUids } : {}),
         version: `tlsmesh-${VERSION}`,
       },
       { cache: mesh.cache, registry, logger: logger.child({ module: 'memcache' }) },

@@ -42,8 +42,20 @@ process.on('SIGHUP', () => {
 
 let daemon: Daemon
 try {
-  daemon = await startDaemon(loaded.options, logger)
+  daemon = await startDaemon(loaded.options, logger, {
+    origins: loaded.origins,
+    ...(loaded.configFile !== undefined ? { configFile: loaded.configFile } : {}),
+    ...(process.env.CREDENTIALS_DIRECTORY !== undefined
+      ? { credentialsDirectory: process.env.CREDENTIALS_DIRECTORY }
+      : {}),
+  })
 } catch (err) {
+  // A setting found wrong only now (a key file others can read, a path that is not there): one line,
+  // exit 2, like a setting refused before start-up.
+  if (err instanceof InvalidOptionError) {
+    process.stderr.write(`tlsmeshd: ${err.message}\n`)
+    process.exit(2)
+  }
   log.fatal({ err: (err as Error).message }, 'start-up failed')
   process.stderr.write(`tlsmeshd: ${(err as Error).message}\n`)
   process.exit(1)

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateMeshKey, InvalidMeshKeyError } from '@tlsmesh/mesh'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Daemon, startDaemon, VERSION } from '../src/daemon.ts'
+import { InvalidOptionError } from '../src/daemon-options.ts'
 import { devOptions, silentLogger } from './test-daemon.ts'
 
 let dir: string
@@ -77,6 +78,64 @@ describe('startDaemon: the admin endpoint', () => {
   })
 })
 
+describe('startDaemon: key files', () => {
+  /** chmod after writing: `writeFile`'s mode is cut by the umask. */
+  async function keyFile(name: string, mode: number, contents: Uint8Array = generateMeshKey()) {
+    const path = join(dir, name)
+    await writeFile(path, contents)
+    await chmod(path, mode)
+    return path
+  }
+  const tooOpen = (mode: string) =>
+    `permissions ${mode} are too open (must not be accessible by group or others; chmod 600)`
+
+  it('refuses a mesh key file group or others may access, naming the setting as it was given', async () => {
+    const meshKeyFile = await keyFile('open-mesh.key', 0o644)
+    const options = devOptions({ insecureDev: false, meshKeyFile })
+    const refusal = (origin: 'flag' | 'env' | 'file') =>
+      startDaemon(options, silentLogger, {
+        origins: { meshKeyFile: origin },
+        configFile: '/etc/tlsmesh/tlsmeshd.yaml',
+      })
+    await expect(startDaemon(options, silentLogger)).rejects.toThrow(
+      new InvalidOptionError(`--mesh-key ${meshKeyFile}: ${tooOpen('0644')}`),
+    )
+    await expect(refusal('env')).rejects.toThrow(`TLSMESH_MESH_KEY_FILE=${meshKeyFile}: ${tooOpen('0644')}`)
+    await expect(refusal('file')).rejects.toThrow(
+      `mesh-key-file ${meshKeyFile} (in /etc/tlsmesh/tlsmeshd.yaml): ${tooOpen('0644')}`,
+    )
+  })
+
+  it('refuses an identity file group or others may access, and leaves it alone', async () => {
+    const meshKeyFile = await keyFile('owner-mesh.key', 0o600)
+    const identityFile = join(dir, 'open-identity.key')
+    const first = await startDaemon(
+      devOptions({ insecureDev: false, meshKeyFile, identityFile }),
+      silentLogger,
+    )
+    await first.stop()
+    const before = await readFile(identityFile)
+    await chmod(identityFile, 0o640)
+    const started = startDaemon(devOptions({ insecureDev: false, meshKeyFile, identityFile }), silentLogger)
+    await expect(started).rejects.toThrow(
+      new InvalidOptionError(`--identity ${identityFile}: ${tooOpen('0640')}`),
+    )
+    expect(await readFile(identityFile)).toEqual(before)
+  })
+
+  it('names the setting when a key file cannot be read', async () => {
+    const meshKeyFile = join(dir, 'missing-mesh.key')
+    await expect(startDaemon(devOptions({ insecureDev: false, meshKeyFile }), silentLogger)).rejects.toThrow(
+      new InvalidOptionError(`--mesh-key ${meshKeyFile}: cannot read it (ENOENT)`),
+    )
+    const identityFile = join(dir, 'not-a-dir', 'identity.key')
+    await writeFile(join(dir, 'not-a-dir'), 'a file where a directory should be')
+    await expect(startDaemon(devOptions({ identityFile }), silentLogger)).rejects.toThrow(
+      new InvalidOptionError(`--identity ${identityFile}: cannot read or create it (ENOTDIR)`),
+    )
+  })
+})
+
 describe('startDaemon: start and stop', () => {
   it('keeps its peer id across restarts with an identity file, and frees its ports on stop', async () => {
     const meshKeyFile = join(dir, 'mesh.key')
@@ -101,7 +160,7 @@ describe('startDaemon: start and stop', () => {
 
   it('refuses a mesh key file that is not a mesh key', async () => {
     const meshKeyFile = join(dir, 'not-a-key')
-    await writeFile(meshKeyFile, 'hello\n')
+    await writeFile(meshKeyFile, 'hello\n', { mode: 0o600 })
     const started = startDaemon(devOptions({ insecureDev: false, meshKeyFile }), silentLogger)
     await expect(started).rejects.toBeInstanceOf(InvalidMeshKeyError)
   })
