@@ -1,7 +1,12 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
+import {
+  createMemcacheServer,
+  type MemcacheServer,
+  resolveUserIds,
+  UnknownUserError,
+} from '@tlsmesh/memcache'
 import {
   createMeshNode,
   DEFAULT_MESH_NAME,
@@ -68,6 +73,7 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     memcache: o.memcache?.tcp,
     memcacheSocket: o.memcache?.socketPath,
     memcacheRealm: o.memcache?.realm,
+    memcacheAllowUsers: o.memcache?.allowUsers,
     replicaMaxBytes: o.replica.maxBytesPerRealm,
     replicaMaxEntries: o.replica.maxEntriesPerRealm,
     ticketKeys: o.ticketKeys?.realms,
@@ -150,6 +156,21 @@ async function readKeySetting<T>(
   }
 }
 
+/**
+ * `--memcache-allow-user` names to uids, once, before anything starts: a name that is not a user
+ * here is a setting to fix (InvalidOptionError), not a failure found after the mesh is up.
+ */
+async function resolveMemcacheUsers(options: DaemonOptions): Promise<number[] | undefined> {
+  const users = options.memcache?.allowUsers
+  if (users === undefined) return undefined
+  try {
+    return [...(await resolveUserIds(users)).values()]
+  } catch (err) {
+    if (!(err instanceof UnknownUserError)) throw err
+    throw new InvalidOptionError(`--${CONFIG_FIELDS.memcacheAllowUsers.flag}: ${err.message}`)
+  }
+}
+
 /** Wires the packages together from checked options and starts them. */
 export async function startDaemon(
   options: DaemonOptions,
@@ -175,6 +196,7 @@ export async function startDaemon(
   if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
 
   let ticketKeys: DaemonTicketKeys | undefined
+  const memcacheAllowUids = await resolveMemcacheUsers(options)
   const mesh = await createMeshNode(
     {
       ...(meshKey !== undefined ? { meshKey } : { insecureDev: true }),
@@ -214,6 +236,7 @@ export async function startDaemon(
         ...(options.memcache.tcp !== undefined ? options.memcache.tcp : {}),
         ...(options.memcache.socketPath !== undefined ? { socketPath: options.memcache.socketPath } : {}),
         realm: options.memcache.realm,
+        ...(memcacheAllowUids !== undefined ? { allowUids: memcacheAllowUids } : {}),
         version: `tlsmesh-${VERSION}`,
       },
       { cache: mesh.cache, registry, logger: logger.child({ module: 'memcache' }) },
