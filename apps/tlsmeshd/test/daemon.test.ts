@@ -1,9 +1,10 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateMeshKey, InvalidMeshKeyError } from '@tlsmesh/mesh'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { hostRefusal } from '../src/admin-server.ts'
 import { type Daemon, startDaemon, VERSION } from '../src/daemon.ts'
 import { InvalidOptionError } from '../src/daemon-options.ts'
 import { devOptions, silentLogger } from './test-daemon.ts'
@@ -75,6 +76,104 @@ describe('startDaemon: the admin endpoint', () => {
     expect(await missing.text()).toContain('/healthz')
     expect((await fetch(`${base}/status`, { method: 'POST' })).status).toBe(405)
     expect((await fetch(`${base}/healthz`, { method: 'HEAD' })).status).toBe(200)
+  })
+})
+
+/** One request as raw bytes (`lines` are the request line and headers), the connection closed after. */
+function rawRequest(port: number, lines: string[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk) => chunks.push(chunk))
+    socket.once('error', reject)
+    socket.once('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1')
+      const [head = '', body = ''] = text.split('\r\n\r\n')
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]), body })
+    })
+    socket.write(`${[...lines, 'Connection: close'].join('\r\n')}\r\n\r\n`)
+  })
+}
+
+describe('the admin endpoint refuses a Host that is not loopback (DNS rebinding)', () => {
+  let daemon: Daemon
+  let port: number
+  beforeAll(async () => {
+    daemon = await startDaemon(devOptions(), silentLogger)
+    port = daemon.adminAddress.port
+  })
+  afterAll(async () => {
+    await daemon.stop()
+  })
+
+  it('takes localhost, 127.x.x.x and [::1], with or without a port, and nothing else', () => {
+    for (const host of [
+      'localhost',
+      'LocalHost:7646',
+      '127.0.0.1',
+      '127.0.0.1:7646',
+      '127.255.10.2:80',
+      '[::1]',
+      '[::1]:7646',
+    ]) {
+      expect(hostRefusal([host]), host).toBeUndefined()
+    }
+    const foreign = [
+      'evil.example',
+      '127.0.0.1.evil.example',
+      '127.0.0.1.evil.example:7646',
+      'localhost.evil.example',
+      'evil.localhost',
+      '[::1].evil.example',
+      '127.0.0.256',
+      '127.0.0',
+      '0.0.0.0:7646',
+      '10.0.0.5:7646',
+      '::1',
+      '[::ffff:127.0.0.1]',
+      'localhost:',
+      'localhost:7646:1',
+      'localhost:7646 evil.example',
+    ]
+    for (const host of foreign) expect(hostRefusal([host]), host).toBe('foreign-host')
+    for (const hosts of [undefined, [], [''], ['localhost', 'evil.example'], ['localhost', 'localhost']]) {
+      expect(hostRefusal(hosts), JSON.stringify(hosts)).toBe('missing-host')
+    }
+  })
+
+  const refused: Array<[string, string[]]> = [
+    ['a foreign name', ['GET /status HTTP/1.1', 'Host: evil.example']],
+    ['a foreign name with the port', ['GET /peers HTTP/1.1', 'Host: evil.example:7646']],
+    ['a name that starts like loopback', ['GET /status HTTP/1.1', 'Host: 127.0.0.1.evil.example']],
+    ['an empty Host', ['GET /status HTTP/1.1', 'Host: ']],
+    ['no Host (HTTP/1.1)', ['GET /status HTTP/1.1']],
+    ['no Host (HTTP/1.0)', ['GET /peers HTTP/1.0']],
+    ['two Hosts', ['GET /status HTTP/1.1', 'Host: localhost', 'Host: evil.example']],
+    ['a foreign name on /healthz too', ['GET /healthz HTTP/1.1', 'Host: evil.example']],
+  ]
+  for (const [what, lines] of refused) {
+    it(`answers 403 with one line, and no status, to ${what}`, async () => {
+      const { status, body } = await rawRequest(port, lines)
+      expect(status).toBe(403)
+      expect(body).toBe('forbidden: the Host header must be localhost, 127.0.0.1 or [::1]\n')
+    })
+  }
+
+  it('answers a loopback Host, and counts the refusals by reason', async () => {
+    for (const host of ['localhost', `127.0.0.1:${port}`, `[::1]:${port}`]) {
+      const { status, body } = await rawRequest(port, ['GET /status HTTP/1.1', `Host: ${host}`])
+      expect(status, host).toBe(200)
+      expect(JSON.parse(body).peerId).toBe(daemon.mesh.peerId.toString())
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const count = (reason: string) =>
+      Number(
+        new RegExp(`^tlsmesh_admin_requests_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(
+          metrics,
+        )?.[1],
+      )
+    expect(count('foreign-host')).toBe(4)
+    expect(count('missing-host')).toBe(4)
   })
 })
 
