@@ -27,9 +27,12 @@ export const FALLBACK_DEGREE: MeshDegreeTargets = {
 }
 
 /**
- * Ready: joined the mesh (a mesh peer in every realm, or alone with no seeds to join through: the
- * first node of a fleet) and the first catch-up done (a reconciliation succeeded, or there is no
- * peer to catch up from). Until then a node's replica may miss sessions the fleet holds. With
+ * Ready: joined the mesh (a mesh peer in every realm that a connected peer serves, or alone with no
+ * seeds to join through: the first node of a fleet) and the first catch-up done (a reconciliation
+ * succeeded, or there is no peer to catch up from). Until then a node's replica may miss sessions
+ * the fleet holds. A realm no connected peer serves has no mesh to join and nobody to catch up from
+ * (a `--ticket-keys` realm next to peers without it, a realm this node is the first to serve): it
+ * would keep the node unready forever, so it is left out. With
  * `--ticket-keys`, also holding each realm's current ticket key (and the next one once it is due),
  * and with `--ticket-keys-dir`, the files written once: a server started before that would make
  * tickets no other server can open.
@@ -56,7 +59,12 @@ function meshReasons(status: MeshStatus, seeds: number): ReadinessReason[] {
     }
     return reasons
   }
-  for (const [realm, r] of Object.entries(status.realms)) {
+  const realms = Object.entries(status.realms)
+  // No subscriber anywhere: the peers' subscriptions have not arrived yet (they come just after the
+  // connection), or the peers serve none of this node's realms. Either way every realm waits.
+  const known = realms.some(([, r]) => r.subscribers > 0)
+  for (const [realm, r] of realms) {
+    if (known && r.subscribers === 0) continue
     if (r.meshPeers === 0) {
       reasons.push({
         code: 'no-mesh-peers',

@@ -63,18 +63,35 @@ describe('readiness', () => {
     expect(codes(r)).toEqual(['no-peers'])
   })
 
-  it('needs a gossip mesh peer in every realm', () => {
-    const r = readiness(
-      meshStatus({
-        realms: {
-          www: { meshPeers: 1, subscribers: 1, entries: 0, bytes: 0 },
-          api: { meshPeers: 0, subscribers: 0, entries: 0, bytes: 0 },
-        },
-      }),
-      { seeds: 1 },
-    )
+  const realm = (meshPeers: number, subscribers: number) => ({ meshPeers, subscribers, entries: 0, bytes: 0 })
+
+  it('needs a gossip mesh peer in every realm a connected peer serves', () => {
+    const r = readiness(meshStatus({ realms: { www: realm(1, 1), api: realm(0, 2) } }), { seeds: 1 })
     expect(r.ready).toBe(false)
-    expect(r.reasons).toEqual([expect.objectContaining({ code: 'no-mesh-peers', realm: 'api' })])
+    expect(r.reasons).toEqual([
+      expect.objectContaining({
+        code: 'no-mesh-peers',
+        realm: 'api',
+        message: expect.stringContaining('2 peer'),
+      }),
+    ])
+  })
+
+  it('leaves out a realm no connected peer serves (a --ticket-keys realm next to peers without it)', () => {
+    const status = meshStatus({ realms: { www: realm(2, 2), 'www.tickets': realm(0, 0) } })
+    expect(readiness(status, { seeds: 1 })).toEqual({ ready: true, reasons: [] })
+    const api = readiness(meshStatus({ realms: { www: realm(1, 1), api: realm(0, 0) } }), { seeds: 1 })
+    expect(api).toEqual({ ready: true, reasons: [] })
+  })
+
+  it("waits in every realm while no peer's subscriptions are known", () => {
+    const r = readiness(meshStatus({ realms: { www: realm(0, 0), 'www.tickets': realm(0, 0) } }), {
+      seeds: 1,
+    })
+    expect(r.reasons.map((reason) => [reason.code, reason.realm])).toEqual([
+      ['no-mesh-peers', 'www'],
+      ['no-mesh-peers', 'www.tickets'],
+    ])
   })
 
   it('waits for the first catch-up once it has peers', () => {
@@ -220,6 +237,28 @@ describe('admin endpoints and reload on a two-node mesh', () => {
     )
     const kept = lonely.mesh.cache.get('www', Buffer.from('kept'))?.value
     expect(kept !== undefined && Buffer.from(kept).toString()).toBe('v')
+  })
+
+  it('/readyz: a realm only this node serves (its --ticket-keys realm) does not hold it back', async () => {
+    const keeper = await startDaemon(
+      devOptions({
+        realms: ['www'],
+        seeds: [first.mesh.multiaddrs()[0]!],
+        ticketKeys: { realms: ['www'], rotationMs: 3_600_000, decryptLifetimeMs: 3_600_000 },
+      }),
+      silentLogger,
+    )
+    try {
+      const status = await until('the key keeper to be in the mesh of www', async () => {
+        const s = keeper.mesh.status()
+        return (s.realms.www?.meshPeers ?? 0) > 0 ? s : undefined
+      })
+      expect(status.realms['www.tickets']).toMatchObject({ subscribers: 0, meshPeers: 0 })
+      const r = await json<Readiness>(keeper, '/readyz')
+      expect(r.body.reasons.filter((reason) => reason.code === 'no-mesh-peers')).toEqual([])
+    } finally {
+      await keeper.stop()
+    }
   })
 
   it('changedFields: nothing for equal options, the field names otherwise', () => {
