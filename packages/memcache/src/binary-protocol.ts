@@ -13,6 +13,8 @@ import { casUniqueOf } from './stored-value.ts'
 export const REQUEST_MAGIC = 0x80
 const RESPONSE_MAGIC = 0x81
 const HEADER_BYTES = 24
+/** The cas of a store whose exptime has already passed (memcached never answers a success with 0). */
+const EXPIRED_STORE_CAS = 1n
 
 /** Binary response statuses (memcached's protocol_binary.h), with the messages memcached sends. */
 export const Status = {
@@ -48,7 +50,6 @@ type OpcodeKind =
   | 'flush'
   | 'noop'
   | 'version'
-  | 'verbosity'
   | 'touch'
   | 'gat'
 
@@ -98,7 +99,7 @@ const OPCODES: ReadonlyMap<number, Opcode> = new Map([
   [0x18, op('flush', 'flush_all', true)],
   [0x0a, op('noop', 'noop')],
   [0x0b, op('version', 'version')],
-  [0x1b, op('verbosity', 'verbosity')],
+  // 0x1b (VERBOSITY) is left out: memcached 1.6 answers it as an unknown command.
   [0x1c, op('touch', 'touch')],
   [0x1d, op('gat', 'gat')],
   [0x1e, op('gat', 'gat', true)],
@@ -236,7 +237,6 @@ export class BinaryProtocolSession implements ProtocolSession {
           this.#flush(req)
           return
         case 'noop':
-        case 'verbosity':
           this.#respond(req, Status.ok)
           return
         case 'version':
@@ -277,8 +277,10 @@ export class BinaryProtocolSession implements ProtocolSession {
     const exptime = isConcat ? 0 : req.extras.readUInt32BE(4)
     const { result, record } = this.#ctx.ops.store(command, req.key, flags, exptime, req.value, req.cas)
     if (result === 'stored') {
-      // An already-expired store keeps nothing, so it has no cas to report.
-      if (!req.spec.quiet) this.#respond(req, Status.ok, record === undefined ? 0n : casUniqueOf(record))
+      // An already-expired store keeps nothing; memcached still reports a cas, and no later request
+      // can match one for a key that is gone.
+      if (!req.spec.quiet)
+        this.#respond(req, Status.ok, record === undefined ? EXPIRED_STORE_CAS : casUniqueOf(record))
       return
     }
     if (result === 'too-large') {
@@ -401,8 +403,6 @@ function hasValidShape(req: Request): boolean {
       return true
     case 'flush':
       return (extras === 0 || extras === 4) && key === 0 && value === 0
-    case 'verbosity':
-      return extras === 4 && key === 0 && value === 0
     case 'quit':
     case 'noop':
     case 'version':

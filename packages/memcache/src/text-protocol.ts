@@ -72,6 +72,10 @@ interface PendingStore {
  * dropped), tokens are separated by runs of spaces, a storage command's data block is exactly the
  * announced bytes followed by `\r\n`.
  *
+ * Replies follow memcached 1.6: how many tokens each command takes (`ERROR` otherwise), which
+ * extra tokens it ignores, and that a `noreply` last token silences every reply to the request,
+ * errors and refusals included (a client that asked for none would read it as the next reply).
+ *
  * Where memcached would read on after a broken storage command and take the value's bytes for
  * commands, this endpoint skips the announced bytes when it knows them, and closes the connection
  * when it does not (an unreadable length, a data block that does not end where announced): a
@@ -104,7 +108,7 @@ export class TextProtocolSession implements ProtocolSession {
       if (pending !== undefined) {
         if (queue.length < pending.bytes + 2) return
         if (queue.at(pending.bytes) !== CR || queue.at(pending.bytes + 1) !== LF) {
-          this.#fail('bad-data-chunk', 'CLIENT_ERROR bad data chunk', true)
+          this.#failAndClose('bad-data-chunk', 'CLIENT_ERROR bad data chunk')
           return
         }
         const data = queue.take(pending.bytes)
@@ -116,13 +120,13 @@ export class TextProtocolSession implements ProtocolSession {
       const newline = queue.indexOf(LF, this.#scanned)
       if (newline === -1) {
         if (queue.length > this.#ctx.limits.maxLineBytes)
-          this.#fail('line-too-long', 'CLIENT_ERROR line too long', true)
+          this.#failAndClose('line-too-long', 'CLIENT_ERROR line too long')
         else this.#scanned = queue.length
         return
       }
       this.#scanned = 0
       if (newline > this.#ctx.limits.maxLineBytes) {
-        this.#fail('line-too-long', 'CLIENT_ERROR line too long', true)
+        this.#failAndClose('line-too-long', 'CLIENT_ERROR line too long')
         return
       }
       const line = queue.take(newline + 1)
@@ -165,22 +169,18 @@ export class TextProtocolSession implements ProtocolSession {
           this.#unknown()
           return
         }
-        this.#fail('not-supported', 'SERVER_ERROR incr and decr are not supported: values are opaque')
+        this.#fail(
+          'not-supported',
+          'SERVER_ERROR incr and decr are not supported: values are opaque',
+          isNoreply(tokens),
+        )
         return
       case 'version':
-        if (tokens.length !== 1) {
-          this.#unknown()
-          return
-        }
+        // memcached ignores any arguments; clients send `version` lines to resync a connection.
         this.#out.write(reply(`VERSION ${this.#ctx.limits.version}`))
         return
       case 'verbosity':
-        // Accepted and ignored, as memcached does when it has nothing to log: we never log requests.
-        if (tokens.length < 2 || tokens.length > 3) {
-          this.#unknown()
-          return
-        }
-        if (!isNoreply(tokens, 2)) this.#out.write(OK)
+        this.#verbosity(tokens)
         return
       case 'flush_all':
         this.#flushAll(tokens)
@@ -200,7 +200,7 @@ export class TextProtocolSession implements ProtocolSession {
   }
 
   #retrieve(tokens: Buffer[], firstKey: number, withCas: boolean, exptime: number | undefined): void {
-    if (tokens.length <= firstKey) {
+    if (tokens.length < 2) {
       this.#unknown()
       return
     }
@@ -233,8 +233,9 @@ export class TextProtocolSession implements ProtocolSession {
     this.#out.write(END)
   }
 
+  /** `gat <exptime> <key>*`: memcached answers a bare `gat <exptime>` with an empty list. */
   #getAndTouch(tokens: Buffer[], withCas: boolean): void {
-    if (tokens.length < 3) {
+    if (tokens.length < 2) {
       this.#unknown()
       return
     }
@@ -246,27 +247,32 @@ export class TextProtocolSession implements ProtocolSession {
     this.#retrieve(tokens, 2, withCas, exptime)
   }
 
-  /** `<command> <key> <flags> <exptime> <bytes> [<cas unique>] [noreply]` */
+  /**
+   * `<command> <key> <flags> <exptime> <bytes> [<cas unique>] [noreply]`. As in memcached, a last
+   * token that is not `noreply` is ignored, and a wrong token count is `ERROR`.
+   */
   #storage(command: StoreCommand, tokens: Buffer[]): void {
+    const base = command === 'cas' ? 6 : 5
+    const countOk = tokens.length === base || tokens.length === base + 1
     // Without a length there is no data block to expect (or none we could find the end of).
     if (tokens.length < 5) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      this.#unknown()
       return
     }
     const bytes = parseUnsigned(tokens[4]!, MAX_ANNOUNCED_BYTES)
     if (bytes === undefined) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`, true)
+      if (countOk) this.#failAndClose('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
+      else this.#failAndClose('unknown-command', 'ERROR')
       return
     }
-    const base = command === 'cas' ? 6 : 5
-    const noreply = isNoreply(tokens, base)
+    const noreply = countOk && isNoreply(tokens)
     const key = tokens[1]!
     const flags = parseUnsigned(tokens[2]!, 0xffff_ffff)
     const exptime = parseSigned(tokens[3]!)
-    const cas = command === 'cas' && tokens.length >= base ? parseCas(tokens[5]!) : 0n
+    const cas = command === 'cas' && countOk ? parseCas(tokens[5]!) : 0n
     let refusal: [ErrorReason, string] | undefined
-    if (tokens.length < base || tokens.length > base + 1 || (tokens.length === base + 1 && !noreply)) {
-      refusal = ['bad-request', `CLIENT_ERROR ${BAD_FORMAT}`]
+    if (!countOk) {
+      refusal = ['unknown-command', 'ERROR']
     } else if (!isValidKey(key)) {
       refusal = ['bad-key', `CLIENT_ERROR ${BAD_FORMAT}`]
     } else if (flags === undefined || exptime === undefined || cas === undefined) {
@@ -276,7 +282,7 @@ export class TextProtocolSession implements ProtocolSession {
       if (command === 'set') this.#guard(() => this.#ctx.ops.discardAfterFailedSet(key))
     }
     if (refusal !== undefined || flags === undefined || exptime === undefined || cas === undefined) {
-      if (refusal !== undefined) this.#fail(...refusal)
+      if (refusal !== undefined) this.#fail(refusal[0], refusal[1], noreply)
       this.#swallow = bytes + 2
       return
     }
@@ -293,10 +299,8 @@ export class TextProtocolSession implements ProtocolSession {
       this.#failure(err)
       return
     }
-    // memcached sends errors even to noreply requests: the client must learn a value was lost.
     if (result === 'too-large') this.#ctx.metrics.error('value-too-large')
-    else if (pending.noreply) return
-    this.#out.write(STORE_REPLIES[result])
+    if (!pending.noreply) this.#out.write(STORE_REPLIES[result])
   }
 
   /** `delete <key> [0] [noreply]`: memcached still accepts a zero hold time from old clients. */
@@ -305,94 +309,111 @@ export class TextProtocolSession implements ProtocolSession {
       this.#unknown()
       return
     }
-    const noreply = isNoreply(tokens, tokens.length - 1)
-    const extra = tokens.length - (noreply ? 3 : 2)
-    if (extra > 1 || (extra === 1 && !isZero(tokens[2]!))) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}.  Usage: delete <key> [noreply]`)
-      return
+    const noreply = isNoreply(tokens)
+    if (tokens.length > 2) {
+      const holdIsZero = isZero(tokens[2]!)
+      const valid = tokens.length === 3 ? holdIsZero || noreply : holdIsZero && noreply
+      if (!valid) {
+        this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}.  Usage: delete <key> [noreply]`, noreply)
+        return
+      }
     }
     const key = tokens[1]!
     if (!isValidKey(key)) {
-      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`)
+      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`, noreply)
       return
     }
     let deleted: boolean
     try {
       deleted = this.#ctx.ops.delete(key, 0n) === 'deleted'
     } catch (err) {
-      this.#failure(err)
+      this.#failure(err, noreply)
       return
     }
     if (!noreply) this.#out.write(deleted ? DELETED : NOT_FOUND)
   }
 
-  /** `touch <key> <exptime> [noreply]` */
+  /** `touch <key> <exptime> [noreply]`; a last token other than `noreply` is ignored, as in memcached. */
   #touch(tokens: Buffer[]): void {
     if (tokens.length < 3 || tokens.length > 4) {
       this.#unknown()
       return
     }
-    const noreply = isNoreply(tokens, 3)
-    if (tokens.length === 4 && !noreply) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
-      return
-    }
+    const noreply = isNoreply(tokens)
     const key = tokens[1]!
     if (!isValidKey(key)) {
-      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`)
+      this.#fail('bad-key', `CLIENT_ERROR ${BAD_FORMAT}`, noreply)
       return
     }
     const exptime = parseSigned(tokens[2]!)
     if (exptime === undefined) {
-      this.#fail('bad-request', 'CLIENT_ERROR invalid exptime argument')
+      this.#fail('bad-request', 'CLIENT_ERROR invalid exptime argument', noreply)
       return
     }
     let touched: boolean
     try {
       touched = this.#ctx.ops.touch(key, exptime)
     } catch (err) {
-      this.#failure(err)
+      this.#failure(err, noreply)
       return
     }
     if (!noreply) this.#out.write(touched ? TOUCHED : NOT_FOUND)
   }
 
-  /** `flush_all [delay] [noreply]` */
-  #flushAll(tokens: Buffer[]): void {
-    if (tokens.length > 3) {
+  /**
+   * `verbosity <level> [noreply]`: accepted and otherwise ignored: the endpoint never logs requests. As in memcached, a third token other than `noreply` is ignored.
+   */
+  #verbosity(tokens: Buffer[]): void {
+    if (tokens.length < 2 || tokens.length > 3) {
       this.#unknown()
       return
     }
-    const noreply = isNoreply(tokens, tokens.length - 1)
-    const delayToken = tokens.length - (noreply ? 1 : 0) > 1 ? tokens[1] : undefined
-    if (tokens.length === 3 && !noreply) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
-      return
-    }
-    if (delayToken !== undefined && parseSigned(delayToken) === undefined) {
-      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`)
-      return
-    }
-    if (!this.#ctx.limits.allowFlushAll) {
-      this.#fail('flush-disabled', 'SERVER_ERROR flush_all is disabled on this endpoint')
-      return
-    }
-    if (delayToken !== undefined && !isZero(delayToken)) {
-      this.#fail('not-supported', 'SERVER_ERROR flush_all with a delay is not supported')
-      return
-    }
-    try {
-      this.#ctx.ops.flush()
-    } catch (err) {
-      this.#failure(err)
+    const noreply = isNoreply(tokens)
+    const level = parseUnsigned(tokens[1]!, 0xffff_ffff)
+    if (level === undefined) {
+      this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`, noreply)
       return
     }
     if (!noreply) this.#out.write(OK)
   }
 
-  #failure(err: unknown): void {
+  /**
+   * `flush_all [delay] [noreply]`, refused unless allowed; a delay of 0 or less is an immediate
+   * flush, a later one is refused.
+   */
+  #flushAll(tokens: Buffer[]): void {
+    if (tokens.length > 3) {
+      this.#unknown()
+      return
+    }
+    const noreply = isNoreply(tokens)
+    if (!this.#ctx.limits.allowFlushAll) {
+      this.#fail('flush-disabled', 'SERVER_ERROR flush_all is disabled on this endpoint', noreply)
+      return
+    }
+    if (tokens.length !== (noreply ? 2 : 1)) {
+      const delay = parseSigned(tokens[1]!)
+      if (delay === undefined) {
+        this.#fail('bad-request', 'CLIENT_ERROR invalid exptime argument', noreply)
+        return
+      }
+      if (delay > 0) {
+        this.#fail('not-supported', 'SERVER_ERROR flush_all with a delay is not supported', noreply)
+        return
+      }
+    }
+    try {
+      this.#ctx.ops.flush()
+    } catch (err) {
+      this.#failure(err, noreply)
+      return
+    }
+    if (!noreply) this.#out.write(OK)
+  }
+
+  #failure(err: unknown, silent = false): void {
     const failure = classifyFailure(err, this.#ctx.logger)
-    this.#fail(failure.reason, `SERVER_ERROR ${failure.message}`)
+    this.#fail(failure.reason, `SERVER_ERROR ${failure.message}`, silent)
   }
 
   #guard(action: () => void): void {
@@ -403,10 +424,16 @@ export class TextProtocolSession implements ProtocolSession {
     }
   }
 
-  #fail(reason: ErrorReason, line: string, close = false): void {
+  /** Counts the error and answers it, unless the request said `noreply` (`silent`). */
+  #fail(reason: ErrorReason, line: string, silent = false): void {
     this.#ctx.metrics.error(reason)
-    this.#out.write(reply(line))
-    if (close) this.#out.close()
+    if (!silent) this.#out.write(reply(line))
+  }
+
+  /** A request that leaves the stream unframed: the error is sent whatever `noreply` said, then close. */
+  #failAndClose(reason: ErrorReason, line: string): void {
+    this.#fail(reason, line)
+    this.#out.close()
   }
 }
 
@@ -435,8 +462,9 @@ function isValidKey(key: Buffer): boolean {
   return true
 }
 
-function isNoreply(tokens: Buffer[], index: number): boolean {
-  const token = tokens[index]
+/** memcached's `set_noreply_maybe`: the last token, whatever its position, is `noreply`. */
+function isNoreply(tokens: Buffer[]): boolean {
+  const token = tokens[tokens.length - 1]
   return token !== undefined && token.length === 7 && token.toString('latin1') === 'noreply'
 }
 

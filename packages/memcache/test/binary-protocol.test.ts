@@ -225,7 +225,10 @@ const COMMAND_CASES: Record<Exclude<Command, 'gets' | 'gats' | 'cas'>, () => Pro
     expect([res.status, res.value.toString()]).toEqual([OK, '1.6.0-tlsmesh-test'])
   },
   async verbosity() {
-    expect((await call({ opcode: Op.verbosity, extras: u32(1) })).status).toBe(OK)
+    // memcached 1.6 has no binary VERBOSITY: it answers it as an unknown command, the body skipped.
+    const res = await call({ opcode: Op.verbosity, extras: u32(1), opaque: 3 })
+    expect([res.opcode, res.status, res.opaque]).toEqual([Op.verbosity, UNKNOWN, 3])
+    expect((await call({ opcode: Op.noop })).status).toBe(OK)
   },
   async flush_all() {
     await set('a', 'alpha')
@@ -255,7 +258,7 @@ const COMMAND_CASES: Record<Exclude<Command, 'gets' | 'gats' | 'cas'>, () => Pro
     expect(d.buffered.length).toBe(0)
   },
   async unknown() {
-    for (const opcode of [Op.stat, 0x20, 0x42, 0xff]) {
+    for (const opcode of [Op.verbosity, 0x20, 0x42, 0xff]) {
       const res = await call({ opcode, key: 'k', value: 'v', opaque: opcode })
       expect([res.opcode, res.status, res.opaque, res.value.toString()]).toEqual([
         opcode,
@@ -319,7 +322,6 @@ describe('binary protocol: bad input', () => {
       { opcode: Op.gat, key: 'a', extras: u32(1), value: 'v' },
       { opcode: Op.noop, key: 'a' },
       { opcode: Op.version, value: 'v' },
-      { opcode: Op.verbosity },
       { opcode: Op.flush, key: 'a' },
       { opcode: Op.get, key: 'k'.repeat(251) },
       { opcode: Op.set, key: 'k'.repeat(251), value: 'v', extras: storeExtras(0, 0) },
