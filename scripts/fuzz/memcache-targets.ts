@@ -13,6 +13,7 @@ import type {
   MemcacheLogger,
   ProtocolSession,
 } from '../../packages/memcache/src/endpoint-context.ts'
+import { EndpointCounters, EndpointStats } from '../../packages/memcache/src/endpoint-stats.ts'
 import { MemcacheMetrics } from '../../packages/memcache/src/metrics.ts'
 import { TextProtocolSession } from '../../packages/memcache/src/text-protocol.ts'
 import type { FuzzTarget } from './coverage-fuzzer.ts'
@@ -55,9 +56,22 @@ function run(protocol: 'text' | 'binary', chunks: Buffer[]): { output: Buffer; c
   const cache = new LocalSessionCache({ store: createReplicaStore({ maxEntriesPerRealm: 16 }), now })
   // flush_all stays off, as by default: the server refuses it over a cache that cannot flush.
   const limits = { maxValueBytes: 256, maxLineBytes: 512, allowFlushAll: false, version: '1.6.21' }
+  const counters = new EndpointCounters()
+  const settings = { maxConnections: 1, idleTimeoutMs: 0, socketMode: 0o660, ...limits }
   const ctx: EndpointContext = {
-    ops: new CacheOperations(cache, 'default', now, limits.maxValueBytes),
+    ops: new CacheOperations(cache, 'default', now, limits.maxValueBytes, counters),
     metrics,
+    counters,
+    // A fixed CPU time: the same bytes must give the same `stats` whatever the reads.
+    stats: new EndpointStats({
+      counters,
+      settings,
+      version: limits.version,
+      now,
+      addresses: () => [],
+      cacheUsage: undefined,
+      cpuUsage: () => ({ user: 0, system: 0 }),
+    }),
     limits,
     logger: failOnError,
   }

@@ -7,6 +7,7 @@ import {
   type EndpointContext,
   type ProtocolSession,
 } from './endpoint-context.ts'
+import type { StatsGroup } from './endpoint-stats.ts'
 import type { Command, ErrorReason } from './metrics.ts'
 import { casUniqueOf } from './stored-value.ts'
 
@@ -50,6 +51,7 @@ type OpcodeKind =
   | 'flush'
   | 'noop'
   | 'version'
+  | 'stat'
   | 'touch'
   | 'gat'
 
@@ -99,6 +101,7 @@ const OPCODES: ReadonlyMap<number, Opcode> = new Map([
   [0x18, op('flush', 'flush_all', true)],
   [0x0a, op('noop', 'noop')],
   [0x0b, op('version', 'version')],
+  [0x10, op('stat', 'stats')],
   // 0x1b (VERBOSITY) is left out: memcached 1.6 answers it as an unknown command.
   [0x1c, op('touch', 'touch')],
   [0x1d, op('gat', 'gat')],
@@ -116,6 +119,13 @@ interface Request {
   key: Buffer
   value: Buffer
 }
+
+/** STAT keys with their own list; memcached matches `settings` and `reset` as prefixes. */
+const STAT_GROUPS: ReadonlyMap<string, StatsGroup> = new Map<string, StatsGroup>([
+  ['items', 'items'],
+  ['slabs', 'slabs'],
+  ['sizes', 'sizes'],
+])
 
 /**
  * memcached's binary protocol for one connection: 24-byte headers, big-endian, responses echo the
@@ -168,12 +178,13 @@ export class BinaryProtocolSession implements ProtocolSession {
       }
       if (bodyLength > this.#maxBodyBytes) {
         // memcached unlinks the old value when a set is refused for size: wait for the key to do so.
-        const discard = spec?.store === 'set' && keyLength > 0 && keyLength <= MAX_KEY_BYTES
+        const store = spec?.store
+        const discard = store !== undefined && keyLength > 0 && keyLength <= MAX_KEY_BYTES
         const keyEnd = HEADER_BYTES + extrasLength + keyLength
         if (discard && queue.length < keyEnd) return
         if (discard) {
           const key = Buffer.from(queue.peek(keyEnd).subarray(HEADER_BYTES + extrasLength))
-          this.#guard(() => this.#ctx.ops.discardAfterFailedSet(key))
+          this.#guard(() => this.#ctx.ops.refuseTooLarge(store, key))
         }
         queue.skip(HEADER_BYTES)
         this.#swallow = bodyLength
@@ -214,7 +225,7 @@ export class BinaryProtocolSession implements ProtocolSession {
           this.#respondToLookup(req, this.#ctx.ops.lookup(req.key))
           return
         case 'gat':
-          this.#respondToLookup(req, this.#ctx.ops.getAndTouch(req.key, req.extras.readUInt32BE(0)))
+          this.#respondToLookup(req, this.#ctx.ops.touch(req.key, req.extras.readUInt32BE(0)))
           return
         case 'store':
         case 'concat':
@@ -241,6 +252,9 @@ export class BinaryProtocolSession implements ProtocolSession {
           return
         case 'version':
           this.#respond(req, Status.ok, 0n, undefined, undefined, Buffer.from(this.#ctx.limits.version))
+          return
+        case 'stat':
+          this.#stat(req)
           return
       }
     } catch (err) {
@@ -269,7 +283,7 @@ export class BinaryProtocolSession implements ProtocolSession {
     const command = req.spec.store!
     const isConcat = req.spec.kind === 'concat'
     if (req.value.length > this.#ctx.limits.maxValueBytes) {
-      if (command === 'set') this.#ctx.ops.discardAfterFailedSet(req.key)
+      this.#ctx.ops.refuseTooLarge(command, req.key)
       this.#error('value-too-large', req.opcode, req.opaque, Status.valueTooLarge)
       return
     }
@@ -301,16 +315,18 @@ export class BinaryProtocolSession implements ProtocolSession {
   }
 
   #touch(req: Request): void {
-    if (!this.#ctx.ops.touch(req.key, req.extras.readUInt32BE(0))) {
+    const hit = this.#ctx.ops.touch(req.key, req.extras.readUInt32BE(0))
+    if (hit === undefined) {
       this.#respondStatus(req, Status.keyNotFound)
       return
     }
     // memcached answers TOUCH like a GAT without the value: flags and the item's cas.
-    const hit = this.#ctx.ops.lookup(req.key)
-    this.#respond(req, Status.ok, hit ? casUniqueOf(hit.record) : 0n, flagsExtras(hit?.flags ?? 0))
+    this.#respond(req, Status.ok, casUniqueOf(hit.record), flagsExtras(hit.flags))
   }
 
   #flush(req: Request): void {
+    // Counted whether or not it is allowed, as memcached counts a flush it was started without.
+    this.#ctx.counters.cmdFlush++
     if (!this.#ctx.limits.allowFlushAll) {
       this.#error('flush-disabled', req.opcode, req.opaque, Status.notSupported)
       return
@@ -321,6 +337,29 @@ export class BinaryProtocolSession implements ProtocolSession {
     }
     this.#ctx.ops.flush()
     if (!req.spec.quiet) this.#respond(req, Status.ok)
+  }
+
+  /**
+   * One response per stat (key = name, value = value), then one with neither; `reset` answers only
+   * that last one. A key naming no list is `Not found`, as in memcached.
+   */
+  #stat(req: Request): void {
+    const stats = this.#ctx.stats
+    const key = req.key.toString('latin1')
+    if (key.startsWith('reset')) {
+      stats.reset()
+      this.#respond(req, Status.ok)
+      return
+    }
+    const group = key === '' ? 'general' : key.startsWith('settings') ? 'settings' : STAT_GROUPS.get(key)
+    if (group === undefined) {
+      this.#respondStatus(req, Status.keyNotFound)
+      return
+    }
+    for (const [name, value] of stats.report(group)) {
+      this.#respond(req, Status.ok, 0n, undefined, Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1'))
+    }
+    this.#respond(req, Status.ok)
   }
 
   #error(reason: ErrorReason, opcode: number, opaque: number, status: number): void {
@@ -403,6 +442,9 @@ function hasValidShape(req: Request): boolean {
       return true
     case 'flush':
       return (extras === 0 || extras === 4) && key === 0 && value === 0
+    case 'stat':
+      // memcached reads the key and ignores a value.
+      return extras === 0 && key <= MAX_KEY_BYTES
     case 'quit':
     case 'noop':
     case 'version':

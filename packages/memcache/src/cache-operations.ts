@@ -1,4 +1,5 @@
 import { RecordTooLargeError, type SessionCache, type SessionRecord } from '@tlsmesh/store'
+import type { EndpointCounters } from './endpoint-stats.ts'
 import { resolveExptime } from './exptime.ts'
 import { casUniqueOf, decodeStoredValue, encodeStoredValue } from './stored-value.ts'
 
@@ -24,23 +25,37 @@ export interface Hit {
 /**
  * memcached's item semantics on top of a `SessionCache`, shared by both protocols. Everything is
  * synchronous, so a read-check-write (add, cas, append) cannot interleave with another client's
- * on this node; across nodes, the mesh's newest-wins merge decides.
+ * on this node; across nodes, the mesh's newest-wins merge decides. Each operation bumps the
+ * `stats` counters memcached bumps for it, so both protocols count alike.
  */
 export class CacheOperations {
   readonly #cache: SessionCache
   readonly #realm: string
   readonly #now: () => number
   readonly #maxValueBytes: number
+  readonly #counters: EndpointCounters
 
-  constructor(cache: SessionCache, realm: string, now: () => number, maxValueBytes: number) {
+  constructor(
+    cache: SessionCache,
+    realm: string,
+    now: () => number,
+    maxValueBytes: number,
+    counters: EndpointCounters,
+  ) {
     this.#cache = cache
     this.#realm = realm
     this.#now = now
     this.#maxValueBytes = maxValueBytes
+    this.#counters = counters
   }
 
+  /** One key of get/gets. */
   lookup(key: Uint8Array): Hit | undefined {
-    return toHit(this.#cache.get(this.#realm, key))
+    const hit = this.#find(key)
+    this.#counters.cmdGet++
+    if (hit === undefined) this.#counters.getMisses++
+    else this.#counters.getHits++
+    return hit
   }
 
   /**
@@ -55,8 +70,33 @@ export class CacheOperations {
     data: Uint8Array,
     cas: bigint,
   ): { result: StoreResult; record?: SessionRecord } {
-    const existing = live(this.#cache.get(this.#realm, key))
     const checksCas = command === 'cas' || (cas !== 0n && command !== 'add')
+    const outcome = this.#store(command, key, flags, exptime, data, cas, checksCas)
+    const counters = this.#counters
+    if (outcome.result === 'too-large') {
+      counters.storeTooLarge++
+      return outcome
+    }
+    counters.cmdSet++
+    if (outcome.result === 'stored') counters.totalItems++
+    if (checksCas) {
+      if (outcome.result === 'stored') counters.casHits++
+      else if (outcome.result === 'exists') counters.casBadval++
+      else if (outcome.result === 'not-found') counters.casMisses++
+    }
+    return outcome
+  }
+
+  #store(
+    command: StoreCommand,
+    key: Uint8Array,
+    flags: number,
+    exptime: number,
+    data: Uint8Array,
+    cas: bigint,
+    checksCas: boolean,
+  ): { result: StoreResult; record?: SessionRecord } {
+    const existing = live(this.#cache.get(this.#realm, key))
     if (command === 'add' && existing !== undefined) return { result: 'not-stored' }
     if (existing === undefined) {
       if (command === 'cas' || (checksCas && command === 'set')) return { result: 'not-found' }
@@ -86,20 +126,29 @@ export class CacheOperations {
     // A TTL of 0 asks the cache for its default; the cache caps any TTL at the realm's cap.
     const written = this.#write(key, encodeStoredValue(flags, data), expiry.kind === 'ttl' ? expiry.ttlMs : 0)
     if (written.result === 'too-large' && command === 'set' && existing !== undefined) {
-      this.discardAfterFailedSet(key)
+      this.#cache.delete(this.#realm, key)
     }
     return written
   }
 
   /**
-   * memcached unlinks the old item when a set fails for size, so that a reader does not keep
-   * getting the value the client meant to replace.
+   * A storage command refused for its size before its value was read. When a set fails this way,
+   * memcached unlinks the old item, so that a reader does not keep getting the value the client
+   * meant to replace.
    */
-  discardAfterFailedSet(key: Uint8Array): void {
-    this.#cache.delete(this.#realm, key)
+  refuseTooLarge(command: StoreCommand, key: Uint8Array): void {
+    this.#counters.storeTooLarge++
+    if (command === 'set') this.#cache.delete(this.#realm, key)
   }
 
   delete(key: Uint8Array, cas: bigint): DeleteResult {
+    const result = this.#delete(key, cas)
+    if (result === 'deleted') this.#counters.deleteHits++
+    else if (result === 'not-found') this.#counters.deleteMisses++
+    return result
+  }
+
+  #delete(key: Uint8Array, cas: bigint): DeleteResult {
     if (cas !== 0n) {
       const existing = this.#cache.get(this.#realm, key)
       if (existing === undefined) return 'not-found'
@@ -108,27 +157,36 @@ export class CacheOperations {
     return this.#cache.delete(this.#realm, key) ? 'deleted' : 'not-found'
   }
 
-  touch(key: Uint8Array, exptime: number): boolean {
-    const expiry = resolveExptime(exptime, this.#now())
-    if (expiry.kind === 'expired') return this.#cache.delete(this.#realm, key)
-    return this.#cache.touch(this.#realm, key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)
+  /**
+   * touch, and one key of gat/gats (memcached counts both as touches): the item as it is after the
+   * touch (a touch is a new version, with its own cas). An exptime already past returns the item,
+   * then it is gone, as in memcached.
+   */
+  touch(key: Uint8Array, exptime: number): Hit | undefined {
+    const hit = this.#touch(key, exptime)
+    this.#counters.cmdTouch++
+    if (hit === undefined) this.#counters.touchMisses++
+    else this.#counters.touchHits++
+    return hit
   }
 
-  /** gat/gats: the value as it is after the touch (a touch is a new version, with its own cas). */
-  getAndTouch(key: Uint8Array, exptime: number): Hit | undefined {
+  #touch(key: Uint8Array, exptime: number): Hit | undefined {
     const expiry = resolveExptime(exptime, this.#now())
     if (expiry.kind === 'expired') {
-      // memcached returns the item, then it is gone.
-      const hit = this.lookup(key)
+      const hit = this.#find(key)
       if (hit !== undefined) this.#cache.delete(this.#realm, key)
       return hit
     }
     if (!this.#cache.touch(this.#realm, key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)) return undefined
-    return this.lookup(key)
+    return this.#find(key)
   }
 
   flush(): void {
     ;(this.#cache as FlushableSessionCache).flush(this.#realm)
+  }
+
+  #find(key: Uint8Array): Hit | undefined {
+    return toHit(this.#cache.get(this.#realm, key))
   }
 
   #write(key: Uint8Array, value: Uint8Array, ttlMs: number): { result: StoreResult; record?: SessionRecord } {

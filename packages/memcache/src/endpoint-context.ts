@@ -1,5 +1,6 @@
 import type { ByteQueue } from './byte-queue.ts'
 import type { CacheOperations } from './cache-operations.ts'
+import type { EndpointCounters, EndpointStats } from './endpoint-stats.ts'
 import type { ErrorReason, MemcacheMetrics } from './metrics.ts'
 
 /** pino's shape, reduced to what the endpoint calls. Never given a key or a value. */
@@ -21,6 +22,9 @@ export interface EndpointLimits {
 export interface EndpointContext {
   readonly ops: CacheOperations
   readonly metrics: MemcacheMetrics
+  /** This server's own counters (the ops bump most of them), and the `stats` lists built on them. */
+  readonly counters: EndpointCounters
+  readonly stats: EndpointStats
   readonly limits: EndpointLimits
   readonly logger: MemcacheLogger | undefined
 }

@@ -14,6 +14,7 @@ export {
   MAX_KEY_BYTES,
 } from './constants.ts'
 export type { MemcacheLogger } from './endpoint-context.ts'
+export { type CacheUsage, replicaCacheUsage } from './endpoint-stats.ts'
 export {
   InvalidMemcacheOptionError,
   NotLoopbackError,

@@ -73,7 +73,9 @@ export class MemcacheConnection implements ConnectionOutput {
   }
 
   write(chunk: Uint8Array): void {
-    if (!this.#closed) this.#socket.write(chunk)
+    if (this.#closed) return
+    this.#ctx.counters.bytesWritten += chunk.byteLength
+    this.#socket.write(chunk)
   }
 
   close(): void {
@@ -96,6 +98,7 @@ export class MemcacheConnection implements ConnectionOutput {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return
+    this.#ctx.counters.bytesRead += chunk.length
     this.#queue.push(chunk)
     if (!this.#waitingForDrain) this.#pump()
   }

@@ -22,6 +22,7 @@ import {
   SOCKET_OWNER_TIMEOUT_MS,
 } from './constants.ts'
 import type { EndpointContext, MemcacheLogger } from './endpoint-context.ts'
+import { type CacheUsage, EndpointCounters, EndpointStats } from './endpoint-stats.ts'
 import {
   InvalidMemcacheOptionError,
   NotLoopbackError,
@@ -79,6 +80,8 @@ export interface MemcacheServerComponents {
   logger?: MemcacheLogger
   /** Turns absolute exptimes into TTLs; pass the cache's clock. Default `Date.now`. */
   now?: () => number
+  /** Items, bytes and evictions for `stats` (see `replicaCacheUsage`); without it they are left out. */
+  cacheUsage?: () => CacheUsage
 }
 
 export type MemcacheAddress =
@@ -127,6 +130,7 @@ class MemcacheEndpoint implements MemcacheServer {
   readonly #init: MemcacheServerInit
   readonly #components: MemcacheServerComponents
   readonly #metrics: MemcacheMetrics
+  readonly #counters = new EndpointCounters()
   readonly #connections = new Set<MemcacheConnection>()
   readonly #stopping = new AbortController()
   #listeners: Listener[] = []
@@ -178,14 +182,29 @@ class MemcacheEndpoint implements MemcacheServer {
   }
 
   #context(init: ResolvedInit): EndpointContext {
+    const now = this.#components.now ?? Date.now
+    const counters = this.#counters
+    const stats = new EndpointStats({
+      counters,
+      settings: {
+        maxConnections:
+          (init.tcp !== undefined ? init.maxConnections.tcp : 0) +
+          (init.socketPath !== undefined ? init.maxConnections.unix : 0),
+        idleTimeoutMs: init.timeouts.idleTimeoutMs,
+        maxValueBytes: init.maxValueBytes,
+        allowFlushAll: init.allowFlushAll,
+        socketMode: init.socketMode,
+      },
+      version: init.version,
+      now,
+      addresses: () => this.addresses(),
+      cacheUsage: this.#components.cacheUsage,
+    })
     return {
-      ops: new CacheOperations(
-        this.#components.cache,
-        init.realm,
-        this.#components.now ?? Date.now,
-        init.maxValueBytes,
-      ),
+      ops: new CacheOperations(this.#components.cache, init.realm, now, init.maxValueBytes, counters),
       metrics: this.#metrics,
+      counters,
+      stats,
       limits: {
         maxValueBytes: init.maxValueBytes,
         maxLineBytes: init.maxLineBytes,
@@ -274,11 +293,17 @@ class MemcacheEndpoint implements MemcacheServer {
   #serve(socket: Socket, ctx: EndpointContext, init: ResolvedInit): void {
     const connection = new MemcacheConnection(socket, ctx, init.timeouts)
     this.#connections.add(connection)
-    socket.once('close', () => this.#connections.delete(connection))
+    this.#counters.currConnections++
+    this.#counters.totalConnections++
+    socket.once('close', () => {
+      this.#connections.delete(connection)
+      this.#counters.currConnections--
+    })
   }
 
   #refuse(kind: ListenerKind, socket: Socket, reason: RefusalReason): void {
     this.#metrics.connectionRefused(kind, reason)
+    this.#counters.rejectedConnections++
     socket.destroy()
   }
 

@@ -22,6 +22,7 @@ export const COMMANDS = [
   'version',
   'verbosity',
   'flush_all',
+  'stats',
   'noop',
   'quit',
   'unknown',

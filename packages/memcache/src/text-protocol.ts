@@ -7,6 +7,7 @@ import {
   type EndpointContext,
   type ProtocolSession,
 } from './endpoint-context.ts'
+import type { StatLine, StatsGroup } from './endpoint-stats.ts'
 import type { Command, ErrorReason } from './metrics.ts'
 import { casUniqueOf } from './stored-value.ts'
 
@@ -22,6 +23,7 @@ const OK = reply('OK')
 const DELETED = reply('DELETED')
 const TOUCHED = reply('TOUCHED')
 const NOT_FOUND = reply('NOT_FOUND')
+const RESET = reply('RESET')
 const VALUE_PREFIX = Buffer.from('VALUE ', 'latin1')
 const STORE_REPLIES: Record<StoreResult, Buffer> = {
   stored: reply('STORED'),
@@ -54,7 +56,16 @@ const TEXT_COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['version', 'version'],
   ['verbosity', 'verbosity'],
   ['flush_all', 'flush_all'],
+  ['stats', 'stats'],
   ['quit', 'quit'],
+])
+
+/** `stats <group>`; `stats` alone is `general`, `stats reset` an action. */
+const STATS_SUBCOMMANDS: ReadonlyMap<string, StatsGroup> = new Map<string, StatsGroup>([
+  ['settings', 'settings'],
+  ['items', 'items'],
+  ['slabs', 'slabs'],
+  ['sizes', 'sizes'],
 ])
 
 interface PendingStore {
@@ -185,6 +196,9 @@ export class TextProtocolSession implements ProtocolSession {
       case 'flush_all':
         this.#flushAll(tokens)
         return
+      case 'stats':
+        this.#stats(tokens)
+        return
       case 'quit':
         this.#out.close()
         return
@@ -215,7 +229,7 @@ export class TextProtocolSession implements ProtocolSession {
       const key = tokens[i]!
       let hit: Hit | undefined
       try {
-        hit = exptime === undefined ? ops.lookup(key) : ops.getAndTouch(key, exptime)
+        hit = exptime === undefined ? ops.lookup(key) : ops.touch(key, exptime)
       } catch (err) {
         // The VALUE lines already written stay valid; the error line replaces the END.
         this.#failure(err)
@@ -279,7 +293,7 @@ export class TextProtocolSession implements ProtocolSession {
       refusal = ['bad-request', `CLIENT_ERROR ${BAD_FORMAT}`]
     } else if (bytes > this.#ctx.limits.maxValueBytes) {
       refusal = ['value-too-large', 'SERVER_ERROR object too large for cache']
-      if (command === 'set') this.#guard(() => this.#ctx.ops.discardAfterFailedSet(key))
+      this.#guard(() => this.#ctx.ops.refuseTooLarge(command, key))
     }
     if (refusal !== undefined || flags === undefined || exptime === undefined || cas === undefined) {
       if (refusal !== undefined) this.#fail(refusal[0], refusal[1], noreply)
@@ -352,7 +366,7 @@ export class TextProtocolSession implements ProtocolSession {
     }
     let touched: boolean
     try {
-      touched = this.#ctx.ops.touch(key, exptime)
+      touched = this.#ctx.ops.touch(key, exptime) !== undefined
     } catch (err) {
       this.#failure(err, noreply)
       return
@@ -361,7 +375,8 @@ export class TextProtocolSession implements ProtocolSession {
   }
 
   /**
-   * `verbosity <level> [noreply]`: accepted and otherwise ignored: the endpoint never logs requests. As in memcached, a third token other than `noreply` is ignored.
+   * `verbosity <level> [noreply]`: accepted (and shown by `stats settings`) and otherwise ignored:
+   * the endpoint never logs requests. As in memcached, a third token other than `noreply` is ignored.
    */
   #verbosity(tokens: Buffer[]): void {
     if (tokens.length < 2 || tokens.length > 3) {
@@ -374,12 +389,14 @@ export class TextProtocolSession implements ProtocolSession {
       this.#fail('bad-request', `CLIENT_ERROR ${BAD_FORMAT}`, noreply)
       return
     }
+    this.#ctx.stats.setVerbosity(level)
     if (!noreply) this.#out.write(OK)
   }
 
   /**
-   * `flush_all [delay] [noreply]`, refused unless allowed; a delay of 0 or less is an immediate
-   * flush, a later one is refused.
+   * `flush_all [delay] [noreply]`. Counted, then refused unless allowed (as memcached counts a
+   * flush it was started without); a delay of 0 or less is an immediate flush, a later one is
+   * refused.
    */
   #flushAll(tokens: Buffer[]): void {
     if (tokens.length > 3) {
@@ -387,6 +404,7 @@ export class TextProtocolSession implements ProtocolSession {
       return
     }
     const noreply = isNoreply(tokens)
+    this.#ctx.counters.cmdFlush++
     if (!this.#ctx.limits.allowFlushAll) {
       this.#fail('flush-disabled', 'SERVER_ERROR flush_all is disabled on this endpoint', noreply)
       return
@@ -409,6 +427,26 @@ export class TextProtocolSession implements ProtocolSession {
       return
     }
     if (!noreply) this.#out.write(OK)
+  }
+
+  /**
+   * `stats [group]`, `stats reset`. Any other group is `ERROR`, as memcached answers one it does
+   * not know; a `noreply` does not silence it there either. Tokens after the group are ignored.
+   */
+  #stats(tokens: Buffer[]): void {
+    const stats = this.#ctx.stats
+    const sub = tokens[1]?.toString('latin1')
+    if (sub === 'reset') {
+      stats.reset()
+      this.#out.write(RESET)
+      return
+    }
+    const group = sub === undefined ? 'general' : STATS_SUBCOMMANDS.get(sub)
+    if (group === undefined) {
+      this.#unknown()
+      return
+    }
+    this.#out.write(renderStats(stats.report(group)))
   }
 
   #failure(err: unknown, silent = false): void {
@@ -435,6 +473,12 @@ export class TextProtocolSession implements ProtocolSession {
     this.#fail(reason, line)
     this.#out.close()
   }
+}
+
+function renderStats(lines: readonly StatLine[]): Buffer {
+  let text = ''
+  for (const [name, value] of lines) text += `STAT ${name} ${value}\r\n`
+  return Buffer.from(`${text}END\r\n`, 'latin1')
 }
 
 function tokenize(line: Buffer): Buffer[] {

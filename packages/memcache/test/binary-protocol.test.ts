@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Command } from '../src/metrics.ts'
-import { type Endpoint, startEndpoint } from './endpoint-fixture.ts'
+import { type Endpoint, NOW_S, startEndpoint } from './endpoint-fixture.ts'
 import {
   type BinaryRequest,
   type BinaryResponse,
@@ -53,6 +53,18 @@ async function pipeline(reqs: BinaryRequest[]): Promise<BinaryResponse[]> {
     const res = await binaryResponse(c)
     if (res.opcode === Op.noop) return out
     out.push(res)
+  }
+}
+
+/** A STAT request's answer: one response per stat, then the empty one that ends the list. */
+async function stat(key: string, opaque: number): Promise<Map<string, string>> {
+  c.send(binaryRequest({ opcode: Op.stat, key, opaque }))
+  const out = new Map<string, string>()
+  for (;;) {
+    const res = await binaryResponse(c)
+    expect([res.opcode, res.status, res.opaque, res.cas]).toEqual([Op.stat, OK, opaque, 0n])
+    if (res.key.length === 0) return out
+    out.set(res.key.toString(), res.value.toString())
   }
 }
 
@@ -230,6 +242,27 @@ const COMMAND_CASES: Record<Exclude<Command, 'gets' | 'gats' | 'cas'>, () => Pro
     expect([res.opcode, res.status, res.opaque]).toEqual([Op.verbosity, UNKNOWN, 3])
     expect((await call({ opcode: Op.noop })).status).toBe(OK)
   },
+  async stats() {
+    await set('a', 'alpha')
+    await call({ opcode: Op.get, key: 'a' })
+    expect(await pipeline([{ opcode: Op.getq, key: 'missing' }])).toEqual([])
+    const general = await stat('', 21)
+    expect(general.get('get_hits')).toBe('1')
+    expect(general.get('get_misses')).toBe('1')
+    expect(general.get('cmd_set')).toBe('1')
+    expect(general.get('curr_items')).toBe('1')
+    expect(general.get('time')).toBe(String(NOW_S))
+    expect((await stat('settings', 22)).get('tcpport')).toBe(String(ep.port))
+    // memcached matches `reset` as a prefix, and answers it with the terminator alone.
+    expect((await stat('resetting', 23)).size).toBe(0)
+    expect((await stat('', 24)).get('cmd_get')).toBe('0')
+    expect([...(await stat('sizes', 25))]).toEqual([['sizes_status', 'disabled']])
+    const unknown = await call({ opcode: Op.stat, key: 'bogus' })
+    expect([unknown.status, unknown.value.toString()]).toEqual([NOT_FOUND, 'Not found'])
+    expect(await ep.metric('tlsmesh_memcache_commands_total', { command: 'stats', protocol: 'binary' })).toBe(
+      6,
+    )
+  },
   async flush_all() {
     await set('a', 'alpha')
     expect((await call({ opcode: Op.flush })).status).toBe(NOT_SUPPORTED)
@@ -322,6 +355,7 @@ describe('binary protocol: bad input', () => {
       { opcode: Op.gat, key: 'a', extras: u32(1), value: 'v' },
       { opcode: Op.noop, key: 'a' },
       { opcode: Op.version, value: 'v' },
+      { opcode: Op.stat, extras: u32(0) },
       { opcode: Op.flush, key: 'a' },
       { opcode: Op.get, key: 'k'.repeat(251) },
       { opcode: Op.set, key: 'k'.repeat(251), value: 'v', extras: storeExtras(0, 0) },

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createReplicaStore, LocalSessionCache, type ReplicaStoreInit } from '@tlsmesh/store'
 import { Registry } from 'prom-client'
+import { replicaCacheUsage } from '../src/endpoint-stats.ts'
 import {
   createMemcacheServer,
+  DEFAULT_REALM,
   type MemcacheServer,
   type MemcacheServerComponents,
   type MemcacheServerInit,
@@ -33,11 +35,15 @@ export interface EndpointOptions {
   components?: Partial<MemcacheServerComponents>
 }
 
-/** A real server on 127.0.0.1 (port 0) over a real LocalSessionCache with a manual clock. */
+/**
+ * A real server on 127.0.0.1 (port 0) over a real LocalSessionCache with a manual clock; `stats`
+ * reads the served realm of its store.
+ */
 export async function startEndpoint(options: EndpointOptions = {}): Promise<Endpoint> {
   const clock = { now: NOW_MS }
   const now = () => clock.now
-  const cache = new LocalSessionCache({ store: createReplicaStore(options.store ?? {}), now })
+  const store = createReplicaStore(options.store ?? {})
+  const cache = new LocalSessionCache({ store, now })
   const registry = new Registry()
   const dir = options.socket ? mkdtempSync(join(tmpdir(), 'tlsmesh-memcache-')) : undefined
   const socketPath = dir === undefined ? undefined : join(dir, 'memcache.sock')
@@ -50,7 +56,13 @@ export async function startEndpoint(options: EndpointOptions = {}): Promise<Endp
       idleTimeoutMs: 0,
       ...options.init,
     },
-    { cache, registry, now, ...options.components },
+    {
+      cache,
+      registry,
+      now,
+      cacheUsage: replicaCacheUsage(store, options.init?.realm ?? DEFAULT_REALM),
+      ...options.components,
+    },
   )
   await server.start()
   const tcp = server.addresses().find((address) => address.transport === 'tcp')

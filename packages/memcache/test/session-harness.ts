@@ -3,6 +3,7 @@ import { BinaryProtocolSession, REQUEST_MAGIC } from '../src/binary-protocol.ts'
 import { ByteQueue } from '../src/byte-queue.ts'
 import { CacheOperations } from '../src/cache-operations.ts'
 import type { ConnectionOutput, EndpointContext, ProtocolSession } from '../src/endpoint-context.ts'
+import { EndpointCounters, EndpointStats } from '../src/endpoint-stats.ts'
 import { MemcacheMetrics } from '../src/metrics.ts'
 import { TextProtocolSession } from '../src/text-protocol.ts'
 import { NOW_MS } from './endpoint-fixture.ts'
@@ -42,9 +43,21 @@ export function runSession(
   // A small store: lru-cache preallocates its slots, and property tests make thousands of these.
   const cache = new LocalSessionCache({ store: createReplicaStore({ maxEntriesPerRealm: 64 }), now })
   const fullLimits = { maxValueBytes: 1024, maxLineBytes: 512, allowFlushAll: false, version: 'v', ...limits }
+  const counters = new EndpointCounters()
+  const settings = { maxConnections: 1, idleTimeoutMs: 0, allowFlushAll: false, socketMode: 0o660 }
   const ctx: EndpointContext = {
-    ops: new CacheOperations(cache, 'default', now, fullLimits.maxValueBytes),
+    ops: new CacheOperations(cache, 'default', now, fullLimits.maxValueBytes, counters),
     metrics: new MemcacheMetrics(undefined),
+    counters,
+    stats: new EndpointStats({
+      counters,
+      settings: { ...settings, ...fullLimits },
+      version: fullLimits.version,
+      now,
+      addresses: () => [],
+      cacheUsage: undefined,
+      cpuUsage: () => ({ user: 0, system: 0 }),
+    }),
     limits: fullLimits,
     logger: undefined,
   }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Command } from '../src/metrics.ts'
-import { type Endpoint, startEndpoint } from './endpoint-fixture.ts'
+import { type Endpoint, NOW_S, startEndpoint } from './endpoint-fixture.ts'
 import { RawConnection } from './raw-clients.ts'
 
 let ep: Endpoint
@@ -27,6 +27,19 @@ async function gets(key: string): Promise<string> {
   const cas = / (\d+)\r\n/.exec(reply)?.[1]
   if (cas === undefined) throw new Error(`no cas in ${reply}`)
   return cas
+}
+
+/** A `stats` list, by name, up to its END. */
+async function stats(command: string): Promise<Map<string, string>> {
+  c.send(`${command}\r\n`)
+  const out = new Map<string, string>()
+  for (;;) {
+    const line = await c.line()
+    if (line === 'END') return out
+    const match = /^STAT (\S+) (.*)$/.exec(line)
+    if (match === null) throw new Error(`not a stat: ${line}`)
+    out.set(match[1]!, match[2]!)
+  }
 }
 
 /** One case per command label: a new label without a text test does not compile (noop is binary-only). */
@@ -191,6 +204,38 @@ const COMMAND_CASES: Record<Exclude<Command, 'noop'>, () => Promise<void>> = {
     expect(await c.line()).toBe('CLIENT_ERROR bad command line format')
     expect(await c.line()).toBe('OK')
     expect(await c.line()).toMatch(/^VERSION /)
+  },
+  async stats() {
+    await set('a', 'alpha')
+    c.send('get a missing\r\n')
+    await c.retrieval()
+    const general = await stats('stats')
+    const counters = ['cmd_get', 'get_hits', 'get_misses', 'cmd_set', 'total_items', 'curr_items']
+    expect(counters.map((name) => general.get(name))).toEqual(['2', '1', '1', '1', '1', '1'])
+    expect(general.get('curr_connections')).toBe('1')
+    expect(general.get('version')).toBe('1.6.0-tlsmesh-test')
+    expect(general.get('time')).toBe(String(NOW_S))
+    expect(general.get('pid')).toBe(String(process.pid))
+    c.send('verbosity 5\r\n')
+    expect(await c.line()).toBe('OK')
+    const settings = await stats('stats settings')
+    expect(settings.get('tcpport')).toBe(String(ep.port))
+    expect(settings.get('item_size_max')).toBe('16384')
+    expect(settings.get('flush_enabled')).toBe('no')
+    // memcached caps the level at 2.
+    expect(settings.get('verbosity')).toBe('2')
+    c.send('stats reset\r\n')
+    expect(await c.line()).toBe('RESET')
+    expect((await stats('stats')).get('cmd_get')).toBe('0')
+    expect([...(await stats('stats items'))]).toEqual([])
+    expect([...(await stats('stats slabs'))]).toEqual([
+      ['active_slabs', '0'],
+      ['total_malloced', '0'],
+    ])
+    c.send('stats bogus\r\nstats noreply\r\n')
+    expect(await c.line()).toBe('ERROR')
+    expect(await c.line()).toBe('ERROR')
+    expect(await ep.metric('tlsmesh_memcache_commands_total', { command: 'stats', protocol: 'text' })).toBe(8)
   },
   async flush_all() {
     await set('a', 'alpha')
