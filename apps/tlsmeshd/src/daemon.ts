@@ -4,6 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   createMemcacheServer,
   type MemcacheServer,
+  replicaCacheUsage,
   resolveUserIds,
   UnknownUserError,
 } from '@tlsmesh/memcache'
@@ -239,7 +240,13 @@ export async function startDaemon(
         ...(memcacheAllowUids !== undefined ? { allowUids: memcacheAllowUids } : {}),
         version: `tlsmesh-${VERSION}`,
       },
-      { cache: mesh.cache, registry, logger: logger.child({ module: 'memcache' }) },
+      {
+        cache: mesh.cache,
+        registry,
+        logger: logger.child({ module: 'memcache' }),
+        // `stats` reads the served realm's items and bytes from the replica.
+        cacheUsage: replicaCacheUsage(mesh.store, options.memcache.realm),
+      },
     )
     try {
       await memcache.start()
