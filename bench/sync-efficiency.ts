@@ -1,11 +1,21 @@
 // Set reconciliation cost: two replicas of `records` records that differ in `differ` (half missing
 // on each side), reconciled through the real codec in one process; bytes exchanged against a full
-// copy of the replica (every record encoded once).
-//   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--repeat 3]
+// copy of the replica (every record encoded once). Records were published in batches of `batch`,
+// each with one proof (signature and digests), which sync sends once per page that carries one of
+// its records; signatures are random bytes, since nothing here checks them.
+//   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--batch 64] [--repeat 3]
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
-import { decodeSyncMessage, encodeBatch, encodeSyncMessage, SyncKind } from '@tlsmesh/wire'
+import { createReplicaStore, type RecordProof, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
+import {
+  decodeSyncMessage,
+  encodeBatch,
+  encodeSyncMessage,
+  recordDigests,
+  SIGNATURE_BYTES,
+  SyncKind,
+  type SyncMessage,
+} from '@tlsmesh/wire'
 import { RealmDigest } from '../packages/mesh/src/sync/realm-digest.ts'
 import { answerQuery, answerRecords, reconcile } from '../packages/mesh/src/sync/set-reconciliation.ts'
 import { progress, spread, writeResult } from './lib/bench-report.ts'
@@ -14,27 +24,44 @@ const { values } = parseArgs({
   options: {
     records: { type: 'string', default: '100000' },
     differ: { type: 'string', default: '100' },
+    batch: { type: 'string', default: '64' },
     repeat: { type: 'string', default: '3' },
     out: { type: 'string', default: 'sync-efficiency' },
   },
 })
 const records = Number(values.records)
 const differ = Number(values.differ)
+const batch = Number(values.batch)
 const REALM = 'bench'
 const now = Date.now()
 const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
-const record = (): SessionRecord => ({
-  realm: REALM,
-  id: randomBytes(32),
-  value: randomBytes(200),
-  created: now - 1000,
-  expires: now + 3_600_000,
-  origin,
-})
+/** `count` records as their origin published them: in batches, each sharing its batch's proof. */
+function published(count: number): SessionRecord[] {
+  const out: SessionRecord[] = []
+  for (let i = 0; i < count; i += batch) {
+    const group = Array.from({ length: Math.min(batch, count - i) }, () => ({
+      realm: REALM,
+      id: randomBytes(32),
+      value: randomBytes(200),
+      created: now - 1000,
+      expires: now + 3_600_000,
+      origin,
+    }))
+    const proof: RecordProof = {
+      origin,
+      signature: randomBytes(SIGNATURE_BYTES),
+      digests: recordDigests(group),
+    }
+    for (const r of group) out.push({ ...r, proof })
+  }
+  return out
+}
 const side = (store: ReplicaStore) => ({
   realm: REALM,
   digest: new RealmDigest(store.entries(REALM, now)),
-  merge: (r: SessionRecord) => store.merge(r, now),
+  receive: (message: SyncMessage) => {
+    for (const r of message.records) store.merge({ ...r, realm: REALM, proof: message.proofs[r.proof] }, now)
+  },
 })
 
 const ratios: number[] = []
@@ -46,20 +73,24 @@ for (let run = 0; run < Number(values.repeat); run++) {
   const init = { realms: [REALM], maxEntriesPerRealm: records + differ, maxBytesPerRealm: 1 << 30 }
   const a = createReplicaStore(init)
   const b = createReplicaStore(init)
-  const shared: SessionRecord[] = []
-  for (let i = 0; i < records - differ; i++) shared.push(record())
-  for (const r of shared) {
+  for (const r of published(records - differ)) {
     a.merge(r, now)
     b.merge(r, now)
   }
-  for (let i = 0; i < differ; i++) (i % 2 === 0 ? a : b).merge(record(), now)
+  // What each side missed was published while it was away: in batches of its own.
+  for (const r of published(Math.floor(differ / 2))) a.merge(r, now)
+  for (const r of published(Math.ceil(differ / 2))) b.merge(r, now)
   let fullCopy = 0
   const all = [...a.entries(REALM, now)]
   for (let i = 0; i < all.length; i += 1000) {
     const page = all
       .slice(i, i + 1000)
       .map((r) => ({ id: r.id, value: r.value!, created: r.created, expires: r.expires, origin: r.origin }))
-    fullCopy += encodeBatch({ realm: REALM, records: page }).byteLength
+    fullCopy += encodeBatch({
+      realm: REALM,
+      records: page,
+      signature: new Uint8Array(SIGNATURE_BYTES),
+    }).byteLength
   }
   // What each reconciliation costs a node before any byte moves: digesting its realm (the first time
   // a record is seen its hashes are computed; later digests reuse them).
@@ -95,6 +126,7 @@ for (let run = 0; run < Number(values.repeat); run++) {
 const out = {
   records,
   differ,
+  batch,
   bytes: spread(bytesRuns),
   rounds: spread(roundsRuns),
   ratioToFullCopy: spread(ratios),

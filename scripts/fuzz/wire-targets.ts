@@ -1,8 +1,9 @@
 // Fuzz targets for the wire decoders: everything a peer sends goes through one of them. A decoder
 // may return or throw a WireDecodeError with a known code; anything else it throws is a finding, and
 // so is a decoded message that does not survive encode -> decode unchanged (the encoders refuse what
-// the decoders refuse, so whatever was accepted must be re-encodable), or whose encoded size differs
-// from the size the batch builder computes without encoding.
+// the decoders refuse, so whatever was accepted must be re-encodable), whose encoded size differs
+// from the size the batch builder computes without encoding, that shares memory with the input, or
+// (sync) with a record whose proof is not in the message or whose origin is not its proof's.
 import { isDeepStrictEqual } from 'node:util'
 import {
   BroadcastKind,
@@ -12,9 +13,12 @@ import {
   encodeBatch,
   encodeBroadcastFrame,
   encodeSyncMessage,
+  RECORD_DIGEST_BYTES,
+  SIGNATURE_BYTES,
   SyncKind,
   type SyncLimits,
   WIRE_DECODE_ERROR_CODES,
+  WIRE_VERSION,
   WireDecodeError,
   type WireLimits,
 } from '@tlsmesh/wire'
@@ -36,7 +40,14 @@ const TIGHT: WireLimits = {
   maxRealmBytes: 8,
   maxOriginBytes: 16,
 }
-const TIGHT_SYNC: SyncLimits = { ...TIGHT, maxRanges: 3, maxItemsPerRange: 2, maxWanted: 3 }
+const TIGHT_SYNC: SyncLimits = {
+  ...TIGHT,
+  maxProofs: 2,
+  maxProofDigests: 3,
+  maxRanges: 3,
+  maxItemsPerRange: 2,
+  maxWanted: 3,
+}
 
 /**
  * Bytes compared by content and bigints by value, whatever the array type: a decoder fed a Node
@@ -63,15 +74,21 @@ function refusedProperly(err: unknown): void {
 }
 
 const NOW = 1_750_000_000_000
-const ORIGIN = '12D3KooWGzxzKZYveHXtU1Wvzfr8ay5TN5Kp6Sxr5rGvr2bLXLbX'
+// Short enough for the tight limits.
+const ORIGIN = '12D3KooWGzxzKZYveHXtU1Wvzfr8ay5TN5Kp6Sxr5rGvr2bLXLbX'.slice(0, 12)
+// The decoders check a signature's length, never its bytes (the mesh does).
+const SIGNATURE = Uint8Array.from({ length: SIGNATURE_BYTES }, (_, i) => i)
 const id = (n: number): Uint8Array => Uint8Array.from({ length: 8 }, (_, i) => (n * 31 + i) & 0xff)
 const record = (n: number, withOrigin: boolean) => ({
   id: id(n),
   ...(n % 3 === 0 ? {} : { value: Uint8Array.from({ length: n % 20 }, (_, i) => i) }),
   created: NOW + n,
   expires: NOW + n + 300_000,
-  ...(withOrigin ? { origin: ORIGIN.slice(0, 12) } : {}),
+  ...(withOrigin ? { origin: ORIGIN } : {}),
 })
+
+/** Shares memory with `data`: a decoder promises copies, so that what a replica keeps does not pin a message. */
+const pins = (data: Buffer, bytes: Uint8Array | undefined): boolean => bytes?.buffer === data.buffer
 
 function checkBatch(data: Buffer, limits: WireLimits | undefined): void {
   let batch: ReturnType<typeof decodeBatch>
@@ -84,10 +101,12 @@ function checkBatch(data: Buffer, limits: WireLimits | undefined): void {
   // decodeBatch promises copies: a replica holding a record must not pin the message (or, for a Node
   // Buffer from a socket, the socket's whole 64 KiB read).
   for (const r of batch.records) {
-    if (r.id.buffer === data.buffer || (r.value !== undefined && r.value.buffer === data.buffer)) {
+    if (pins(data, r.id) || pins(data, r.value)) {
       throw new DecoderPropertyError('a decoded record shares memory with the message')
     }
   }
+  if (pins(data, batch.signature))
+    throw new DecoderPropertyError('a signature shares memory with the message')
   const encoded = encodeBatch(batch, limits)
   const computed =
     batchHeaderBytes(batch.realm) + batch.records.reduce((n, r) => n + encodedRecordBytes(r), 0)
@@ -107,16 +126,30 @@ export const wireBatchTarget: FuzzTarget = {
     checkBatch(data, TIGHT)
   },
   seeds: () => [
-    Buffer.from(encodeBatch({ realm: 'web', records: [] })),
-    Buffer.from(encodeBatch({ realm: 'web', records: [record(1, false)] })),
+    Buffer.from(encodeBatch({ realm: 'web', records: [], signature: SIGNATURE })),
+    Buffer.from(encodeBatch({ realm: 'web', records: [record(1, false)], signature: SIGNATURE })),
     Buffer.from(
-      encodeBatch({ realm: 'a.b-c', records: [record(1, false), record(2, true), record(3, false)] }),
+      encodeBatch({
+        realm: 'a.b-c',
+        records: [record(1, false), record(2, true), record(3, false)],
+        signature: SIGNATURE,
+      }),
     ),
   ],
-  // Field tags of RecordBatch and WireRecord (field << 3 | wire type), and a version.
-  dictionary: [[0x08, 0x01], [0x12], [0x1a], [0x0a], [0x18], [0x20], [0x2a], [0x08, 0x02]].map((b) =>
-    Buffer.from(b),
-  ),
+  // Field tags of RecordBatch and WireRecord (field << 3 | wire type), a signature's tag and length,
+  // this version and the next.
+  dictionary: [
+    [0x08, WIRE_VERSION],
+    [0x12],
+    [0x1a],
+    [0x22, SIGNATURE_BYTES],
+    [0x0a],
+    [0x18],
+    [0x20],
+    [0x2a],
+    [0x30],
+    [0x08, WIRE_VERSION + 1],
+  ].map((b) => Buffer.from(b)),
 }
 
 function checkSync(data: Buffer, limits: SyncLimits | undefined): void {
@@ -126,6 +159,19 @@ function checkSync(data: Buffer, limits: SyncLimits | undefined): void {
   } catch (err) {
     refusedProperly(err)
     return
+  }
+  for (const r of message.records) {
+    if (message.proofs[r.proof]?.origin !== r.origin) {
+      throw new DecoderPropertyError("a decoded record's proof is missing or names another origin")
+    }
+    if (pins(data, r.id) || pins(data, r.value)) {
+      throw new DecoderPropertyError('a decoded record shares memory with the message')
+    }
+  }
+  for (const p of message.proofs) {
+    if (pins(data, p.signature) || pins(data, p.digests)) {
+      throw new DecoderPropertyError('a decoded proof shares memory with the message')
+    }
   }
   if (!sameContent(decodeSyncMessage(encodeSyncMessage(message), limits), message)) {
     throw new DecoderPropertyError('a decoded sync message changed through encode -> decode')
@@ -146,6 +192,7 @@ export const wireSyncTarget: FuzzTarget = {
         realm: 'web',
         ranges: [{ depth: 0, prefix: 0n, fingerprint: 0x1234n, count: 3 }],
         records: [],
+        proofs: [],
         wanted: [],
       }),
     ),
@@ -158,6 +205,7 @@ export const wireSyncTarget: FuzzTarget = {
           { depth: 2, prefix: 0x1fn, fingerprint: 2n, count: 40 },
         ],
         records: [],
+        proofs: [],
         wanted: [],
       }),
     ),
@@ -166,26 +214,44 @@ export const wireSyncTarget: FuzzTarget = {
         kind: SyncKind.RECORDS,
         realm: 'web',
         ranges: [],
-        records: [record(1, true), record(3, true)],
+        records: [
+          { ...record(1, true), origin: ORIGIN, proof: 0 },
+          { ...record(3, true), origin: ORIGIN, proof: 1 },
+        ],
+        proofs: [
+          { origin: ORIGIN, signature: SIGNATURE, digests: new Uint8Array(2 * RECORD_DIGEST_BYTES).fill(1) },
+          { origin: ORIGIN, signature: SIGNATURE, digests: new Uint8Array(RECORD_DIGEST_BYTES).fill(2) },
+        ],
         wanted: [1n, 2n ** 63n],
       }),
     ),
     Buffer.from(
-      encodeSyncMessage({ kind: SyncKind.DONE, realm: 'web', ranges: [], records: [], wanted: [] }),
+      encodeSyncMessage({
+        kind: SyncKind.DONE,
+        realm: 'web',
+        ranges: [],
+        records: [],
+        proofs: [],
+        wanted: [],
+      }),
     ),
   ],
+  // SyncMessage, SyncRange, SyncItem, WireRecord and RecordProof tags, a signature's length.
   dictionary: [
-    [0x08, 0x01],
+    [0x08, WIRE_VERSION],
     [0x10],
     [0x1a],
     [0x22],
     [0x2a],
     [0x32],
+    [0x3a],
     [0x08],
     [0x11],
     [0x19],
     [0x20],
     [0x30, 0x01],
+    [0x30],
+    [0x12, SIGNATURE_BYTES],
   ].map((b) => Buffer.from(b)),
 }
 
@@ -215,8 +281,7 @@ export const wireBroadcastTarget: FuzzTarget = {
         kind: BroadcastKind.GOSSIP,
         realm: 'web',
         origin: id(1),
-        data: Buffer.from(encodeBatch({ realm: 'web', records: [record(1, false)] })),
-        signature: Uint8Array.from({ length: 64 }, (_, i) => i),
+        data: Buffer.from(encodeBatch({ realm: 'web', records: [record(1, false)], signature: SIGNATURE })),
         hops: 2,
       }),
     ),
@@ -226,7 +291,8 @@ export const wireBroadcastTarget: FuzzTarget = {
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.GRAFT, realm: 'web', ids: [] })),
     Buffer.from(encodeBroadcastFrame({ kind: BroadcastKind.PRUNE, realm: 'web', full: true })),
   ],
-  dictionary: [[0x08, 0x01], [0x10], [0x1a], [0x22], [0x2a], [0x32], [0x3a], [0x40], [0x48]].map((b) =>
-    Buffer.from(b),
+  // 0x32: field 6, the signature version 1 wrote, which a decoder must skip.
+  dictionary: [[0x08, WIRE_VERSION], [0x10], [0x1a], [0x22], [0x2a], [0x32], [0x3a], [0x40], [0x48]].map(
+    (b) => Buffer.from(b),
   ),
 }

@@ -4,24 +4,19 @@
 // batches their origin signed that break a limit (relays pass them on; every node refuses the signer).
 // The fleet (real node processes) rejects or ignores each, counts it by reason, stops listening to the
 // peer, and keeps replicating; with an allowlist, other key holders cannot even connect.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BROADCAST_PROTOCOL, parseMeshKey, realmTopic } from '@tlsmesh/mesh'
-import { BroadcastKind, encodeBatch, encodeBroadcastFrame } from '@tlsmesh/wire'
-import { createLibp2p } from 'libp2p'
+import { BROADCAST_PROTOCOL, realmTopic } from '@tlsmesh/mesh'
+import { BroadcastKind, decodeBatch, encodeBatch, encodeBroadcastFrame, type WireRecord } from '@tlsmesh/wire'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type MeshFleet, type NodeReport, startMeshFleet } from '../../bench/lib/mesh-fleet.ts'
+import { createMeshAttacker, type MeshAttacker } from './lib/mesh-attacker.ts'
 
 const REALM = 'web'
 const topic = realmTopic('default', REALM)
@@ -35,26 +30,18 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15
   throw new Error(`timed out waiting for ${what}`)
 }
 
-async function createAttacker(
-  meshKeyFile: string,
-  signed: boolean,
-  privateKey?: Awaited<ReturnType<typeof generateKeyPair>>,
-) {
-  return createLibp2p({
-    ...(privateKey !== undefined ? { privateKey } : {}),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionProtector: preSharedKey({ psk: parseMeshKey(readFileSync(meshKeyFile)) }),
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        globalSignaturePolicy: signed ? 'StrictSign' : 'StrictNoSign',
-      }),
-    },
-  })
+/** The attackers by libp2p node: each signs its own batches (as their origin). */
+const attackers = new WeakMap<object, MeshAttacker>()
+
+async function createAttacker(meshKeyFile: string, signed: boolean, key?: PrivateKey) {
+  const attacker = await createMeshAttacker(meshKeyFile, { signed, ...(key !== undefined ? { key } : {}) })
+  attackers.set(attacker.node, attacker)
+  return attacker.node
+}
+
+/** A batch the attacker signed as its origin, as a fleet member signs its own. */
+function signedBy(attacker: object, realm: string, records: WireRecord[]): Uint8Array {
+  return attackers.get(attacker)!.signedBatch(realm, records)
 }
 
 /** An attacker holding the fleet's mesh key, connected to the given nodes and on the realm's topic. */
@@ -114,16 +101,25 @@ describe('hostile peers holding the mesh key', () => {
     try {
       const before = await fleet.status()
       const now = Date.now()
-      const newerVersion = new Uint8Array([0x08, 0x02, 0x12, 0x03, 0x77, 0x65, 0x62])
+      const newerVersion = new Uint8Array([0x08, 0x09, 0x12, 0x03, 0x77, 0x65, 0x62])
+      const signed = (realm: string, records: WireRecord[]) => signedBy(attacker, realm, records)
+      // What the attacker signed, with the value changed afterwards: the signature no longer covers it.
+      const tampered = decodeBatch(signed(REALM, [record(now + 5, 60_000)]))
+      tampered.records[0]!.value = crypto.getRandomValues(new Uint8Array(100))
       const bad: Array<[string, Uint8Array]> = [
         ['malformed', crypto.getRandomValues(new Uint8Array(300))],
-        ['ttl-too-long', encodeBatch({ realm: REALM, records: [record(now, 48 * 3600_000)] })],
-        ['wrong-topic', encodeBatch({ realm: 'other', records: [record(now, 60_000)] })],
+        ['ttl-too-long', signed(REALM, [record(now, 48 * 3600_000)])],
+        ['wrong-topic', signed('other', [record(now, 60_000)])],
         ['malformed', new Uint8Array([0xff, 0xff, 0xff])],
-        ['ttl-too-long', encodeBatch({ realm: REALM, records: [record(now + 1, 30 * 24 * 3600_000)] })],
-        ['wrong-topic', encodeBatch({ realm: 'other2', records: [record(now + 2, 60_000)] })],
-        ['from-future', encodeBatch({ realm: REALM, records: [record(now + 10 * 60_000, 60_000)] })],
+        ['ttl-too-long', signed(REALM, [record(now + 1, 30 * 24 * 3600_000)])],
+        ['wrong-topic', signed('other2', [record(now + 2, 60_000)])],
+        ['from-future', signed(REALM, [record(now + 10 * 60_000, 60_000)])],
         ['unsupported-version', newerVersion],
+        ['bad-signature', encodeBatch({ ...tampered })],
+        [
+          'bad-signature',
+          encodeBatch({ realm: REALM, records: [record(now + 4, 60_000)], signature: new Uint8Array(64) }),
+        ],
       ]
       for (const [, data] of bad) await attacker.services.pubsub.publish(topic, data)
       for (const victim of [1, 2]) {
@@ -135,7 +131,7 @@ describe('hostile peers holding the mesh key', () => {
       // Then, once scores are refreshed (a heartbeat), a perfectly valid record: the fleet no longer
       // listens to this peer.
       await new Promise((r) => setTimeout(r, 1500))
-      const valid = encodeBatch({ realm: REALM, records: [record(now + 3, 60_000)] })
+      const valid = signed(REALM, [record(now + 3, 60_000)])
       await attacker.services.pubsub.publish(topic, valid)
       await new Promise((r) => setTimeout(r, 1000))
       const after = await fleet.status()
@@ -144,7 +140,8 @@ describe('hostile peers holding the mesh key', () => {
         expect(records.refused.malformed).toBeGreaterThanOrEqual(2)
         expect(records.refused['ttl-too-long']).toBeGreaterThanOrEqual(2)
         expect(records.refused['wrong-topic']).toBeGreaterThanOrEqual(2)
-        expect(records.rejected).toBeGreaterThanOrEqual(6)
+        expect(records.refused['bad-signature']).toBeGreaterThanOrEqual(2)
+        expect(records.rejected).toBeGreaterThanOrEqual(8)
         // Nothing the attacker sent was stored: not the bad records, not the valid one after them.
         expect(entries(after[victim]!)).toBe(entries(before[victim]!))
       }
@@ -200,13 +197,12 @@ describe('hostile peers holding the mesh key', () => {
         const ids = Array.from({ length: 4096 }, () => crypto.getRandomValues(new Uint8Array(20)))
         await lp.write(encodeBroadcastFrame({ kind: BroadcastKind.IHAVE, realm: REALM, ids, hops: 0 }))
       }
-      // 2. A batch claiming node 0 as its origin, with a signature the attacker made up.
+      // 2. A batch claiming node 0 as its origin, signed by the attacker.
       const forged = {
         kind: BroadcastKind.GOSSIP as const,
         realm: REALM,
         origin: new TextEncoder().encode(fleet.addrs[0]![0]!.split('/p2p/')[1]!),
-        data: encodeBatch({ realm: REALM, records: [record(Date.now(), 60_000)] }),
-        signature: crypto.getRandomValues(new Uint8Array(64)),
+        data: signedBy(attacker, REALM, [record(Date.now(), 60_000)]),
         hops: 0,
       }
       await lp.write(encodeBroadcastFrame(forged))
@@ -249,18 +245,9 @@ describe('hostile peers holding the mesh key', () => {
       const lp = await joinTreeOf(attacker, 1)
       // Three batches the attacker signed as their origin, each with a record over the TTL cap.
       for (let i = 0; i < 3; i++) {
-        const data = encodeBatch({ realm: REALM, records: [record(Date.now(), 48 * 3600_000)] })
-        const signed = new Uint8Array([...new TextEncoder().encode(`tlsmesh-broadcast:${REALM}`), 0, ...data])
-        const signature = await key.sign(signed)
+        const data = signedBy(attacker, REALM, [record(Date.now(), 48 * 3600_000)])
         await lp.write(
-          encodeBroadcastFrame({
-            kind: BroadcastKind.GOSSIP,
-            realm: REALM,
-            origin,
-            data,
-            signature,
-            hops: 0,
-          }),
+          encodeBroadcastFrame({ kind: BroadcastKind.GOSSIP, realm: REALM, origin, data, hops: 0 }),
         )
       }
       const refused = (r: NodeReport) => r.mesh.records.refused['ttl-too-long'] ?? 0
@@ -290,10 +277,7 @@ describe('hostile peers holding the mesh key', () => {
     const attacker = await attackFrom(dir, fleet, [1], false)
     try {
       const before = await fleet.status()
-      await attacker.services.pubsub.publish(
-        topic,
-        encodeBatch({ realm: REALM, records: [record(Date.now(), 60_000)] }),
-      )
+      await attacker.services.pubsub.publish(topic, signedBy(attacker, REALM, [record(Date.now(), 60_000)]))
       await new Promise((r) => setTimeout(r, 1000))
       const after = await fleet.status()
       for (const i of [0, 1, 2]) expect(entries(after[i]!)).toBe(entries(before[i]!))

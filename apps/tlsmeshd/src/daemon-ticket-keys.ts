@@ -1,6 +1,6 @@
 import { mkdir, readFile, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { SessionCache } from '@tlsmesh/store'
+import type { ContestRule, SessionCache } from '@tlsmesh/store'
 import {
   type AttachedTicketKeyFiles,
   attachTicketKeyFiles,
@@ -8,6 +8,7 @@ import {
   HAPROXY_KEY_FILE,
   nginxTicketKeyDirectives,
   type TicketKeySchedule,
+  ticketKeyContestRule,
   ticketKeyRealm,
   ticketKeyRecordTtlMs,
 } from '@tlsmesh/ticket-keys'
@@ -21,6 +22,19 @@ const MEMORY_FILE_SYSTEMS = new Set(['tmpfs', 'ramfs'])
 /** The realms the mesh must also serve: `<realm>.tickets` for each realm of `--ticket-keys`. */
 export function ticketKeyRealms(options: TicketKeysOptions | undefined): string[] {
   return options?.realms.map(ticketKeyRealm) ?? []
+}
+
+/** The replica's rule for competing key proposals, per key realm (see `ticketKeyContestRule`). */
+export function ticketKeyContests(options: TicketKeysOptions | undefined): Record<string, ContestRule> {
+  const rules: Record<string, ContestRule> = {}
+  for (const realm of options?.realms ?? []) {
+    rules[ticketKeyRealm(realm)] = ticketKeyContestRule({
+      realm,
+      rotationMs: options!.rotationMs,
+      decryptLifetimeMs: options!.decryptLifetimeMs,
+    })
+  }
+  return rules
 }
 
 /**
@@ -170,7 +184,7 @@ export class DaemonTicketKeys {
         const status = entry.schedule.status()
         if (status.replaced > replaced) {
           replaced = status.replaced
-          log.info(
+          log.warn(
             { replaced },
             'a ticket key held here lost to a competing proposal (a race or a healed partition): every node settles on the same winner; the replaced key still decrypts here',
           )

@@ -27,6 +27,7 @@ import { registerDaemonMetrics, type StatusComponents } from './daemon-status.ts
 import {
   DaemonTicketKeys,
   prepareTicketKeyDir,
+  ticketKeyContests,
   ticketKeyRealms,
   ticketKeyRecordTtl,
 } from './daemon-ticket-keys.ts'
@@ -216,6 +217,7 @@ export async function startDaemon(
         maxEntriesPerRealm: options.replica.maxEntriesPerRealm,
         // Raised only if a key record lives longer than the 24 h cap (it does not with the defaults).
         maxTtlMs: Math.max(DEFAULT_MAX_TTL_MS, ticketKeyRecordTtl(options.ticketKeys)),
+        contested: ticketKeyContests(options.ticketKeys),
       },
     },
     { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },

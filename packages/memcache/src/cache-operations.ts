@@ -1,4 +1,4 @@
-import { RecordTooLargeError, type SessionCache, type SessionRecord } from '@tlsmesh/store'
+import { NotOwnerError, RecordTooLargeError, type SessionCache, type SessionRecord } from '@tlsmesh/store'
 import type { EndpointCounters } from './endpoint-stats.ts'
 import { resolveExptime } from './exptime.ts'
 import { casUniqueOf, decodeStoredValue, encodeStoredValue } from './stored-value.ts'
@@ -120,13 +120,13 @@ export class CacheOperations {
     const expiry = resolveExptime(exptime, this.#now())
     if (expiry.kind === 'expired') {
       // memcached stores the item already expired: the reply is STORED and the key reads as a miss.
-      if (existing !== undefined) this.#cache.delete(this.#realm, key)
+      if (existing !== undefined) this.#deleteRecord(key)
       return { result: 'stored' }
     }
     // A TTL of 0 asks the cache for its default; the cache caps any TTL at the realm's cap.
     const written = this.#write(key, encodeStoredValue(flags, data), expiry.kind === 'ttl' ? expiry.ttlMs : 0)
     if (written.result === 'too-large' && command === 'set' && existing !== undefined) {
-      this.#cache.delete(this.#realm, key)
+      this.#deleteRecord(key)
     }
     return written
   }
@@ -138,7 +138,7 @@ export class CacheOperations {
    */
   refuseTooLarge(command: StoreCommand, key: Uint8Array): void {
     this.#counters.storeTooLarge++
-    if (command === 'set') this.#cache.delete(this.#realm, key)
+    if (command === 'set') this.#deleteRecord(key)
   }
 
   delete(key: Uint8Array, cas: bigint): DeleteResult {
@@ -154,7 +154,7 @@ export class CacheOperations {
       if (existing === undefined) return 'not-found'
       if (casUniqueOf(existing) !== cas) return 'exists'
     }
-    return this.#cache.delete(this.#realm, key) ? 'deleted' : 'not-found'
+    return this.#deleteRecord(key) ? 'deleted' : 'not-found'
   }
 
   /**
@@ -174,10 +174,10 @@ export class CacheOperations {
     const expiry = resolveExptime(exptime, this.#now())
     if (expiry.kind === 'expired') {
       const hit = this.#find(key)
-      if (hit !== undefined) this.#cache.delete(this.#realm, key)
+      if (hit !== undefined) this.#deleteRecord(key)
       return hit
     }
-    if (!this.#cache.touch(this.#realm, key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)) return undefined
+    if (!this.#touchRecord(key, expiry.kind === 'ttl' ? expiry.ttlMs : 0)) return undefined
     return this.#find(key)
   }
 
@@ -189,11 +189,31 @@ export class CacheOperations {
     return toHit(this.#cache.get(this.#realm, key))
   }
 
+  /** A delete of another node's session is refused by the cache (NotOwnerError): not found here. */
+  #deleteRecord(key: Uint8Array): boolean {
+    return this.#unlessNotOwner(() => this.#cache.delete(this.#realm, key))
+  }
+
+  #touchRecord(key: Uint8Array, ttlMs: number): boolean {
+    return this.#unlessNotOwner(() => this.#cache.touch(this.#realm, key, ttlMs))
+  }
+
+  #unlessNotOwner(change: () => boolean): boolean {
+    try {
+      return change()
+    } catch (err) {
+      if (err instanceof Error && err.name === NotOwnerError.name) return false
+      throw err
+    }
+  }
+
   #write(key: Uint8Array, value: Uint8Array, ttlMs: number): { result: StoreResult; record?: SessionRecord } {
     try {
       return { result: 'stored', record: this.#cache.set(this.#realm, key, value, ttlMs) }
     } catch (err) {
       if (err instanceof Error && err.name === RecordTooLargeError.name) return { result: 'too-large' }
+      // Another node's session: only its origin may replace it (the mesh would refuse the new one).
+      if (err instanceof Error && err.name === NotOwnerError.name) return { result: 'not-stored' }
       throw err
     }
   }

@@ -8,12 +8,24 @@ export type ValidationCode =
   | 'invalid-realm'
   | 'wrong-topic'
   | 'unsigned'
+  /** The batch's signature is not its origin's over these records. */
+  | 'bad-signature'
+  /** Signed by a peer outside the allowlist (relayed by one inside it). */
+  | 'origin-not-allowed'
+  /** A record would replace or delete one that another origin made. */
+  | 'not-owner'
   | 'ttl-too-long'
   | 'from-future'
   | 'nothing-new'
   | 'internal'
 
 export type ValidationAction = 'ignore' | 'reject'
+
+/** Why a record that a peer sent was refused before or by the replica: a bounded metric label. */
+export type RecordRefusal = 'forged' | 'not-owner' | 'unrequested' | 'origin-not-allowed' | 'over-quota'
+
+/** Which way a record came. */
+export type RecordPath = 'gossip' | 'sync'
 
 /**
  * Thrown by a gossip validator. `reject` is for what is provably bad (the sender's score drops);
@@ -70,4 +82,16 @@ export class MeshNotStartedError extends Error {
   static override name = 'MeshNotStartedError'
   override name = 'MeshNotStartedError'
   readonly code = 'not-started'
+}
+
+/** A sync peer sent records it had no business sending; the reconciliation ends and it is struck. */
+export class SyncPeerMisbehavedError extends Error {
+  static override name = 'SyncPeerMisbehavedError'
+  override name = 'SyncPeerMisbehavedError'
+  readonly code: RecordRefusal
+
+  constructor(code: RecordRefusal) {
+    super(`the peer sent a record refused as ${code}`)
+    this.code = code
+  }
 }

@@ -1,7 +1,8 @@
-import type { MergeOutcome, ReplicaStore } from '@tlsmesh/store'
-import { decodeBatch, WireDecodeError, type WireLimits } from '@tlsmesh/wire'
+import type { MergeOutcome, RecordProof, ReplicaStore } from '@tlsmesh/store'
+import { decodeBatch, type RecordBatch, WireDecodeError, type WireLimits } from '@tlsmesh/wire'
 import { GossipValidationError, type ValidationCode } from './errors.ts'
 import type { MeshCounters } from './mesh-metrics.ts'
+import type { RecordAuthenticator } from './record-auth.ts'
 
 /** gossipsub's verdicts, as strings so this module does not load gossipsub. */
 export type GossipVerdict = 'accept' | 'ignore' | 'reject'
@@ -14,26 +15,47 @@ export interface ReceivedMessage {
   data: Uint8Array
 }
 
+/** A batch whose origin's signature checked out, with the proof its records are stored with. */
+export interface AuthenticatedBatch {
+  realm: string
+  origin: string
+  batch: RecordBatch
+  proof: RecordProof
+}
+
 export interface BatchValidationContext {
   store: ReplicaStore
   limits: Partial<WireLimits>
   now: () => number
   counters: MeshCounters
+  auth: RecordAuthenticator
+  /** Whether records of this origin may be stored (the allowlist applies to signers). */
+  originAllowed: (origin: string) => boolean
   onRecordStored?: (created: number, now: number, id: Uint8Array, realm: string) => void
+  /** A record lost a contest its realm's rule decided (a ticket key for a period that has started). */
+  onConflict?: (realm: string, origin: string) => void
 }
 
-/** Record outcomes that prove the sender broke a hard limit, as opposed to lagging or racing. */
+/**
+ * Record outcomes that prove the origin broke a hard limit, as opposed to lagging or racing. Not
+ * `not-owner`: which of two origins claiming one id came first differs from node to node (an
+ * attacker who saw a session id can plant its own record first), so it is refused and counted, and
+ * nobody is punished for it.
+ */
 const REJECTED_OUTCOMES: ReadonlySet<MergeOutcome> = new Set<MergeOutcome>(['too-large', 'ttl-too-long'])
 
 /**
- * Decodes a batch and merges its records into the replica. Throws GossipValidationError:
- * `reject` for what is provably bad (undecodable, over a hard limit, wrong topic, unsigned);
- * `ignore` when nothing in it is new or it has a wire version this build does not read (no
- * forwarding, no penalty).
+ * Decodes a batch and checks that its origin signed it, as it is, for this realm. Throws
+ * GossipValidationError: `reject` for what is provably bad (undecodable, wrong topic, unsigned, a
+ * signature that is not the origin's), `ignore` for a wire version this build does not read.
  */
-export function validateBatch(ctx: BatchValidationContext, message: ReceivedMessage): number {
-  if (message.from === undefined) throw new GossipValidationError('reject', 'unsigned')
-  let batch: ReturnType<typeof decodeBatch>
+export function authenticateBatch(
+  ctx: Pick<BatchValidationContext, 'auth' | 'limits' | 'counters'>,
+  message: ReceivedMessage,
+): AuthenticatedBatch {
+  const origin = message.from
+  if (origin === undefined) throw new GossipValidationError('reject', 'unsigned')
+  let batch: RecordBatch
   try {
     batch = decodeBatch(message.data, ctx.limits)
   } catch (err) {
@@ -45,28 +67,57 @@ export function validateBatch(ctx: BatchValidationContext, message: ReceivedMess
     throw err
   }
   if (batch.realm !== message.topicRealm) throw new GossipValidationError('reject', 'wrong-topic')
+  const proof = ctx.auth.verifyBatch(batch.realm, origin, batch.records, batch.signature)
+  if (proof === undefined) {
+    ctx.counters.countRecordRefusal('gossip', 'forged', batch.records.length)
+    throw new GossipValidationError('reject', 'bad-signature')
+  }
+  return { realm: batch.realm, origin, batch, proof }
+}
 
+/**
+ * Merges an authenticated batch's records into the replica. Throws GossipValidationError: `reject`
+ * when its origin broke a hard limit; `ignore` when nothing in it is new (records claiming another
+ * origin's id are refused), or its origin is outside the allowlist (its relay may not know the list).
+ */
+export function validateBatch(ctx: BatchValidationContext, authenticated: AuthenticatedBatch): number {
+  const { realm, origin, batch, proof } = authenticated
+  if (!ctx.originAllowed(origin)) {
+    ctx.counters.countRecordRefusal('gossip', 'origin-not-allowed', batch.records.length)
+    throw new GossipValidationError('ignore', 'origin-not-allowed')
+  }
   const now = ctx.now()
   let stored = 0
   let rejected: MergeOutcome | undefined
   let fromFuture = false
+  let notOwner = false
   for (const record of batch.records) {
     // Gossip batches carry no per-record origin: the signer is the origin, so nobody can claim
     // another node's records through gossip.
-    const outcome = ctx.store.merge({ ...record, realm: batch.realm, origin: message.from }, now)
+    const outcome = ctx.store.merge({ ...record, realm, origin, proof }, now)
     ctx.counters.countRecord(outcome)
     if (outcome === 'added' || outcome === 'replaced') {
       stored++
-      ctx.onRecordStored?.(record.created, now, record.id, batch.realm)
+      ctx.onRecordStored?.(record.created, now, record.id, realm)
     } else if (REJECTED_OUTCOMES.has(outcome)) {
       rejected ??= outcome
+    } else if (outcome === 'not-owner' || outcome === 'over-quota') {
+      ctx.counters.countRecordRefusal('gossip', outcome)
+      notOwner ||= outcome === 'not-owner'
+    } else if (outcome === 'conflict') {
+      ctx.onConflict?.(realm, origin)
     } else if (outcome === 'from-future') {
       fromFuture = true
     }
   }
   // A record over a hard limit condemns the batch even after a from-future one.
   if (rejected !== undefined) throw new GossipValidationError('reject', rejected as ValidationCode)
-  if (stored === 0) throw new GossipValidationError('ignore', fromFuture ? 'from-future' : 'nothing-new')
+  if (stored === 0) {
+    throw new GossipValidationError(
+      'ignore',
+      fromFuture ? 'from-future' : notOwner ? 'not-owner' : 'nothing-new',
+    )
+  }
   return stored
 }
 
@@ -80,14 +131,19 @@ export function toVerdict(counters: MeshCounters, run: () => unknown): GossipVer
     counters.accepted++
     return 'accept'
   } catch (err) {
-    const code: ValidationCode = err instanceof GossipValidationError ? err.code : 'internal'
-    const action = err instanceof GossipValidationError ? err.action : 'ignore'
-    counters.countRefusal(code)
-    if (action === 'reject') {
-      counters.rejected++
-      return 'reject'
-    }
-    counters.ignored++
-    return 'ignore'
+    return refusalVerdict(counters, err)
   }
+}
+
+/** The verdict on a message whose validation threw `err`, counted by reason. */
+export function refusalVerdict(counters: MeshCounters, err: unknown): 'ignore' | 'reject' {
+  const code: ValidationCode = err instanceof GossipValidationError ? err.code : 'internal'
+  const action = err instanceof GossipValidationError ? err.action : 'ignore'
+  counters.countRefusal(code)
+  if (action === 'reject') {
+    counters.rejected++
+    return 'reject'
+  }
+  counters.ignored++
+  return 'ignore'
 }

@@ -40,5 +40,6 @@ export {
   PrivateNetworkHandshakeError,
   PrivateNetworkKeyMismatchError,
 } from './private-network.ts'
+export { type CheckedProof, RecordAuthenticator, type SignedRecords } from './record-auth.ts'
 export { SYNC_PROTOCOL, type SyncStats } from './sync/sync-service.ts'
 export { realmTopic } from './topics.ts'

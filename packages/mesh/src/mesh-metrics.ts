@@ -1,7 +1,7 @@
 import type { MergeOutcome } from '@tlsmesh/store'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { BroadcastStats } from './broadcast/broadcast-service.ts'
-import type { ValidationCode } from './errors.ts'
+import type { RecordPath, RecordRefusal, ValidationCode } from './errors.ts'
 
 /**
  * Plain integers on the hot path; prom-client reads them only when /metrics is scraped, and
@@ -26,9 +26,16 @@ export class MeshCounters {
   rejected = 0
   readonly recordsReceived = new Map<MergeOutcome, number>()
   readonly refused = new Map<ValidationCode, number>()
+  /** Records refused by authentication, ownership or bounds, by path and reason. */
+  readonly recordRefusals = new Map<`${RecordPath}:${RecordRefusal}`, number>()
 
   countRecord(outcome: MergeOutcome): void {
     this.recordsReceived.set(outcome, (this.recordsReceived.get(outcome) ?? 0) + 1)
+  }
+
+  countRecordRefusal(path: RecordPath, reason: RecordRefusal, n = 1): void {
+    const key = `${path}:${reason}` as const
+    this.recordRefusals.set(key, (this.recordRefusals.get(key) ?? 0) + n)
   }
 
   countRefusal(code: ValidationCode): void {
@@ -123,6 +130,19 @@ export function createMeshMetrics(
     collect() {
       this.reset()
       for (const [outcome, n] of counters.recordsReceived) this.inc({ outcome }, n)
+    },
+  })
+  new Counter({
+    name: 'tlsmesh_mesh_records_refused_total',
+    help: 'Records from peers refused by authentication, ownership or bounds (forged, not-owner, unrequested, origin-not-allowed, over-quota), by path',
+    labelNames: ['path', 'reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [key, n] of counters.recordRefusals) {
+        const [path, reason] = key.split(':')
+        this.inc({ path, reason }, n)
+      }
     },
   })
   const gauge = (name: string, help: string, read: () => number): void => {

@@ -7,7 +7,7 @@ import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
@@ -46,7 +46,13 @@ import {
   PING_INTERVAL_MS,
 } from './constants.ts'
 import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
-import { toVerdict, validateBatch } from './gossip-validation.ts'
+import {
+  authenticateBatch,
+  type BatchValidationContext,
+  refusalVerdict,
+  toVerdict,
+  validateBatch,
+} from './gossip-validation.ts'
 import { parseMeshKey } from './mesh-key.ts'
 import {
   createMeshMetrics,
@@ -57,6 +63,7 @@ import {
 import { PeerExchange } from './peer-exchange.ts'
 import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
+import { RecordAuthenticator } from './record-auth.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
@@ -250,7 +257,11 @@ export async function createMeshNode(
     bannedUntil.delete(key)
     return false
   }
+  // The allowlist applies to whoever signed a record, not only to who connects.
   const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
+  const self = peerIdFromPrivateKey(privateKey).toString()
+  const originAllowed = (origin: string): boolean =>
+    allowPeers === undefined || origin === self || allowPeers.has(origin)
   const gossip: GossipOptions = {
     D: DEFAULT_GOSSIP_D,
     Dlo: DEFAULT_GOSSIP_DLO,
@@ -338,6 +349,7 @@ export async function createMeshNode(
   const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
   const realmByTopic = new Map([...topics].map(([realm, topic]) => [topic, realm]))
 
+  const auth = new RecordAuthenticator(privateKey, libp2p.peerId.toString())
   const publisher = new RecordPublisher(
     {
       maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
@@ -346,11 +358,13 @@ export async function createMeshNode(
     },
     {
       counters: metrics.counters,
+      auth,
+      attachProof: (record, proof) => store.attachProof(record, proof),
       publish: async (realm, batch) => {
         const topic = topics.get(realm)
         if (topic === undefined) return 0
         if (broadcast !== undefined) {
-          const reached = await broadcast.publish(realm, batch)
+          const reached = broadcast.publish(realm, batch)
           // No tree neighbour yet (just started, or alone with gossipsub-only peers): gossipsub carries it.
           if (reached > 0) return reached
         }
@@ -380,11 +394,26 @@ export async function createMeshNode(
     )
   }
 
-  const validationContext = {
+  // A contested realm's rule refused a newer record of another origin: in the fleet's realms, a
+  // ticket key proposed for a period that had started here (a partition, or a key holder's attempt).
+  let lastConflictWarning = 0
+  const reportConflict = (realm: string, origin: string): void => {
+    if (Date.now() - lastConflictWarning < 10_000) return
+    lastConflictWarning = Date.now()
+    logger?.warn(
+      { realm, origin },
+      'refused a competing record for an id another node holds (a ticket key for a period that has started)',
+    )
+  }
+
+  const validationContext: BatchValidationContext = {
     store,
     limits: { ...init.wireLimits },
     now,
     counters: metrics.counters,
+    auth,
+    originAllowed,
+    onConflict: reportConflict,
     onRecordStored: (created: number, at: number, id: Uint8Array, realm: string) => {
       const ms = at - created
       propagation.add(ms)
@@ -397,12 +426,12 @@ export async function createMeshNode(
     pubsub.topicValidators.set(topic, (_peer, msg) => {
       metrics.counters.messagesReceived++
       metrics.counters.bytesReceived += msg.data.byteLength
+      const from = msg.type === 'signed' ? msg.from.toString() : undefined
       return toVerdict(metrics.counters, () =>
-        validateBatch(validationContext, {
-          topicRealm: realm,
-          from: msg.type === 'signed' ? msg.from.toString() : undefined,
-          data: msg.data,
-        }),
+        validateBatch(
+          validationContext,
+          authenticateBatch(validationContext, { topicRealm: realm, from, data: msg.data }),
+        ),
       ) as never
     })
   }
@@ -421,15 +450,19 @@ export async function createMeshNode(
           },
           {
             libp2p,
-            privateKey,
             subscribers: (realm) => pubsub.getSubscribers(topics.get(realm) ?? '').map(String),
-            validate: (realm, origin, data) => {
+            authenticate: (realm, origin, data) => {
               metrics.counters.messagesReceived++
               metrics.counters.bytesReceived += data.byteLength
-              return toVerdict(metrics.counters, () =>
-                validateBatch(validationContext, { topicRealm: realm, from: origin, data }),
-              )
+              try {
+                return {
+                  batch: authenticateBatch(validationContext, { topicRealm: realm, from: origin, data }),
+                }
+              } catch (err) {
+                return { verdict: refusalVerdict(metrics.counters, err) }
+              }
             },
+            validate: (batch) => toVerdict(metrics.counters, () => validateBatch(validationContext, batch)),
             penalize: (peer, reason) => penalize(peer, reason),
             ...(logger !== undefined ? { logger } : {}),
           },
@@ -488,7 +521,14 @@ export async function createMeshNode(
       libp2p,
       store,
       now,
-      onMerged: (outcome) => metrics.counters.countRecord(outcome),
+      auth,
+      originAllowed,
+      onMerged: (outcome, record) => {
+        metrics.counters.countRecord(outcome)
+        if (outcome === 'conflict') reportConflict(record.realm, record.origin)
+      },
+      onRefused: (reason, records) => metrics.counters.countRecordRefusal('sync', reason, records),
+      penalize: (peer, reason) => penalize(peer, reason),
       ...(logger !== undefined ? { logger } : {}),
     },
   )

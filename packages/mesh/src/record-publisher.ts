@@ -1,6 +1,7 @@
-import type { SessionRecord } from '@tlsmesh/store'
+import type { RecordProof, SessionRecord } from '@tlsmesh/store'
 import { BatchBuilder, DEFAULT_LIMITS, type WireLimits, type WireRecord } from '@tlsmesh/wire'
 import type { MeshCounters } from './mesh-metrics.ts'
+import type { RecordAuthenticator } from './record-auth.ts'
 
 export interface RecordPublisherInit {
   maxBatchBytes: number
@@ -12,16 +13,23 @@ export interface RecordPublisherInit {
 export interface RecordPublisherComponents {
   /** Sends one encoded batch on the realm's topic; resolves to the number of peers it went to. */
   publish: (realm: string, batch: Uint8Array) => Promise<number>
+  /** Signs each batch. */
+  auth: RecordAuthenticator
+  /** Gives the stored records of a signed batch its proof, so that sync can relay them. */
+  attachProof: (record: SessionRecord, proof: RecordProof) => void
   counters: MeshCounters
   onError?: (err: unknown) => void
 }
 
 /**
  * Packs records into one batch per realm and flushes on the next turn of the event loop or when a
- * batch is full: one signed gossip message then carries every session made in that turn.
+ * batch is full: one signed gossip message then carries every session made in that turn, and one
+ * signature (made off the handshake path, at the flush) proves all of them.
  */
 export class RecordPublisher {
   private readonly builders = new Map<string, BatchBuilder>()
+  /** The stored records behind each builder's wire records, in the same order. */
+  private readonly pending = new Map<string, SessionRecord[]>()
   private scheduled: NodeJS.Immediate | undefined
   private readonly limits: Partial<WireLimits>
   private readonly components: RecordPublisherComponents
@@ -46,6 +54,7 @@ export class RecordPublisher {
     if (builder === undefined) {
       builder = new BatchBuilder(record.realm, this.limits)
       this.builders.set(record.realm, builder)
+      this.pending.set(record.realm, [])
     }
     const wireRecord: WireRecord = { id: record.id, created: record.created, expires: record.expires }
     if (record.value !== undefined) wireRecord.value = record.value
@@ -53,6 +62,7 @@ export class RecordPublisher {
       this.flushRealm(record.realm, builder)
       builder.add(wireRecord)
     }
+    this.pending.get(record.realm)!.push(record)
     this.scheduled ??= setImmediate(() => this.flush())
   }
 
@@ -73,9 +83,13 @@ export class RecordPublisher {
 
   private flushRealm(realm: string, builder: BatchBuilder): void {
     const count = builder.count
-    const bytes = builder.build()
+    const { auth, attachProof, counters } = this.components
+    const { signature, proof } = auth.sign(realm, builder.records)
+    const bytes = builder.build(signature)
     builder.reset()
-    const { counters } = this.components
+    const records = this.pending.get(realm)!
+    for (const record of records) attachProof(record, proof)
+    records.length = 0
     counters.recordsPublished += count
     counters.messagesPublished++
     counters.bytesPublished += bytes.byteLength

@@ -1,8 +1,16 @@
 import { createReplicaStore, type ReplicaStore, type ReplicaStoreInit } from '@tlsmesh/store'
-import { encodeBatch, type WireLimits, type WireRecord } from '@tlsmesh/wire'
-import { describe, expect, it } from 'vitest'
+import {
+  decodeBatch,
+  encodeBatch,
+  recordDigests,
+  WIRE_VERSION,
+  type WireLimits,
+  type WireRecord,
+} from '@tlsmesh/wire'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { GossipValidationError, type ValidationAction, type ValidationCode } from '../src/errors.ts'
 import {
+  authenticateBatch,
   type BatchValidationContext,
   type GossipVerdict,
   type ReceivedMessage,
@@ -10,14 +18,22 @@ import {
   validateBatch,
 } from '../src/gossip-validation.ts'
 import { MeshCounters } from '../src/mesh-metrics.ts'
+import { createSigner, forger, type Signer, signedBatch } from './signed-records.ts'
 
 const NOW = 1_700_000_000_000
-const PEER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 const REALM = 'web'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const text = (b: Uint8Array | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b)
+
+/** The batches' origin (the gossipsub signer, the tree frame's origin), another node, the receiver. */
+let origin: Signer
+let other: Signer
+let receiver: Signer
+beforeAll(async () => {
+  ;[origin, other, receiver] = await Promise.all([createSigner(), createSigner(), createSigner()])
+})
 
 function wireRecord(overrides: Partial<WireRecord> = {}): WireRecord {
   return {
@@ -29,8 +45,15 @@ function wireRecord(overrides: Partial<WireRecord> = {}): WireRecord {
   }
 }
 
+/** A batch as `origin` publishes it. */
 function batch(records: WireRecord[], realm = REALM, limits?: Partial<WireLimits>): Uint8Array {
-  return encodeBatch({ realm, records }, limits)
+  return signedBatch(origin, realm, records, limits)
+}
+
+/** A batch `origin` signed, then changed on its way: what a relay that forges records sends. */
+function tampered(records: WireRecord[], change: (records: WireRecord[]) => WireRecord[], realm = REALM) {
+  const { signature } = decodeBatch(batch(records))
+  return encodeBatch({ realm, records: change(records.map((r) => ({ ...r }))), signature })
 }
 
 interface Setup {
@@ -41,39 +64,56 @@ interface Setup {
   verdict(message: Partial<ReceivedMessage> & { data: Uint8Array }): GossipVerdict
 }
 
-function setup(
-  storeInit: Omit<ReplicaStoreInit, 'realms'> = {},
-  limits: Partial<WireLimits> = {},
-  onRecordStored?: (created: number, now: number) => void,
-): Setup {
-  const store = createReplicaStore({ ...storeInit, realms: [REALM] })
+interface SetupOptions {
+  store?: Omit<ReplicaStoreInit, 'realms'>
+  limits?: Partial<WireLimits>
+  onRecordStored?: (created: number, now: number) => void
+  originAllowed?: (origin: string) => boolean
+  onConflict?: (realm: string, origin: string) => void
+}
+
+function setup(options: SetupOptions = {}): Setup {
+  const store = createReplicaStore({ ...options.store, realms: [REALM] })
   const counters = new MeshCounters()
   const storedCreated: number[] = []
   const ctx: BatchValidationContext = {
     store,
-    limits,
+    limits: options.limits ?? {},
     now: () => NOW,
     counters,
-    onRecordStored: onRecordStored ?? ((created) => storedCreated.push(created)),
+    auth: receiver.auth,
+    originAllowed: options.originAllowed ?? (() => true),
+    onRecordStored: options.onRecordStored ?? ((created) => storedCreated.push(created)),
+    ...(options.onConflict !== undefined ? { onConflict: options.onConflict } : {}),
   }
   return {
     store,
     counters,
     storedCreated,
     ctx,
-    verdict: (message) =>
-      toVerdict(counters, () => validateBatch(ctx, { topicRealm: REALM, from: PEER, ...message })),
+    verdict: (message) => toVerdict(counters, () => validate(ctx, message)),
   }
 }
 
-/** The outcome of validateBatch alone, as [action, code], or 'stored N'. */
+/** What the mesh does with a message: authenticate, then validate. */
+function validate(ctx: BatchValidationContext, message: Partial<ReceivedMessage> & { data: Uint8Array }) {
+  return validateBatch(ctx, authenticateBatch(ctx, { topicRealm: REALM, from: origin.origin, ...message }))
+}
+
+/** The outcome of authentication and validation, as [action, code], or 'stored N'. */
 function outcome(s: Setup, message: Partial<ReceivedMessage> & { data: Uint8Array }): string {
   try {
-    return `stored ${validateBatch(s.ctx, { topicRealm: REALM, from: PEER, ...message })}`
+    return `stored ${validate(s.ctx, message)}`
   } catch (err) {
     if (err instanceof GossipValidationError) return `${err.action} ${err.code}`
     throw err
   }
+}
+
+/** Another origin's live record of session-1, as gossip stores it. */
+function plantOthersRecord(s: Setup): void {
+  const data = signedBatch(other, REALM, [wireRecord({ value: bytes('theirs') })])
+  expect(outcome(s, { data, from: other.origin })).toBe('stored 1')
 }
 
 describe('validateBatch: accepted', () => {
@@ -85,7 +125,10 @@ describe('validateBatch: accepted', () => {
     ])
     expect(s.verdict({ data })).toBe('accept')
     expect(text(s.store.get(REALM, bytes('session-1'), NOW)?.value)).toBe('secret-1')
-    expect(s.store.get(REALM, bytes('session-2'), NOW)).toMatchObject({ origin: PEER, created: NOW - 5 })
+    expect(s.store.get(REALM, bytes('session-2'), NOW)).toMatchObject({
+      origin: origin.origin,
+      created: NOW - 5,
+    })
     expect(s.counters.accepted).toBe(1)
     expect(s.counters.recordsStored).toBe(2)
     expect(s.counters.recordsReceived.get('added')).toBe(2)
@@ -96,7 +139,21 @@ describe('validateBatch: accepted', () => {
     const s = setup()
     const data = batch([wireRecord({ origin: 'someoneElse' })])
     expect(s.verdict({ data })).toBe('accept')
-    expect(s.store.get(REALM, bytes('session-1'), NOW)?.origin).toBe(PEER)
+    expect(s.store.get(REALM, bytes('session-1'), NOW)?.origin).toBe(origin.origin)
+  })
+
+  it("keeps the batch's proof with each record, one proof shared by the batch, for sync to relay", () => {
+    const s = setup()
+    const records = [wireRecord(), wireRecord({ id: bytes('session-2') })]
+    const data = batch(records)
+    expect(s.verdict({ data })).toBe('accept')
+    const [first, second] = ['session-1', 'session-2'].map((id) => s.store.get(REALM, bytes(id), NOW)?.proof)
+    expect(first).toEqual({
+      origin: origin.origin,
+      signature: decodeBatch(data).signature,
+      digests: recordDigests(records),
+    })
+    expect(second).toBe(first)
   })
 
   it('replaces an older version and accepts a batch with at least one new record', () => {
@@ -129,13 +186,15 @@ describe('validateBatch: refused', () => {
     setup?: () => Setup
     message: () => Partial<ReceivedMessage> & { data: Uint8Array }
     action: ValidationAction
+    /** Checks the replica after the verdict. */
+    after?: (s: Setup) => void
   }
 
-  const versionTwo = (): Uint8Array => {
+  const nextVersion = (): Uint8Array => {
     const data = batch([wireRecord()])
     // The version is written first: field 1 varint (0x08), then the value.
-    expect([...data.subarray(0, 2)]).toEqual([0x08, 0x01])
-    data[1] = 2
+    expect([...data.subarray(0, 2)]).toEqual([0x08, WIRE_VERSION])
+    data[1] = WIRE_VERSION + 1
     return data
   }
 
@@ -143,18 +202,18 @@ describe('validateBatch: refused', () => {
   const cases: Record<ValidationCode, Case> = {
     malformed: { message: () => ({ data: new Uint8Array([0xff, 0xff, 0xff, 0xff]) }), action: 'reject' },
     'too-large': {
-      setup: () => setup({}, { maxMessageBytes: 100 }),
+      setup: () => setup({ limits: { maxMessageBytes: 100 } }),
       message: () => ({ data: batch([wireRecord({ value: new Uint8Array(200) })]) }),
       action: 'reject',
     },
     'too-many-records': {
-      setup: () => setup({}, { maxRecords: 2 }),
+      setup: () => setup({ limits: { maxRecords: 2 } }),
       message: () => ({
         data: batch([1, 2, 3].map((i) => wireRecord({ id: bytes(`session-${i}`) }))),
       }),
       action: 'reject',
     },
-    'unsupported-version': { message: () => ({ data: versionTwo() }), action: 'ignore' },
+    'unsupported-version': { message: () => ({ data: nextVersion() }), action: 'ignore' },
     'invalid-record': {
       // Over the wire's value cap (16 KiB): built with a laxer encoder than the receiver's.
       message: () => ({
@@ -163,12 +222,35 @@ describe('validateBatch: refused', () => {
       action: 'reject',
     },
     'invalid-realm': {
-      // version 1, realm "a/b", no records: crafted, since the encoder refuses it.
-      message: () => ({ data: new Uint8Array([0x08, 0x01, 0x12, 0x03, 0x61, 0x2f, 0x62]) }),
+      // This version, realm "a/b", no records: crafted, since the encoder refuses it.
+      message: () => ({ data: new Uint8Array([0x08, WIRE_VERSION, 0x12, 0x03, 0x61, 0x2f, 0x62]) }),
       action: 'reject',
     },
     'wrong-topic': { message: () => ({ data: batch([wireRecord()], 'other') }), action: 'reject' },
     unsigned: { message: () => ({ data: batch([wireRecord()]), from: undefined }), action: 'reject' },
+    'bad-signature': {
+      // Signed by another key than the origin's: what a relay that makes records up can do.
+      message: () => ({ data: signedBatch(other, REALM, [wireRecord()]) }),
+      action: 'reject',
+      after: (s) => expect(s.store.stats().entries).toBe(0),
+    },
+    'origin-not-allowed': {
+      // Signed by its origin, relayed by a peer inside the allowlist: the list applies to the signer.
+      setup: () => setup({ originAllowed: (o) => o !== origin.origin }),
+      message: () => ({ data: batch([wireRecord()]) }),
+      action: 'ignore',
+      after: (s) => expect(s.store.stats().entries).toBe(0),
+    },
+    'not-owner': {
+      before: plantOthersRecord,
+      message: () => ({ data: batch([wireRecord({ created: NOW + 1, value: bytes('planted') })]) }),
+      action: 'ignore',
+      after: (s) =>
+        expect(s.store.get(REALM, bytes('session-1'), NOW)).toMatchObject({
+          origin: other.origin,
+          value: bytes('theirs'),
+        }),
+    },
     'ttl-too-long': {
       message: () => ({ data: batch([wireRecord({ expires: NOW + 24 * 3600_000 + 1 })]) }),
       action: 'reject',
@@ -184,8 +266,10 @@ describe('validateBatch: refused', () => {
     },
     internal: {
       setup: () =>
-        setup({}, {}, () => {
-          throw new TypeError('a bug of ours')
+        setup({
+          onRecordStored: () => {
+            throw new TypeError('a bug of ours')
+          },
         }),
       message: () => ({ data: batch([wireRecord()]) }),
       action: 'ignore',
@@ -198,6 +282,7 @@ describe('validateBatch: refused', () => {
       c.before?.(s)
       const accepted = s.counters.accepted
       expect(s.verdict(c.message())).toBe(c.action)
+      c.after?.(s)
       expect(s.counters.refused.get(code)).toBe(1)
       expect([...s.counters.refused.keys()]).toEqual([code])
       expect(s.counters.accepted).toBe(accepted)
@@ -227,7 +312,7 @@ describe('validateBatch: refused', () => {
   })
 
   it('rejects a value over the replica cap, and stores nothing of it', () => {
-    const s = setup({ maxValueBytes: 1024 })
+    const s = setup({ store: { maxValueBytes: 1024 } })
     const data = batch([wireRecord({ value: new Uint8Array(1025) })])
     expect(s.verdict({ data })).toBe('reject')
     expect(s.counters.refused.get('too-large')).toBe(1)
@@ -254,6 +339,116 @@ describe('validateBatch: refused', () => {
     expect(outcome(s, { data: batch([wireRecord()]), topicRealm: 'other' })).toBe('reject wrong-topic')
     expect(outcome(s, { data: batch([wireRecord()]), from: undefined })).toBe('reject unsigned')
     expect(s.store.stats().entries).toBe(0)
+  })
+})
+
+describe('authenticateBatch: forged records', () => {
+  const two = (): WireRecord[] => [
+    wireRecord(),
+    wireRecord({ id: bytes('session-2'), value: bytes('secret-2') }),
+  ]
+
+  it.each<[string, (records: WireRecord[]) => WireRecord[]]>([
+    ['a value changed', (rs) => [{ ...rs[0]!, value: bytes('planted') }, rs[1]!]],
+    ['expires stretched to 24 h', (rs) => [{ ...rs[0]!, expires: NOW + 24 * 3600_000 }, rs[1]!]],
+    ['created bumped, so that it wins', (rs) => [{ ...rs[0]!, created: NOW + 1 }, rs[1]!]],
+    ['a value turned into a tombstone', (rs) => [{ ...rs[0]!, value: undefined }, rs[1]!]],
+    ['a record dropped', (rs) => [rs[1]!]],
+    ['a record added', (rs) => [...rs, wireRecord({ id: bytes('session-3') })]],
+    ['the records reordered', (rs) => [rs[1]!, rs[0]!]],
+  ])('rejects a batch with %s after signing, and stores none of it', (_name, change) => {
+    const s = setup()
+    expect(outcome(s, { data: tampered(two(), change) })).toBe('reject bad-signature')
+    expect(s.store.stats().entries).toBe(0)
+    expect(s.counters.recordRefusals.get('gossip:forged')).toBeGreaterThanOrEqual(1)
+  })
+
+  it('rejects a batch replayed into another realm: the realm is signed', () => {
+    const s = setup()
+    const data = tampered(two(), (rs) => rs, 'mail')
+    expect(outcome(s, { data, topicRealm: 'mail' })).toBe('reject bad-signature')
+  })
+
+  it("rejects a signature another key made in the origin's name, and one of the origin's under another", () => {
+    const s = setup()
+    const records = [wireRecord()]
+    const claimed = forger(other, origin.origin).sign(REALM, records).signature
+    expect(outcome(s, { data: encodeBatch({ realm: REALM, records, signature: claimed }) })).toBe(
+      'reject bad-signature',
+    )
+    // The origin's genuine batch, claimed by another signer (a gossipsub message it re-signed).
+    expect(outcome(s, { data: batch(records), from: other.origin })).toBe('reject bad-signature')
+    expect(s.counters.recordRefusals.get('gossip:forged')).toBe(2)
+    expect(s.store.stats().entries).toBe(0)
+  })
+
+  it('rejects a batch without a signature, and one from an origin that is not an Ed25519 peer id', () => {
+    const s = setup()
+    // The signature is the last field (4, 64 bytes: tag 0x22, length 0x40): a batch without it.
+    const signed = batch([wireRecord()])
+    expect([...signed.subarray(-66, -64)]).toEqual([0x22, 0x40])
+    const unsigned = signed.subarray(0, -66)
+    expect(outcome(s, { data: unsigned })).toBe('reject malformed')
+    expect(outcome(s, { data: batch([wireRecord()]), from: 'QmNotAKeyOfAnyKind' })).toBe(
+      'reject bad-signature',
+    )
+    expect(s.store.stats().entries).toBe(0)
+  })
+})
+
+describe("validateBatch: other origins' records", () => {
+  it('refuses a record for an id another origin holds, stores the rest, and punishes nobody', () => {
+    const s = setup()
+    plantOthersRecord(s)
+    const data = batch([
+      wireRecord({ created: NOW + 1, value: bytes('planted') }),
+      wireRecord({ id: bytes('mine') }),
+    ])
+    expect(s.verdict({ data })).toBe('accept')
+    expect(s.store.get(REALM, bytes('session-1'), NOW)).toMatchObject({
+      origin: other.origin,
+      value: bytes('theirs'),
+    })
+    expect(s.store.get(REALM, bytes('mine'), NOW)?.origin).toBe(origin.origin)
+    expect(s.counters.recordRefusals.get('gossip:not-owner')).toBe(1)
+    expect(s.counters.rejected).toBe(0)
+  })
+
+  it('refuses a tombstone for an id another origin holds: nobody else deletes a session', () => {
+    const s = setup()
+    plantOthersRecord(s)
+    const data = batch([wireRecord({ created: NOW + 1, value: undefined })])
+    expect(outcome(s, { data }).startsWith('ignore')).toBe(true)
+    expect(text(s.store.get(REALM, bytes('session-1'), NOW)?.value)).toBe('theirs')
+    expect(s.counters.recordRefusals.get('gossip:not-owner')).toBe(1)
+  })
+
+  it("counts the allowlist's refusals per record", () => {
+    const s = setup({ originAllowed: () => false })
+    const data = batch([wireRecord(), wireRecord({ id: bytes('session-2') })])
+    expect(outcome(s, { data })).toBe('ignore origin-not-allowed')
+    expect(s.counters.recordRefusals.get('gossip:origin-not-allowed')).toBe(2)
+  })
+
+  it("refuses a flooding origin's records in a full realm rather than evict the others'", () => {
+    const s = setup({ store: { maxEntriesPerRealm: 4 } })
+    plantOthersRecord(s)
+    const flood = Array.from({ length: 10 }, (_, n) => wireRecord({ id: bytes(`flood-${n}`) }))
+    expect(outcome(s, { data: batch(flood) })).toBe('stored 3')
+    expect(s.store.get(REALM, bytes('session-1'), NOW)?.origin).toBe(other.origin)
+    expect(s.counters.recordRefusals.get('gossip:over-quota')).toBe(7)
+  })
+
+  it("reports a record that lost its realm's contest, and stores nothing of it", () => {
+    const conflicts: Array<[string, string]> = []
+    const s = setup({
+      store: { contested: { [REALM]: () => false } },
+      onConflict: (realm, o) => conflicts.push([realm, o]),
+    })
+    plantOthersRecord(s)
+    expect(outcome(s, { data: batch([wireRecord({ created: NOW + 1 })]) })).toBe('ignore nothing-new')
+    expect(conflicts).toEqual([[REALM, origin.origin]])
+    expect(s.store.get(REALM, bytes('session-1'), NOW)?.origin).toBe(other.origin)
   })
 })
 

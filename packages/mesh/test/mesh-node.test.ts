@@ -1,7 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import { encodeBatch } from '@tlsmesh/wire'
+import { NotOwnerError } from '@tlsmesh/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMeshNode, generateMeshKey, type MeshNode, realmTopic } from '../src/index.ts'
+import { createSigner, type Signer, signedBatch } from './signed-records.ts'
 
 // Real libp2p nodes on 127.0.0.1: three that share a mesh key and meet through A, and one with
 // another key that must never get in.
@@ -20,11 +21,12 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
 }
 
 const started: MeshNode[] = []
-async function startNode(meshKey: Uint8Array, seeds: string[] = []): Promise<MeshNode> {
+async function startNode(meshKey: Uint8Array, seeds: string[] = [], identity?: Signer): Promise<MeshNode> {
   const node = await createMeshNode({
     meshKey,
     realms: [REALM],
     seeds,
+    ...(identity !== undefined ? { privateKey: identity.privateKey } : {}),
     // Quicker mesh repair than the production default, so the test takes a few seconds.
     gossip: { heartbeatMs: 200 },
   })
@@ -33,6 +35,8 @@ async function startNode(meshKey: Uint8Array, seeds: string[] = []): Promise<Mes
   return node
 }
 
+/** A's identity: the test signs a batch as A. */
+let aIdentity: Signer
 let a: MeshNode
 let b: MeshNode
 let c: MeshNode
@@ -40,7 +44,8 @@ let outsider: MeshNode
 
 beforeAll(async () => {
   const meshKey = generateMeshKey()
-  a = await startNode(meshKey)
+  aIdentity = await createSigner()
+  a = await startNode(meshKey, [], aIdentity)
   const seed = a.multiaddrs()[0]!
   expect(seed).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
   ;[b, c, outsider] = await Promise.all([
@@ -95,10 +100,11 @@ describe('a mesh of three nodes on loopback', () => {
     expect(origin.records).toMatchObject({ published: 1, messagesPublished: 1 })
     expect(origin.replica.entries).toBe(1)
 
-    // A delete travels the same way.
-    expect(b.cache.delete(REALM, id)).toBe(true)
-    await waitFor('the delete to reach A and C', () =>
-      [a, c].every((n) => n.cache.get(REALM, id) === undefined),
+    // Only its origin may delete it; a delete travels the same way.
+    expect(() => b.cache.delete(REALM, id)).toThrow(expect.objectContaining({ name: NotOwnerError.name }))
+    expect(a.cache.delete(REALM, id)).toBe(true)
+    await waitFor('the delete to reach B and C', () =>
+      [b, c].every((n) => n.cache.get(REALM, id) === undefined),
     )
   })
 
@@ -108,12 +114,10 @@ describe('a mesh of three nodes on loopback', () => {
     )
     // A batch of realm "b" sent on realm "a"'s topic: B and C reject it as being on the wrong topic.
     const rejectedBefore = b.status().records.rejected + c.status().records.rejected
-    const batch = encodeBatch({
-      realm: 'b',
-      records: [
-        { id: bytes('session-y'), value: bytes('secret'), created: Date.now(), expires: Date.now() + 60_000 },
-      ],
-    })
+    // Signed by A as it is: only the topic is wrong.
+    const batch = signedBatch(aIdentity, 'b', [
+      { id: bytes('session-y'), value: bytes('secret'), created: Date.now(), expires: Date.now() + 60_000 },
+    ])
     await a.libp2p.services.pubsub.publish(realmTopic('default', REALM), batch)
     await waitFor(
       'B and C to reject the batch',
@@ -127,7 +131,9 @@ describe('a mesh of three nodes on loopback', () => {
 
   it('exports the counters as Prometheus metrics', async () => {
     const metrics = await a.registry.metrics()
-    expect(metrics).toMatch(/^tlsmesh_mesh_records_published_total 1$/m)
+    // The session and its delete.
+    expect(metrics).toMatch(/^tlsmesh_mesh_records_published_total 2$/m)
+    expect(metrics).toMatch(/^# TYPE tlsmesh_mesh_records_refused_total counter$/m)
     expect(metrics).toMatch(/^tlsmesh_mesh_peers 2$/m)
     // The record went down the broadcast tree to both neighbours, which see A as a tree neighbour.
     expect(metrics).toMatch(/^tlsmesh_tree_payloads_sent_total [1-9]/m)

@@ -1,12 +1,19 @@
-import type { SessionRecord } from '@tlsmesh/store'
-import { decodeBatch, type RecordBatch, type WireLimits } from '@tlsmesh/wire'
-import { describe, expect, it } from 'vitest'
+import type { RecordProof, SessionRecord } from '@tlsmesh/store'
+import { decodeBatch, type RecordBatch, recordDigests, type WireLimits } from '@tlsmesh/wire'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { MeshCounters } from '../src/mesh-metrics.ts'
 import { RecordPublisher, type RecordPublisherInit } from '../src/record-publisher.ts'
+import { createSigner, type Signer } from './signed-records.ts'
 
 const NOW = 1_700_000_000_000
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+let node: Signer
+let receiver: Signer
+beforeAll(async () => {
+  ;[node, receiver] = await Promise.all([createSigner(), createSigner()])
+})
 
 function record(realm: string, n: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -15,7 +22,7 @@ function record(realm: string, n: number, overrides: Partial<SessionRecord> = {}
     value: bytes(`secret-${n}`),
     created: NOW + n,
     expires: NOW + n + 300_000,
-    origin: 'node-1',
+    origin: node.origin,
     ...overrides,
   }
 }
@@ -25,18 +32,30 @@ interface Sent {
   data: Uint8Array
 }
 
+interface Setup {
+  publisher: RecordPublisher
+  sent: Sent[]
+  counters: MeshCounters
+  errors: unknown[]
+  /** Each attachProof call: the stored record and the proof of the batch it went out in. */
+  attached: Array<{ record: SessionRecord; proof: RecordProof }>
+}
+
 /** A publisher whose gossipsub edge records what it was given and answers with `recipients`. */
 function setup(
   init: Partial<RecordPublisherInit> = {},
   answer: () => Promise<number> = async () => 3,
-): { publisher: RecordPublisher; sent: Sent[]; counters: MeshCounters; errors: unknown[] } {
+): Setup {
   const sent: Sent[] = []
   const errors: unknown[] = []
+  const attached: Setup['attached'] = []
   const counters = new MeshCounters()
   const publisher = new RecordPublisher(
     { maxBatchBytes: 64 * 1024, maxBatchRecords: 256, ...init },
     {
       counters,
+      auth: node.auth,
+      attachProof: (record, proof) => attached.push({ record, proof }),
       publish: (realm, data) => {
         sent.push({ realm, data })
         return answer()
@@ -44,11 +63,16 @@ function setup(
       onError: (err) => errors.push(err),
     },
   )
-  return { publisher, sent, counters, errors }
+  return { publisher, sent, counters, errors, attached }
 }
 
+/** The batches sent, decoded as a receiver decodes them; each must verify as the node's. */
 function decoded(sent: Sent[], limits?: Partial<WireLimits>): Array<{ topic: string } & RecordBatch> {
-  return sent.map(({ realm, data }) => ({ topic: realm, ...decodeBatch(data, limits) }))
+  return sent.map(({ realm, data }) => {
+    const batch = decodeBatch(data, limits)
+    expect(receiver.auth.verifyBatch(batch.realm, node.origin, batch.records, batch.signature)).toBeDefined()
+    return { topic: realm, ...batch }
+  })
 }
 
 const ids = (batch: RecordBatch): string[] => batch.records.map((r) => new TextDecoder().decode(r.id))
@@ -127,9 +151,45 @@ describe('RecordPublisher', () => {
     expect(decoded(sent, limits).flatMap(ids)).toHaveLength(20)
   })
 
+  it("signs each batch over its records, and gives every record its batch's proof", async () => {
+    const { publisher, sent, attached } = setup({ maxBatchRecords: 2 })
+    const records = [record('a', 1), record('a', 2), record('a', 3, { value: undefined }), record('b', 4)]
+    for (const r of records) publisher.add(r)
+    await nextTurn()
+    const batches = decoded(sent)
+    expect(batches.map(ids)).toEqual([['session-1', 'session-2'], ['session-3'], ['session-4']])
+    // Each stored record (the very object added) gets the proof of the batch that carried it.
+    expect(attached.map((a) => a.record)).toEqual(records)
+    for (const [i, b] of [0, 0, 1, 2].entries()) {
+      const batch = batches[b]!
+      expect(attached[i]!.record).toBe(records[i])
+      expect(attached[i]!.proof).toEqual({
+        origin: node.origin,
+        signature: batch.signature,
+        digests: recordDigests(batch.records),
+      })
+      // What sync will check, record by record, long after the batch is gone.
+      const checked = receiver.auth.checkProof(batch.realm, attached[i]!.proof)
+      expect(checked !== undefined && receiver.auth.covers(checked, records[i]!)).toBe(true)
+    }
+    expect(attached[0]!.proof).toBe(attached[1]!.proof)
+    expect(attached[1]!.proof).not.toBe(attached[2]!.proof)
+  })
+
+  it("publishes batches that verify as no one else's: not as another origin, not in another realm", async () => {
+    const { publisher, sent } = setup()
+    publisher.add(record('a', 1))
+    publisher.flush()
+    const [batch] = decoded(sent)
+    expect(receiver.auth.verifyBatch('a', receiver.origin, batch!.records, batch!.signature)).toBeUndefined()
+    expect(receiver.auth.verifyBatch('b', node.origin, batch!.records, batch!.signature)).toBeUndefined()
+    await nextTurn()
+  })
+
   it('refuses at construction a batch size that cannot hold the largest allowed record', () => {
     expect(() => setup({ maxBatchBytes: 1024 })).toThrow(RangeError)
-    expect(() => setup({ maxBatchBytes: 1024, limits: { maxValueBytes: 512 } })).not.toThrow()
+    // The header holds the realm and the 64-byte signature.
+    expect(() => setup({ maxBatchBytes: 1024, limits: { maxValueBytes: 448 } })).not.toThrow()
   })
 
   it('flush() publishes at once, and nothing is left for the next turn', async () => {

@@ -1,48 +1,96 @@
 import { randomBytes } from 'node:crypto'
 import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
-import { decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '@tlsmesh/wire'
-import { describe, expect, it } from 'vitest'
-import { RealmDigest } from '../src/sync/realm-digest.ts'
-import { answerQuery, answerRecords, reconcile } from '../src/sync/set-reconciliation.ts'
+import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from '@tlsmesh/wire'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { RealmDigest, syncKeyOf } from '../src/sync/realm-digest.ts'
+import {
+  answerQuery,
+  answerRecords,
+  ListedRanges,
+  type ReconciliationSide,
+  RecordPage,
+  reconcile,
+} from '../src/sync/set-reconciliation.ts'
+import { createSigner, publishedRecords, type Signer, sessionRecord, signRecords } from './signed-records.ts'
 
 const REALM = 'web'
 const NOW = 1_800_000_000_000
 
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    realm: REALM,
-    id: randomBytes(32),
-    value: randomBytes(200),
-    created: NOW - 1000,
-    expires: NOW + 300_000,
-    origin: 'QmOriginA',
-    ...overrides,
-  }
-}
+/** Two origins whose records the replicas hold, and the node that checks what it receives. */
+let originA: Signer
+let originB: Signer
+let checker: Signer
+beforeAll(async () => {
+  ;[originA, originB, checker] = await Promise.all([createSigner(), createSigner(), createSigner()])
+})
 
-function side(store: ReplicaStore) {
+/** A record of `originA`, unsigned: what a local write is until its batch is signed. */
+const record = (fields: Partial<SessionRecord> = {}): SessionRecord =>
+  sessionRecord(NOW, { realm: REALM, origin: originA.origin, ...fields })
+
+/** `n` records as `signer` published them, each with its batch's proof. */
+const published = (n: number, signer = originA): SessionRecord[] =>
+  publishedRecords(signer, NOW, n, { realm: REALM })
+
+/** What a RECORDS message was received with: each record's key and whether it had been asked for. */
+type Received = Array<{ key: bigint; requested: boolean }>
+
+/**
+ * A side over `store` that stores what it receives as sync must: only what it asked for, only as its
+ * origin signed it (the proof kept beside it). `received` logs each record before the checks.
+ */
+function side(store: ReplicaStore, listed?: ListedRanges, received: Received = []): ReconciliationSide {
   return {
     realm: REALM,
     digest: new RealmDigest(store.entries(REALM, NOW)),
-    merge: (r: SessionRecord) => store.merge(r, NOW),
+    ...(listed !== undefined ? { listed } : {}),
+    receive: (message, requested) => {
+      for (const r of message.records) {
+        const key = syncKeyOf(r.id)
+        received.push({ key, requested: requested(key) })
+        if (!requested(key)) throw new Error('unrequested')
+        const checked = checker.auth.checkProof(REALM, message.proofs[r.proof]!)
+        if (checked === undefined || !checker.auth.covers(checked, r)) throw new Error('forged')
+        store.merge({ ...r, realm: REALM, proof: checked.proof }, NOW)
+      }
+    },
   }
 }
 
-/** Runs a reconciliation of `a` (initiator) with `b` through the real codec; returns the bytes exchanged. */
-async function sync(a: ReplicaStore, b: ReplicaStore): Promise<{ bytes: number; rounds: number }> {
-  const responder = side(b)
-  let bytes = 0
-  const result = await reconcile(side(a), async (message: SyncMessage) => {
+interface SyncRun {
+  bytes: number
+  rounds: number
+  pushed: number
+  pulled: number
+  /** What each side received. */
+  initiator: Received
+  responder: Received
+}
+
+const newRun = (): SyncRun => ({ bytes: 0, rounds: 0, pushed: 0, pulled: 0, initiator: [], responder: [] })
+
+/** Runs a reconciliation of `a` (initiator) with `b` through the real codec; `tamper` edits replies. */
+async function sync(
+  a: ReplicaStore,
+  b: ReplicaStore,
+  tamper: (reply: SyncMessage) => SyncMessage = (reply) => reply,
+  run = newRun(),
+): Promise<SyncRun> {
+  const responder = side(b, new ListedRanges(), run.responder)
+  const result = await reconcile(side(a, undefined, run.initiator), async (message: SyncMessage) => {
     const request = encodeSyncMessage(message)
-    bytes += request.byteLength
+    run.bytes += request.byteLength
     const decoded = decodeSyncMessage(request)
     const reply = encodeSyncMessage(
-      decoded.kind === 'QUERY' ? answerQuery(responder, decoded) : answerRecords(responder, decoded),
+      tamper(
+        decoded.kind === SyncKind.QUERY ? answerQuery(responder, decoded) : answerRecords(responder, decoded),
+      ),
     )
-    bytes += reply.byteLength
+    run.bytes += reply.byteLength
     return decodeSyncMessage(reply)
   })
-  return { bytes, rounds: result.rounds }
+  Object.assign(run, { rounds: result.rounds, pushed: result.pushed, pulled: result.pulled })
+  return run
 }
 
 function fingerprintOf(store: ReplicaStore): bigint {
@@ -58,8 +106,7 @@ function stores(): [ReplicaStore, ReplicaStore] {
 describe('set reconciliation', () => {
   it('equal replicas agree in one round of a few bytes', async () => {
     const [a, b] = stores()
-    for (let i = 0; i < 1000; i++) {
-      const r = record()
+    for (const r of published(1000)) {
       a.merge(r, NOW)
       b.merge(r, NOW)
     }
@@ -70,29 +117,31 @@ describe('set reconciliation', () => {
 
   it('two replicas that differ both ways converge: missing records, newer versions, tombstones', async () => {
     const [a, b] = stores()
-    const shared = Array.from({ length: 2000 }, () => record())
+    const shared = published(2000)
     for (const r of shared) {
       a.merge(r, NOW)
       b.merge(r, NOW)
     }
-    const onlyA = Array.from({ length: 30 }, () => record({ origin: 'QmOriginA' }))
-    const onlyB = Array.from({ length: 40 }, () => record({ origin: 'QmOriginB' }))
+    const onlyA = published(30, originA)
+    const onlyB = published(40, originB)
     for (const r of onlyA) a.merge(r, NOW)
     for (const r of onlyB) b.merge(r, NOW)
-    // B holds a newer version of 10 shared records, A a tombstone for 5 others.
-    for (const r of shared.slice(0, 10))
-      b.merge({ ...r, created: r.created + 1, value: randomBytes(100) }, NOW)
-    for (const r of shared.slice(10, 15)) {
-      const { value: _dropped, ...rest } = r
-      a.merge({ ...rest, created: r.created + 1 }, NOW)
-    }
+    // B holds a newer version of 10 shared records, A a tombstone for 5 others, both by their origin.
+    const newer = shared
+      .slice(0, 10)
+      .map((r) => ({ ...r, created: r.created + 1, value: new Uint8Array(randomBytes(100)) }))
+    for (const r of signRecords(originA, newer)) b.merge(r, NOW)
+    const tombstones = shared
+      .slice(10, 15)
+      .map(({ value: _dropped, ...rest }) => ({ ...rest, created: rest.created + 1 }))
+    for (const r of signRecords(originA, tombstones)) a.merge(r, NOW)
 
     await sync(a, b)
 
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
     for (const r of [...onlyA, ...onlyB]) {
-      expect(Buffer.from(a.get(REALM, r.id, NOW)?.value ?? [])).toEqual(r.value)
-      expect(Buffer.from(b.get(REALM, r.id, NOW)?.value ?? [])).toEqual(r.value)
+      expect(a.get(REALM, r.id, NOW)?.value).toEqual(r.value)
+      expect(b.get(REALM, r.id, NOW)?.value).toEqual(r.value)
     }
     for (const r of shared.slice(0, 10)) expect(a.get(REALM, r.id, NOW)?.created).toBe(r.created + 1)
     for (const r of shared.slice(10, 15)) {
@@ -119,8 +168,7 @@ describe('set reconciliation', () => {
 
   it('an empty replica pulls everything from a full one', async () => {
     const [a, b] = stores()
-    const records = Array.from({ length: 5000 }, () => record())
-    for (const r of records) b.merge(r, NOW)
+    for (const r of published(5000)) b.merge(r, NOW)
     await sync(a, b)
     expect(a.stats().entries).toBe(5000)
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
@@ -129,15 +177,104 @@ describe('set reconciliation', () => {
   it('exchanges bytes in proportion to the difference, not to the replica', async () => {
     const [a, b] = stores()
     let fullCopyBytes = 0
-    for (let i = 0; i < 20_000; i++) {
-      const r = record()
+    for (const r of published(20_000)) {
       a.merge(r, NOW)
       b.merge(r, NOW)
       fullCopyBytes += 32 + 200 + 30
     }
-    for (let i = 0; i < 20; i++) b.merge(record(), NOW)
+    for (const r of published(20)) b.merge(r, NOW)
     const { bytes } = await sync(a, b)
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
     expect(bytes / fullCopyBytes).toBeLessThan(0.05)
+  })
+
+  it('sends no record without a proof (a local write whose batch is not signed yet), either way', async () => {
+    const [a, b] = stores()
+    const unsignedA = Array.from({ length: 5 }, () => record())
+    const unsignedB = Array.from({ length: 5 }, () => record({ origin: originB.origin }))
+    const signedA = published(7)
+    for (const r of [...unsignedA, ...signedA]) a.merge(r, NOW)
+    for (const r of unsignedB) b.merge(r, NOW)
+    const run = await sync(a, b)
+    expect(run.pushed).toBe(7)
+    expect(run.pulled).toBe(0)
+    expect(b.stats().entries).toBe(5 + 7)
+    for (const r of unsignedA) expect(b.peek(REALM, r.id, NOW)).toBeUndefined()
+    for (const r of unsignedB) expect(a.peek(REALM, r.id, NOW)).toBeUndefined()
+
+    // Once its batch is signed, the record goes with the next reconciliation.
+    const [first] = signRecords(originA, [unsignedA[0]!])
+    expect(a.attachProof(unsignedA[0]!, first!.proof!)).toBe(true)
+    expect((await sync(a, b)).pushed).toBe(1)
+    expect(b.peek(REALM, unsignedA[0]!.id, NOW)?.proof).toEqual(first!.proof)
+  })
+
+  it('RecordPage leaves out a record without a proof, and sends each proof once', () => {
+    const page = new RecordPage()
+    const [one, two] = published(2)
+    expect(page.add(record())).toBe(false)
+    expect(page.add(one!)).toBe(true)
+    expect(page.add(two!)).toBe(true)
+    expect(page.records.map((r) => r.proof)).toEqual([0, 0])
+    expect(page.proofs).toEqual([one!.proof])
+    expect(page.records[0]).toMatchObject({ origin: originA.origin, created: one!.created })
+  })
+
+  it('the initiator takes only the keys it asked for: an extra record is unrequested', async () => {
+    const [a, b] = stores()
+    const [wanted, extra] = published(2)
+    b.merge(wanted!, NOW)
+    a.merge(extra!, NOW)
+    b.merge(extra!, NOW)
+    // The responder slips in, with its proof, a record of a key the initiator holds already.
+    const slipIn = (reply: SyncMessage): SyncMessage =>
+      reply.kind !== SyncKind.RECORDS
+        ? reply
+        : {
+            ...reply,
+            records: [...reply.records, { ...extra!, proof: reply.proofs.length }],
+            proofs: [...reply.proofs, extra!.proof!],
+          }
+    const run = newRun()
+    await expect(sync(a, b, slipIn, run)).rejects.toThrow('unrequested')
+    expect(run.initiator).toEqual([
+      { key: syncKeyOf(wanted!.id), requested: true },
+      { key: syncKeyOf(extra!.id), requested: false },
+    ])
+  })
+
+  it('the responder takes pushed records only in the ranges it listed', () => {
+    const [, b] = stores()
+    const log: Received = []
+    const responder = side(b, new ListedRanges(), log)
+    const topNibble = (r: SessionRecord): bigint => syncKeyOf(r.id) >> 60n
+    const candidates = published(32)
+    const inside = candidates[0]!
+    const outside = candidates.find((r) => topNibble(r) !== topNibble(inside))!
+    // The initiator asked about inside's range: the responder, holding nothing there, listed it.
+    const query: SyncMessage = {
+      kind: SyncKind.QUERY,
+      realm: REALM,
+      ranges: [{ depth: 1, prefix: topNibble(inside), fingerprint: 1n, count: 1 }],
+      records: [],
+      proofs: [],
+      wanted: [],
+    }
+    expect(answerQuery(responder, query).ranges[0]?.items).toEqual([])
+    const page = new RecordPage()
+    for (const r of [inside, outside]) page.add(r)
+    const push: SyncMessage = {
+      ...query,
+      kind: SyncKind.RECORDS,
+      ranges: [],
+      records: page.records,
+      proofs: page.proofs,
+    }
+    expect(() => answerRecords(responder, push)).toThrow('unrequested')
+    expect(log).toEqual([
+      { key: syncKeyOf(inside.id), requested: true },
+      { key: syncKeyOf(outside.id), requested: false },
+    ])
+    expect(b.peek(REALM, outside.id, NOW)).toBeUndefined()
   })
 })

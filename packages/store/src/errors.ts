@@ -45,3 +45,10 @@ export class InvalidOptionError extends Error {
   override name = 'InvalidOptionError'
   readonly code = 'invalid-option'
 }
+
+/** A live record of another origin holds the id: only a record's origin may replace or delete it. */
+export class NotOwnerError extends Error {
+  static override name = 'NotOwnerError'
+  override name = 'NotOwnerError'
+  readonly code = 'not-owner'
+}

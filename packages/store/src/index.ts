@@ -3,6 +3,7 @@ export {
   InvalidIdError,
   InvalidOptionError,
   InvalidRealmError,
+  NotOwnerError,
   RecordTooLargeError,
   TtlTooLongError,
   UnknownRealmError,
@@ -10,9 +11,11 @@ export {
 export { LocalSessionCache, type LocalSessionCacheInit } from './local-session-cache.ts'
 export { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 export {
+  type ContestRule,
   compareVersions,
   createReplicaStore,
   type RealmStats,
+  type RecordSource,
   type RemovalReason,
   ReplicaStore,
   type ReplicaStoreInit,
@@ -21,4 +24,4 @@ export {
   recordSize,
 } from './replica-store.ts'
 export type { SessionCache } from './session-cache.ts'
-export type { MergeOutcome, SessionRecord } from './session-record.ts'
+export type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'

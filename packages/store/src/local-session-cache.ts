@@ -3,6 +3,7 @@ import {
   InvalidIdError,
   InvalidOptionError,
   InvalidRealmError,
+  NotOwnerError,
   RecordTooLargeError,
   UnknownRealmError,
 } from './errors.ts'
@@ -26,6 +27,8 @@ export interface LocalSessionCacheInit {
 /**
  * The `SessionCache` API over a `ReplicaStore`, with the clock injected. Unlike `merge`, refusals
  * throw the typed errors, since a local caller passed them; a TTL over the store's cap is capped.
+ * A live record that another node made cannot be replaced, deleted or touched here (NotOwnerError):
+ * only its origin can sign a new version that the fleet accepts.
  */
 export class LocalSessionCache implements SessionCache {
   readonly #store: ReplicaStore
@@ -96,7 +99,9 @@ export class LocalSessionCache implements SessionCache {
     const live = this.#store.get(realm, id, now)
     if (live === undefined) return false
     const created = this.#nextCreated(realm, id, now)
-    this.#write({ ...live, created, expires: created + this.#ttl(ttlMs), origin: this.#origin }, now)
+    // A new version: the old one's proof does not cover it.
+    const expires = created + this.#ttl(ttlMs)
+    this.#write({ realm, id, value: live.value, created, expires, origin: this.#origin }, now)
     return true
   }
 
@@ -124,7 +129,10 @@ export class LocalSessionCache implements SessionCache {
   }
 
   #write(record: SessionRecord, now: number): SessionRecord {
-    const outcome = this.#store.merge(record, now)
+    const outcome = this.#store.merge(record, now, 'local')
+    if (outcome === 'not-owner' || outcome === 'conflict') {
+      throw new NotOwnerError('the id holds a live record another node made')
+    }
     const stored = isStored(outcome) ? this.#store.peek(record.realm, record.id, now) : undefined
     if (stored === undefined) throw new Error(`local write not stored: ${outcome}`)
     this.#onRecord?.(stored)

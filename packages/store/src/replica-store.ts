@@ -10,8 +10,15 @@ import {
   RECORD_OVERHEAD_BYTES,
 } from './constants.ts'
 import { InvalidOptionError, InvalidRealmError } from './errors.ts'
+import { OriginShares } from './origin-shares.ts'
 import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
-import type { MergeOutcome, SessionRecord } from './session-record.ts'
+import type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
+
+/** Who hands a record to `merge`: this node's own cache API, or a peer (gossip, sync). */
+export type RecordSource = 'local' | 'peer'
+
+/** Whether `incoming`, newer than `existing` and of another origin, may replace it. */
+export type ContestRule = (existing: SessionRecord, incoming: SessionRecord, now: number) => boolean
 
 /** Why a record left the replica without being replaced: the LRU budget, or its own expiry. */
 export type RemovalReason = 'evict' | 'expire'
@@ -26,6 +33,13 @@ export interface ReplicaStoreInit {
   maxValueBytes?: number
   maxTtlMs?: number
   maxClockSkewMs?: number
+  /**
+   * Realms whose ids several origins may legitimately claim (ticket-key proposals), each with the
+   * rule for whether `incoming` may replace the live `existing` record of another origin. Where the
+   * rule says no, the outcome is `conflict`; in every other realm only a record's origin may replace
+   * or delete it (`not-owner`).
+   */
+  contested?: Record<string, ContestRule>
   /**
    * Called after a record left the replica by eviction (byte budget or entry cap) or expiry.
    * Called once the store is consistent again, but from inside `merge`/`get`/`prune`: must not throw.
@@ -69,7 +83,9 @@ export class ReplicaStore {
   readonly limits: ReplicaStoreLimits
   readonly #configured: ReadonlySet<string> | undefined
   readonly #caches = new Map<string, RealmCache>()
+  readonly #shares = new WeakMap<RealmCache, OriginShares>()
   readonly #onEvict: ((record: SessionRecord, reason: RemovalReason) => void) | undefined
+  readonly #contested: ReadonlyMap<string, ContestRule>
   #evictions = 0
   #expirations = 0
 
@@ -99,6 +115,7 @@ export class ReplicaStore {
       this.#configured = new Set(init.realms)
     }
     this.#onEvict = init.onEvict
+    this.#contested = new Map(Object.entries(init.contested ?? {}))
   }
 
   /**
@@ -108,9 +125,13 @@ export class ReplicaStore {
    *
    * Order: newer `created` wins; equal `created` is won by the greater `origin` (UTF-16 code unit
    * order); equal both is a duplicate. Tombstones take part like any record. An expired record in
-   * the replica counts as absent.
+   * the replica counts as absent. A newer record of another origin replaces a live one only in a
+   * contested realm whose rule allows it (`not-owner`, `conflict` otherwise). A duplicate carrying a
+   * proof that the stored copy lacks lends it that proof. A new record from a peer (`source`) that
+   * would fill the realm past its caps is refused (`over-quota`) when its origin already holds its
+   * fair share; local writes always go in, evicting the least recently used.
    */
-  merge(record: SessionRecord, now: number): MergeOutcome {
+  merge(record: SessionRecord, now: number, source: RecordSource = 'peer'): MergeOutcome {
     const refusal = this.#refusal(record, now)
     if (refusal !== undefined) return refusal
     const key = idKey(record.id)
@@ -122,14 +143,45 @@ export class ReplicaStore {
         this.#expire(cache, key, existing)
       } else {
         const order = compareVersions(record, existing)
-        if (order === 0) return 'duplicate'
+        if (order === 0) {
+          if (existing.proof === undefined && record.proof !== undefined) existing.proof = record.proof
+          return 'duplicate'
+        }
         if (order < 0) return 'stale'
+        if (record.origin !== existing.origin) {
+          const contest = this.#contested.get(record.realm)
+          if (contest === undefined) return 'not-owner'
+          if (!contest(existing, record, now)) return 'conflict'
+        }
         outcome = 'replaced'
       }
     }
     cache ??= this.#createCache(record.realm)
+    if (outcome === 'added' && source === 'peer' && this.#overQuota(cache, record)) return 'over-quota'
+    this.#shares.get(cache)!.add(record.origin, recordSize(record))
     cache.set(key, copyRecord(record))
     return outcome
+  }
+
+  /** A full realm refuses a new record from an origin at its fair share rather than evict another's. */
+  #overQuota(cache: RealmCache, record: SessionRecord): boolean {
+    const size = recordSize(record)
+    const { maxEntriesPerRealm, maxBytesPerRealm } = this.limits
+    const full = cache.size >= maxEntriesPerRealm || cache.calculatedSize + size > maxBytesPerRealm
+    return (
+      full && this.#shares.get(cache)!.atFairShare(record.origin, size, maxEntriesPerRealm, maxBytesPerRealm)
+    )
+  }
+
+  /**
+   * Gives a stored record the proof of the batch it was published in, once that batch is signed
+   * (local writes are stored before): only if the stored version is still `record`'s.
+   */
+  attachProof(record: SessionRecord, proof: RecordProof): boolean {
+    const stored = this.#caches.get(record.realm)?.peek(idKey(record.id))
+    if (stored === undefined || compareVersions(stored, record) !== 0) return false
+    stored.proof = proof
+    return true
   }
 
   /** The live value of (realm, id): not a tombstone, not expired. Marks it recently used. */
@@ -242,12 +294,14 @@ export class ReplicaStore {
       // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
       // removal of an expired one.
       disposeAfter: (record, _key, reason) => {
+        this.#shares.get(cache)?.remove(record.origin, recordSize(record))
         if (reason !== 'evict') return
         this.#evictions++
         this.#onEvict?.(record, 'evict')
       },
     })
     this.#caches.set(realm, cache)
+    this.#shares.set(cache, new OriginShares())
     return cache
   }
 }
@@ -281,20 +335,21 @@ function idKey(id: Uint8Array): string {
  * of one slab were made together and expire together, so slabs are not held by stragglers for long.
  */
 function copyRecord(record: SessionRecord): SessionRecord {
-  const { realm, id, value, created, expires, origin } = record
+  const { realm, id, value, created, expires, origin, proof } = record
   const pooled = Buffer.allocUnsafe(id.byteLength + (value?.byteLength ?? 0))
   // Plain Uint8Array views (not Buffers) over the pooled memory: what callers get stays the same type.
   const bytes = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength)
   bytes.set(id, 0)
-  if (value === undefined) return { realm, id: bytes, created, expires, origin }
-  bytes.set(value, id.byteLength)
+  if (value !== undefined) bytes.set(value, id.byteLength)
+  // One shape for every stored record (the proof is always a property), so V8 keeps one hidden class.
   return {
     realm,
-    id: bytes.subarray(0, id.byteLength),
-    value: bytes.subarray(id.byteLength),
+    id: value === undefined ? bytes : bytes.subarray(0, id.byteLength),
+    value: value === undefined ? undefined : bytes.subarray(id.byteLength),
     created,
     expires,
     origin,
+    proof,
   }
 }
 

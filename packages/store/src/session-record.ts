@@ -15,6 +15,20 @@ export interface SessionRecord {
   expires: number
   /** Peer id (string form) of the node that created it; breaks ties between equal `created`. */
   origin: string
+  /**
+   * What proves `origin` made this record (its signature over the batch the record was published
+   * in, and that batch's record digests); shared by the records of one batch. The store keeps it
+   * for whoever relays the record later and never reads it: checking it is the caller's job, before
+   * `merge`. Absent on a local write until its batch is signed (`attachProof`).
+   */
+  proof?: RecordProof
+}
+
+/** The origin's signature over a batch's manifest and the manifest's 16-byte record digests. */
+export interface RecordProof {
+  readonly origin: string
+  readonly signature: Uint8Array
+  readonly digests: Uint8Array
 }
 
 /** What `merge` did with a record. Stored outcomes first; the rest leave the replica unchanged. */
@@ -29,5 +43,11 @@ export type MergeOutcome =
   | 'from-future'
   | 'too-large'
   | 'unknown-realm'
+  /** A live record of another origin holds the id: only a record's origin may replace or delete it. */
+  | 'not-owner'
+  /** In a contested realm, a newer record of another origin that the realm's rule does not let win. */
+  | 'conflict'
+  /** The realm is full and the record's origin holds its fair share of it already. */
+  | 'over-quota'
   /** Malformed: empty id, origin empty or too long, times not integers, or `expires <= created`. */
   | 'invalid'

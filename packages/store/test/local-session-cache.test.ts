@@ -4,13 +4,14 @@ import {
   InvalidIdError,
   InvalidOptionError,
   InvalidRealmError,
+  NotOwnerError,
   RecordTooLargeError,
   UnknownRealmError,
 } from '../src/errors.ts'
 import { LocalSessionCache } from '../src/local-session-cache.ts'
 import { createReplicaStore, type ReplicaStoreInit } from '../src/replica-store.ts'
 import type { SessionRecord } from '../src/session-record.ts'
-import { bytes, NOW } from './records.ts'
+import { bytes, NOW, proof } from './records.ts'
 
 const ID = bytes('session-1')
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b))
@@ -69,10 +70,17 @@ describe('LocalSessionCache', () => {
     expect(text(cache.get('web', ID)?.value)).toBe('second')
   })
 
-  it('overwrites a record from a peer whose clock is ahead', () => {
+  it('overwrites its own record made while its clock was ahead (back from a peer after a restart)', () => {
     const { cache, store } = setup()
     store.merge(
-      { realm: 'web', id: ID, value: bytes('peer'), created: NOW + 5000, expires: NOW + 9000, origin: 'z' },
+      {
+        realm: 'web',
+        id: ID,
+        value: bytes('mine, earlier'),
+        created: NOW + 5000,
+        expires: NOW + 9000,
+        origin: 'node-1',
+      },
       NOW,
     )
     expect(cache.set('web', ID, bytes('mine'), 60_000).created).toBe(NOW + 5001)
@@ -150,6 +158,56 @@ describe('LocalSessionCache', () => {
     const store = createReplicaStore()
     expect(() => new LocalSessionCache({ store, origin: '' })).toThrow(InvalidOptionError)
     expect(() => new LocalSessionCache({ store, defaultTtlMs: 0 })).toThrow(/defaultTtlMs/)
+  })
+
+  it('touch makes a new version without the old proof, which does not cover it', () => {
+    const { cache, clock, published, store } = setup()
+    const stored = cache.set('web', ID, bytes('secret'), 1000)
+    expect(store.attachProof(stored, proof('node-1'))).toBe(true)
+    clock.now = NOW + 500
+    expect(cache.touch('web', ID, 10_000)).toBe(true)
+    expect(published[1]).toMatchObject({ created: NOW + 500, origin: 'node-1' })
+    expect(published[1]?.proof).toBeUndefined()
+    expect(store.peek('web', ID, clock.now)?.proof).toBeUndefined()
+  })
+
+  describe("another node's live record", () => {
+    /** A store holding a value that 'node-2' made, seen by a cache whose origin is 'node-1'. */
+    function withForeignRecord() {
+      const s = setup()
+      const foreign: SessionRecord = {
+        realm: 'web',
+        id: ID,
+        value: bytes('theirs'),
+        created: NOW - 1000,
+        expires: NOW + 60_000,
+        origin: 'node-2',
+        proof: proof('node-2'),
+      }
+      expect(s.store.merge(foreign, NOW)).toBe('added')
+      return { ...s, before: { ...s.store.peek('web', ID, NOW) } }
+    }
+
+    it.each<[string, (cache: LocalSessionCache) => unknown]>([
+      ['set', (cache) => cache.set('web', ID, bytes('mine'), 60_000)],
+      ['delete', (cache) => cache.delete('web', ID)],
+      ['touch', (cache) => cache.touch('web', ID, 86_400_000)],
+    ])('cannot be changed by %s (NotOwnerError), and stays as it was', (_op, write) => {
+      const { cache, store, published, before } = withForeignRecord()
+      expect(() => write(cache)).toThrow(
+        expect.objectContaining({ name: NotOwnerError.name, code: 'not-owner' }),
+      )
+      expect({ ...store.peek('web', ID, NOW) }).toEqual(before)
+      expect(text(cache.get('web', ID)?.value)).toBe('theirs')
+      expect(published).toEqual([])
+    })
+
+    it('can be replaced once it has expired', () => {
+      const { cache, clock } = withForeignRecord()
+      clock.now = NOW + 60_000
+      expect(cache.set('web', ID, bytes('mine'), 60_000)).toMatchObject({ origin: 'node-1' })
+      expect(text(cache.get('web', ID)?.value)).toBe('mine')
+    })
   })
 
   it('answers get with undefined for an unknown or invalid realm', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH } from '../src/constants.ts'
-import { createReplicaStore, type ReplicaStoreInit } from '../src/replica-store.ts'
+import { compareVersions, createReplicaStore, type ReplicaStoreInit } from '../src/replica-store.ts'
 import type { MergeOutcome, SessionRecord } from '../src/session-record.ts'
 import { bytes, NOW, record, tombstone } from './records.ts'
 
@@ -16,8 +16,9 @@ describe('merge order', () => {
     expect(decode(store.get('web', bytes('session-1'), NOW)?.value)).toBe('v2')
   })
 
-  it('breaks a tie on created by the greater origin', () => {
-    const store = createReplicaStore()
+  it('breaks a tie on created by the greater origin, where another origin may replace a record', () => {
+    // The order still decides between origins in a realm whose records several nodes compete for.
+    const store = createReplicaStore({ contested: { web: () => true } })
     expect(store.merge(record({ origin: 'peer-b', value: bytes('b') }), NOW)).toBe('added')
     expect(store.merge(record({ origin: 'peer-a', value: bytes('a') }), NOW)).toBe('stale')
     expect(store.merge(record({ origin: 'peer-c', value: bytes('c') }), NOW)).toBe('replaced')
@@ -87,6 +88,17 @@ const outcomeCases: Record<
   },
   'too-large': { init: { maxValueBytes: 16 }, record: record({ value: new Uint8Array(17) }) },
   'unknown-realm': { init: { realms: ['mail'] }, record: record() },
+  'not-owner': { before: record({ origin: 'peer-b' }), record: record({ created: NOW + 1 }) },
+  conflict: {
+    init: { contested: { web: () => false } },
+    before: record({ origin: 'peer-b' }),
+    record: record({ created: NOW + 1 }),
+  },
+  'over-quota': {
+    init: { maxEntriesPerRealm: 1 },
+    before: record(),
+    record: record({ id: bytes('session-2') }),
+  },
   invalid: { record: record({ id: new Uint8Array(0) }) },
 }
 
@@ -153,6 +165,8 @@ describe('convergence', () => {
   // Small domains so that ids collide, created ties, tombstones meet values and some records are refused.
   // lru-cache preallocates `max` slots per realm: keep the many short-lived stores small (and fast).
   const small = { maxEntriesPerRealm: 64 }
+  // The version order alone, as in a realm whose records several origins may replace (ticket keys).
+  const competing: ReplicaStoreInit = { ...small, contested: { web: () => true, mail: () => true } }
   const origins = ['peer-a', 'peer-b', 'peer-c']
   const recordArb = fc
     .record({
@@ -183,51 +197,74 @@ describe('convergence', () => {
       ),
     )
 
+  /** Merges `records` in order into a new store; its whole replica, as a snapshot. */
+  const replicaOf = (records: SessionRecord[], init: ReplicaStoreInit): string[] => {
+    const store = createReplicaStore(init)
+    for (const r of records) store.merge(r, NOW)
+    return snapshot([...store.entries('web', NOW), ...store.entries('mail', NOW)])
+  }
+
   it('reaches the same replica from any order of the same records', () => {
     fc.assert(
       fc.property(setAndOrder, ([records, shuffled]) => {
-        const a = createReplicaStore(small)
-        const b = createReplicaStore(small)
-        for (const r of records) a.merge(r, NOW)
-        for (const r of shuffled) b.merge(r, NOW)
-        for (const realm of ['web', 'mail']) {
-          expect(snapshot(b.entries(realm, NOW))).toEqual(snapshot(a.entries(realm, NOW)))
-        }
+        expect(replicaOf(shuffled, competing)).toEqual(replicaOf(records, competing))
+      }),
+    )
+  })
+
+  it('under the owner rule, reaches the same replica from any order when each id has one origin', () => {
+    // What an honest fleet writes: a TLS session id is random, so only its origin ever writes it.
+    const ownerOf = (r: SessionRecord): string => origins[(r.id[0]! + r.realm.length) % origins.length]!
+    const owned = (r: SessionRecord): boolean => r.origin === ownerOf(r)
+    fc.assert(
+      fc.property(setAndOrder, ([records, shuffled]) => {
+        expect(replicaOf(shuffled.filter(owned), small)).toEqual(replicaOf(records.filter(owned), small))
+      }),
+    )
+  })
+
+  /** The model: for each id, what is held after the unexpired records in order, `wins` deciding. */
+  const modelOf = (records: SessionRecord[], wins: (r: SessionRecord, held: SessionRecord) => boolean) => {
+    const expected = new Map<string, SessionRecord>()
+    for (const r of records) {
+      if (r.expires <= NOW) continue
+      const key = `${r.realm}/${r.id[0]}`
+      const held = expected.get(key)
+      if (held === undefined || wins(r, held)) expected.set(key, r)
+    }
+    return snapshot(expected.values())
+  }
+
+  it('under the owner rule, keeps each id with the origin whose live record came first, at its newest', () => {
+    const sameOriginNewer = (r: SessionRecord, held: SessionRecord) =>
+      r.origin === held.origin && compareVersions(r, held) > 0
+    fc.assert(
+      fc.property(setAndOrder, ([records]) => {
+        expect(replicaOf(records, small)).toEqual(modelOf(records, sameOriginNewer))
       }),
     )
   })
 
   it('holds, for each id, the greatest (created, origin) among the unexpired records', () => {
+    const greater = (r: SessionRecord, best: SessionRecord) =>
+      r.created > best.created || (r.created === best.created && r.origin > best.origin)
     fc.assert(
       fc.property(setAndOrder, ([records]) => {
-        const store = createReplicaStore(small)
-        for (const r of records) store.merge(r, NOW)
-        const expected = new Map<string, SessionRecord>()
-        for (const r of records) {
-          if (r.expires <= NOW) continue
-          const key = `${r.realm}/${r.id[0]}`
-          const best = expected.get(key)
-          if (
-            best === undefined ||
-            r.created > best.created ||
-            (r.created === best.created && r.origin > best.origin)
-          ) {
-            expected.set(key, r)
-          }
-        }
-        const actual = [...store.entries('web', NOW), ...store.entries('mail', NOW)]
-        expect(snapshot(actual)).toEqual(snapshot(expected.values()))
+        expect(replicaOf(records, competing)).toEqual(modelOf(records, greater))
       }),
     )
   })
 
-  it('is idempotent: merging everything twice changes nothing', () => {
+  it.each([
+    ['the version order', competing, /^(duplicate|stale|expired)$/],
+    ['the owner rule', small, /^(duplicate|stale|expired|not-owner)$/],
+  ])('is idempotent under %s: merging everything twice changes nothing', (_rule, init, unchanged) => {
     fc.assert(
       fc.property(setAndOrder, ([records, shuffled]) => {
-        const store = createReplicaStore(small)
+        const store = createReplicaStore(init)
         for (const r of records) store.merge(r, NOW)
         const once = snapshot([...store.entries('web', NOW), ...store.entries('mail', NOW)])
-        for (const r of shuffled) expect(store.merge(r, NOW)).toMatch(/^(duplicate|stale|expired)$/)
+        for (const r of shuffled) expect(store.merge(r, NOW)).toMatch(unchanged)
         expect(snapshot([...store.entries('web', NOW), ...store.entries('mail', NOW)])).toEqual(once)
       }),
     )

@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../src/session-record.ts'
+import type { RecordProof, SessionRecord } from '../src/session-record.ts'
 
 /** A fixed clock reading for tests: far from 0 so that `now - x` stays positive. */
 export const NOW = 1_700_000_000_000
@@ -23,4 +23,9 @@ export function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
 export function tombstone(overrides: Partial<SessionRecord> = {}): SessionRecord {
   const { value: _value, ...rest } = record(overrides)
   return rest
+}
+
+/** A stand-in proof: the store keeps proofs and never reads them, so any bytes will do. */
+export function proof(origin = 'peer-a', fill = 1): RecordProof {
+  return { origin, signature: new Uint8Array(64).fill(fill), digests: new Uint8Array(16).fill(fill) }
 }

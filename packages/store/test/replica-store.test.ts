@@ -63,10 +63,11 @@ describe('eviction', () => {
       maxEntriesPerRealm: 3,
       onEvict: (r, reason) => reason === 'evict' && evicted.push(r),
     })
-    for (let n = 1; n <= 3; n++) store.merge(record({ id: idOf(n) }), NOW)
+    // Local writes: a peer's record would be refused at its origin's fair share instead (below).
+    for (let n = 1; n <= 3; n++) store.merge(record({ id: idOf(n) }), NOW, 'local')
     store.get('web', idOf(1), NOW) // now 2 is the least recently used
-    store.merge(record({ id: idOf(4) }), NOW)
-    store.merge(record({ id: idOf(5) }), NOW)
+    store.merge(record({ id: idOf(4) }), NOW, 'local')
+    store.merge(record({ id: idOf(5) }), NOW, 'local')
     expect(evicted.map((r) => new TextDecoder().decode(r.id))).toEqual(['session-2', 'session-3'])
     expect(store.get('web', idOf(1), NOW)).toBeDefined()
     expect(store.stats()).toMatchObject({ entries: 3, evictions: 2, expirations: 0 })
@@ -75,7 +76,7 @@ describe('eviction', () => {
   it('evicts under the byte budget, and counts it', () => {
     const size = recordSize(record({ id: idOf(1) }))
     const store = createReplicaStore({ maxBytesPerRealm: size * 4 + Math.floor(size / 2) })
-    for (let n = 1; n <= 6; n++) store.merge(record({ id: idOf(n) }), NOW)
+    for (let n = 1; n <= 6; n++) store.merge(record({ id: idOf(n) }), NOW, 'local')
     const stats = store.stats()
     expect(stats).toMatchObject({ entries: 4, bytes: size * 4, evictions: 2 })
     expect(store.get('web', idOf(1), NOW)).toBeUndefined()
@@ -97,6 +98,47 @@ describe('eviction', () => {
     store.merge(record({ id: bytes('abc'), value: new Uint8Array(100), origin: 'peer-a' }), NOW)
     store.merge(tombstone({ id: bytes('de'), origin: 'p' }), NOW)
     expect(store.stats().bytes).toBe(3 + 100 + 6 + RECORD_OVERHEAD_BYTES + (2 + 1 + RECORD_OVERHEAD_BYTES))
+  })
+})
+
+describe("a full realm: each origin's fair share", () => {
+  const peerRecord = (origin: string, n: number) => record({ origin, id: bytes(`${origin}/${n}`) })
+
+  it("refuses a flooding origin's new records rather than evict the other origins'", () => {
+    const evicted: string[] = []
+    const store = createReplicaStore({
+      maxEntriesPerRealm: 6,
+      onEvict: (r, reason) => reason === 'evict' && evicted.push(r.origin),
+    })
+    expect(store.merge(peerRecord('peer-b', 1), NOW)).toBe('added')
+    expect(store.merge(peerRecord('peer-c', 1), NOW)).toBe('added')
+    const outcomes = Array.from({ length: 100 }, (_, n) => store.merge(peerRecord('flood', n), NOW))
+    expect(outcomes.filter((o) => o === 'added')).toHaveLength(4)
+    expect(outcomes.filter((o) => o === 'over-quota')).toHaveLength(96)
+    expect(store.peek('web', bytes('peer-b/1'), NOW)).toBeDefined()
+    expect(store.peek('web', bytes('peer-c/1'), NOW)).toBeDefined()
+    expect(evicted).toEqual([])
+  })
+
+  it('lets an origin under its share in, evicting the least recently used record', () => {
+    const store = createReplicaStore({ maxEntriesPerRealm: 4 })
+    for (let n = 1; n <= 4; n++) expect(store.merge(peerRecord('flood', n), NOW)).toBe('added')
+    expect(store.merge(peerRecord('flood', 5), NOW)).toBe('over-quota')
+    expect(store.merge(peerRecord('peer-b', 1), NOW)).toBe('added')
+    expect(store.merge(peerRecord('peer-b', 2), NOW)).toBe('added')
+    // Two origins: a share is 2 entries, which peer-b holds now.
+    expect(store.merge(peerRecord('peer-b', 3), NOW)).toBe('over-quota')
+    expect(store.peek('web', bytes('flood/1'), NOW)).toBeUndefined()
+    expect(store.stats()).toMatchObject({ entries: 4, evictions: 2 })
+  })
+
+  it('still takes new versions of held records, and local writes, at the share', () => {
+    const store = createReplicaStore({ maxEntriesPerRealm: 2 })
+    store.merge(peerRecord('peer-a', 1), NOW)
+    store.merge(peerRecord('peer-a', 2), NOW)
+    expect(store.merge(record({ id: bytes('peer-a/1'), created: NOW + 1 }), NOW)).toBe('replaced')
+    expect(store.merge(peerRecord('peer-a', 3), NOW)).toBe('over-quota')
+    expect(store.merge(peerRecord('peer-a', 3), NOW, 'local')).toBe('added')
   })
 })
 

@@ -101,3 +101,11 @@ export const HAPROXY_MIN_KEYS = 3
 
 /** The file `--ticket-keys-format haproxy` writes (`tls-ticket-keys <dir>/tls-ticket-keys.txt`). */
 export const HAPROXY_KEY_FILE = 'tls-ticket-keys.txt'
+
+/**
+ * How long after its making a key for a period already under way may still lose a race to a newer
+ * proposal: long enough for a fleet's simultaneous first proposals to meet (propagation takes
+ * milliseconds, a catch-up round well under a second), short enough that no key holder can swap a
+ * key the fleet has been encrypting with.
+ */
+export const CONTEST_GRACE_MS = 10_000

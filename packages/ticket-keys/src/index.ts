@@ -35,6 +35,7 @@ export {
   type TicketKeyScheduleOptions,
   type TicketKeyStatus,
   type TicketKeysChange,
+  ticketKeyContestRule,
   ticketKeyRealm,
   ticketKeyRecordTtlMs,
 } from './ticket-key-schedule.ts'

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { DEFAULT_MAX_TTL_MS, isValidRealm, type SessionCache, type SessionRecord } from '@tlsmesh/store'
 import {
+  type ContestRule,
+  DEFAULT_MAX_TTL_MS,
+  isValidRealm,
+  type SessionCache,
+  type SessionRecord,
+} from '@tlsmesh/store'
+import {
+  CONTEST_GRACE_MS,
   DEFAULT_DECRYPT_LIFETIME_MS,
   DEFAULT_DISTRIBUTE_AHEAD_MS,
   DEFAULT_EPOCH_MS,
@@ -14,7 +21,7 @@ import {
   TICKET_KEY_REALM_SUFFIX,
 } from './constants.ts'
 import { InvalidTicketKeyOptionError } from './errors.ts'
-import { periodId, TicketKey } from './ticket-key.ts'
+import { periodId, periodOfId, TicketKey } from './ticket-key.ts'
 import { TypedEventTarget } from './typed-event-target.ts'
 
 export interface TicketKeyScheduleInit {
@@ -431,6 +438,25 @@ export function createTicketKeySchedule(
 export function ticketKeyRecordTtlMs(init: TicketKeyScheduleInit): number {
   const options = resolveOptions({ ...init, maxTtlMs: Number.MAX_SAFE_INTEGER })
   return options.distributeAheadMs + options.rotationMs + options.decryptLifetimeMs
+}
+
+/**
+ * The replica's rule for competing proposals in this schedule's key realm (`contested` in
+ * `ReplicaStoreInit`): a newer proposal of another node replaces the key of a period that has not
+ * started, so that every node settles on one winner; the key of a period that has started is never
+ * replaced (it may already encrypt tickets, and a key holder must not swap it under the fleet),
+ * except within `CONTEST_GRACE_MS` (or `distributeAheadMs`, if shorter) of its making: a fleet's
+ * first keys are proposed for a period under way, and two made at once must still settle on one.
+ */
+export function ticketKeyContestRule(init: TicketKeyScheduleInit): ContestRule {
+  const options = resolveOptions({ ...init, maxTtlMs: Number.MAX_SAFE_INTEGER })
+  const { epochMs, rotationMs } = options
+  const grace = Math.min(CONTEST_GRACE_MS, options.distributeAheadMs)
+  return (existing, _incoming, now) => {
+    const period = periodOfId(existing.id)
+    if (period === undefined) return false
+    return now < Math.max(epochMs + period * rotationMs, existing.created + grace)
+  }
 }
 
 function resolveOptions(init: TicketKeyScheduleInit): TicketKeyScheduleOptions {

@@ -5,6 +5,7 @@ import {
   type TicketKeySchedule,
   type TicketKeyScheduleInit,
   type TicketKeysChange,
+  ticketKeyContestRule,
   ticketKeyRealm,
 } from '../src/index.ts'
 
@@ -53,7 +54,9 @@ export function testNode(
   init: Partial<TicketKeyScheduleInit> = {},
   options: { jitter?: number; store?: ReplicaStore } = {},
 ): TestNode {
-  const store = options.store ?? createReplicaStore({ realms: [REALM, KEY_REALM] })
+  // As tlsmeshd builds it: competing proposals follow the schedule's contest rule.
+  const contested = { [KEY_REALM]: ticketKeyContestRule({ realm: REALM, ...init }) }
+  const store = options.store ?? createReplicaStore({ realms: [REALM, KEY_REALM], contested })
   const cache = new LocalSessionCache({ store, now: clock.read, origin: name })
   const schedule = createTicketKeySchedule(
     { realm: REALM, ...init },

@@ -1,4 +1,4 @@
-import type { WireLimits } from './constants.ts'
+import { SIGNATURE_BYTES, type WireLimits } from './constants.ts'
 import { batchHeaderBytes, encodedRecordBytes, largestRecordBytes } from './encoded-size.ts'
 import { WireEncodeError } from './errors.ts'
 import { encodeValidBatch, type WireRecord } from './record-batch.ts'
@@ -62,9 +62,20 @@ export class BatchBuilder {
     return this.#records.length
   }
 
-  /** Encodes the records added since the last reset; the builder keeps them until `reset()`. */
-  build(): Uint8Array {
-    return encodeValidBatch(this.realm, this.#records)
+  /** The records added since the last reset, in order: what the origin's signature covers. */
+  get records(): readonly WireRecord[] {
+    return this.#records
+  }
+
+  /**
+   * Encodes the records added since the last reset with their origin's signature (`SIGNATURE_BYTES`,
+   * over `manifestBytes`); the builder keeps them until `reset()`.
+   */
+  build(signature: Uint8Array): Uint8Array {
+    if (signature.byteLength !== SIGNATURE_BYTES) {
+      throw new WireEncodeError('invalid-record', `a signature is ${SIGNATURE_BYTES} bytes`)
+    }
+    return encodeValidBatch(this.realm, this.#records, signature)
   }
 
   reset(): void {

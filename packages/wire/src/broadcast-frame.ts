@@ -19,8 +19,8 @@ export type BroadcastFrame =
       kind: BroadcastKind.GOSSIP
       realm: string
       origin: Uint8Array
+      /** An encoded RecordBatch, which carries its origin's signature. */
       data: Uint8Array
-      signature: Uint8Array
       hops: number
     }
   /**
@@ -33,7 +33,7 @@ export type BroadcastFrame =
   | { kind: BroadcastKind.PRUNE; realm: string; full: boolean }
 
 export interface BroadcastLimits {
-  /** The whole frame: a GOSSIP frame carries one record batch plus origin and signature. */
+  /** The whole frame: a GOSSIP frame carries one record batch plus its origin. */
   maxFrameBytes: number
   maxIds: number
 }
@@ -46,7 +46,6 @@ export const DEFAULT_BROADCAST_LIMITS: Readonly<BroadcastLimits> = Object.freeze
 /** Message ids are 20 bytes (a truncated sha256): ample against accidental collisions. */
 export const BROADCAST_ID_BYTES = 20
 const MAX_ORIGIN_BYTES = 64
-const MAX_SIGNATURE_BYTES = 128
 
 export function encodeBroadcastFrame(frame: BroadcastFrame): Uint8Array {
   const empty = new Uint8Array(0)
@@ -56,7 +55,6 @@ export function encodeBroadcastFrame(frame: BroadcastFrame): Uint8Array {
     realm: frame.realm,
     origin: (frame.kind === BroadcastKind.GOSSIP ? frame.origin : empty) as Uint8Array<ArrayBuffer>,
     data: (frame.kind === BroadcastKind.GOSSIP ? frame.data : empty) as Uint8Array<ArrayBuffer>,
-    signature: (frame.kind === BroadcastKind.GOSSIP ? frame.signature : empty) as Uint8Array<ArrayBuffer>,
     ids: (frame.kind === BroadcastKind.IHAVE || frame.kind === BroadcastKind.GRAFT ? frame.ids : []) as Array<
       Uint8Array<ArrayBuffer>
     >,
@@ -86,16 +84,12 @@ export function decodeBroadcastFrame(bytes: Uint8Array, limits?: Partial<Broadca
       if (frame.origin.byteLength === 0 || frame.origin.byteLength > MAX_ORIGIN_BYTES) {
         throw new InvalidRecordError('origin: 1 to 64 bytes')
       }
-      if (frame.signature.byteLength === 0 || frame.signature.byteLength > MAX_SIGNATURE_BYTES) {
-        throw new InvalidRecordError('signature: 1 to 128 bytes')
-      }
       if (frame.data.byteLength === 0) throw new InvalidRecordError('no payload')
       return {
         kind: frame.kind,
         realm: frame.realm,
         origin: frame.origin,
         data: frame.data,
-        signature: frame.signature,
         hops: frame.hops,
       }
     }

@@ -1,5 +1,11 @@
-/** The only batch version this build writes and reads. */
-export const WIRE_VERSION = 1
+/**
+ * The only version this build writes and reads. 2: batches carry their origin's signature over a
+ * manifest of record digests, and sync carries the proofs that authenticate each record.
+ */
+export const WIRE_VERSION = 2
+
+/** Ed25519 signatures: tlsmesh identities are Ed25519 keys. */
+export const SIGNATURE_BYTES = 64
 
 /** Hard limits a decoder enforces; a builder or encoder holding the same limits never exceeds them. */
 export interface WireLimits {

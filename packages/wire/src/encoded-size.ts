@@ -1,4 +1,4 @@
-import type { WireLimits } from './constants.ts'
+import { SIGNATURE_BYTES, type WireLimits } from './constants.ts'
 import type { WireRecord } from './record-batch.ts'
 
 // Encoded sizes, computed rather than measured so that a batch can be sized without encoding it.
@@ -7,9 +7,9 @@ import type { WireRecord } from './record-batch.ts'
 // proto3 scalar at its default (0, empty) is not written, which validation rules out for every field
 // but `value`, whose presence is explicit.
 
-/** Version (tag, varint 1) then realm: the size of a batch without records. */
+/** Version (tag, varint) then realm and signature: the size of a signed batch without records. */
 export function batchHeaderBytes(realm: string): number {
-  return 2 + lengthDelimitedBytes(realm.length)
+  return 2 + lengthDelimitedBytes(realm.length) + lengthDelimitedBytes(SIGNATURE_BYTES)
 }
 
 /** What one record adds to a batch: its tag, length and body. */

@@ -8,7 +8,7 @@ export {
   decodeBroadcastFrame,
   encodeBroadcastFrame,
 } from './broadcast-frame.ts'
-export { DEFAULT_LIMITS, WIRE_VERSION, type WireLimits } from './constants.ts'
+export { DEFAULT_LIMITS, SIGNATURE_BYTES, WIRE_VERSION, type WireLimits } from './constants.ts'
 export {
   InvalidRealmError,
   InvalidRecordError,
@@ -23,11 +23,14 @@ export {
   type WireEncodeErrorCode,
 } from './errors.ts'
 export { decodeBatch, encodeBatch, type RecordBatch, type WireRecord } from './record-batch.ts'
+export { manifestBytes, RECORD_DIGEST_BYTES, recordDigest, recordDigests } from './record-digest.ts'
 export {
   DEFAULT_SYNC_LIMITS,
   decodeSyncMessage,
   encodeSyncMessage,
   MAX_SYNC_DEPTH,
+  type ProvenWireRecord,
+  type RecordProof,
   resolveSyncLimits,
   SyncKind,
   type SyncLimits,

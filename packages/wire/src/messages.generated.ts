@@ -8,6 +8,7 @@ export interface WireRecord {
   created: bigint
   expires: bigint
   origin?: string
+  proof?: number
 }
 
 export namespace WireRecord {
@@ -45,6 +46,11 @@ export namespace WireRecord {
           w.string(obj.origin)
         }
 
+        if (obj.proof != null) {
+          w.uint32(48)
+          w.uint32(obj.proof)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -79,6 +85,10 @@ export namespace WireRecord {
             }
             case 5: {
               obj.origin = reader.string()
+              break
+            }
+            case 6: {
+              obj.proof = reader.uint32()
               break
             }
             default: {
@@ -131,6 +141,13 @@ export namespace WireRecord {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.proof`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -168,6 +185,11 @@ export namespace WireRecord {
     value: string
   }
 
+  export interface WireRecordProofFieldEvent {
+    field: '$.proof'
+    value: number
+  }
+
   export function encode (obj: WireRecord): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, WireRecord.codec())
   }
@@ -176,8 +198,143 @@ export namespace WireRecord {
     return decodeMessage(buf, WireRecord.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WireRecord>): Generator<WireRecordIdFieldEvent | WireRecordValueFieldEvent | WireRecordCreatedFieldEvent | WireRecordExpiresFieldEvent | WireRecordOriginFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<WireRecord>): Generator<WireRecordIdFieldEvent | WireRecordValueFieldEvent | WireRecordCreatedFieldEvent | WireRecordExpiresFieldEvent | WireRecordOriginFieldEvent | WireRecordProofFieldEvent> {
     return streamMessage(buf, WireRecord.codec(), opts)
+  }
+}
+
+export interface RecordProof {
+  origin: string
+  signature: Uint8Array<ArrayBuffer>
+  digests: Uint8Array<ArrayBuffer>
+}
+
+export namespace RecordProof {
+  let _codec: Codec<RecordProof, RecordProof>
+
+  export const codec = (): Codec<RecordProof, RecordProof> => {
+    if (_codec == null) {
+      _codec = message<RecordProof, RecordProof>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.origin != null && obj.origin !== '')) {
+          w.uint32(10)
+          w.string(obj.origin)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
+        if ((obj.digests != null && obj.digests.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.digests)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          origin: '',
+          signature: new Uint8Array(0),
+          digests: new Uint8Array(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.origin = reader.string()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.digests = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.origin`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.digests`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RecordProofOriginFieldEvent {
+    field: '$.origin'
+    value: string
+  }
+
+  export interface RecordProofSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RecordProofDigestsFieldEvent {
+    field: '$.digests'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: RecordProof): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, RecordProof.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordProof>): RecordProof {
+    return decodeMessage(buf, RecordProof.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordProof>): Generator<RecordProofOriginFieldEvent | RecordProofSignatureFieldEvent | RecordProofDigestsFieldEvent> {
+    return streamMessage(buf, RecordProof.codec(), opts)
   }
 }
 
@@ -185,6 +342,7 @@ export interface RecordBatch {
   version: number
   realm: string
   records: WireRecord[]
+  signature: Uint8Array<ArrayBuffer>
 }
 
 export namespace RecordBatch {
@@ -214,6 +372,11 @@ export namespace RecordBatch {
           }
         }
 
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.signature)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -221,7 +384,8 @@ export namespace RecordBatch {
         const obj: any = {
           version: 0,
           realm: '',
-          records: []
+          records: [],
+          signature: new Uint8Array(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -246,6 +410,10 @@ export namespace RecordBatch {
               obj.records.push(WireRecord.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.records$
               }))
+              break
+            }
+            case 4: {
+              obj.signature = reader.bytes()
               break
             }
             default: {
@@ -297,6 +465,13 @@ export namespace RecordBatch {
 
               obj.records++
 
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -351,6 +526,17 @@ export namespace RecordBatch {
     index: number
   }
 
+  export interface RecordBatchRecordsProofFieldEvent {
+    field: '$.records[].proof'
+    value: number
+    index: number
+  }
+
+  export interface RecordBatchSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: RecordBatch): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RecordBatch.codec())
   }
@@ -359,7 +545,7 @@ export namespace RecordBatch {
     return decodeMessage(buf, RecordBatch.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordBatch>): Generator<RecordBatchVersionFieldEvent | RecordBatchRealmFieldEvent | RecordBatchRecordsIdFieldEvent | RecordBatchRecordsValueFieldEvent | RecordBatchRecordsCreatedFieldEvent | RecordBatchRecordsExpiresFieldEvent | RecordBatchRecordsOriginFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordBatch>): Generator<RecordBatchVersionFieldEvent | RecordBatchRealmFieldEvent | RecordBatchRecordsIdFieldEvent | RecordBatchRecordsValueFieldEvent | RecordBatchRecordsCreatedFieldEvent | RecordBatchRecordsExpiresFieldEvent | RecordBatchRecordsOriginFieldEvent | RecordBatchRecordsProofFieldEvent | RecordBatchSignatureFieldEvent> {
     return streamMessage(buf, RecordBatch.codec(), opts)
   }
 }
@@ -739,6 +925,7 @@ export interface SyncMessage {
   ranges: SyncRange[]
   records: WireRecord[]
   wanted: bigint[]
+  proofs: RecordProof[]
 }
 
 export namespace SyncMessage {
@@ -787,6 +974,13 @@ export namespace SyncMessage {
           }
         }
 
+        if (obj.proofs != null && obj.proofs.length > 0) {
+          for (const value of obj.proofs) {
+            w.uint32(58)
+            RecordProof.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -797,7 +991,8 @@ export namespace SyncMessage {
           realm: '',
           ranges: [],
           records: [],
-          wanted: []
+          wanted: [],
+          proofs: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -846,6 +1041,16 @@ export namespace SyncMessage {
               obj.wanted.push(reader.fixed64())
               break
             }
+            case 7: {
+              if (opts.limits?.proofs != null && obj.proofs.length === opts.limits.proofs) {
+                throw new MaxLengthError('Decode error - repeated field "proofs" had too many elements')
+              }
+
+              obj.proofs.push(RecordProof.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.proofs$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -858,7 +1063,8 @@ export namespace SyncMessage {
         const obj = {
           ranges: 0,
           records: 0,
-          wanted: 0
+          wanted: 0,
+          proofs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -936,6 +1142,24 @@ export namespace SyncMessage {
               }
 
               obj.wanted++
+
+              break
+            }
+            case 7: {
+              if (opts.limits?.proofs != null && obj.proofs === opts.limits.proofs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "proofs" had too many elements')
+              }
+
+              for (const evt of RecordProof.codec().stream(reader, reader.uint32(), `${prefix}.proofs[]`, {
+                limits: opts.limits?.proofs$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.proofs
+                }
+              }
+
+              obj.proofs++
 
               break
             }
@@ -1038,10 +1262,34 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageRecordsProofFieldEvent {
+    field: '$.records[].proof'
+    value: number
+    index: number
+  }
+
   export interface SyncMessageWantedFieldEvent {
     field: '$.wanted[]'
     index: number
     value: bigint
+  }
+
+  export interface SyncMessageProofsOriginFieldEvent {
+    field: '$.proofs[].origin'
+    value: string
+    index: number
+  }
+
+  export interface SyncMessageProofsSignatureFieldEvent {
+    field: '$.proofs[].signature'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncMessageProofsDigestsFieldEvent {
+    field: '$.proofs[].digests'
+    value: Uint8Array<ArrayBuffer>
+    index: number
   }
 
   export function encode (obj: SyncMessage): Uint8Array<ArrayBuffer> {
@@ -1052,7 +1300,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageVersionFieldEvent | SyncMessageKindFieldEvent | SyncMessageRealmFieldEvent | SyncMessageRangesDepthFieldEvent | SyncMessageRangesPrefixFieldEvent | SyncMessageRangesFingerprintFieldEvent | SyncMessageRangesCountFieldEvent | SyncMessageRangesItemsKeyFieldEvent | SyncMessageRangesItemsFingerprintFieldEvent | SyncMessageRangesListedFieldEvent | SyncMessageRecordsIdFieldEvent | SyncMessageRecordsValueFieldEvent | SyncMessageRecordsCreatedFieldEvent | SyncMessageRecordsExpiresFieldEvent | SyncMessageRecordsOriginFieldEvent | SyncMessageWantedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageVersionFieldEvent | SyncMessageKindFieldEvent | SyncMessageRealmFieldEvent | SyncMessageRangesDepthFieldEvent | SyncMessageRangesPrefixFieldEvent | SyncMessageRangesFingerprintFieldEvent | SyncMessageRangesCountFieldEvent | SyncMessageRangesItemsKeyFieldEvent | SyncMessageRangesItemsFingerprintFieldEvent | SyncMessageRangesListedFieldEvent | SyncMessageRecordsIdFieldEvent | SyncMessageRecordsValueFieldEvent | SyncMessageRecordsCreatedFieldEvent | SyncMessageRecordsExpiresFieldEvent | SyncMessageRecordsOriginFieldEvent | SyncMessageRecordsProofFieldEvent | SyncMessageWantedFieldEvent | SyncMessageProofsOriginFieldEvent | SyncMessageProofsSignatureFieldEvent | SyncMessageProofsDigestsFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }
@@ -1085,7 +1333,6 @@ export interface BroadcastFrame {
   realm: string
   origin: Uint8Array<ArrayBuffer>
   data: Uint8Array<ArrayBuffer>
-  signature: Uint8Array<ArrayBuffer>
   ids: Uint8Array<ArrayBuffer>[]
   hops: number
   full: boolean
@@ -1126,11 +1373,6 @@ export namespace BroadcastFrame {
           w.bytes(obj.data)
         }
 
-        if ((obj.signature != null && obj.signature.byteLength > 0)) {
-          w.uint32(50)
-          w.bytes(obj.signature)
-        }
-
         if (obj.ids != null && obj.ids.length > 0) {
           for (const value of obj.ids) {
             w.uint32(58)
@@ -1158,7 +1400,6 @@ export namespace BroadcastFrame {
           realm: '',
           origin: new Uint8Array(0),
           data: new Uint8Array(0),
-          signature: new Uint8Array(0),
           ids: [],
           hops: 0,
           full: false
@@ -1188,10 +1429,6 @@ export namespace BroadcastFrame {
             }
             case 5: {
               obj.data = reader.bytes()
-              break
-            }
-            case 6: {
-              obj.signature = reader.bytes()
               break
             }
             case 7: {
@@ -1264,13 +1501,6 @@ export namespace BroadcastFrame {
               }
               break
             }
-            case 6: {
-              yield {
-                field: `${prefix}.signature`,
-                value: reader.bytes()
-              }
-              break
-            }
             case 7: {
               if (opts.limits?.ids != null && obj.ids === opts.limits.ids) {
                 throw new MaxLengthError('Streaming decode error - repeated field "ids" had too many elements')
@@ -1337,11 +1567,6 @@ export namespace BroadcastFrame {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface BroadcastFrameSignatureFieldEvent {
-    field: '$.signature'
-    value: Uint8Array<ArrayBuffer>
-  }
-
   export interface BroadcastFrameIdsFieldEvent {
     field: '$.ids[]'
     index: number
@@ -1366,7 +1591,7 @@ export namespace BroadcastFrame {
     return decodeMessage(buf, BroadcastFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): Generator<BroadcastFrameVersionFieldEvent | BroadcastFrameKindFieldEvent | BroadcastFrameRealmFieldEvent | BroadcastFrameOriginFieldEvent | BroadcastFrameDataFieldEvent | BroadcastFrameSignatureFieldEvent | BroadcastFrameIdsFieldEvent | BroadcastFrameHopsFieldEvent | BroadcastFrameFullFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BroadcastFrame>): Generator<BroadcastFrameVersionFieldEvent | BroadcastFrameKindFieldEvent | BroadcastFrameRealmFieldEvent | BroadcastFrameOriginFieldEvent | BroadcastFrameDataFieldEvent | BroadcastFrameIdsFieldEvent | BroadcastFrameHopsFieldEvent | BroadcastFrameFullFieldEvent> {
     return streamMessage(buf, BroadcastFrame.codec(), opts)
   }
 }

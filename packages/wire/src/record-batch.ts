@@ -1,5 +1,5 @@
 import { MaxLengthError } from 'protons-runtime'
-import { WIRE_VERSION, type WireLimits } from './constants.ts'
+import { SIGNATURE_BYTES, WIRE_VERSION, type WireLimits } from './constants.ts'
 import { batchHeaderBytes, encodedRecordBytes } from './encoded-size.ts'
 import {
   InvalidRealmError,
@@ -28,10 +28,15 @@ export interface WireRecord {
   origin?: string
 }
 
-/** The payload of one gossip message: records of one realm. */
+/** The payload of one gossip message: records of one realm, signed by their origin. */
 export interface RecordBatch {
   realm: string
   records: WireRecord[]
+  /**
+   * The origin's Ed25519 signature over `manifestBytes(realm, origin, recordDigests(records))`
+   * (`SIGNATURE_BYTES`).
+   */
+  signature: Uint8Array
 }
 
 const MAX_SAFE_TIME = BigInt(Number.MAX_SAFE_INTEGER)
@@ -45,6 +50,9 @@ export function encodeBatch(batch: RecordBatch, limits?: Partial<WireLimits>): U
   const resolved = resolveLimits(limits)
   const realm = realmProblem(batch.realm, resolved)
   if (realm !== undefined) throw new WireEncodeError('invalid-realm', realm)
+  if (batch.signature.byteLength !== SIGNATURE_BYTES) {
+    throw new WireEncodeError('invalid-record', `a signature is ${SIGNATURE_BYTES} bytes`)
+  }
   if (batch.records.length > resolved.maxRecords) {
     throw new WireEncodeError(
       'too-many-records',
@@ -61,15 +69,20 @@ export function encodeBatch(batch: RecordBatch, limits?: Partial<WireLimits>): U
   if (size > resolved.maxMessageBytes) {
     throw new WireEncodeError('too-large', `message is ${size} bytes, allowed ${resolved.maxMessageBytes}`)
   }
-  return encodeValidBatch(batch.realm, batch.records)
+  return encodeValidBatch(batch.realm, batch.records, batch.signature)
 }
 
 /** Encodes without checking: for callers that validated every part already. */
-export function encodeValidBatch(realm: string, records: readonly WireRecord[]): Uint8Array {
+export function encodeValidBatch(
+  realm: string,
+  records: readonly WireRecord[],
+  signature: Uint8Array,
+): Uint8Array {
   return RecordBatchMessage.encode({
     version: WIRE_VERSION,
     realm,
-    records: records.map(toMessage),
+    records: records.map((record) => toMessage(record)),
+    signature: signature as Uint8Array<ArrayBuffer>,
   })
 }
 
@@ -98,17 +111,21 @@ export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): Re
   const realm = realmProblem(message.realm, resolved)
   if (realm !== undefined) throw new InvalidRealmError(realm)
 
+  if (message.signature.byteLength !== SIGNATURE_BYTES) {
+    throw new MalformedMessageError(`the signature is not ${SIGNATURE_BYTES} bytes`)
+  }
   const records = message.records.map((record, index) => fromMessage(record, index, resolved))
-  return { realm: message.realm, records }
+  return { realm: message.realm, records, signature: new Uint8Array(message.signature) }
 }
 
-export function toMessage(record: WireRecord): WireRecordMessage {
+export function toMessage(record: WireRecord, proof?: number): WireRecordMessage {
   return {
     id: record.id as Uint8Array<ArrayBuffer>,
     value: record.value as Uint8Array<ArrayBuffer> | undefined,
     created: BigInt(record.created),
     expires: BigInt(record.expires),
     origin: record.origin,
+    proof,
   }
 }
 

@@ -1,5 +1,5 @@
 import { MaxLengthError } from 'protons-runtime'
-import { WIRE_VERSION, type WireLimits } from './constants.ts'
+import { SIGNATURE_BYTES, WIRE_VERSION, type WireLimits } from './constants.ts'
 import {
   InvalidRealmError,
   InvalidRecordError,
@@ -9,7 +9,8 @@ import {
 } from './errors.ts'
 import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.ts'
 import { checkSizeAndVersion, fromMessage, toMessage, type WireRecord } from './record-batch.ts'
-import { realmProblem, resolveLimits } from './validation.ts'
+import { RECORD_DIGEST_BYTES } from './record-digest.ts'
+import { originProblem, realmProblem, resolveLimits } from './validation.ts'
 
 export { SyncKind }
 
@@ -23,17 +24,39 @@ export interface SyncRange {
   items?: Array<{ key: bigint; fingerprint: bigint }>
 }
 
+/**
+ * What authenticates a record apart from its batch: the origin's signature over the batch's
+ * manifest, and the manifest's digests (`RECORD_DIGEST_BYTES` each), one of them the record's.
+ */
+export interface RecordProof {
+  origin: string
+  signature: Uint8Array
+  digests: Uint8Array
+}
+
+/** A record relayed by sync: its origin is its proof's. */
+export interface ProvenWireRecord extends WireRecord {
+  origin: string
+  /** Index into the message's `proofs`. */
+  proof: number
+}
+
 export interface SyncMessage {
   kind: SyncKind
   realm: string
   ranges: SyncRange[]
-  /** Full records with their origin (RECORDS). */
-  records: WireRecord[]
+  /** Full records, each naming its proof (RECORDS). */
+  records: ProvenWireRecord[]
+  /** What authenticates `records` (RECORDS). */
+  proofs: RecordProof[]
   /** Keys whose records the sender wants (RECORDS). */
   wanted: bigint[]
 }
 
 export interface SyncLimits extends WireLimits {
+  maxProofs: number
+  /** Digests in one proof: the records of the largest batch a peer may publish. */
+  maxProofDigests: number
   maxRanges: number
   maxItemsPerRange: number
   maxWanted: number
@@ -44,6 +67,8 @@ export const DEFAULT_SYNC_LIMITS: Readonly<SyncLimits> = Object.freeze({
   ...resolveLimits(),
   maxMessageBytes: 4 * 1024 * 1024,
   maxRecords: 4096,
+  maxProofs: 4096,
+  maxProofDigests: 4096,
   maxRanges: 4096,
   maxItemsPerRange: 64,
   maxWanted: 16384,
@@ -69,8 +94,14 @@ export function encodeSyncMessage(message: SyncMessage): Uint8Array {
       items: range.items ?? [],
       listed: range.items !== undefined,
     })),
-    records: message.records.map(toMessage),
+    // The origin travels once, in the proof.
+    records: message.records.map((record) => toMessage({ ...record, origin: undefined }, record.proof)),
     wanted: message.wanted,
+    proofs: message.proofs.map((proof) => ({
+      origin: proof.origin,
+      signature: proof.signature as Uint8Array<ArrayBuffer>,
+      digests: proof.digests as Uint8Array<ArrayBuffer>,
+    })),
   })
 }
 
@@ -84,6 +115,7 @@ export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits
       limits: {
         ranges: resolved.maxRanges,
         records: resolved.maxRecords,
+        proofs: resolved.maxProofs,
         wanted: resolved.maxWanted,
         ranges$: { items: resolved.maxItemsPerRange },
       },
@@ -121,12 +153,32 @@ export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits
     }
     ranges.push(decoded)
   }
-  const records = message.records.map((record, index) => {
-    const decoded = fromMessage(record, index, resolved)
-    // Relayed records must say whose they are: the merge rule breaks ties by origin.
-    if (decoded.origin === undefined) throw new InvalidRecordError(`record ${index}: no origin`)
-    return decoded
+  const proofs = message.proofs.map((proof, index) => decodeProof(proof, index, resolved))
+  const records = message.records.map((record, index): ProvenWireRecord => {
+    const decoded = fromMessage({ ...record, origin: undefined }, index, resolved)
+    // Relayed records must say whose they are, and prove it.
+    const proof = record.proof === undefined ? undefined : proofs[record.proof]
+    if (proof === undefined) throw new InvalidRecordError(`record ${index}: no proof`)
+    return { ...decoded, origin: proof.origin, proof: record.proof! }
   })
   const wanted = message.wanted.map((key) => BigInt.asUintN(64, key))
-  return { kind: message.kind, realm: message.realm, ranges, records, wanted }
+  return { kind: message.kind, realm: message.realm, ranges, records, proofs, wanted }
+}
+
+function decodeProof(
+  proof: SyncMessageCodec['proofs'][number],
+  index: number,
+  limits: Readonly<SyncLimits>,
+): RecordProof {
+  const { origin, signature, digests } = proof
+  const problem = originProblem(origin, limits)
+  if (problem !== undefined) throw new InvalidRecordError(`proof ${index}: ${problem}`)
+  if (signature.byteLength !== SIGNATURE_BYTES) {
+    throw new InvalidRecordError(`proof ${index}: the signature is not ${SIGNATURE_BYTES} bytes`)
+  }
+  const count = digests.byteLength / RECORD_DIGEST_BYTES
+  if (!Number.isInteger(count) || count < 1 || count > limits.maxProofDigests) {
+    throw new InvalidRecordError(`proof ${index}: digests are not 1-${limits.maxProofDigests} whole digests`)
+  }
+  return { origin, signature: new Uint8Array(signature), digests: new Uint8Array(digests) }
 }

@@ -6,6 +6,8 @@ const REALM_PATTERN = /^[A-Za-z0-9._-]+$/
 // libp2p peer ids print as multibase (base58btc, base32, base36): letters and digits only.
 const ORIGIN_PATTERN = /^[A-Za-z0-9]+$/
 
+const SHORT_FIELDS: ReadonlySet<keyof WireLimits> = new Set(['maxIdBytes', 'maxRealmBytes', 'maxOriginBytes'])
+
 /** Fills in defaults; throws a RangeError naming the field when a limit is not a positive integer. */
 export function resolveLimits(limits?: Partial<WireLimits>): Readonly<WireLimits> {
   if (limits === undefined) return DEFAULT_LIMITS
@@ -15,6 +17,10 @@ export function resolveLimits(limits?: Partial<WireLimits>): Readonly<WireLimits
     if (value === undefined) continue
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RangeError(`wire limit ${key} must be a positive integer, got ${String(value)}`)
+    }
+    // Digests and manifests give these fields a one-byte length (record-digest.ts).
+    if (SHORT_FIELDS.has(key) && value > 255) {
+      throw new RangeError(`wire limit ${key} must be at most 255, got ${value}`)
     }
     resolved[key] = value
   }
@@ -43,11 +49,14 @@ export function recordProblem(record: WireRecord, limits: Readonly<WireLimits>):
   if (!Number.isSafeInteger(created) || created < 1) return 'created is not a positive safe integer'
   if (!Number.isSafeInteger(expires) || expires < 1) return 'expires is not a positive safe integer'
   if (expires <= created) return 'expires is not after created'
-  if (origin !== undefined) {
-    if (origin.length < 1 || origin.length > limits.maxOriginBytes) {
-      return `origin is ${origin.length} characters, allowed 1..${limits.maxOriginBytes}`
-    }
-    if (!ORIGIN_PATTERN.test(origin)) return 'origin has a character outside [A-Za-z0-9]'
+  return origin === undefined ? undefined : originProblem(origin, limits)
+}
+
+/** Why `origin` (a peer id's string form) may not go on the wire, or undefined when it may. */
+export function originProblem(origin: string, limits: Readonly<WireLimits>): string | undefined {
+  if (origin.length < 1 || origin.length > limits.maxOriginBytes) {
+    return `origin is ${origin.length} characters, allowed 1..${limits.maxOriginBytes}`
   }
+  if (!ORIGIN_PATTERN.test(origin)) return 'origin has a character outside [A-Za-z0-9]'
   return undefined
 }

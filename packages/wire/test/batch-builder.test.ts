@@ -5,14 +5,15 @@ import {
   DEFAULT_LIMITS,
   decodeBatch,
   encodeBatch,
+  SIGNATURE_BYTES,
   WireEncodeError,
   type WireLimits,
   type WireRecord,
 } from '../src/index.ts'
-import { bytes, NOW, record } from './fixtures.ts'
+import { batch, bytes, NOW, record, SIGNATURE } from './fixtures.ts'
 
 function sizeOf(realm: string, records: WireRecord[]): number {
-  return encodeBatch({ realm, records }, { maxRecords: Number.MAX_SAFE_INTEGER, maxMessageBytes: 2 ** 40 })
+  return encodeBatch(batch(realm, records), { maxRecords: Number.MAX_SAFE_INTEGER, maxMessageBytes: 2 ** 40 })
     .byteLength
 }
 
@@ -20,8 +21,8 @@ describe('BatchBuilder', () => {
   it('starts empty, and an empty batch decodes', () => {
     const builder = new BatchBuilder('r')
     expect(builder.count).toBe(0)
-    expect(builder.size).toBe(builder.build().byteLength)
-    expect(decodeBatch(builder.build())).toEqual({ realm: 'r', records: [] })
+    expect(builder.size).toBe(builder.build(SIGNATURE).byteLength)
+    expect(decodeBatch(builder.build(SIGNATURE))).toEqual(batch('r', []))
   })
 
   it('knows the exact size after every add', () => {
@@ -36,12 +37,36 @@ describe('BatchBuilder', () => {
     ]) {
       expect(builder.add(r)).toBe(true)
       added.push(r)
-      const built = builder.build()
+      const built = builder.build(SIGNATURE)
       expect(builder.size).toBe(built.byteLength)
       expect(builder.count).toBe(added.length)
-      expect(decodeBatch(built)).toEqual({ realm: 'realm', records: added })
+      expect(decodeBatch(built)).toEqual(batch('realm', added))
     }
   })
+
+  it('exposes the records a signature must cover, in order, until reset', () => {
+    const builder = new BatchBuilder('r')
+    const first = record({ id: bytes(4, 1) })
+    const second = record({ id: bytes(4, 2), value: undefined })
+    builder.add(first)
+    builder.add(second)
+    expect(builder.records).toEqual([first, second])
+    const signature = bytes(SIGNATURE_BYTES, 9)
+    expect(decodeBatch(builder.build(signature))).toEqual({ realm: 'r', records: [first, second], signature })
+    builder.reset()
+    expect(builder.records).toEqual([])
+  })
+
+  it.each([0, 1, SIGNATURE_BYTES - 1, SIGNATURE_BYTES + 1])(
+    'refuses to build with a %i-byte signature',
+    (n) => {
+      const builder = new BatchBuilder('r')
+      builder.add(record())
+      expect(() => builder.build(bytes(n))).toThrow(
+        expect.objectContaining({ name: 'WireEncodeError', code: 'invalid-record' }),
+      )
+    },
+  )
 
   it('fills a batch to exactly maxMessageBytes and no further', () => {
     const r = record()
@@ -52,8 +77,8 @@ describe('BatchBuilder', () => {
     expect(builder.size).toBe(maxMessageBytes)
     expect(builder.add(record({ id: bytes(1), value: undefined, created: 1, expires: 2 }))).toBe(false)
     expect(builder.count).toBe(10)
-    expect(builder.build().byteLength).toBe(maxMessageBytes)
-    expect(decodeBatch(builder.build(), { maxMessageBytes }).records).toHaveLength(10)
+    expect(builder.build(SIGNATURE).byteLength).toBe(maxMessageBytes)
+    expect(decodeBatch(builder.build(SIGNATURE), { maxMessageBytes }).records).toHaveLength(10)
   })
 
   it('stops at maxRecords', () => {
@@ -61,7 +86,7 @@ describe('BatchBuilder', () => {
     for (let i = 0; i < 3; i++) expect(builder.add(record())).toBe(true)
     expect(builder.add(record())).toBe(false)
     expect(builder.count).toBe(3)
-    expect(decodeBatch(builder.build(), { maxRecords: 3 }).records).toHaveLength(3)
+    expect(decodeBatch(builder.build(SIGNATURE), { maxRecords: 3 }).records).toHaveLength(3)
   })
 
   it('starts over after reset, and a refused record fits an empty builder', () => {
@@ -74,9 +99,9 @@ describe('BatchBuilder', () => {
     builder.reset()
     expect(builder.count).toBe(0)
     expect(builder.size).toBe(emptySize)
-    expect(decodeBatch(builder.build()).records).toEqual([])
+    expect(decodeBatch(builder.build(SIGNATURE)).records).toEqual([])
     expect(builder.add(big)).toBe(true)
-    expect(decodeBatch(builder.build()).records).toEqual([big])
+    expect(decodeBatch(builder.build(SIGNATURE)).records).toEqual([big])
   })
 
   it('refuses a realm or a record that no peer would accept', () => {
@@ -151,7 +176,7 @@ describe('BatchBuilder', () => {
             } else {
               const wouldBe = sizeOf('realm', [...added, r])
               expect(added.length === maxRecords || wouldBe > maxMessageBytes).toBe(true)
-              expect(builder.build().byteLength).toBe(builder.size)
+              expect(builder.build(SIGNATURE).byteLength).toBe(builder.size)
               builder.reset()
               added.length = 0
               expect(builder.add(r)).toBe(true)
@@ -160,7 +185,7 @@ describe('BatchBuilder', () => {
             expect(builder.size).toBe(sizeOf('realm', added))
             expect(builder.size).toBeLessThanOrEqual(maxMessageBytes)
           }
-          const built = builder.build()
+          const built = builder.build(SIGNATURE)
           expect(built.byteLength).toBe(builder.size)
           expect(decodeBatch(built, { maxMessageBytes, maxRecords }).records).toEqual(added)
         },

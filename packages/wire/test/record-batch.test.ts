@@ -8,6 +8,7 @@ import {
   MalformedMessageError,
   MessageTooLargeError,
   type RecordBatch,
+  SIGNATURE_BYTES,
   TooManyRecordsError,
   UnsupportedVersionError,
   WIRE_DECODE_ERROR_CODES,
@@ -16,18 +17,14 @@ import {
   type WireDecodeErrorCode,
   WireEncodeError,
 } from '../src/index.ts'
-import { WireRecord as RawRecord } from '../src/messages.generated.ts'
-import { bytes, NOW, rawBatch, rawRecord, record } from './fixtures.ts'
+import { RecordBatch as RawBatch, WireRecord as RawRecord } from '../src/messages.generated.ts'
+import { batch, bytes, NOW, rawBatch, rawRecord, record, refusal, SIGNATURE } from './fixtures.ts'
 
-function decodeError(input: Uint8Array, limits?: Parameters<typeof decodeBatch>[1]): WireDecodeError {
-  try {
-    decodeBatch(input, limits)
-  } catch (err) {
-    if (err instanceof WireDecodeError) return err
-    throw new Error(`expected a WireDecodeError, got ${String(err)}`, { cause: err })
-  }
-  throw new Error('expected decodeBatch to throw')
-}
+const decodeError = (input: Uint8Array, limits?: Parameters<typeof decodeBatch>[1]): WireDecodeError =>
+  refusal(() => decodeBatch(input, limits))
+
+/** Field 4 (bytes) of a batch: the fixed signature. */
+const signatureField = new Uint8Array([0x22, SIGNATURE_BYTES, ...SIGNATURE])
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
@@ -41,38 +38,27 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 describe('round trip', () => {
   const cases: Record<string, RecordBatch> = {
-    'no records': { realm: 'r', records: [] },
-    'a record': { realm: 'fleet-1.example_com', records: [record()] },
-    'a tombstone': { realm: 'r', records: [record({ value: undefined })] },
-    'an empty value, which is not a tombstone': {
-      realm: 'r',
-      records: [record({ value: new Uint8Array(0) })],
-    },
-    'an origin': {
-      realm: 'r',
-      records: [record({ origin: '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo' })],
-    },
-    'every limit at its maximum': {
-      realm: 'r'.repeat(DEFAULT_LIMITS.maxRealmBytes),
-      records: [
-        record({
-          id: bytes(DEFAULT_LIMITS.maxIdBytes),
-          value: bytes(DEFAULT_LIMITS.maxValueBytes),
-          created: Number.MAX_SAFE_INTEGER - 1,
-          expires: Number.MAX_SAFE_INTEGER,
-          origin: 'o'.repeat(DEFAULT_LIMITS.maxOriginBytes),
-        }),
-      ],
-    },
-    'the smallest record': { realm: 'r', records: [{ id: bytes(1), created: 1, expires: 2 }] },
-    'a mix': {
-      realm: 'r',
-      records: [
-        record(),
-        record({ value: undefined, origin: 'abc' }),
-        record({ id: bytes(5, 9), origin: 'x' }),
-      ],
-    },
+    'no records': batch('r', []),
+    'a record': batch('fleet-1.example_com', [record()]),
+    'a tombstone': batch('r', [record({ value: undefined })]),
+    'an empty value, which is not a tombstone': batch('r', [record({ value: new Uint8Array(0) })]),
+    'an origin': batch('r', [record({ origin: '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo' })]),
+    'every limit at its maximum': batch('r'.repeat(DEFAULT_LIMITS.maxRealmBytes), [
+      record({
+        id: bytes(DEFAULT_LIMITS.maxIdBytes),
+        value: bytes(DEFAULT_LIMITS.maxValueBytes),
+        created: Number.MAX_SAFE_INTEGER - 1,
+        expires: Number.MAX_SAFE_INTEGER,
+        origin: 'o'.repeat(DEFAULT_LIMITS.maxOriginBytes),
+      }),
+    ]),
+    'the smallest record': batch('r', [{ id: bytes(1), created: 1, expires: 2 }]),
+    'a mix': batch('r', [
+      record(),
+      record({ value: undefined, origin: 'abc' }),
+      record({ id: bytes(5, 9), origin: 'x' }),
+    ]),
+    'another signature': { realm: 'r', records: [record()], signature: bytes(SIGNATURE_BYTES, 0) },
   }
 
   for (const [name, batch] of Object.entries(cases)) {
@@ -90,7 +76,7 @@ describe('round trip', () => {
     const records = Array.from({ length: DEFAULT_LIMITS.maxRecords }, (_, i) =>
       record({ id: new Uint8Array([i >> 8, i & 0xff]), value: bytes(200) }),
     )
-    expect(decodeBatch(encodeBatch({ realm: 'r', records })).records).toEqual(records)
+    expect(decodeBatch(encodeBatch(batch('r', records))).records).toEqual(records)
   })
 
   it('encodes the same batch to the same bytes, since the gossip message id is their hash', () => {
@@ -99,7 +85,7 @@ describe('round trip', () => {
   })
 
   it('returns copies, so that records do not pin or follow the message buffer', () => {
-    const encoded = encodeBatch({ realm: 'r', records: [record()] })
+    const encoded = encodeBatch(batch('r', [record()]))
     const decoded = decodeBatch(encoded).records[0]!
     expect(decoded.id.buffer).not.toBe(encoded.buffer)
     expect(decoded.value!.buffer).not.toBe(encoded.buffer)
@@ -107,9 +93,17 @@ describe('round trip', () => {
     expect(decoded).toEqual(record())
   })
 
+  it('returns a copy of the signature too', () => {
+    const encoded = encodeBatch(batch('r', [record()]))
+    const { signature } = decodeBatch(encoded)
+    expect(signature.buffer).not.toBe(encoded.buffer)
+    encoded.fill(0)
+    expect(signature).toEqual(SIGNATURE)
+  })
+
   it('returns copies from a Node Buffer too, whose slice() is a view (found by scripts/fuzz)', () => {
     // What a socket delivers: a Buffer over a larger pooled ArrayBuffer.
-    const encoded = encodeBatch({ realm: 'r', records: [record()] })
+    const encoded = encodeBatch(batch('r', [record()]))
     const message = Buffer.from(new ArrayBuffer(64 * 1024), 0, encoded.byteLength)
     message.set(encoded)
     const decoded = decodeBatch(message).records[0]!
@@ -119,8 +113,13 @@ describe('round trip', () => {
     expect(decoded).toEqual(record())
   })
 
+  it('writes no proof index on a batch record: only sync records name a proof', () => {
+    const encoded = encodeBatch(batch('r', [record(), record({ id: bytes(4) })]))
+    expect(RawBatch.decode(encoded).records.map((r) => r.proof)).toEqual([undefined, undefined])
+  })
+
   it('starts with the version, which decoders read first', () => {
-    expect([...encodeBatch({ realm: 'r', records: [] }).subarray(0, 2)]).toEqual([0x08, WIRE_VERSION])
+    expect([...encodeBatch(batch('r', [])).subarray(0, 2)]).toEqual([0x08, WIRE_VERSION])
   })
 
   it('skips fields it does not know, so later versions can add optional ones', () => {
@@ -129,12 +128,13 @@ describe('round trip', () => {
     const recordBytes = concat(RawRecord.encode(small), new Uint8Array([0x72, 0x01, 0x00]))
     expect(recordBytes.byteLength).toBeLessThan(128)
     const encoded = concat(
-      new Uint8Array([0x08, 0x01, 0x12, 0x01, 0x72]),
+      new Uint8Array([0x08, WIRE_VERSION, 0x12, 0x01, 0x72]),
       new Uint8Array([0x1a, recordBytes.byteLength]),
       recordBytes,
+      signatureField,
       new Uint8Array([0x78, 0x2a]),
     )
-    expect(decodeBatch(encoded)).toEqual({ realm: 'r', records: [record({ value: bytes(10, 2) })] })
+    expect(decodeBatch(encoded)).toEqual(batch('r', [record({ value: bytes(10, 2) })]))
   })
 })
 
@@ -144,7 +144,7 @@ describe('refusals', () => {
     const cases: Record<WireDecodeErrorCode, Uint8Array> = {
       'too-large': new Uint8Array(DEFAULT_LIMITS.maxMessageBytes + 1),
       malformed: new Uint8Array([0x1a, 0x05, 0x0a]),
-      'unsupported-version': rawBatch({ version: 2 }),
+      'unsupported-version': rawBatch({ version: WIRE_VERSION + 1 }),
       'too-many-records': rawBatch({ records: Array.from({ length: 4097 }, () => rawRecord()) }),
       'invalid-record': rawBatch({ records: [rawRecord({ id: new Uint8Array(0) })] }),
       'invalid-realm': rawBatch({ realm: 'a/b' }),
@@ -174,7 +174,7 @@ describe('refusals', () => {
     })
 
     it('accepts a message of exactly maxMessageBytes and refuses one byte more', () => {
-      const encoded = encodeBatch({ realm: 'r', records: [record()] })
+      const encoded = encodeBatch(batch('r', [record()]))
       expect(decodeBatch(encoded, { maxMessageBytes: encoded.byteLength }).records).toHaveLength(1)
       expect(decodeError(encoded, { maxMessageBytes: encoded.byteLength - 1 }).code).toBe('too-large')
     })
@@ -205,22 +205,28 @@ describe('refusals', () => {
       expect(decodeError(new Uint8Array(0)).code).toBe('malformed')
     })
 
-    it.each([2, 3, 0x7f, 0x80, 0xffffffff])('refuses version %i as unsupported', (version) => {
+    // 1: a peer not yet upgraded, whose batches carry no signature.
+    it.each([1, 3, 0x7f, 0x80, 0xffffffff])('refuses version %i as unsupported', (version) => {
       expect(decodeError(rawBatch({ version })).code).toBe('unsupported-version')
     })
 
     it('reports a newer version even when the rest would not parse as this one', () => {
-      const newer = concat(rawBatch({ version: 2, records: [] }), new Uint8Array([0x1a, 0x7f, 0xff]))
+      const version = WIRE_VERSION + 1
+      const newer = concat(rawBatch({ version, records: [] }), new Uint8Array([0x1a, 0x7f, 0xff]))
       expect(decodeError(newer).code).toBe('unsupported-version')
-      const newerRecords = rawBatch({ version: 2, records: [rawRecord({ id: new Uint8Array(0) })] })
+      const newerRecords = rawBatch({ version, records: [rawRecord({ id: new Uint8Array(0) })] })
       expect(decodeError(newerRecords).code).toBe('unsupported-version')
     })
 
     it('finds the version wherever it is', () => {
-      const realmFirst = concat(new Uint8Array([0x12, 0x01, 0x72]), new Uint8Array([0x08, 0x02]))
+      const realmFirst = concat(new Uint8Array([0x12, 0x01, 0x72]), new Uint8Array([0x08, WIRE_VERSION + 1]))
       expect(decodeError(realmFirst).code).toBe('unsupported-version')
-      const versionOne = concat(new Uint8Array([0x12, 0x01, 0x72]), new Uint8Array([0x08, 0x01]))
-      expect(decodeBatch(versionOne)).toEqual({ realm: 'r', records: [] })
+      const current = concat(
+        new Uint8Array([0x12, 0x01, 0x72]),
+        signatureField,
+        new Uint8Array([0x08, WIRE_VERSION]),
+      )
+      expect(decodeBatch(current)).toEqual(batch('r', []))
     })
   })
 
@@ -233,8 +239,8 @@ describe('refusals', () => {
       'all 0xff up to the limit': bytes(DEFAULT_LIMITS.maxMessageBytes, 0xff),
       'a tag that runs off the end': new Uint8Array([0x88]),
       'a version that runs off the end': new Uint8Array([0x08, 0x81]),
-      'a length past the end': new Uint8Array([0x08, 0x01, 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f]),
-      'wire type 7': new Uint8Array([0x08, 0x01, 0x7f]),
+      'a length past the end': new Uint8Array([0x08, WIRE_VERSION, 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+      'wire type 7': new Uint8Array([0x08, WIRE_VERSION, 0x7f]),
       text: new TextEncoder().encode('GET / HTTP/1.1\r\nHost: example.com\r\n\r\n'),
       // Unknown groups are skipped by recursion: nest them until the stack runs out.
       'deeply nested groups': bytes(DEFAULT_LIMITS.maxMessageBytes, 0x7b),
@@ -263,37 +269,38 @@ describe('refusals', () => {
   })
 
   describe('truncation', () => {
-    const batch: RecordBatch = {
-      realm: 'realm',
-      records: [
-        record(),
-        record({ value: undefined, origin: 'peer1' }),
-        record({ value: bytes(300), origin: 'p' }),
-      ],
-    }
-    const encoded = encodeBatch(batch)
-    // Protobuf cannot tell a batch cut between two records from a shorter batch; gossipsub signs the
-    // message and streams frame it, so a cut there cannot arrive as a whole message.
-    const boundaries = new Map(
-      batch.records.map((_, k) => [
-        encodeBatch({ ...batch, records: batch.records.slice(0, k) }).byteLength,
-        k,
-      ]),
-    )
+    const whole = batch('realm', [
+      record(),
+      record({ value: undefined, origin: 'peer1' }),
+      record({ value: bytes(300), origin: 'p' }),
+    ])
+    const encoded = encodeBatch(whole)
 
-    it('refuses every cut inside a field, and reads a cut between records as the records before it', () => {
-      let refused = 0
+    it('writes the signature last', () => {
+      expect(encoded.subarray(-signatureField.byteLength)).toEqual(signatureField)
+    })
+
+    // In version 1 a cut between two records read as a shorter batch; the signature, written last,
+    // is now missing or short in every cut.
+    it('refuses every cut, between records too', () => {
       for (let cut = 0; cut < encoded.byteLength; cut++) {
-        const prefix = encoded.subarray(0, cut)
-        const records = boundaries.get(cut)
-        if (records === undefined) {
-          expect(decodeError(prefix)).toBeInstanceOf(WireDecodeError)
-          refused++
-        } else {
-          expect(decodeBatch(prefix)).toEqual({ ...batch, records: batch.records.slice(0, records) })
-        }
+        expect(decodeError(encoded.subarray(0, cut))).toBeInstanceOf(WireDecodeError)
       }
-      expect(refused).toBe(encoded.byteLength - boundaries.size)
+      expect(decodeBatch(encoded)).toEqual(whole)
+    })
+  })
+
+  describe('signature', () => {
+    it('refuses a batch without one', () => {
+      const err = decodeError(rawBatch({ signature: new Uint8Array(0) }))
+      expect(err.code).toBe('malformed')
+      expect(err).toBeInstanceOf(MalformedMessageError)
+      const noField = concat(new Uint8Array([0x08, WIRE_VERSION, 0x12, 0x01, 0x72]))
+      expect(decodeError(noField).code).toBe('malformed')
+    })
+
+    it.each([1, SIGNATURE_BYTES - 1, SIGNATURE_BYTES + 1, 128])('refuses a %i-byte signature', (length) => {
+      expect(decodeError(rawBatch({ signature: bytes(length) })).code).toBe('malformed')
     })
   })
 
@@ -326,7 +333,7 @@ describe('refusals', () => {
     }
 
     it('applies the id and value limits given', () => {
-      const encoded = encodeBatch({ realm: 'r', records: [record({ id: bytes(10), value: bytes(20) })] })
+      const encoded = encodeBatch(batch('r', [record({ id: bytes(10), value: bytes(20) })]))
       expect(decodeBatch(encoded, { maxIdBytes: 10, maxValueBytes: 20 }).records).toHaveLength(1)
       expect(decodeError(encoded, { maxIdBytes: 9 }).code).toBe('invalid-record')
       expect(decodeError(encoded, { maxValueBytes: 19 }).code).toBe('invalid-record')
@@ -356,7 +363,7 @@ describe('refusals', () => {
     }
 
     it('refuses bytes that are not UTF-8', () => {
-      const encoded = concat(new Uint8Array([0x08, 0x01, 0x12, 0x02, 0xc3, 0x28]))
+      const encoded = concat(new Uint8Array([0x08, WIRE_VERSION, 0x12, 0x02, 0xc3, 0x28]), signatureField)
       expect(decodeError(encoded).code).toBe('invalid-realm')
     })
 
@@ -375,9 +382,9 @@ describe('refusals', () => {
 })
 
 describe('encodeBatch', () => {
-  function encodeError(batch: RecordBatch, limits?: Parameters<typeof encodeBatch>[1]): WireEncodeError {
+  function encodeError(input: RecordBatch, limits?: Parameters<typeof encodeBatch>[1]): WireEncodeError {
     try {
-      encodeBatch(batch, limits)
+      encodeBatch(input, limits)
     } catch (err) {
       if (err instanceof WireEncodeError) return err
       throw err
@@ -386,32 +393,27 @@ describe('encodeBatch', () => {
   }
 
   it('refuses what a peer would refuse, rather than send it', () => {
-    expect(encodeError({ realm: 'a b', records: [] }).code).toBe('invalid-realm')
-    expect(encodeError({ realm: 'r', records: [record({ id: new Uint8Array(0) })] }).code).toBe(
-      'invalid-record',
-    )
-    expect(encodeError({ realm: 'r', records: [record({ created: 1.5 })] }).code).toBe('invalid-record')
-    expect(encodeError({ realm: 'r', records: [record({ expires: Number.NaN })] }).code).toBe(
-      'invalid-record',
-    )
-    expect(encodeError({ realm: 'r', records: [record({ created: 0, expires: 5 })] }).code).toBe(
-      'invalid-record',
-    )
-    expect(encodeError({ realm: 'r', records: [record(), record()] }, { maxRecords: 1 }).code).toBe(
-      'too-many-records',
-    )
-    expect(encodeError({ realm: 'r', records: [record()] }, { maxMessageBytes: 100 }).code).toBe('too-large')
+    expect(encodeError(batch('a b', [])).code).toBe('invalid-realm')
+    expect(encodeError(batch('r', [record({ id: new Uint8Array(0) })])).code).toBe('invalid-record')
+    expect(encodeError(batch('r', [record({ created: 1.5 })])).code).toBe('invalid-record')
+    expect(encodeError(batch('r', [record({ expires: Number.NaN })])).code).toBe('invalid-record')
+    expect(encodeError(batch('r', [record({ created: 0, expires: 5 })])).code).toBe('invalid-record')
+    expect(encodeError(batch('r', [record(), record()]), { maxRecords: 1 }).code).toBe('too-many-records')
+    expect(encodeError(batch('r', [record()]), { maxMessageBytes: 100 }).code).toBe('too-large')
+    for (const length of [1, SIGNATURE_BYTES - 1, SIGNATURE_BYTES + 1]) {
+      expect(encodeError({ ...batch('r', [record()]), signature: bytes(length) }).code).toBe('invalid-record')
+    }
   })
 
   it('sizes a batch exactly before encoding it', () => {
-    const batch = { realm: 'r', records: [record(), record({ value: undefined, origin: 'peer' })] }
-    const length = encodeBatch(batch).byteLength
-    expect(encodeBatch(batch, { maxMessageBytes: length }).byteLength).toBe(length)
-    expect(encodeError(batch, { maxMessageBytes: length - 1 }).code).toBe('too-large')
+    const sized = batch('r', [record(), record({ value: undefined, origin: 'peer' })])
+    const length = encodeBatch(sized).byteLength
+    expect(encodeBatch(sized, { maxMessageBytes: length }).byteLength).toBe(length)
+    expect(encodeError(sized, { maxMessageBytes: length - 1 }).code).toBe('too-large')
   })
 
   it('names the record at fault', () => {
-    const err = encodeError({ realm: 'r', records: [record(), record({ expires: NOW })] })
+    const err = encodeError(batch('r', [record(), record({ expires: NOW })]))
     expect(err.message).toBe('record 1: expires is not after created')
     expect(err.name).toBe('WireEncodeError')
   })

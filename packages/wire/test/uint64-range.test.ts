@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest'
 import { decodeBatch, decodeSyncMessage, encodeBatch, encodeSyncMessage, SyncKind } from '../src/index.ts'
+import { SIGNATURE } from './fixtures.ts'
 
 it('uint64 values in [2^31, 2^32) survive encode and decode', () => {
   const batch = {
@@ -12,6 +13,7 @@ it('uint64 values in [2^31, 2^32) survive encode and decode', () => {
         expires: 3_000_060_000,
       },
     ],
+    signature: SIGNATURE,
   }
   expect(decodeBatch(encodeBatch(batch)).records[0]).toMatchObject({
     created: 3_000_000_000,
@@ -23,6 +25,7 @@ it('uint64 values in [2^31, 2^32) survive encode and decode', () => {
       realm: 'web',
       ranges: [{ depth: 8, prefix: 0x80000000n, fingerprint: 1n, count: 1 }],
       records: [],
+      proofs: [],
       wanted: [],
     }),
   )

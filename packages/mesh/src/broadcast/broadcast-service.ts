@@ -1,5 +1,4 @@
-import type { IdentifyResult, Libp2p, PeerId, PrivateKey, PublicKey, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import {
   BroadcastKind,
@@ -8,9 +7,9 @@ import {
   encodeBroadcastFrame,
   WireDecodeError,
 } from '@tlsmesh/wire'
-import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
+import type { AuthenticatedBatch } from '../gossip-validation.ts'
 import {
   type DeliveryVerdict,
   emptyPlumtreeCounters,
@@ -24,7 +23,6 @@ export const BROADCAST_PROTOCOL = `${TOPIC_PREFIX}/broadcast/1.0.0`
 
 /** Bytes a neighbour's outbound queue may hold before frames to it are dropped (and counted). */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024
-const SIGNING_PREFIX = new TextEncoder().encode('tlsmesh-broadcast:')
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 export interface BroadcastServiceInit {
@@ -37,13 +35,19 @@ export interface BroadcastServiceInit {
   shedIntervalMs: number
 }
 
+/** What `authenticate` made of a payload: its origin's batch, or a verdict on a payload that is not. */
+export type Authentication =
+  | { batch: AuthenticatedBatch; verdict?: undefined }
+  | { batch?: undefined; verdict: 'ignore' | 'reject' }
+
 export interface BroadcastServiceComponents {
   libp2p: Libp2p
-  privateKey: PrivateKey
   /** Peers that serve `realm` (from gossipsub's subscriptions): the realm's tree runs over them. */
   subscribers(realm: string): string[]
-  /** Validates and applies a payload whose signature checked out; the one place verdicts are made. */
-  validate(realm: string, origin: string, data: Uint8Array): DeliveryVerdict
+  /** Decodes a payload and checks that its origin signed it; the verdict counts the refusal. */
+  authenticate(realm: string, origin: string, data: Uint8Array): Authentication
+  /** Validates and applies an authenticated batch; the one place verdicts are made. */
+  validate(batch: AuthenticatedBatch): DeliveryVerdict
   /** A neighbour sent something provably bad. */
   penalize(peer: string, reason: string): void
   logger?: Logger
@@ -66,19 +70,10 @@ interface Link {
   writing: boolean
 }
 
-function signedBytes(realm: string, data: Uint8Array): Uint8Array {
-  const realmBytes = new TextEncoder().encode(realm)
-  const out = new Uint8Array(SIGNING_PREFIX.length + realmBytes.length + 1 + data.length)
-  out.set(SIGNING_PREFIX, 0)
-  out.set(realmBytes, SIGNING_PREFIX.length)
-  out.set(data, SIGNING_PREFIX.length + realmBytes.length + 1)
-  return out
-}
-
 /**
  * Carries record batches over an epidemic broadcast tree per realm (plumtree.ts) on one long-lived
- * stream per neighbour and direction. Every payload is signed by its origin and verified by each
- * receiver before validation, as gossipsub's StrictSign does, so a relaying node cannot forge records.
+ * stream per neighbour and direction. Every payload (a record batch) carries its origin's signature,
+ * which each receiver checks before it forwards or validates it, so a relay cannot forge records.
  */
 export class BroadcastService {
   private readonly components: BroadcastServiceComponents
@@ -87,7 +82,8 @@ export class BroadcastService {
   /** A frame sent to several neighbours is encoded once. */
   private readonly encoded = new WeakMap<OutboundFrame, Uint8Array>()
   private readonly originBytes: Uint8Array
-  private readonly originKeys = new LRUCache<string, PublicKey>({ max: 1024 })
+  /** The batch each authenticated payload decoded to, for its delivery right after. */
+  private readonly authenticated = new WeakMap<GossipPayload, AuthenticatedBatch>()
   private framesDropped = 0
   private badFrames = 0
   private badSignatures = 0
@@ -117,7 +113,7 @@ export class BroadcastService {
           {
             send: (peer, frame) => this.send(peer, frame),
             authenticate: (payload, from) => this.authenticate(payload, from),
-            deliver: (payload) => this.deliver(payload),
+            deliver: (payload, from) => this.deliver(payload, from),
           },
         ),
       )
@@ -154,13 +150,15 @@ export class BroadcastService {
     return this.trees.get(realm)?.neighbours ?? 0
   }
 
-  /** Signs and sends a batch from this node; returns how many neighbours it reached (0: use a fallback). */
-  async publish(realm: string, data: Uint8Array): Promise<number> {
+  /**
+   * Sends a batch this node signed (an encoded RecordBatch); returns how many neighbours it reached
+   * (0: use a fallback).
+   */
+  publish(realm: string, data: Uint8Array): number {
     const tree = this.trees.get(realm)
     // Neighbours are kept current by link openings and subscription changes (refreshNeighbours).
     if (tree === undefined || tree.neighbours === 0) return 0
-    const signature = await this.components.privateKey.sign(signedBytes(realm, data))
-    return tree.broadcast({ realm, origin: this.originBytes, data, signature, hops: 0 })
+    return tree.broadcast({ realm, origin: this.originBytes, data, hops: 0 })
   }
 
   /** Re-reads which linked peers serve each realm (subscriptions change after links open). */
@@ -307,41 +305,42 @@ export class BroadcastService {
     }
   }
 
-  /** Parsing a peer id and importing its key cost more than the signature check itself. */
-  private originKey(origin: string): PublicKey | undefined {
-    let key = this.originKeys.get(origin)
-    if (key === undefined) {
-      key = peerIdFromString(origin).publicKey
-      if (key !== undefined) this.originKeys.set(origin, key)
-    }
-    return key
-  }
-
-  /** A relay that forwards a forged payload had to check it first: the neighbour is penalized. */
+  /**
+   * A relay that forwards a forged payload had to check it first: the neighbour is penalized, as
+   * for one it could not decode (the signature is inside the batch).
+   */
   private authenticate(payload: GossipPayload, from: string): boolean {
-    let verified = false
+    let origin: string
     try {
-      const key = this.originKey(UTF8.decode(payload.origin))
-      verified =
-        key !== undefined && key.verify(signedBytes(payload.realm, payload.data), payload.signature) === true
+      origin = UTF8.decode(payload.origin)
     } catch {
-      // An origin that is not UTF-8 or not a peer id: not verified.
+      origin = ''
     }
-    if (!verified) {
+    const result = this.components.authenticate(payload.realm, origin, payload.data)
+    if (result.batch !== undefined) {
+      this.authenticated.set(payload, result.batch)
+      return true
+    }
+    if (result.verdict === 'reject') {
       this.badSignatures++
       this.components.penalize(from, 'bad-signature')
     }
-    return verified
+    return false
   }
 
   /**
    * Relays forward an authenticated payload before they validate it (Plumtree.onGossip), so one that
    * is provably bad is its signer's doing, not the neighbour's: the origin is penalized.
    */
-  private deliver(payload: GossipPayload): DeliveryVerdict {
-    const origin = UTF8.decode(payload.origin)
-    const verdict = this.components.validate(payload.realm, origin, payload.data)
-    if (verdict === 'reject') this.components.penalize(origin, 'invalid-payload')
+  private deliver(payload: GossipPayload, from: string): DeliveryVerdict {
+    const batch = this.authenticated.get(payload)
+    this.authenticated.delete(payload)
+    if (batch === undefined) {
+      this.components.logger?.debug({ peer: from }, 'delivery of a payload that was not authenticated')
+      return 'ignore'
+    }
+    const verdict = this.components.validate(batch)
+    if (verdict === 'reject') this.components.penalize(batch.origin, 'invalid-payload')
     return verdict
   }
 }

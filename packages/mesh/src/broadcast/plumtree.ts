@@ -3,12 +3,11 @@ import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
 import { randomSample } from '../random-sample.ts'
 
-/** A GOSSIP frame's content: who made it, what it carries, the origin's signature. */
+/** A GOSSIP frame's content: who made it and what it carries (a batch with its origin's signature). */
 export interface GossipPayload {
   realm: string
   origin: Uint8Array
   data: Uint8Array
-  signature: Uint8Array
   hops: number
 }
 

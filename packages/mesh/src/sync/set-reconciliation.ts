@@ -1,5 +1,11 @@
-import type { MergeOutcome, SessionRecord } from '@tlsmesh/store'
-import { MAX_SYNC_DEPTH, SyncKind, type SyncMessage, type SyncRange, type WireRecord } from '@tlsmesh/wire'
+import type { RecordProof, SessionRecord } from '@tlsmesh/store'
+import {
+  MAX_SYNC_DEPTH,
+  type ProvenWireRecord,
+  SyncKind,
+  type SyncMessage,
+  type SyncRange,
+} from '@tlsmesh/wire'
 import { type RealmDigest, syncKeyOf } from './realm-digest.ts'
 
 /** Ranges with at most this many records on the responder's side are listed item by item. */
@@ -8,6 +14,8 @@ const FANOUT = 16n
 /** Records per RECORDS message, by bytes: well under the sync message cap of 4 MiB. */
 const PAGE_BYTES = 2 * 1024 * 1024
 const PAGE_RECORDS = 4000
+/** Room kept for a record's proof: a batch of 64 records' digests and the signature. */
+const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
 const PAGE_WANTED = 8000
 /** A reconciliation needs at most 16 query rounds (the key is 64 bits, 4 per level), then pages. */
 export const MAX_ROUNDS = 64
@@ -25,31 +33,78 @@ export interface ReconciliationResult {
 export interface ReconciliationSide {
   realm: string
   digest: RealmDigest
-  /** Merges a record received from the peer. */
-  merge(record: SessionRecord): MergeOutcome
+  /**
+   * Stores the records of a RECORDS message from the peer; `requested` says which keys this side
+   * asked for. Throws on a record the peer had no business sending (forged, unrequested): the
+   * reconciliation ends there.
+   */
+  receive(message: SyncMessage, requested: (key: bigint) => boolean): void
+  /** Key ranges this side listed item by item in its answers: the peer may push records in them. */
+  listed?: ListedRanges
 }
 
-function toWire(record: SessionRecord): WireRecord {
-  const wire: WireRecord = {
-    id: record.id,
-    created: record.created,
-    expires: record.expires,
-    origin: record.origin,
+/** The ranges a responder listed: a pushed record whose key is in none of them was not asked for. */
+export class ListedRanges {
+  private readonly byDepth = new Map<number, Set<bigint>>()
+
+  add(depth: number, prefix: bigint): void {
+    let prefixes = this.byDepth.get(depth)
+    if (prefixes === undefined) {
+      prefixes = new Set()
+      this.byDepth.set(depth, prefixes)
+    }
+    prefixes.add(prefix)
   }
-  if (record.value !== undefined) wire.value = record.value
-  return wire
+
+  covers(key: bigint): boolean {
+    for (const [depth, prefixes] of this.byDepth) {
+      if (prefixes.has(depth === 0 ? 0n : key >> BigInt(64 - depth * 4))) return true
+    }
+    return false
+  }
 }
 
-function fromWire(realm: string, record: WireRecord): SessionRecord {
-  const stored: SessionRecord = {
-    realm,
-    id: record.id,
-    created: record.created,
-    expires: record.expires,
-    origin: record.origin ?? '',
+/**
+ * Records as sync sends them: each with the proof of the batch its origin published it in, each
+ * proof once per message. A record without a proof yet (written here, its batch not signed yet) is
+ * left for the next reconciliation: nobody could check it.
+ */
+export class RecordPage {
+  readonly records: ProvenWireRecord[] = []
+  readonly proofs: RecordProof[] = []
+  private readonly proofIndex = new Map<RecordProof, number>()
+  bytes = 0
+
+  add(record: SessionRecord): boolean {
+    const { proof } = record
+    if (proof === undefined) return false
+    let index = this.proofIndex.get(proof)
+    if (index === undefined) {
+      index = this.proofs.length
+      this.proofs.push(proof)
+      this.proofIndex.set(proof, index)
+      this.bytes += proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
+    }
+    const wire: ProvenWireRecord = {
+      id: record.id,
+      created: record.created,
+      expires: record.expires,
+      origin: record.origin,
+      proof: index,
+    }
+    if (record.value !== undefined) wire.value = record.value
+    this.records.push(wire)
+    this.bytes += recordBytes(record)
+    return true
   }
-  if (record.value !== undefined) stored.value = record.value
-  return stored
+
+  /** Whether one more record could take the page over its caps (proofs may add to it). */
+  full(next: SessionRecord): boolean {
+    return (
+      this.records.length >= PAGE_RECORDS ||
+      (this.records.length > 0 && this.bytes + recordBytes(next) + PROOF_ALLOWANCE > PAGE_BYTES)
+    )
+  }
 }
 
 function recordBytes(record: SessionRecord): number {
@@ -74,25 +129,37 @@ export function answerQuery(side: ReconciliationSide, query: SyncMessage): SyncM
     const count = end - start
     if (fingerprint === theirs.fingerprint && count === theirs.count) continue
     const mine: SyncRange = { depth: theirs.depth, prefix: theirs.prefix, fingerprint, count }
-    if (count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) mine.items = side.digest.items(start, end)
+    if (count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) {
+      mine.items = side.digest.items(start, end)
+      side.listed?.add(theirs.depth, theirs.prefix)
+    }
     ranges.push(mine)
   }
-  return { kind: SyncKind.ANSWER, realm: side.realm, ranges, records: [], wanted: [] }
+  return { kind: SyncKind.ANSWER, realm: side.realm, ranges, records: [], proofs: [], wanted: [] }
 }
 
-/** The responder's half of a RECORDS message: merge what came, send back what was wanted (a page). */
+/**
+ * The responder's half of a RECORDS message: store what came (only in ranges it listed), send back
+ * what was wanted (a page).
+ */
 export function answerRecords(side: ReconciliationSide, message: SyncMessage): SyncMessage {
-  for (const record of message.records) side.merge(fromWire(side.realm, record))
-  const records: WireRecord[] = []
-  let bytes = 0
+  const listed = side.listed
+  side.receive(message, (key) => listed?.covers(key) === true)
+  const page = new RecordPage()
   for (const key of message.wanted) {
     for (const record of side.digest.recordsWithKey(key)) {
-      if (records.length >= PAGE_RECORDS || bytes + recordBytes(record) > PAGE_BYTES) break
-      records.push(toWire(record))
-      bytes += recordBytes(record)
+      if (page.full(record)) break
+      page.add(record)
     }
   }
-  return { kind: SyncKind.RECORDS, realm: side.realm, ranges: [], records, wanted: [] }
+  return {
+    kind: SyncKind.RECORDS,
+    realm: side.realm,
+    ranges: [],
+    records: page.records,
+    proofs: page.proofs,
+    wanted: [],
+  }
 }
 
 /**
@@ -113,7 +180,14 @@ export async function reconcile(
 
   while (queries.length > 0) {
     if (++result.rounds > MAX_ROUNDS) throw new Error('set reconciliation did not converge')
-    const answer = await exchange({ kind: SyncKind.QUERY, realm, ranges: queries, records: [], wanted: [] })
+    const answer = await exchange({
+      kind: SyncKind.QUERY,
+      realm,
+      ranges: queries,
+      records: [],
+      proofs: [],
+      wanted: [],
+    })
     if (answer.kind !== SyncKind.ANSWER) throw new Error(`expected ANSWER, got ${answer.kind}`)
     queries = []
     for (const theirs of answer.ranges) {
@@ -144,22 +218,23 @@ export async function reconcile(
   let wantedIndex = 0
   while (pushIndex < push.length || wantedIndex < wantedList.length) {
     if (++result.rounds > MAX_ROUNDS * 64) throw new Error('set reconciliation: too many record pages')
-    const records: WireRecord[] = []
-    let bytes = 0
-    while (pushIndex < push.length && records.length < PAGE_RECORDS) {
-      const record = push[pushIndex]!
-      if (records.length > 0 && bytes + recordBytes(record) > PAGE_BYTES) break
-      records.push(toWire(record))
-      bytes += recordBytes(record)
-      pushIndex++
-    }
+    const out = new RecordPage()
+    while (pushIndex < push.length && !out.full(push[pushIndex]!)) out.add(push[pushIndex++]!)
     const page = wantedList.slice(wantedIndex, wantedIndex + PAGE_WANTED)
-    const answer = await exchange({ kind: SyncKind.RECORDS, realm, ranges: [], records, wanted: page })
+    const asked = new Set(page)
+    const answer = await exchange({
+      kind: SyncKind.RECORDS,
+      realm,
+      ranges: [],
+      records: out.records,
+      proofs: out.proofs,
+      wanted: page,
+    })
     if (answer.kind !== SyncKind.RECORDS) throw new Error(`expected RECORDS, got ${answer.kind}`)
-    result.pushed += records.length
+    result.pushed += out.records.length
+    side.receive(answer, (key) => asked.has(key))
     const received = new Set<bigint>()
     for (const record of answer.records) {
-      side.merge(fromWire(realm, record))
       received.add(syncKeyOf(record.id))
       result.pulled++
     }

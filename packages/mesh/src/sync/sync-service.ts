@@ -1,5 +1,5 @@
 import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
@@ -11,8 +11,17 @@ import {
 } from '@tlsmesh/wire'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
-import { RealmDigest } from './realm-digest.ts'
-import { answerQuery, answerRecords, type ReconciliationResult, reconcile } from './set-reconciliation.ts'
+import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
+import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
+import { RealmDigest, syncKeyOf } from './realm-digest.ts'
+import {
+  answerQuery,
+  answerRecords,
+  ListedRanges,
+  type ReconciliationResult,
+  type ReconciliationSide,
+  reconcile,
+} from './set-reconciliation.ts'
 
 export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
 /** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
@@ -40,8 +49,16 @@ export interface SyncServiceComponents {
   libp2p: Libp2p
   store: ReplicaStore
   now: () => number
+  /** Checks that each record received is its origin's. */
+  auth: RecordAuthenticator
+  /** Whether records of this origin may be stored (the allowlist applies to signers). */
+  originAllowed: (origin: string) => boolean
   /** Counts what the replica did with each record received through sync. */
-  onMerged?: (outcome: MergeOutcome) => void
+  onMerged?: (outcome: MergeOutcome, record: SessionRecord) => void
+  /** Counts records refused before the replica saw them. */
+  onRefused?: (reason: RecordRefusal, records: number) => void
+  /** A peer sent forged, unrequested or unowned records: a strike against it. */
+  penalize?: (peer: string, reason: RecordRefusal) => void
   logger?: Logger
 }
 
@@ -235,6 +252,7 @@ export class SyncService {
           realm: [...this.realms][0]!,
           ranges: [],
           records: [],
+          proofs: [],
           wanted: [],
         }),
         { signal },
@@ -255,6 +273,7 @@ export class SyncService {
     } catch (err) {
       this.stats.failed++
       stream?.abort(err as Error)
+      this.strikeIfMisbehaved(peer.toString(), err)
       logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'reconciliation failed')
       return false
     } finally {
@@ -263,17 +282,66 @@ export class SyncService {
     }
   }
 
-  private side(realm: string) {
-    const { store, now, onMerged } = this.components
+  private async reply(lp: LengthPrefixedStream<Stream>, message: SyncMessage, signal: AbortSignal) {
+    const encoded = encodeSyncMessage(message)
+    this.stats.bytesSent += encoded.byteLength
+    await lp.write(encoded, { signal })
+  }
+
+  private strikeIfMisbehaved(peer: string, err: unknown): void {
+    if (!(err instanceof SyncPeerMisbehavedError)) return
+    this.components.logger?.warn({ peer, reason: err.code }, 'a sync peer sent records it may not send')
+    this.components.penalize?.(peer, err.code)
+  }
+
+  private side(realm: string, listed?: ListedRanges): ReconciliationSide {
+    const digest = new RealmDigest(this.components.store.entries(realm, this.components.now()))
     return {
       realm,
-      digest: new RealmDigest(store.entries(realm, now())),
-      merge: (record: SessionRecord): MergeOutcome => {
-        const outcome = store.merge(record, now())
-        onMerged?.(outcome)
-        return outcome
-      },
+      digest,
+      receive: (message, requested) => this.receive(realm, message, requested),
+      ...(listed !== undefined ? { listed } : {}),
     }
+  }
+
+  /**
+   * The one way sync stores records: each must be one this side asked for, proven by its origin's
+   * signature, from an allowed origin, and neither claim another origin's record nor go over its
+   * origin's fair share of a full realm. The first forged or unrequested one ends the reconciliation
+   * (SyncPeerMisbehavedError): those are provably the peer's doing. An unowned or over-quota one is
+   * refused and counted, nobody struck: which origin came first for an id differs from node to node
+   * (an attacker who plants an id first must not get its genuine origin banned), and so do replica
+   * sizes.
+   */
+  private receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): void {
+    const { store, now, auth, originAllowed, onMerged, onRefused } = this.components
+    // Checked only when a requested record points at it: proofs nobody uses cost nothing.
+    const checked = new Map<number, CheckedProof | undefined>()
+    const proofOf = (index: number): CheckedProof | undefined => {
+      if (!checked.has(index)) checked.set(index, auth.checkProof(realm, message.proofs[index]!))
+      return checked.get(index)
+    }
+    const at = now()
+    for (const record of message.records) {
+      if (!requested(syncKeyOf(record.id))) throw this.refuse('unrequested', message.records.length)
+      const proof = proofOf(record.proof)
+      if (proof === undefined || !auth.covers(proof, record)) {
+        throw this.refuse('forged', message.records.length)
+      }
+      if (!originAllowed(record.origin)) {
+        onRefused?.('origin-not-allowed', 1)
+        continue
+      }
+      const stored: SessionRecord = { ...record, realm, proof: proof.proof }
+      const outcome = store.merge(stored, at)
+      onMerged?.(outcome, stored)
+      if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
+    }
+  }
+
+  private refuse(reason: RecordRefusal, records: number): SyncPeerMisbehavedError {
+    this.components.onRefused?.(reason, records)
+    return new SyncPeerMisbehavedError(reason)
   }
 
   /** The responder: answers QUERY and RECORDS until DONE; one digest per realm per session. */
@@ -286,18 +354,24 @@ export class SyncService {
     this.pending.delete(key)
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
     const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
-    const sides = new Map<string, ReturnType<SyncService['side']>>()
+    const sides = new Map<string, ReconciliationSide>()
     try {
       for (;;) {
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
         const message = decodeSyncMessage(bytes, this.limits)
         if (message.kind === SyncKind.DONE) break
-        // Only realms this node serves: another realm's records are never read or stored here.
-        if (!this.realms.has(message.realm)) throw new Error('sync for a realm this node does not serve')
+        // Only realms this node serves: another realm's records are never read or stored here. A
+        // query for one gets an empty answer (nothing differs), so that a peer serving more realms
+        // (ticket keys on some nodes only) still reconciles the realms both serve in this session.
+        if (!this.realms.has(message.realm)) {
+          if (message.kind !== SyncKind.QUERY) throw new Error('sync for a realm this node does not serve')
+          await this.reply(lp, emptyAnswer(message.realm), signal)
+          continue
+        }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = this.side(message.realm)
+          side = this.side(message.realm, new ListedRanges())
           sides.set(message.realm, side)
         }
         const reply =
@@ -307,14 +381,17 @@ export class SyncService {
               ? answerRecords(side, message)
               : undefined
         if (reply === undefined) throw new Error(`unexpected sync message ${message.kind}`)
-        const encoded = encodeSyncMessage(reply)
-        this.stats.bytesSent += encoded.byteLength
-        await lp.write(encoded, { signal })
+        await this.reply(lp, reply, signal)
       }
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err as Error)
+      this.strikeIfMisbehaved(key, err)
       this.components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
     }
   }
+}
+
+function emptyAnswer(realm: string): SyncMessage {
+  return { kind: SyncKind.ANSWER, realm, ranges: [], records: [], proofs: [], wanted: [] }
 }

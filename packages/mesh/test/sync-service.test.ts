@@ -1,0 +1,384 @@
+import type { Connection, Libp2p, PeerId, StreamHandler } from '@libp2p/interface'
+import { lpStream, streamPair } from '@libp2p/utils'
+import { createReplicaStore, type MergeOutcome, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
+import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from '@tlsmesh/wire'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { RecordRefusal } from '../src/errors.ts'
+import { RealmDigest } from '../src/sync/realm-digest.ts'
+import {
+  answerQuery,
+  answerRecords,
+  ListedRanges,
+  type ReconciliationSide,
+  RecordPage,
+  reconcile,
+} from '../src/sync/set-reconciliation.ts'
+import { SYNC_PROTOCOL, SyncService } from '../src/sync/sync-service.ts'
+import {
+  createSigner,
+  forger,
+  publishedRecords,
+  type Signer,
+  sessionRecord,
+  signRecords,
+} from './signed-records.ts'
+
+// SyncService's record checks, run through its own dialing and serving over in-memory libp2p
+// streams: honest nodes against a peer that answers or pushes records it has no business sending.
+
+const REALM = 'web'
+const NOW = 1_800_000_000_000
+const DAY_MS = 24 * 3600_000
+
+/** Honest nodes: the one under test, a peer, a third origin whose records are relayed; the attacker. */
+let victim: Signer
+let peer: Signer
+let third: Signer
+let attacker: Signer
+beforeAll(async () => {
+  ;[victim, peer, third, attacker] = await Promise.all([
+    createSigner(),
+    createSigner(),
+    createSigner(),
+    createSigner(),
+  ])
+})
+
+/**
+ * libp2p at the sync service's edge: `dialProtocol` opens a real libp2p stream pair to the handler
+ * that the dialed peer registered, and tells it who dialed.
+ */
+class Network {
+  readonly #handlers = new Map<string, StreamHandler>()
+
+  edge(self: PeerId): Libp2p {
+    const handlers = this.#handlers
+    const edge: Partial<Libp2p> = {
+      peerId: self,
+      handle: async (_protocol: string | string[], handler: StreamHandler) => {
+        handlers.set(self.toString(), handler)
+      },
+      unhandle: async () => {
+        handlers.delete(self.toString())
+      },
+      addEventListener: () => {},
+      removeEventListener: () => {},
+      getPeers: () => [],
+      getConnections: () => [],
+      dialProtocol: async (remote) => {
+        const handler = handlers.get(remote.toString())
+        if (handler === undefined) throw new Error('no such peer')
+        const [outbound, inbound] = await streamPair({ protocol: SYNC_PROTOCOL })
+        void handler(inbound, { remotePeer: self } as Connection)
+        return outbound
+      },
+    }
+    return edge as Libp2p
+  }
+
+  /** Registers a raw handler for `self`: what a peer that does not run SyncService answers with. */
+  handle(self: PeerId, handler: StreamHandler): void {
+    this.#handlers.set(self.toString(), handler)
+  }
+}
+
+interface Node {
+  store: ReplicaStore
+  service: SyncService
+  penalized: Array<[string, RecordRefusal]>
+  refused: Array<[RecordRefusal, number]>
+  merged: MergeOutcome[]
+}
+
+const running: SyncService[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((service) => service.stop()))
+})
+
+async function startNode(
+  net: Network,
+  identity: Signer,
+  originAllowed: (origin: string) => boolean = () => true,
+): Promise<Node> {
+  const store = createReplicaStore({ realms: [REALM] })
+  const node: Omit<Node, 'service'> = { store, penalized: [], refused: [], merged: [] }
+  const service = new SyncService(
+    { realms: [REALM], intervalMs: 3_600_000, timeoutMs: 5000 },
+    {
+      libp2p: net.edge(identity.peerId),
+      store,
+      now: () => NOW,
+      auth: identity.auth,
+      originAllowed,
+      onMerged: (outcome) => node.merged.push(outcome),
+      onRefused: (reason, records) => node.refused.push([reason, records]),
+      penalize: (who, reason) => node.penalized.push([who, reason]),
+    },
+  )
+  await service.start()
+  running.push(service)
+  return { ...node, service }
+}
+
+/** A record claiming `peer` as its origin, unsigned. */
+const record = (fields: Partial<SessionRecord> = {}): SessionRecord =>
+  sessionRecord(NOW, { realm: REALM, origin: peer.origin, ...fields })
+
+/** `n` records of `signer`, as its batches published them (with their proofs). */
+const published = (signer: Signer, n: number, fields: Partial<SessionRecord> = {}): SessionRecord[] =>
+  publishedRecords(signer, NOW, n, { realm: REALM, ...fields })
+
+/**
+ * A peer that answers reconciliations from `store` as the protocol does (a replica takes whatever it
+ * is given: it never reads proofs), then edits each RECORDS reply with `tamper`.
+ */
+function serveFrom(
+  net: Network,
+  self: Signer,
+  store: ReplicaStore,
+  tamper: (reply: SyncMessage) => SyncMessage = (reply) => reply,
+): void {
+  net.handle(self.peerId, async (stream) => {
+    const lp = lpStream(stream)
+    const side: ReconciliationSide = {
+      realm: REALM,
+      digest: new RealmDigest(store.entries(REALM, NOW)),
+      listed: new ListedRanges(),
+      receive: () => {},
+    }
+    try {
+      for (;;) {
+        const message = decodeSyncMessage((await lp.read()).subarray())
+        if (message.kind === SyncKind.DONE) break
+        const reply =
+          message.kind === SyncKind.QUERY ? answerQuery(side, message) : tamper(answerRecords(side, message))
+        await lp.write(encodeSyncMessage(reply))
+      }
+      await stream.close()
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  })
+}
+
+/** A store holding `records` as they are, whatever their proofs say. */
+function storeOf(records: SessionRecord[]): ReplicaStore {
+  const store = createReplicaStore({ realms: [REALM] })
+  for (const r of records) store.merge(r, NOW)
+  return store
+}
+
+/** What (realm, id) holds in `store`, in a form to compare. */
+function heldIn(store: ReplicaStore, id: Uint8Array) {
+  const r = store.peek(REALM, id, NOW)
+  return r && { created: r.created, expires: r.expires, origin: r.origin, value: r.value && [...r.value] }
+}
+
+/** Expects `node`'s reconciliation with `from` to fail, `from` struck for `reason`, and nothing stored. */
+async function expectRefused(node: Node, from: Signer, reason: RecordRefusal): Promise<void> {
+  const entries = node.store.stats().entries
+  expect(await node.service.syncWith(from.peerId)).toBe(false)
+  expect(node.penalized).toEqual([[from.origin, reason]])
+  expect(node.refused.map(([r]) => r)).toEqual([reason])
+  expect(node.merged).toEqual([])
+  expect(node.store.stats().entries).toBe(entries)
+  expect(node.service.stats).toMatchObject({ failed: 1, succeeded: 0, recordsPulled: 0 })
+}
+
+describe('SyncService: what a peer answers with', () => {
+  it("stores a third origin's records relayed by a peer, keeps their proofs, and relays them on", async () => {
+    const net = new Network()
+    const own = published(peer, 3)
+    const relayed = published(third, 4)
+    const holder = await startNode(net, peer)
+    for (const r of [...own, ...relayed]) holder.store.merge(r, NOW)
+    const v = await startNode(net, victim)
+
+    expect(await v.service.syncWith(peer.peerId)).toBe(true)
+    expect(v.penalized).toEqual([])
+    expect(v.merged).toEqual(Array(7).fill('added'))
+    for (const r of relayed) {
+      expect(v.store.peek(REALM, r.id, NOW)).toMatchObject({ origin: third.origin, value: r.value })
+      // The proof is the third origin's, as it signed it: what the next relay sends along.
+      expect(v.store.peek(REALM, r.id, NOW)?.proof).toEqual(r.proof)
+    }
+
+    const next = await startNode(net, attacker)
+    expect(await next.service.syncWith(victim.peerId)).toBe(true)
+    expect(next.store.stats().entries).toBe(7)
+    expect(next.store.peek(REALM, relayed[0]!.id, NOW)?.proof).toEqual(relayed[0]!.proof)
+  })
+
+  it('ends the reconciliation on a record it did not ask for, and stores nothing of it', async () => {
+    const net = new Network()
+    const [wanted] = published(peer, 1)
+    const [slipped] = published(attacker, 1)
+    // The victim asks for `wanted`; the answer carries a validly signed record of a key it never named.
+    serveFrom(net, attacker, storeOf([wanted!]), (reply) => {
+      const page = new RecordPage()
+      page.add(slipped!)
+      return { ...reply, records: page.records, proofs: page.proofs }
+    })
+    const v = await startNode(net, victim)
+    await expectRefused(v, attacker, 'unrequested')
+    expect(v.store.peek(REALM, slipped!.id, NOW)).toBeUndefined()
+  })
+
+  it('ends it on a proof signed by another key than its origin', async () => {
+    const net = new Network()
+    const fake = record()
+    const { proof } = forger(attacker, peer.origin).sign(REALM, [fake])
+    serveFrom(net, attacker, storeOf([{ ...fake, proof }]))
+    const v = await startNode(net, victim)
+    await expectRefused(v, attacker, 'forged')
+  })
+
+  it.each<[string, (r: SessionRecord) => SessionRecord, boolean]>([
+    ['with its value changed', (r) => ({ ...r, value: new Uint8Array(64) }), false],
+    ['with its expiry stretched to 24 h', (r) => ({ ...r, expires: r.created + DAY_MS }), false],
+    ['made a tombstone', ({ value: _value, ...r }) => ({ ...r, created: r.created + 1 }), true],
+    ['with its created bumped, to win over the copy held', (r) => ({ ...r, created: r.created + 1 }), true],
+  ])('ends it on a record %s after signing', async (_change, change, victimHoldsIt) => {
+    const net = new Network()
+    const [genuine] = published(peer, 1)
+    // The genuine record's proof, beside a record it does not cover.
+    serveFrom(net, attacker, storeOf([change(genuine!)]))
+    const v = await startNode(net, victim)
+    if (victimHoldsIt) v.store.merge(genuine!, NOW)
+    const before = heldIn(v.store, genuine!.id)
+    await expectRefused(v, attacker, 'forged')
+    expect(heldIn(v.store, genuine!.id)).toEqual(before)
+  })
+
+  it("ends it on a record that names another batch's proof", async () => {
+    const net = new Network()
+    // Two batches of the same origin, both genuine: each record names the other's proof.
+    const [first] = published(peer, 1)
+    const [second] = published(peer, 1)
+    serveFrom(net, attacker, storeOf([first!, second!]), (reply) => {
+      expect(reply.proofs).toHaveLength(2)
+      return { ...reply, records: reply.records.map((r) => ({ ...r, proof: 1 - r.proof })) }
+    })
+    const v = await startNode(net, victim)
+    await expectRefused(v, attacker, 'forged')
+  })
+
+  it("ends it on a tombstone forged in the name of a record's origin", async () => {
+    const net = new Network()
+    const [genuine] = published(peer, 1)
+    const { value: _value, ...rest } = genuine!
+    const tombstone = { ...rest, created: genuine!.created + 1 }
+    const { proof } = forger(attacker, peer.origin).sign(REALM, [tombstone])
+    serveFrom(net, attacker, storeOf([{ ...tombstone, proof }]))
+    const v = await startNode(net, victim)
+    v.store.merge(genuine!, NOW)
+    await expectRefused(v, attacker, 'forged')
+    expect(v.store.get(REALM, genuine!.id, NOW)?.value).toEqual(genuine!.value)
+  })
+
+  it("refuses a tombstone the peer signed itself for another origin's record", async () => {
+    const net = new Network()
+    const [genuine] = published(peer, 1)
+    const { value: _value, ...rest } = genuine!
+    const [tombstone] = signRecords(attacker, [{ ...rest, created: genuine!.created + 1 }])
+    serveFrom(net, attacker, storeOf([tombstone!]))
+    const v = await startNode(net, victim)
+    v.store.merge(genuine!, NOW)
+    await v.service.syncWith(attacker.peerId)
+    expect(v.refused).toContainEqual(['not-owner', 1])
+    expect(v.store.get(REALM, genuine!.id, NOW)).toMatchObject({ origin: peer.origin, value: genuine!.value })
+  })
+
+  // Fails while SyncService.receive strikes the signer of a not-owner record (see the report).
+  it('does not strike an honest peer whose own record lost a race for an id, and syncs the rest', async () => {
+    const net = new Network()
+    // Two nodes set one memcached key at once: each holds its own record, as its origin.
+    const id = new TextEncoder().encode('user:42')
+    const [mine] = published(victim, 1, { id })
+    const [theirs] = published(peer, 1, { id })
+    const others = published(peer, 3)
+    const p = await startNode(net, peer)
+    for (const r of [theirs!, ...others]) p.store.merge(r, NOW)
+    const v = await startNode(net, victim)
+    v.store.merge(mine!, NOW)
+    expect(await v.service.syncWith(peer.peerId)).toBe(true)
+    expect([...v.penalized, ...p.penalized]).toEqual([])
+    for (const r of others) expect(v.store.peek(REALM, r.id, NOW)).toBeDefined()
+    expect(v.store.peek(REALM, id, NOW)?.origin).toBe(victim.origin)
+    expect(p.store.peek(REALM, id, NOW)?.origin).toBe(peer.origin)
+  })
+
+  it('refuses the records of an origin outside the allowlist, without striking the relay', async () => {
+    const net = new Network()
+    const holder = await startNode(net, peer)
+    const [allowed] = published(peer, 1)
+    const [outsider] = published(third, 1)
+    for (const r of [allowed!, outsider!]) holder.store.merge(r, NOW)
+    const v = await startNode(net, victim, (origin) => origin !== third.origin)
+    expect(await v.service.syncWith(peer.peerId)).toBe(true)
+    expect(v.refused).toEqual([['origin-not-allowed', 1]])
+    expect(v.penalized).toEqual([])
+    expect(v.store.peek(REALM, outsider!.id, NOW)).toBeUndefined()
+    expect(v.store.peek(REALM, allowed!.id, NOW)).toBeDefined()
+  })
+
+  it('does not send a record whose batch is not signed yet', async () => {
+    const net = new Network()
+    const holder = await startNode(net, peer)
+    const [signed] = published(peer, 1)
+    const local = record()
+    for (const r of [signed!, local]) holder.store.merge(r, NOW)
+    const v = await startNode(net, victim)
+    expect(await v.service.syncWith(peer.peerId)).toBe(true)
+    expect(v.store.peek(REALM, signed!.id, NOW)).toBeDefined()
+    expect(v.store.peek(REALM, local.id, NOW)).toBeUndefined()
+  })
+})
+
+describe('SyncService: what a peer pushes', () => {
+  /** Opens a sync stream from `from` to `to`'s service; returns a request/response exchange. */
+  async function dial(net: Network, from: Signer, to: Signer) {
+    const stream = await net.edge(from.peerId).dialProtocol(to.peerId, SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    return async (message: SyncMessage): Promise<SyncMessage> => {
+      await lp.write(encodeSyncMessage(message))
+      return decodeSyncMessage((await lp.read()).subarray())
+    }
+  }
+
+  it('strikes a peer that pushes records before any range was listed, and stores none', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    const page = new RecordPage()
+    for (const r of published(attacker, 3)) page.add(r)
+    const exchange = await dial(net, attacker, victim)
+    const push = {
+      kind: SyncKind.RECORDS,
+      realm: REALM,
+      ranges: [],
+      records: page.records,
+      proofs: page.proofs,
+      wanted: [],
+    }
+    await expect(exchange(push)).rejects.toThrow()
+    await expect.poll(() => v.penalized).toEqual([[attacker.origin, 'unrequested']])
+    expect(v.refused).toEqual([['unrequested', 3]])
+    expect(v.store.stats().entries).toBe(0)
+  })
+
+  it('strikes a peer that pushes a forged record into a range it was asked about', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    const fake = record()
+    const { proof } = forger(attacker, peer.origin).sign(REALM, [fake])
+    const store = storeOf([{ ...fake, proof }])
+    const side: ReconciliationSide = {
+      realm: REALM,
+      digest: new RealmDigest(store.entries(REALM, NOW)),
+      receive: () => {},
+    }
+    await expect(reconcile(side, await dial(net, attacker, victim))).rejects.toThrow()
+    await expect.poll(() => v.penalized).toEqual([[attacker.origin, 'forged']])
+    expect(v.store.stats().entries).toBe(0)
+  })
+})
