@@ -32,6 +32,38 @@ export const DEFAULT_TARGET_PEERS = 6
 export const PING_INTERVAL_MS = 30_000
 export const DEFAULT_MAX_CONNECTIONS = 256
 
+/**
+ * Before the key (pre-key-admission.ts): an inbound connection that has not yet proven the mesh key
+ * (the 24-byte nonce, then a first message that decrypts) holds a socket and a slot for at most the
+ * deadline. A key holder proves it within 1.5 round trips of connecting; 2 s leaves room for a WAN
+ * path and a busy event loop (a cold start of 20 nodes on 2 cores) while a silent connection is gone
+ * five times sooner than at libp2p's 10 s upgrade timeout.
+ */
+export const PRE_KEY_DEADLINE_MS = 2000
+/**
+ * Unproven connections kept per remote address (an IPv6 /64) and in all. When either is reached the
+ * oldest unproven one is dropped, not the newcomer: idle connections cannot hold the door shut, and a
+ * key holder, even on the flooder's own address, gets in as long as it proves the key before this
+ * many newer connections arrive. The per-address cap keeps one address from pushing every other out.
+ */
+export const PRE_KEY_MAX_PER_ADDRESS = 64
+export const PRE_KEY_MAX_PENDING = 256
+/**
+ * libp2p's own limit on inbound connections still being upgraded (`maxIncomingPendingConnections`,
+ * default 10): above PRE_KEY_MAX_PENDING, so that libp2p never refuses a newcomer that would have
+ * pushed out an unproven one, with room for key holders' Noise handshakes. At libp2p's 10, twelve
+ * idle connections made every key holder's dial fail with ECONNRESET for 10 s.
+ */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 512
+/**
+ * libp2p refuses every further connection from a host for the rest of a second once it has opened
+ * this many in that second (`inboundConnectionThreshold`, default 5), a key holder's too: 1,000 idle
+ * connections from a key holder's address would have locked it out. The pre-key caps above bound what
+ * such connections cost, so this is a backstop only, above the ~1,000 a second that one node took in
+ * from a flood on the 2-core test machine.
+ */
+export const INBOUND_CONNECTION_THRESHOLD = 5000
+
 /** How often expired records are dropped from the replica. */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
 

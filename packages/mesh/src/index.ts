@@ -35,6 +35,13 @@ export {
   reportPeers,
 } from './peer-report.ts'
 export {
+  createPreKeyAdmission,
+  PreKeyAdmission,
+  type PreKeyAdmissionInit,
+  type PreKeyRefusal,
+  PreKeyRefusedError,
+} from './pre-key-admission.ts'
+export {
   createPrivateNetworkProtector,
   KeystreamExhaustedError,
   PrivateNetworkHandshakeError,

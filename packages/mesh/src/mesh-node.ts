@@ -43,6 +43,8 @@ import {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
+  INBOUND_CONNECTION_THRESHOLD,
+  MAX_INCOMING_PENDING_CONNECTIONS,
   PING_INTERVAL_MS,
 } from './constants.ts'
 import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
@@ -61,6 +63,7 @@ import {
   registerBroadcastMetrics,
 } from './mesh-metrics.ts'
 import { PeerExchange } from './peer-exchange.ts'
+import { createPreKeyAdmission } from './pre-key-admission.ts'
 import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
 import { RecordAuthenticator } from './record-auth.ts'
@@ -293,8 +296,14 @@ export async function createMeshNode(
     connectionEncrypters: [noise()],
     // yamux's keep-alive pings only log when they fail; liveness is the connection monitor's below.
     streamMuxers: [yamux({ enableKeepAlive: false })],
+    // Inbound connections that have not proven the key are capped and dropped quickly.
     ...(init.meshKey !== undefined
-      ? { connectionProtector: createPrivateNetworkProtector({ psk: parseMeshKey(init.meshKey) }) }
+      ? {
+          connectionProtector: createPrivateNetworkProtector({
+            psk: parseMeshKey(init.meshKey),
+            admission: createPreKeyAdmission({ registry }),
+          }),
+        }
       : {}),
     // With an allowlist, other peers are refused as soon as their identity is known (after Noise),
     // in both directions; gossip scoring (appSpecificScore) is the second line.
@@ -307,7 +316,8 @@ export async function createMeshNode(
       maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       // A fleet often sits behind one NAT address or, in tests, on 127.0.0.1: the default
       // per-host inbound rate limit would reset most of the mesh's dials.
-      inboundConnectionThreshold: 1000,
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
     },
     connectionMonitor: { pingInterval: PING_INTERVAL_MS },
     peerDiscovery,

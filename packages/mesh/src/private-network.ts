@@ -16,6 +16,7 @@ import type {
 import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
 import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import { parseMeshKey } from './mesh-key.ts'
+import { type PreKeyAdmission, PreKeyRefusedError, type PreKeyTicket } from './pre-key-admission.ts'
 
 /** XSalsa20 nonce length; each side of a connection picks its own at random. */
 export const PRIVATE_NETWORK_NONCE_BYTES = 24
@@ -145,6 +146,8 @@ interface PrivateNetworkStreamInit {
   localNonce: Uint8Array
   remoteNonce: Uint8Array
   expectMultistreamHeader: boolean
+  /** An inbound connection's place among the unproven ones, left once the header checks out. */
+  ticket: PreKeyTicket | undefined
   log: MultiaddrConnection['log']
 }
 
@@ -159,6 +162,7 @@ class PrivateNetworkStream extends AbstractMultiaddrConnection {
   readonly #outbound: XSalsa20Stream
   /** How many bytes of MULTISTREAM_HEADER are still to be checked; 0 once checked or disabled. */
   #headerToCheck: number
+  readonly #ticket: PreKeyTicket | undefined
 
   constructor(init: PrivateNetworkStreamInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
@@ -166,6 +170,9 @@ class PrivateNetworkStream extends AbstractMultiaddrConnection {
     this.#inbound = new XSalsa20Stream(init.psk, init.remoteNonce)
     this.#outbound = new XSalsa20Stream(init.psk, init.localNonce)
     this.#headerToCheck = init.expectMultistreamHeader ? MULTISTREAM_HEADER.byteLength : 0
+    this.#ticket = init.ticket
+    // Without a header to check, the nonce exchange is all the proof there is.
+    if (this.#headerToCheck === 0) this.#ticket?.proven()
 
     this.#maConn.addEventListener('message', (evt: StreamMessageEvent) => {
       // A throw inside an event listener would be an uncaught exception: turn it into an abort.
@@ -176,9 +183,13 @@ class PrivateNetworkStream extends AbstractMultiaddrConnection {
         this.abort(err as Error)
         return
       }
-      if (this.#headerToCheck > 0 && !this.#checkHeader(plain)) {
-        this.abort(new PrivateNetworkKeyMismatchError('private network: the peer uses another key'))
-        return
+      if (this.#headerToCheck > 0) {
+        if (!this.#checkHeader(plain)) {
+          this.#ticket?.release('key-mismatch')
+          this.abort(new PrivateNetworkKeyMismatchError('private network: the peer uses another key'))
+          return
+        }
+        if (this.#headerToCheck === 0) this.#ticket?.proven()
       }
       this.onData(plain)
     })
@@ -240,6 +251,12 @@ export interface PrivateNetworkInit {
    * the security protocol with multistream-select right after the private-network handshake.
    */
   expectMultistreamHeader?: boolean
+  /**
+   * Bounds inbound connections until they prove the key (their nonce, then a first message that
+   * decrypts to the multistream-select header): see pre-key-admission.ts. Absent: no bound but the
+   * upgrade's own timeout.
+   */
+  admission?: PreKeyAdmission
 }
 
 /** Decodes the 32-byte key from a mesh key file (checked by `parseMeshKey`). */
@@ -253,11 +270,13 @@ class PrivateNetworkProtector implements ConnectionProtector {
   readonly #psk: Uint8Array
   readonly #timeout: number
   readonly #expectMultistreamHeader: boolean
+  readonly #admission: PreKeyAdmission | undefined
 
   constructor(init: PrivateNetworkInit) {
     this.#psk = decodePrivateNetworkKey(init.psk)
     this.#timeout = init.timeout ?? DEFAULT_PRIVATE_NETWORK_TIMEOUT_MS
     this.#expectMultistreamHeader = init.expectMultistreamHeader ?? true
+    this.#admission = init.admission
   }
 
   readonly [Symbol.toStringTag] = '@tlsmesh/private-network'
@@ -266,6 +285,14 @@ class PrivateNetworkProtector implements ConnectionProtector {
   // XSalsa20(psk, own nonce) outbound and XSalsa20(psk, peer's nonce) inbound.
   async protect(connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
     const log = connection.log.newScope('pnet')
+    // Dropping a connection aborts the transport; its close (whatever the cause) frees the place.
+    const ticket =
+      connection.direction === 'inbound'
+        ? this.#admission?.admit(connection.remoteAddr.getComponents()[0]?.value ?? '', (err) =>
+            connection.abort(err),
+          )
+        : undefined
+    if (ticket !== undefined) connection.addEventListener('close', () => ticket.release(), { once: true })
     const localNonce = crypto.getRandomValues(new Uint8Array(PRIVATE_NETWORK_NONCE_BYTES))
     // pnet applies its timeout only when given no options at all; here also when given no signal.
     const signal = options?.signal ?? AbortSignal.timeout(this.#timeout)
@@ -279,8 +306,9 @@ class PrivateNetworkProtector implements ConnectionProtector {
       remoteNonce = received.subarray()
     } catch (err) {
       // The upgrader aborts the transport connection on any error thrown here. The caller's own
-      // abort or timeout stays what it is (libp2p and callers tell those apart by name).
-      if (options?.signal?.aborted === true) throw err
+      // abort or timeout, and a drop before the key, stay what they are (told apart by name).
+      ticket?.release()
+      if (options?.signal?.aborted === true || err instanceof PreKeyRefusedError) throw err
       throw new PrivateNetworkHandshakeError(
         `private network: nonce exchange failed (${(err as Error).name ?? 'Error'})`,
         { cause: err },
@@ -293,6 +321,7 @@ class PrivateNetworkProtector implements ConnectionProtector {
       localNonce,
       remoteNonce,
       expectMultistreamHeader: this.#expectMultistreamHeader,
+      ticket,
       log,
     })
   }
