@@ -124,7 +124,7 @@ async function wireBytes(): Promise<{ sent: number; received: number; byProtocol
   return { sent: byProtocol['global sent'] ?? 0, received: byProtocol['global received'] ?? 0, byProtocol }
 }
 
-process.on('message', (message: { type: string; realm?: string; addrs?: string[] }) => {
+process.on('message', (message: { type: string; realm?: string; addrs?: string[]; name?: string }) => {
   if (message.type === 'status') {
     void wireBytes().then((bytes) =>
       process.send?.({
@@ -151,6 +151,14 @@ process.on('message', (message: { type: string; realm?: string; addrs?: string[]
       arrivals: [...(arrivals.get(realm) ?? new Map()).entries()],
       published: [...(published.get(realm) ?? new Map()).entries()],
     })
+  } else if (message.type === 'metric') {
+    // One metric of the registry by name: its values with their labels (none if it is not there).
+    void Promise.resolve(registry.getSingleMetric(message.name ?? '')?.get()).then((metric) =>
+      process.send?.({
+        type: 'metric',
+        values: (metric?.values ?? []).map(({ labels, value }) => ({ labels, value })),
+      }),
+    )
   }
 })
 
