@@ -164,6 +164,14 @@ const FIELDS = {
     arg: 'REALM',
     help: 'generate, share and rotate TLS session ticket keys for this realm (one of --realm), repeatable',
   },
+  ticketKeyProposers: {
+    flag: 'ticket-key-proposer',
+    env: 'TLSMESH_TICKET_KEY_PROPOSERS',
+    key: 'ticket-key-proposers',
+    kind: 'list',
+    arg: 'PEER_ID',
+    help: 'only this peer may propose ticket keys (repeatable; the same list on every node); others only take keys',
+  },
   ticketKeyRotation: {
     flag: 'ticket-key-rotation',
     env: 'TLSMESH_TICKET_KEY_ROTATION',

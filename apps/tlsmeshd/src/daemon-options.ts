@@ -81,6 +81,8 @@ export interface TicketKeysOptions {
   decryptLifetimeMs: number
   /** Key files for nginx or HAProxy in `dir/<realm>/`; absent: keys stay in memory and the mesh. */
   files?: { dir: string; format: TicketKeyFileFormat; hook?: string }
+  /** Peer ids whose key proposals are taken (absent: any member's); a node not listed proposes none. */
+  proposers?: string[]
 }
 
 /** A command-line, environment or config file value that is not allowed; the message names the field. */
@@ -477,7 +479,11 @@ function ticketKeysOptions(
     'ticketKeysFormat',
     'onTicketKeys',
   ] as const
+  const proposers = list('ticketKeyProposers')
   if (ticketRealms.length === 0) {
+    if (proposers !== undefined) {
+      throw new InvalidOptionError(`${label('ticketKeyProposers')}: needs --ticket-keys REALM`)
+    }
     const given = dependents.find((name) => str(name) !== undefined)
     if (given !== undefined) {
       throw new InvalidOptionError(
@@ -549,6 +555,7 @@ function ticketKeysOptions(
       realms: [...new Set(ticketRealms)],
       rotationMs,
       decryptLifetimeMs,
+      ...(proposers !== undefined ? { proposers: checkPeerIds(label('ticketKeyProposers'), proposers) } : {}),
       ...(dir !== undefined
         ? {
             files: {

@@ -24,6 +24,14 @@ export function ticketKeyRealms(options: TicketKeysOptions | undefined): string[
   return options?.realms.map(ticketKeyRealm) ?? []
 }
 
+/** Who may sign key records, per key realm, when `--ticket-key-proposer` lists them. */
+export function ticketKeySigners(options: TicketKeysOptions | undefined): Record<string, string[]> {
+  const signers: Record<string, string[]> = {}
+  if (options?.proposers === undefined) return signers
+  for (const realm of options.realms) signers[ticketKeyRealm(realm)] = options.proposers
+  return signers
+}
+
 /** The replica's rule for competing key proposals, per key realm (see `ticketKeyContestRule`). */
 export function ticketKeyContests(options: TicketKeysOptions | undefined): Record<string, ContestRule> {
   const rules: Record<string, ContestRule> = {}
@@ -126,6 +134,8 @@ interface RealmKeys {
 export interface DaemonTicketKeysComponents {
   /** The mesh's cache: key records travel as records of `<realm>.tickets`. */
   cache: SessionCache
+  /** This node's peer id: it proposes keys only if it is among `proposers`. */
+  peerId: string
   logger: Logger
 }
 
@@ -154,6 +164,7 @@ export class DaemonTicketKeys {
           decryptLifetimeMs: options.decryptLifetimeMs,
           // The daemon raises the replica's cap to this (see ticketKeyRecordTtl).
           maxTtlMs: Number.MAX_SAFE_INTEGER,
+          proposes: options.proposers === undefined || options.proposers.includes(components.peerId),
         },
         {
           cache: components.cache,

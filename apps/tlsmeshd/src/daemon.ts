@@ -30,6 +30,7 @@ import {
   ticketKeyContests,
   ticketKeyRealms,
   ticketKeyRecordTtl,
+  ticketKeySigners,
 } from './daemon-ticket-keys.ts'
 
 export const VERSION = '0.1.0'
@@ -79,6 +80,7 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     replicaMaxBytes: o.replica.maxBytesPerRealm,
     replicaMaxEntries: o.replica.maxEntriesPerRealm,
     ticketKeys: o.ticketKeys?.realms,
+    ticketKeyProposers: o.ticketKeys?.proposers,
     ticketKeyRotation: o.ticketKeys?.rotationMs,
     ticketKeyLifetime: o.ticketKeys?.decryptLifetimeMs,
     ticketKeysDir: o.ticketKeys?.files?.dir,
@@ -219,6 +221,7 @@ export async function startDaemon(
         maxTtlMs: Math.max(DEFAULT_MAX_TTL_MS, ticketKeyRecordTtl(options.ticketKeys)),
         contested: ticketKeyContests(options.ticketKeys),
       },
+      realmSigners: ticketKeySigners(options.ticketKeys),
     },
     { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },
   )
@@ -227,6 +230,7 @@ export async function startDaemon(
   if (options.ticketKeys !== undefined) {
     ticketKeys = new DaemonTicketKeys(options.ticketKeys, {
       cache: mesh.cache,
+      peerId: mesh.peerId.toString(),
       logger: logger.child({ module: 'ticket-keys' }),
     })
     await ticketKeys.start()

@@ -25,6 +25,7 @@ function fileValues(
     replicaMaxBytes: options.replica.maxBytesPerRealm,
     replicaMaxEntries: options.replica.maxEntriesPerRealm,
     ticketKeys: options.ticketKeys?.realms,
+    ticketKeyProposers: options.ticketKeys?.proposers,
     ticketKeyRotation:
       options.ticketKeys !== undefined ? formatDuration(options.ticketKeys.rotationMs) : undefined,
     ticketKeyLifetime:

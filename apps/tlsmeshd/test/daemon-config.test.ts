@@ -85,6 +85,11 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
       allowed: /"api" is not one of the realms served \(www\); add --realm api/,
       context: ['--realm', 'www'],
     },
+    ticketKeyProposers: {
+      value: 'alice',
+      allowed: /"alice" is not a peer id/,
+      context: ['--realm', 'www', '--ticket-keys', 'www'],
+    },
     ticketKeyRotation: {
       value: '3600',
       allowed: /duration from 1s to 7d such as 30s, 15m, 1h or 1h30m/,
@@ -195,6 +200,7 @@ memcache-allow-users: [www-data]
 replica-max-bytes: 128MiB
 replica-max-entries: 50000
 ticket-keys: [www]
+ticket-key-proposers: [${PEER}]
 ticket-key-rotation: 30m
 ticket-key-lifetime: 6h
 ticket-keys-dir: /run/tlsmesh/tickets
@@ -228,6 +234,7 @@ log-format: json
         realms: ['www'],
         rotationMs: 30 * 60_000,
         decryptLifetimeMs: 6 * 3_600_000,
+        proposers: [PEER],
         files: { dir: '/run/tlsmesh/tickets', format: 'haproxy', hook: 'systemctl reload haproxy' },
       },
       logLevel: 'debug',

@@ -109,7 +109,7 @@ describe('DaemonTicketKeys', () => {
         decryptLifetimeMs: 12_000,
         files: { dir: keysDir, format: 'nginx' },
       },
-      { cache: new LocalSessionCache({ store, origin: 'me' }), logger },
+      { cache: new LocalSessionCache({ store, origin: 'me' }), peerId: 'me', logger },
     )
     expect(keys.keyRealms).toEqual(['www.tickets'])
     await keys.start()

@@ -29,8 +29,8 @@ export interface BatchValidationContext {
   now: () => number
   counters: MeshCounters
   auth: RecordAuthenticator
-  /** Whether records of this origin may be stored (the allowlist applies to signers). */
-  originAllowed: (origin: string) => boolean
+  /** Whether records of this origin may be stored in this realm (the allowlist applies to signers). */
+  originAllowed: (origin: string, realm: string) => boolean
   onRecordStored?: (created: number, now: number, id: Uint8Array, realm: string) => void
   /** A record lost a contest its realm's rule decided (a ticket key for a period that has started). */
   onConflict?: (realm: string, origin: string) => void
@@ -82,7 +82,7 @@ export function authenticateBatch(
  */
 export function validateBatch(ctx: BatchValidationContext, authenticated: AuthenticatedBatch): number {
   const { realm, origin, batch, proof } = authenticated
-  if (!ctx.originAllowed(origin)) {
+  if (!ctx.originAllowed(origin, realm)) {
     ctx.counters.countRecordRefusal('gossip', 'origin-not-allowed', batch.records.length)
     throw new GossipValidationError('ignore', 'origin-not-allowed')
   }

@@ -128,6 +128,11 @@ export interface MeshNodeInit {
    * not be listed.
    */
   allowPeers?: string[]
+  /**
+   * Realms whose records only these peer ids may sign (this node's own id included only if listed),
+   * on top of `allowPeers`: the ticket keys' allowed proposers.
+   */
+  realmSigners?: Record<string, string[]>
   /** Separates fleets that share a mesh key and a LAN. */
   meshName?: string
   /** Realms this node serves: it subscribes to their topics and stores only their records. */
@@ -263,8 +268,10 @@ export async function createMeshNode(
   // The allowlist applies to whoever signed a record, not only to who connects.
   const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
   const self = peerIdFromPrivateKey(privateKey).toString()
-  const originAllowed = (origin: string): boolean =>
-    allowPeers === undefined || origin === self || allowPeers.has(origin)
+  const realmSigners = new Map(Object.entries(init.realmSigners ?? {}).map(([r, ids]) => [r, new Set(ids)]))
+  const originAllowed = (origin: string, realm: string): boolean =>
+    (realmSigners.get(realm)?.has(origin) ?? true) &&
+    (allowPeers === undefined || origin === self || allowPeers.has(origin))
   const gossip: GossipOptions = {
     D: DEFAULT_GOSSIP_D,
     Dlo: DEFAULT_GOSSIP_DLO,

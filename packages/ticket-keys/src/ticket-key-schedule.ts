@@ -48,6 +48,11 @@ export interface TicketKeyScheduleInit {
   /** Period 0 starts here (ms since the unix epoch). Default 0. Same on every node. */
   epochMs?: number
   /**
+   * Whether this node proposes keys (default true). A node that is not among the realm's allowed
+   * proposers only takes theirs: its own would be refused by every other node.
+   */
+  proposes?: boolean
+  /**
    * The replica's TTL cap (`ReplicaStoreInit.maxTtlMs`, default 24 h): a key record lives
    * ahead + rotation + lifetime, and a store would cut a longer one short.
    */
@@ -291,7 +296,7 @@ export class TicketKeySchedule extends TypedEventTarget<TicketKeyScheduleEvents>
     this.#invalidRecords = invalid
     if (this.#startedAt !== undefined) {
       for (const p of [period, period + 1]) {
-        if (held.has(p) || now < this.#proposeAt(p)) continue
+        if (!this.options.proposes || held.has(p) || now < this.#proposeAt(p)) continue
         const key = this.#propose(p, now)
         if (key !== undefined) held.set(p, key)
       }
@@ -480,6 +485,7 @@ function resolveOptions(init: TicketKeyScheduleInit): TicketKeyScheduleOptions {
     joinGraceMs: integer('joinGraceMs', init.joinGraceMs ?? DEFAULT_JOIN_GRACE_MS, 0),
     pollIntervalMs: integer('pollIntervalMs', init.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, 1),
     epochMs: integer('epochMs', init.epochMs ?? DEFAULT_EPOCH_MS, 0),
+    proposes: init.proposes ?? true,
     maxTtlMs: integer('maxTtlMs', init.maxTtlMs ?? DEFAULT_MAX_TTL_MS, 1),
   }
   const jitter = integer(

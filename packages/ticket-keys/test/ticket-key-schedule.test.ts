@@ -310,6 +310,21 @@ describe('a fleet sharing keys', () => {
     expect(b.schedule.current()!.sameKey(fromB)).toBe(true)
   })
 
+  it('a node that is not an allowed proposer never proposes, and takes the proposers keys', async () => {
+    const clock = new Clock(T0 + 50 * MINUTE)
+    const taker = testNode('taker', clock, { joinGraceMs: 0, proposes: false })
+    await taker.schedule.start()
+    clock.set(T0 + 2 * HOUR)
+    taker.schedule.refresh()
+    expect(taker.schedule.status()).toMatchObject({ proposed: 0, ready: false })
+    const proposer = testNode('proposer', clock, { joinGraceMs: 0 })
+    await proposer.schedule.start()
+    deliver(proposer, taker, clock.now)
+    taker.schedule.refresh()
+    expect(taker.schedule.ready()).toBe(true)
+    expect(names(taker)).toEqual(names(proposer))
+  })
+
   it('makes a late joiner wait for its peers keys, then report ready without proposing any', async () => {
     const clock = new Clock(T0 + 50 * MINUTE)
     const a = testNode('a', clock, { joinGraceMs: 0 })

@@ -52,7 +52,7 @@ export interface SyncServiceComponents {
   /** Checks that each record received is its origin's. */
   auth: RecordAuthenticator
   /** Whether records of this origin may be stored (the allowlist applies to signers). */
-  originAllowed: (origin: string) => boolean
+  originAllowed: (origin: string, realm: string) => boolean
   /** Counts what the replica did with each record received through sync. */
   onMerged?: (outcome: MergeOutcome, record: SessionRecord) => void
   /** Counts records refused before the replica saw them. */
@@ -328,7 +328,7 @@ export class SyncService {
       if (proof === undefined || !auth.covers(proof, record)) {
         throw this.refuse('forged', message.records.length)
       }
-      if (!originAllowed(record.origin)) {
+      if (!originAllowed(record.origin, realm)) {
         onRefused?.('origin-not-allowed', 1)
         continue
       }
