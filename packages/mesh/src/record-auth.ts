@@ -25,10 +25,10 @@ const ORIGIN_KEYS = 4096
 const CHECKED_PROOFS = 8192
 const CHECKED_PROOF_BYTES = 32 * 1024 * 1024
 
-/** A proof whose signature checked out, with its digests ready for lookups. */
+/** A proof whose signature checked out; its digests are indexed on the first lookup (sync only). */
 export interface CheckedProof {
   readonly proof: RecordProof
-  readonly digests: ReadonlySet<string>
+  digests?: ReadonlySet<string>
 }
 
 export interface SignedRecords {
@@ -97,17 +97,21 @@ export class RecordAuthenticator {
     if (key === undefined) return undefined
     const manifest = manifestBytes(realm, proof.origin, proof.digests)
     if (!verify(null, manifest, key, proof.signature)) return undefined
-    const digests = new Set<string>()
-    for (let at = 0; at < proof.digests.byteLength; at += RECORD_DIGEST_BYTES) {
-      digests.add(Buffer.from(proof.digests.subarray(at, at + RECORD_DIGEST_BYTES)).toString('latin1'))
-    }
-    const checked = { proof, digests }
+    const checked: CheckedProof = { proof }
     this.#checked.set(cacheKey, checked)
     return checked
   }
 
   /** Whether a checked proof covers this exact record. */
   covers(checked: CheckedProof, record: WireRecord): boolean {
+    if (checked.digests === undefined) {
+      const digests = new Set<string>()
+      const all = checked.proof.digests
+      for (let at = 0; at < all.byteLength; at += RECORD_DIGEST_BYTES) {
+        digests.add(Buffer.from(all.buffer, all.byteOffset + at, RECORD_DIGEST_BYTES).toString('latin1'))
+      }
+      checked.digests = digests
+    }
     return checked.digests.has(Buffer.from(recordDigest(record)).toString('latin1'))
   }
 
