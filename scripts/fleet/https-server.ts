@@ -15,7 +15,12 @@ import {
   ticketResumptionOptions,
 } from '@tlsmesh/node-tls'
 import { createReplicaStore, LocalSessionCache, type SessionCache } from '@tlsmesh/store'
-import { createTicketKeySchedule, type TicketKeySchedule, ticketKeyRealm } from '@tlsmesh/ticket-keys'
+import {
+  createTicketKeySchedule,
+  type TicketKeySchedule,
+  ticketKeyContestRule,
+  ticketKeyRealm,
+} from '@tlsmesh/ticket-keys'
 
 export interface FleetServerConfig {
   /** mesh: embedded mesh node; local: server-local cache; remote: a memcached endpoint (central or tlsmeshd). */
@@ -36,6 +41,9 @@ export interface FleetServerConfig {
 const config = JSON.parse(process.argv[2] ?? '{}') as FleetServerConfig
 const realms = config.tickets === true ? [config.realm, ticketKeyRealm(config.realm)] : [config.realm]
 
+// A demo fleet starts all at once: propose soon rather than after the production grace period.
+const TICKET_SCHEDULE = { realm: config.realm, joinGraceMs: 500, proposalJitterMs: 300 }
+
 let mesh: MeshNode | undefined
 let cache: SessionCache | RemoteSessionCache
 if (config.mode === 'remote') {
@@ -45,6 +53,8 @@ if (config.mode === 'remote') {
     meshKey: readFileSync(config.meshKeyFile ?? ''),
     seeds: config.seeds ?? [],
     realms,
+    // Competing key proposals settle by the schedule's rule (a key under way is never replaced).
+    store: { contested: { [ticketKeyRealm(config.realm)]: ticketKeyContestRule(TICKET_SCHEDULE) } },
   })
   await mesh.start()
   cache = mesh.cache
@@ -54,11 +64,7 @@ if (config.mode === 'remote') {
 
 let schedule: TicketKeySchedule | undefined
 if (config.tickets === true) {
-  schedule = createTicketKeySchedule(
-    // A demo fleet starts all at once: propose soon rather than after the production grace period.
-    { realm: config.realm, joinGraceMs: 500, proposalJitterMs: 300 },
-    { cache: mesh?.cache ?? (cache as SessionCache) },
-  )
+  schedule = createTicketKeySchedule(TICKET_SCHEDULE, { cache: mesh?.cache ?? (cache as SessionCache) })
   await schedule.start()
 }
 

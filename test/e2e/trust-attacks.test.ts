@@ -405,3 +405,52 @@ describe('one origin cannot push the fleet out of the replica', () => {
     }
   })
 })
+
+describe('realms some nodes do not serve', () => {
+  let dir: string
+  const daemons: Tlsmeshd[] = []
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((daemon) => daemon.stop()))
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a node with --ticket-keys next to one without catches up the realm both serve and becomes ready', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tlsmesh-realms-'))
+    const meshKeyFile = join(dir, 'mesh.key')
+    await createMeshKey(meshKeyFile)
+    const plain = await startTlsmeshd({ name: 'plain', meshKeyFile, realm: REALM, memcacheTcp: true })
+    daemons.push(plain)
+    await setKeys(plain.memcachePort!, ['before-keys-node'], 'old')
+    const keyed = await startTlsmeshd({
+      name: 'keyed',
+      meshKeyFile,
+      realm: REALM,
+      memcacheTcp: true,
+      seeds: [plain.multiaddr],
+      // A minute's rotation: the first key is proposed within seconds of the join grace (with an hour,
+      // anywhere in the minute after it).
+      extraArgs: ['--ticket-keys', REALM, '--ticket-key-rotation', '60s'],
+    })
+    daemons.push(keyed)
+    // Its first catch-up (with the node lacking web.tickets) succeeds and brings the session.
+    await waitUntil('the keyed node to hold the session made before it started', async () =>
+      (await getValues(keyed.memcachePort!, ['before-keys-node'])).get('before-keys-node') === 'old'
+        ? true
+        : undefined,
+    )
+    // Ready once it holds ticket keys too: its own, proposed after the 10 s join grace and a jitter.
+    const ready = await waitUntil(
+      'the keyed node to be ready',
+      async () => {
+        const response = await fetch(`${keyed.adminUrl}/readyz`, { signal: AbortSignal.timeout(3000) })
+        return response.status === 200 ? true : undefined
+      },
+      { timeoutMs: 30_000 },
+    )
+    expect(ready).toBe(true)
+    const { sync } = await keyed.status()
+    expect(sync.succeeded).toBeGreaterThanOrEqual(1)
+    expect(sync.failed).toBe(0)
+  })
+})
