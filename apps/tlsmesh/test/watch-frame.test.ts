@@ -221,6 +221,38 @@ describe('watch frame: a fleet', () => {
     expect(lines.join('\n')).toContain('mesh D 6 Dlo 4 Dhi 12')
   })
 
+  it('cuts no value in a row: 100% hits, 100 days up, millions of records, a p99 of minutes', () => {
+    const edge = (memcache: DaemonStatus['memcache'], extra: Partial<DaemonStatus> = {}) =>
+      status({
+        uptimeMs: 123 * 86_400_000,
+        replica: { entries: 9_999_999, bytes: 1, evictions: 0, expirations: 0 },
+        propagationMs: { samples: 10, p50: 1, p99: 1_234_567 },
+        memcache,
+        ...extra,
+      })
+    const full = {
+      realm: 'www',
+      lookups: 5000,
+      hits: 5000,
+      misses: 0,
+      commands: 5000,
+      connections: 1,
+      errors: 0,
+    }
+    const views = [
+      tracked('a:1', [edge(full)]).view(T0),
+      tracked('b:1', [edge({ ...full, lookups: 0, hits: 0 })]).view(T0),
+      tracked('c:1', [edge({ ...full, hits: 0 })]).view(T0),
+      tracked('d:1', [edge({ ...full, hits: 19_990, lookups: 20_000 })]).view(T0),
+    ]
+    const rows = renderFrame(views, options()).filter((l) => /^[a-d]:1 /.test(l))
+    expect(rows).toHaveLength(4)
+    for (const row of rows) expect(row, row).not.toContain('~')
+    const hit = (admin: string) => rows.find((l) => l.startsWith(admin))!.split(/ +/)[8]
+    expect([hit('a:1'), hit('b:1'), hit('c:1'), hit('d:1')]).toEqual(['100%', '-', '0.0%', '99.9%'])
+    expect(rows[0]).toMatch(/^a:1 +UP +123d +2 +2 +- +- +10M +100% +1\.2M +ok$/)
+  })
+
   it('marks a node whose daemon is gone DOWN at once (connection refused), with a warning naming it', () => {
     const up = tracked('127.0.0.1:7646', busy())
     const gone = tracked('127.0.0.1:7647', busy())
