@@ -32,6 +32,7 @@ import {
   ticketKeyRecordTtl,
   ticketKeySigners,
 } from './daemon-ticket-keys.ts'
+import { watchPeerMembership } from './peer-membership-log.ts'
 
 export const VERSION = '0.1.0'
 
@@ -194,7 +195,9 @@ export async function startDaemon(
   if (meshKey === undefined)
     log.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tlsmesh_process_' })
+  // Node's own metrics under their standard names (process_*, nodejs_*), which stock Node dashboards
+  // and alerts query.
+  collectDefaultMetrics({ register: registry })
   // Before anything starts: a directory that cannot be made is a start-up failure, not a warning later.
   const keyFiles = options.ticketKeys?.files
   if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
@@ -225,6 +228,8 @@ export async function startDaemon(
     },
     { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },
   )
+  // Before start: the seeds are dialled as it starts.
+  const membership = watchPeerMembership(mesh.libp2p, logger.child({ module: 'mesh' }))
   await mesh.start()
 
   if (options.ticketKeys !== undefined) {
@@ -359,6 +364,7 @@ export async function startDaemon(
       // finishes), then the schedules, then leave the mesh, then close the admin endpoint.
       await memcache?.stop()
       await ticketKeys?.stop()
+      membership.stop()
       await mesh.stop()
       admin.closeAllConnections()
       await new Promise<void>((resolve) => admin.close(() => resolve()))
