@@ -24,8 +24,6 @@ command -v tmux >/dev/null || missing+=(tmux)
 [ -x /usr/bin/h2o ] || missing+=(h2o)
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-# prometheus: its promtool checks and unit-tests the alert rules in deploy/ (test/e2e/operator-kit.test.ts).
-[ -x /usr/bin/promtool ] || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -43,7 +41,7 @@ fi
 # the interop tests run their own instances from their own config files on high ports. Only what
 # was installed just now is stopped and disabled: an apache2 or h2o already serving this machine is
 # left alone.
-for package in h2o apache2 nginx-light prometheus; do
+for package in h2o apache2 nginx-light; do
   [[ " ${missing[*]} " == *" $package "* ]] || continue
   service=${package%-light}
   if [ -d /run/systemd/system ]; then
