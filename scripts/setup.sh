@@ -15,7 +15,8 @@ fi
 # Debian packages: openssl (certificates, s_client in tests), iproute2 (network namespaces in tests),
 # memcached (the central-cache baseline in benchmarks and a second opinion in tests), h2o and apache2
 # (interop tests: servers that keep their TLS sessions in memcached, pointed at tlsmeshd), nginx
-# (ticket keys written for nginx), tmux (the operator's live view driven in a real terminal).
+# (ticket keys written for nginx), haproxy (ticket keys written for HAProxy), tmux (the operator's
+# live view driven in a real terminal).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
@@ -24,6 +25,9 @@ command -v tmux >/dev/null || missing+=(tmux)
 [ -x /usr/bin/h2o ] || missing+=(h2o)
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+# prometheus: its promtool checks and unit-tests the alert rules in deploy/ (test/e2e/operator-kit.test.ts).
+[ -x /usr/bin/promtool ] || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
@@ -37,11 +41,11 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet memcached 2>/dev/null; then
   systemctl stop memcached || true
 fi
-# Likewise h2o and apache2, with a default site on port 80 (apache2 also 443 once ssl is enabled):
-# the interop tests run their own instances from their own config files on high ports. Only what
-# was installed just now is stopped and disabled: an apache2 or h2o already serving this machine is
-# left alone.
-for package in h2o apache2 nginx-light; do
+# Likewise h2o and apache2, with a default site on port 80 (apache2 also 443 once ssl is enabled),
+# nginx, and haproxy (a master process with an admin socket in /run/haproxy): the tests run their own
+# instances from their own config files on high ports. Only what was installed just now is stopped
+# and disabled: a server already running on this machine is left alone.
+for package in h2o apache2 nginx-light haproxy prometheus; do
   [[ " ${missing[*]} " == *" $package "* ]] || continue
   service=${package%-light}
   if [ -d /run/systemd/system ]; then

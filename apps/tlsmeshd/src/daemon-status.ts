@@ -232,16 +232,13 @@ export function registerDaemonMetrics(
     'Accounted bytes held for the realm',
     (s, realm) => s.realms[realm]?.bytes ?? 0,
   )
-  if (free('tlsmesh_realm_replica_budget_bytes')) {
-    new Gauge({
-      name: 'tlsmesh_realm_replica_budget_bytes',
-      help: 'Byte budget of each realm; the least recently used records are evicted beyond it',
-      registers,
-      collect() {
-        this.set(components.mesh.store.limits.maxBytesPerRealm)
-      },
-    })
-  }
+  // One budget for every realm today, but labelled like its siblings so that
+  // `tlsmesh_realm_replica_bytes / tlsmesh_realm_replica_budget_bytes` matches series one to one.
+  perRealm(
+    'tlsmesh_realm_replica_budget_bytes',
+    'Byte budget of each realm; the least recently used records are evicted beyond it',
+    () => components.mesh.store.limits.maxBytesPerRealm,
+  )
   if (free('tlsmesh_daemon_ready')) {
     new Gauge({
       name: 'tlsmesh_daemon_ready',

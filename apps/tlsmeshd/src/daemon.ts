@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
 import {
   createMemcacheServer,
   type MemcacheServer,
@@ -31,6 +32,7 @@ import {
   ticketKeyRecordTtl,
   ticketKeySigners,
 } from './daemon-ticket-keys.ts'
+import { watchPeerMembership } from './peer-membership-log.ts'
 
 export const VERSION = '0.1.0'
 
@@ -193,7 +195,9 @@ export async function startDaemon(
   if (meshKey === undefined)
     log.warn('running without a mesh key (--insecure-dev): anyone who reaches the port can join')
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tlsmesh_process_' })
+  // Node's own metrics under their standard names (process_*, nodejs_*), which stock Node dashboards
+  // and alerts query.
+  collectDefaultMetrics({ register: registry })
   // Before anything starts: a directory that cannot be made is a start-up failure, not a warning later.
   const keyFiles = options.ticketKeys?.files
   if (keyFiles !== undefined) await prepareTicketKeyDir(keyFiles.dir, logger.child({ module: 'ticket-keys' }))
@@ -224,6 +228,8 @@ export async function startDaemon(
     },
     { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },
   )
+  // Before start: the seeds are dialled as it starts.
+  const membership = watchPeerMembership(mesh.libp2p, logger.child({ module: 'mesh' }))
   await mesh.start()
 
   if (options.ticketKeys !== undefined) {
@@ -287,6 +293,13 @@ export async function startDaemon(
   const address = admin.address() as AddressInfo
   log.info({ admin: `${address.address}:${address.port}` }, 'admin listening')
 
+  const dialSeed = (seed: string): void => {
+    mesh.libp2p.dial(multiaddr(seed), { signal: AbortSignal.timeout(10_000) }).then(
+      () => log.info({ seed }, 'connected to a new seed'),
+      (err: Error) => log.warn({ seed, err: err.message }, 'dial of a new seed failed; it is not retried'),
+    )
+  }
+
   return {
     mesh,
     memcache,
@@ -330,8 +343,8 @@ export async function startDaemon(
         )
       }
       if (applied.includes('logLevel')) logger.level = next.logLevel
-      // New seeds are dialed at once; removed ones keep their connections until they drop, like any peer's.
-      if (seedsAdded.length > 0 || seedsRemoved.length > 0) mesh.setSeeds(next.seeds)
+      // Removed seeds: their connections stay until they drop, like any peer's.
+      for (const seed of seedsAdded) dialSeed(seed)
       if (applied.includes('allowPeers')) allowlist?.setAllowPeers(next.allowPeers)
       // What needs a restart keeps its old value, so that /status and the next diff tell the truth.
       current = {
@@ -351,6 +364,7 @@ export async function startDaemon(
       // finishes), then the schedules, then leave the mesh, then close the admin endpoint.
       await memcache?.stop()
       await ticketKeys?.stop()
+      membership.stop()
       await mesh.stop()
       admin.closeAllConnections()
       await new Promise<void>((resolve) => admin.close(() => resolve()))

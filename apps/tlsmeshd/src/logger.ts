@@ -38,6 +38,10 @@ export function createDaemonLogger(init: DaemonLoggerInit): Logger {
   const options = {
     level: init.level,
     base: { service: 'tlsmeshd', pid: process.pid },
+    // What log shippers (Loki, Elastic, Datadog, journald's JSON readers) expect: `"level":"info"`
+    // and an ISO 8601 time, not pino's numeric level and epoch milliseconds.
+    formatters: { level: (label: string) => ({ level: label }) },
+    timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   }
   const readable = init.format === 'pretty' || (init.format === 'auto' && stream.isTTY === true)

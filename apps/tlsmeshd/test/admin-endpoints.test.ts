@@ -207,7 +207,8 @@ describe('admin endpoints and reload on a two-node mesh', () => {
   it('/metrics has the per-realm gauges, readiness and reloads, with bounded labels', async () => {
     const text = await (await fetch(url(second, '/metrics'))).text()
     expect(text).toMatch(/^tlsmesh_realm_mesh_peers\{realm="www"\} 1$/m)
-    expect(text).toMatch(/^tlsmesh_realm_replica_budget_bytes 67108864$/m)
+    expect(text).toMatch(/^tlsmesh_realm_replica_budget_bytes\{realm="www"\} 67108864$/m)
+    expect(text).toMatch(/^tlsmesh_realm_replica_budget_bytes\{realm="api"\} 67108864$/m)
     expect(text).toMatch(/^tlsmesh_daemon_ready 1$/m)
     expect(text).toMatch(/^tlsmesh_daemon_reloads_total\{result="applied"\} \d+$/m)
     expect(text).toMatch(/^tlsmesh_sync_reconciliations_total\{result="succeeded"\} [1-9]\d*$/m)

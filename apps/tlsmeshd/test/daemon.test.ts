@@ -67,7 +67,10 @@ describe('startDaemon: the admin endpoint', () => {
     const text = await res.text()
     expect(text).toMatch(/^tlsmesh_mesh_records_published_total \d+$/m)
     expect(text).toMatch(/^tlsmesh_replica_entries \d+$/m)
-    expect(text).toContain('tlsmesh_process_')
+    // Node's own metrics under the names stock dashboards query, not under a tlsmesh_ prefix.
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m)
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m)
+    expect(text).not.toContain('tlsmesh_process_')
   })
 
   it('answers 404 to an unknown path and 405 to anything but GET and HEAD', async () => {

@@ -201,6 +201,7 @@ export class BinaryProtocolSession implements ProtocolSession {
         this.#error('unknown-command', opcode, opaque, Status.unknownCommand)
         continue
       }
+      const started = this.#ctx.metrics.started()
       this.#handle({
         opcode,
         spec,
@@ -210,6 +211,7 @@ export class BinaryProtocolSession implements ProtocolSession {
         key: body.subarray(extrasLength, extrasLength + keyLength),
         value: body.subarray(extrasLength + keyLength),
       })
+      this.#ctx.metrics.commandDone(spec.command, started)
     }
   }
 

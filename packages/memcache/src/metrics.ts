@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 export const PROTOCOLS = ['text', 'binary'] as const
 export type Protocol = (typeof PROTOCOLS)[number]
@@ -76,6 +76,13 @@ export const ERROR_REASONS = [
 export type ErrorReason = (typeof ERROR_REASONS)[number]
 
 /**
+ * Buckets of `tlsmesh_memcache_command_duration_seconds`: few, so that an observation is a short
+ * scan. A lookup in the replica takes microseconds; the upper ones catch a stalled event loop
+ * (the design's target is p99 <= 5 ms).
+ */
+export const COMMAND_DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.001, 0.005, 0.025, 0.1] as const
+
+/**
  * The endpoint's counters, with every label child created up front so that the per-request cost
  * is one increment. Several servers may share a registry (a TCP and a socket listener of two
  * realms): the metrics are then shared too.
@@ -87,8 +94,12 @@ export class MemcacheMetrics {
   readonly #misses: Counter
   readonly #connections: Record<ListenerKind, Gauge.Internal<string>>
   readonly #refused: Record<ListenerKind, Record<RefusalReason, Counter.Internal>>
+  readonly #durations: Record<Command, Histogram.Internal<string>>
+  readonly #now: () => number
 
-  constructor(registry: Registry | undefined) {
+  /** `now` in milliseconds, monotonic (default `performance.now`). */
+  constructor(registry: Registry | undefined, now: () => number = () => performance.now()) {
+    this.#now = now
     const registers = registry === undefined ? [] : [registry]
     const commands = counter(registry, {
       name: 'tlsmesh_memcache_commands_total',
@@ -126,17 +137,31 @@ export class MemcacheMetrics {
     this.#refused = byLabel(LISTENERS, (listener) =>
       byLabel(REFUSAL_REASONS, (reason) => refused.labels({ listener, reason })),
     )
-    const existingGauge = registry?.getSingleMetric('tlsmesh_memcache_connections')
-    const connections =
-      existingGauge instanceof Gauge
-        ? (existingGauge as Gauge<'listener'>)
-        : new Gauge({
-            name: 'tlsmesh_memcache_connections',
-            help: 'open memcached connections, by listener',
-            labelNames: ['listener'],
-            registers,
-          })
+    const connections = shared(registry, Gauge<'listener'>, {
+      name: 'tlsmesh_memcache_connections',
+      help: 'open memcached connections, by listener',
+      labelNames: ['listener'],
+      registers,
+    })
     this.#connections = byLabel(LISTENERS, (listener) => connections.labels({ listener }))
+    const durations = shared(registry, Histogram<'command'>, {
+      name: 'tlsmesh_memcache_command_duration_seconds',
+      help: 'Time to execute a memcached command once it has arrived whole (a storage command from its data block), by command',
+      labelNames: ['command'],
+      buckets: [...COMMAND_DURATION_BUCKETS],
+      registers,
+    })
+    this.#durations = byLabel(COMMANDS, (command) => durations.labels({ command }))
+  }
+
+  /** A start time for `commandDone`. */
+  started(): number {
+    return this.#now()
+  }
+
+  /** Observes the command's duration since `started` (from `started()`). */
+  commandDone(command: Command, started: number): void {
+    this.#durations[command].observe((this.#now() - started) / 1000)
   }
 
   command(protocol: Protocol, command: Command): void {
@@ -169,9 +194,17 @@ function counter<T extends string>(
   registry: Registry | undefined,
   config: { name: string; help: string; labelNames?: readonly T[]; registers: Registry[] },
 ): Counter<T> {
+  return shared(registry, Counter<T>, config)
+}
+
+/** The registry's metric of that name when another server registered it already, else a new one. */
+function shared<C extends { name: string }, M extends object>(
+  registry: Registry | undefined,
+  kind: new (config: C) => M,
+  config: C,
+): M {
   const existing = registry?.getSingleMetric(config.name)
-  if (existing instanceof Counter) return existing as Counter<T>
-  return new Counter<T>(config)
+  return existing instanceof kind ? existing : new kind(config)
 }
 
 function byLabel<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {

@@ -125,7 +125,9 @@ export class TextProtocolSession implements ProtocolSession {
         const data = queue.take(pending.bytes)
         queue.skip(2)
         this.#pending = undefined
+        const started = this.#ctx.metrics.started()
         this.#completeStore(pending, data)
+        this.#ctx.metrics.commandDone(pending.command, started)
         continue
       }
       const newline = queue.indexOf(LF, this.#scanned)
@@ -142,15 +144,24 @@ export class TextProtocolSession implements ProtocolSession {
       }
       const line = queue.take(newline + 1)
       const end = newline > 0 && line[newline - 1] === CR ? newline - 1 : newline
-      this.#dispatch(tokenize(line.subarray(0, end)))
+      const started = this.#ctx.metrics.started()
+      const command = this.#dispatch(tokenize(line.subarray(0, end)))
+      // A storage command is timed when its data block has arrived.
+      if (this.#pending === undefined) this.#ctx.metrics.commandDone(command, started)
     }
   }
 
-  #dispatch(tokens: Buffer[]): void {
+  /** Runs one command line; returns its `command` label. */
+  #dispatch(tokens: Buffer[]): Command {
     const first = tokens[0]
     const command =
       first !== undefined && first.length <= 9 ? TEXT_COMMANDS.get(first.toString('latin1')) : undefined
     this.#ctx.metrics.command('text', command ?? 'unknown')
+    this.#execute(command, tokens)
+    return command ?? 'unknown'
+  }
+
+  #execute(command: Command | undefined, tokens: Buffer[]): void {
     switch (command) {
       case 'get':
       case 'gets':

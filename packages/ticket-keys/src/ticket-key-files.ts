@@ -64,7 +64,8 @@ export function nginxTicketKeyDirectives(dir: string, slots: number): string {
  *   its default build) and encrypts with the penultimate one (ssl_sock.c: "Use penultimate key for
  *   encryption"), so the lines run oldest first and end with the current key and then the next one,
  *   the current key standing in for a next key not yet held. With 3 keys HAProxy decrypts only one
- *   previous period.
+ *   previous period; keys superseded in a race come before every other line, so that the previous
+ *   period's key is that one.
  */
 export async function writeTicketKeyFiles(
   dir: string,
@@ -93,8 +94,22 @@ export async function writeTicketKeyFiles(
       files.push(join(dir, name))
     }
   } else {
-    const older = [...rest].sort((a, b) => a.period - b.period)
-    const lines = [...older, current, next ?? current].map(haproxyTicketKeyLine)
+    // HAProxy keeps one decrypt-only line: it must be the previous period's key (every ticket of the
+    // last period). Keys superseded in a race (after the older ones in `keys`, perhaps of a later
+    // period) go first, or one of them would push that key out of the window.
+    const older: TicketKey[] = []
+    const superseded: TicketKey[] = []
+    const periods = new Set<number>()
+    for (const key of rest) {
+      if (key.period < current.period && !periods.has(key.period)) {
+        periods.add(key.period)
+        older.push(key)
+      } else {
+        superseded.push(key)
+      }
+    }
+    older.sort((a, b) => a.period - b.period)
+    const lines = [...superseded, ...older, current, next ?? current].map(haproxyTicketKeyLine)
     while (lines.length < HAPROXY_MIN_KEYS) lines.unshift(lines[0]!)
     await writeAtomically(dir, HAPROXY_KEY_FILE, `${lines.join('\n')}\n`)
     files.push(join(dir, HAPROXY_KEY_FILE))

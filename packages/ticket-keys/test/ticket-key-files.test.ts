@@ -134,6 +134,19 @@ describe('HAProxy file', () => {
     expect(mode(HAPROXY_KEY_FILE)).toBe(0o600)
   })
 
+  it("keeps the previous period's key in HAProxy's last 3 lines when keys were superseded in a race", async () => {
+    const [current, next, previous1, previous2] = [key(10), key(11), key(9), key(8)]
+    // As the schedule lists them: superseded keys (here a lost next and a lost current) come last.
+    const lostNext = key(11)
+    const lostCurrent = key(10)
+    await writeTicketKeyFiles(dir, [current!, next!, previous1!, previous2!, lostNext, lostCurrent], {
+      format: 'haproxy',
+    })
+    expect(lines()).toEqual(
+      [lostNext, lostCurrent, previous2!, previous1!, current!, next!].map(haproxyTicketKeyLine),
+    )
+  })
+
   it('repeats the current key where the next is missing and pads to the 3 lines HAProxy requires', async () => {
     const current = key(10)
     await writeTicketKeyFiles(dir, [current], { format: 'haproxy' })

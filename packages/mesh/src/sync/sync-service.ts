@@ -240,7 +240,7 @@ export class SyncService {
       }
       const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
       for (const realm of this.realms) {
-        const result = await reconcile(this.side(realm), exchange)
+        const result = await reconcile(await this.side(realm, signal), exchange)
         total.rounds += result.rounds
         total.pushed += result.pushed
         total.pulled += result.pulled
@@ -294,8 +294,10 @@ export class SyncService {
     this.components.penalize?.(peer, err.code)
   }
 
-  private side(realm: string, listed?: ListedRanges): ReconciliationSide {
-    const digest = new RealmDigest(this.components.store.entries(realm, this.components.now()))
+  private async side(realm: string, signal: AbortSignal, listed?: ListedRanges): Promise<ReconciliationSide> {
+    // A copy, then the expensive part in slices: the replica changes between them.
+    const records = [...this.components.store.entries(realm, this.components.now())]
+    const digest = await RealmDigest.build(records, { signal })
     return {
       realm,
       digest,
@@ -371,7 +373,7 @@ export class SyncService {
         }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = this.side(message.realm, new ListedRanges())
+          side = await this.side(message.realm, signal, new ListedRanges())
           sides.set(message.realm, side)
         }
         const reply =
