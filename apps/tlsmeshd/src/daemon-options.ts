@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isValidUserName } from '@tlsmesh/memcache'
+// The parser alone: the package's index loads libp2p, which --help and option errors need not wait for.
+import { parseSeed } from '@tlsmesh/mesh/seed-address'
 import { isValidRealm } from '@tlsmesh/store'
 import {
   InvalidTicketKeyOptionError,
@@ -233,6 +235,18 @@ function checkMultiaddrs(field: string, values: string[], needPeerId: boolean): 
   return values
 }
 
+/** HOST:PORT, /dns4/NAME/tcp/PORT, /ip4/ADDR/tcp/PORT, or any multiaddr with /p2p/<peer id>. */
+function checkSeeds(field: string, values: string[]): string[] {
+  for (const value of values) {
+    try {
+      parseSeed(value)
+    } catch (err) {
+      throw new InvalidOptionError(`${field}: ${(err as Error).message}`)
+    }
+  }
+  return values
+}
+
 /**
  * A key file setting holds a path. Someone may paste the key itself into an environment variable:
  * refuse it without echoing it, so that it reaches neither the terminal nor the journal.
@@ -379,7 +393,7 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
     ...(list('announce') !== undefined
       ? { announce: checkMultiaddrs(label('announce'), list('announce') ?? [], false) }
       : {}),
-    seeds: checkMultiaddrs(label('seeds'), list('seeds') ?? [], true),
+    seeds: checkSeeds(label('seeds'), list('seeds') ?? []),
     ...(allowPeers !== undefined ? { allowPeers: checkPeerIds(label('allowPeers'), allowPeers) } : {}),
     realms: [...new Set(realms)],
     ...(meshName !== undefined ? { meshName } : {}),

@@ -1,6 +1,5 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { multiaddr } from '@multiformats/multiaddr'
 import {
   createMemcacheServer,
   type MemcacheServer,
@@ -293,13 +292,6 @@ export async function startDaemon(
   const address = admin.address() as AddressInfo
   log.info({ admin: `${address.address}:${address.port}` }, 'admin listening')
 
-  const dialSeed = (seed: string): void => {
-    mesh.libp2p.dial(multiaddr(seed), { signal: AbortSignal.timeout(10_000) }).then(
-      () => log.info({ seed }, 'connected to a new seed'),
-      (err: Error) => log.warn({ seed, err: err.message }, 'dial of a new seed failed; it is not retried'),
-    )
-  }
-
   return {
     mesh,
     memcache,
@@ -343,8 +335,8 @@ export async function startDaemon(
         )
       }
       if (applied.includes('logLevel')) logger.level = next.logLevel
-      // Removed seeds: their connections stay until they drop, like any peer's.
-      for (const seed of seedsAdded) dialSeed(seed)
+      // New seeds are dialed at once; removed ones keep their connections until they drop, like any peer's.
+      if (seedsAdded.length > 0 || seedsRemoved.length > 0) mesh.setSeeds(next.seeds)
       if (applied.includes('allowPeers')) allowlist?.setAllowPeers(next.allowPeers)
       // What needs a restart keeps its old value, so that /status and the next diff tell the truth.
       current = {

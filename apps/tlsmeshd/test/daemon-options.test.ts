@@ -184,8 +184,11 @@ describe('parseDaemonArgs', () => {
       argv: [...KEY, '--listen', '/ip4/0.0.0.0/tcp/x'],
       names: '--listen',
     },
-    'a seed that is not a multiaddr': { argv: [...KEY, '--seed', 'node-2:7645'], names: '--seed' },
-    'a seed without /p2p/': { argv: [...KEY, '--seed', '/ip4/10.0.0.5/tcp/7645'], names: '--seed' },
+    'a seed without a port': { argv: [...KEY, '--seed', 'node-2'], names: '--seed: "node-2"' },
+    'a seed port out of range': { argv: [...KEY, '--seed', 'node-2:70000'], names: '--seed: "node-2:70000"' },
+    'a seed that is not a multiaddr': { argv: [...KEY, '--seed', '/ip4/10.0.0.5/tcp'], names: '--seed' },
+    'a seed over UDP': { argv: [...KEY, '--seed', '/ip4/10.0.0.5/udp/7645'], names: '--seed' },
+    'a seed with a bad host name': { argv: [...KEY, '--seed', 'node_2!:7645'], names: '--seed' },
     'a non-loopback admin address': { argv: [...KEY, '--admin', '0.0.0.0:7646'], names: '--admin' },
     'a LAN admin address': { argv: [...KEY, '--admin', '10.0.0.5:7646'], names: '--admin' },
     'an admin address without a port': { argv: [...KEY, '--admin', '127.0.0.1'], names: '--admin' },
@@ -272,6 +275,26 @@ describe('parseDaemonArgs', () => {
       expect(err.message).toContain(names)
     })
   }
+
+  it('takes seeds by address or name, without a peer id', () => {
+    const seeds = [
+      '10.0.0.5:7645',
+      '[fd00::5]:7645',
+      'node-2.example:7645',
+      '/ip4/10.0.0.5/tcp/7645',
+      '/ip6/fd00::5/tcp/7645',
+      '/dns4/tlsmesh.fleet.svc.cluster.local/tcp/7645',
+      '/dns6/node-2.example/tcp/7645',
+      '/dns/node-2.example/tcp/7645',
+    ]
+    expect(parseDaemonArgs([...KEY, ...seeds.flatMap((seed) => ['--seed', seed])])).toMatchObject({ seeds })
+  })
+
+  it('names --seed on one line when refusing a seed', () => {
+    const err = refusal([...KEY, '--seed', 'node-2'])
+    expect(err.message).toMatch(/^--seed: "node-2": expected HOST:PORT, /)
+    expect(err.message).not.toContain('\n')
+  })
 
   it('lists the allowed log levels when refusing one', () => {
     expect(refusal([...KEY, '--log-level', 'verbose']).message).toContain(LOG_LEVELS.join(', '))

@@ -48,5 +48,20 @@ export {
   PrivateNetworkKeyMismatchError,
 } from './private-network.ts'
 export { type CheckedProof, RecordAuthenticator, type SignedRecords } from './record-auth.ts'
+export { type RedialBackoff, redialDelay } from './redial-backoff.ts'
+export {
+  type HostResolver,
+  InvalidSeedError,
+  parseSeed,
+  resolveSeed,
+  type SeedAddress,
+  systemResolver,
+} from './seed-address.ts'
+export {
+  createSeedDialer,
+  type SeedDialer,
+  type SeedDialerComponents,
+  type SeedDialerInit,
+} from './seed-dialer.ts'
 export { SYNC_PROTOCOL, type SyncStats } from './sync/sync-service.ts'
 export { realmTopic } from './topics.ts'

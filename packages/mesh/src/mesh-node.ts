@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -68,6 +67,8 @@ import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
 import { RecordAuthenticator } from './record-auth.ts'
 import { RecordPublisher } from './record-publisher.ts'
+import { parseSeed } from './seed-address.ts'
+import { createSeedDialer } from './seed-dialer.ts'
 import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
 
@@ -119,7 +120,12 @@ export interface MeshNodeInit {
    * mDNS sends only the private ones among them (libp2p's rule).
    */
   announce?: string[]
-  /** Multiaddrs of peers to join through, with their /p2p/<peer id>. */
+  /**
+   * Peers to join through: `host:port`, `/ip4/ADDR/tcp/PORT`, `/dns4/NAME/tcp/PORT` (also `/ip6`,
+   * `/dns6`, `/dns`), with or without `/p2p/<peer id>` (the mesh key authenticates the fleet; the id
+   * is learned in the handshake). Names are resolved again at every dial, each A/AAAA record dialed.
+   * Dialed at start and again whenever this node has no connection (seed-dialer.ts).
+   */
   seeds?: string[]
   /** Find peers on the LAN by multicast DNS. */
   mdns?: boolean
@@ -220,6 +226,8 @@ export interface MeshNode {
   stop(): Promise<void>
   /** Publishes pending batches at once instead of on the next event-loop turn. */
   flush(): void
+  /** Replaces the seeds (a reload): new ones are dialed at once, all of them whenever alone. */
+  setSeeds(seeds: string[]): void
   /**
    * Replaces the allowlist (undefined: any holder of the mesh key) and hangs up on connected peers
    * that are no longer on it; the replica is kept.
@@ -231,7 +239,7 @@ export interface MeshNode {
 
 /**
  * Builds (but does not start) a mesh node: libp2p with TCP, pnet, Noise, yamux, identify, ping,
- * gossipsub, bootstrap seeds, pubsub peer discovery and optionally mDNS, plus the local replica.
+ * gossipsub, seeds (by address or name), peer exchange and optionally mDNS, plus the local replica.
  */
 export async function createMeshNode(
   init: MeshNodeInit,
@@ -281,9 +289,11 @@ export async function createMeshNode(
     ...init.gossip,
   }
 
+  // A bad seed fails here (InvalidSeedError), before libp2p is built.
+  for (const seed of init.seeds ?? []) parseSeed(seed)
+
   // biome-ignore lint/suspicious/noExplicitAny: each discovery factory wants its own components subset
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
-  if ((init.seeds ?? []).length > 0) peerDiscovery.push(bootstrap({ list: init.seeds ?? [] }))
   if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: `tlsmesh-${meshName}.local` }))
 
   const libp2p = await createLibp2p({
@@ -524,8 +534,12 @@ export async function createMeshNode(
   }
 
   const peerExchange = new PeerExchange(
-    { targetPeers, seeds: init.seeds ?? [] },
+    { targetPeers },
     { libp2p, ...(logger !== undefined ? { logger } : {}) },
+  )
+  const seedDialer = createSeedDialer(
+    { seeds: init.seeds ?? [] },
+    { libp2p, ...(logger !== undefined ? { logger: logger.child({ module: 'seeds' }) } : {}) },
   )
 
   const sync = new SyncService(
@@ -564,6 +578,7 @@ export async function createMeshNode(
       libp2p.addEventListener('peer:discovery', onDiscovery as never)
       await libp2p.start()
       await peerExchange.start()
+      seedDialer.start()
       await sync.start()
       await broadcast?.start()
       for (const topic of topics.values()) pubsub.subscribe(topic)
@@ -579,6 +594,7 @@ export async function createMeshNode(
       publisher.stop()
       if (pruneTimer !== undefined) clearInterval(pruneTimer)
       libp2p.removeEventListener('peer:discovery', onDiscovery as never)
+      seedDialer.stop()
       await peerExchange.stop()
       await sync.stop()
       await broadcast?.stop()
@@ -586,6 +602,7 @@ export async function createMeshNode(
       logger?.info('mesh stopped')
     },
     flush: () => publisher.flush(),
+    setSeeds: (seeds) => seedDialer.setSeeds(seeds),
     setAllowPeers(peers) {
       allowPeers = peers !== undefined ? new Set(peers) : undefined
       for (const peer of libp2p.getPeers()) {

@@ -30,8 +30,6 @@ interface PeerEntry {
 export interface PeerExchangeInit {
   /** Stop dialing once this many connections are open. */
   targetPeers: number
-  /** Dialed again while this node has no connection at all (see peer-redial.ts). */
-  seeds?: string[]
 }
 
 export interface PeerExchangeComponents {
@@ -57,7 +55,7 @@ export class PeerExchange {
   constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
     this.init = init
     this.components = components
-    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL, seeds: init.seeds ?? [] }, components)
+    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL }, components)
   }
 
   async start(): Promise<void> {

@@ -1,14 +1,17 @@
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
-import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
+import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 
 /**
- * A lost peer is retried after 1 s, then 2 s, 4 s, and every 5 s from then on: a partition healed
- * after a minute is noticed within 5 s (issue 5 wants convergence within 10 s of the heal), at the
- * cost of one TCP connect every 5 s per lost peer (refused or unanswered) while it stays away.
+ * A lost peer is retried within 1 s, then within 2 s, 4 s, and 5 s from then on (full jitter under
+ * each ceiling, so that the nodes that lost the same peer at the same moment do not all come back
+ * at once): a partition healed after a minute is noticed within 5 s (issue 5 wants convergence
+ * within 10 s of the heal), at the cost of one TCP connect every 2.5 s on average per lost peer
+ * (refused or unanswered) while it stays away. The tick is the resolution of the schedule.
  */
-const MIN_RETRY_MS = 1000
-const MAX_RETRY_MS = 5000
+const TICK_MS = 1000
+export const LOST_PEER_BACKOFF: RedialBackoff = { baseMs: 1000, maxMs: 5000, floorMs: 250 }
 /** Gone this long: forgotten (decommissioned, or renamed); seeds and peer exchange still find it. */
 const FORGET_AFTER_MS = 30 * 60_000
 const MAX_LOST_PEERS = 256
@@ -16,9 +19,6 @@ const MAX_LOST_PEERS = 256
 const MAX_PARALLEL_DIALS = 4
 const DIAL_TIMEOUT_MS = 5000
 const MAX_ADDRS_PER_PEER = 8
-/** Bootstrap's own dial goes first. */
-const SEED_FIRST_RETRY_MS = 5000
-const SEED_RETRY_MAX_MS = 30_000
 
 interface LostPeer {
   addrs: Multiaddr[]
@@ -30,17 +30,13 @@ interface LostPeer {
 export interface PeerRedialInit {
   /** Only peers that speak this protocol (members of the mesh) are redialed. */
   protocol: string
-  /**
-   * Dialed, with the same backoff up to SEED_RETRY_MAX_MS, while this node has no connection at all.
-   * Bootstrap dials its seeds once, at start: a node whose seed was down or too busy to answer then
-   * (measured: 3 of 20 nodes started at once on 2 cores) stayed alone for good.
-   */
-  seeds?: string[]
 }
 
 export interface PeerRedialComponents {
   libp2p: Libp2p
   logger?: Logger
+  /** The jitter's source (Math.random by default). */
+  random?: () => number
 }
 
 /**
@@ -48,7 +44,8 @@ export interface PeerRedialComponents {
  * at start), and peer exchange only asks connected peers: after a partition long enough for the
  * connection monitor to close the links across it (measured here: 60 s), each half stayed connected
  * only within itself, for good. The addresses come from identify and are kept here, because the peer
- * store drops an address an hour after it first saw it, even while the peer stays connected.
+ * store drops an address an hour after it first saw it, even while the peer stays connected. Seeds
+ * are the seed dialer's (seed-dialer.ts).
  */
 export class PeerRedial {
   private readonly init: PeerRedialInit
@@ -59,21 +56,19 @@ export class PeerRedial {
   private readonly lost = new Map<string, LostPeer>()
   private inFlight = 0
   private timer: NodeJS.Timeout | undefined
-  private seedFailures = 0
-  private nextSeedDialAt = 0
-  private dialingSeeds = false
+  private readonly random: () => number
 
   constructor(init: PeerRedialInit, components: PeerRedialComponents) {
     this.init = init
     this.components = components
+    this.random = components.random ?? Math.random
   }
 
   start(): void {
     const { libp2p } = this.components
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
-    this.nextSeedDialAt = Date.now() + SEED_FIRST_RETRY_MS
-    this.timer = setInterval(() => this.tick(), MIN_RETRY_MS)
+    this.timer = setInterval(() => this.tick(), TICK_MS)
     this.timer.unref()
   }
 
@@ -103,41 +98,18 @@ export class PeerRedial {
     if (addrs === undefined || this.timer === undefined) return
     const now = Date.now()
     this.lost.delete(key)
-    this.lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + MIN_RETRY_MS })
+    this.lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + this.delay(0) })
     if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.keys().next().value!)
   }
 
-  private redialSeeds(now: number): void {
-    const { libp2p, logger } = this.components
-    const seeds = this.init.seeds ?? []
-    if (seeds.length === 0 || this.dialingSeeds || now < this.nextSeedDialAt) return
-    if (libp2p.getConnections().length > 0) {
-      this.seedFailures = 0
-      return
-    }
-    this.dialingSeeds = true
-    const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
-    Promise.any(parseSeeds(seeds).map((addr) => libp2p.dial(addr, { signal })))
-      .then(
-        () => {
-          this.seedFailures = 0
-          logger?.info('reached a seed after being alone')
-        },
-        () => {
-          this.seedFailures++
-          logger?.warn({ seeds: seeds.length }, 'no connection and no seed answers: retrying')
-        },
-      )
-      .finally(() => {
-        this.dialingSeeds = false
-        this.nextSeedDialAt = Date.now() + Math.min(SEED_RETRY_MAX_MS, MIN_RETRY_MS * 2 ** this.seedFailures)
-      })
+  /** Exposed for tests: the wait before retry `attempt` (0: the first after the loss). */
+  delay(attempt: number): number {
+    return redialDelay(attempt, LOST_PEER_BACKOFF, this.random)
   }
 
   private tick(): void {
     const { libp2p, logger } = this.components
     const now = Date.now()
-    this.redialSeeds(now)
     for (const [key, peer] of this.lost) {
       if (now - peer.lostAt > FORGET_AFTER_MS) {
         this.lost.delete(key)
@@ -157,7 +129,7 @@ export class PeerRedial {
           },
           (err: Error) => {
             peer.failures++
-            peer.nextAttemptAt = Date.now() + Math.min(MAX_RETRY_MS, MIN_RETRY_MS * 2 ** peer.failures)
+            peer.nextAttemptAt = Date.now() + this.delay(peer.failures)
             logger?.debug({ peer: key, err: err.message }, 'redial of a lost peer failed')
           },
         )
@@ -166,18 +138,6 @@ export class PeerRedial {
         })
     }
   }
-}
-
-function parseSeeds(seeds: string[]): Multiaddr[] {
-  const addrs: Multiaddr[] = []
-  for (const seed of seeds) {
-    try {
-      addrs.push(multiaddr(seed))
-    } catch {
-      // Reported where the configuration is read; bootstrap ignores it too.
-    }
-  }
-  return addrs
 }
 
 function withPeerId(addr: Multiaddr, peerId: string): Multiaddr {

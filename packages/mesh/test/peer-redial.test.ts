@@ -61,6 +61,29 @@ describe('peer redial', () => {
     expect(ms).toBeLessThan(15_000)
   }, 30_000)
 
+  it('joins through a seed given by address only, and a seed that is the node itself is no connection', async () => {
+    const meshKey = generateMeshKey()
+    const port = 20_000 + Math.floor(Math.random() * 10_000)
+    // One name for the whole fleet (a headless service) includes the node itself: its dial to itself
+    // must fail, not leave a connection that would make it look joined.
+    const seeds = [`127.0.0.1:${port}`, `/dns4/localhost/tcp/${port}`]
+    const a = await createMeshNode({
+      meshKey,
+      realms: [REALM],
+      listen: [`/ip4/127.0.0.1/tcp/${port}`],
+      seeds,
+    })
+    running.push(a)
+    await a.start()
+    const b = await createMeshNode({ meshKey, realms: [REALM], seeds })
+    running.push(b)
+    await b.start()
+    await waitFor('b to join a by address', () => b.status().peers.includes(a.peerId.toString()), 10_000)
+    await waitFor('a to see b', () => a.status().peers.includes(b.peerId.toString()), 10_000)
+    expect(a.status().peers).toEqual([b.peerId.toString()])
+    expect(a.libp2p.getConnections().every((c) => !c.remotePeer.equals(a.peerId))).toBe(true)
+  }, 30_000)
+
   it('keeps dialing its seed when the seed was down at start', async () => {
     const meshKey = generateMeshKey()
     const seedKey = await generateKeyPair('Ed25519')
@@ -69,7 +92,7 @@ describe('peer redial', () => {
     const b = await createMeshNode({ meshKey, realms: [REALM], seeds: [seedAddr] })
     running.push(b)
     await b.start()
-    // Bootstrap's one dial fails; the seed appears later.
+    // The dial at start fails; the seed appears later.
     await new Promise((resolve) => setTimeout(resolve, 2000))
     expect(b.status().connectedPeers).toBe(0)
     const seed = await createMeshNode({
@@ -80,7 +103,7 @@ describe('peer redial', () => {
     })
     running.push(seed)
     await seed.start()
-    // Retries at 5 s after start, then 2 s, 4 s, 8 s apart.
+    // The seed dialer retries within 1 s, 2 s, 4 s, 8 s (jittered) while no seed answers.
     await waitFor('b to reach its seed', () => b.status().peers.includes(seed.peerId.toString()), 20_000)
   }, 30_000)
 })
