@@ -14,7 +14,7 @@ export const DEFAULT_BATCH_MAX_RECORDS = 256
 
 /**
  * gossipsub mesh degree. Flood publishing off: the origin sends to its D mesh peers, not to every
- * peer it knows (design.md: flood publishing multiplies the origin's sends by N).
+ * peer it knows (flood publishing multiplies the origin's sends by N).
  */
 export const DEFAULT_GOSSIP_D = 6
 export const DEFAULT_GOSSIP_DLO = 4
