@@ -11,7 +11,7 @@ export interface MeshDegreeTargets {
 export interface PeerConnectionReport {
   direction: 'inbound' | 'outbound'
   remoteAddr: string
-  /** Round trip measured by libp2p's connection monitor (every PING_INTERVAL_MS, 30 s); null until the first ping. */
+  /** Round trip measured by libp2p's connection monitor (every 30 s); null until the first ping. */
   latencyMs: number | null
   openedAt: number
 }
