@@ -57,7 +57,7 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
     identityFile: { value: `/key/swarm/psk/1.0.0/`, allowed: /path of a key file/ },
     listen: { value: '0.0.0.0:7645', allowed: /not a multiaddr \(e\.g\. \/ip4\// },
     announce: { value: '10.0.0.5', allowed: /not a multiaddr \(e\.g\. \/ip4\// },
-    seeds: { value: '/ip4/10.0.0.5/tcp/7645', allowed: /needs the peer id: \.\.\.\/p2p\/<peer id>/ },
+    seeds: { value: 'node-2', allowed: /expected HOST:PORT, \/dns4\/NAME\/tcp\/PORT/ },
     allowPeers: { value: 'node-2', allowed: /not a peer id \(e\.g\. 12D3KooW/ },
     realms: { value: 'a/b', allowed: /1-64 characters of A-Z a-z 0-9 \. _ -/ },
     meshName: { value: 'prod eu', allowed: /1-64 characters/ },
