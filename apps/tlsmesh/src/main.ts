@@ -3,26 +3,90 @@ import { parseArgs } from 'node:util'
 import type { DaemonStatus, PeersDocument } from '@tlsmesh/tlsmeshd/admin-schema'
 import { DaemonUnreachableError, defaultAdmin, fetchAdminJson } from './admin-client.ts'
 import { formatPeers, formatStatus } from './format-status.ts'
+import { PACKAGE_VERSION } from './version.ts'
 import { DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, runWatch } from './watch-command.ts'
 
+// Help texts are wrapped by hand at 80 columns (a test holds them to it): they are few and fixed.
 const USAGE = `Usage: tlsmesh <command> [options]
+       tlsmesh help <command>    a command's help (or: tlsmesh <command> --help)
 
 Commands:
-  keygen --out FILE [--force]             write a new mesh key (mode 0600): copy it to every node
-  keygen --identity --out FILE [--force]  write a new node identity (mode 0600) and print its peer id
-  status [--admin HOST:PORT] [--json]     show a node's status
-  peers  [--admin HOST:PORT] [--json]     the node's peers: direction, ping, gossip mesh per realm, score
-  watch  [--admin HOST:PORT ...] [--once] [--interval MS] [--json]
-                                          live view of a node, or of a fleet with several --admin
-                                          (a row per node; one that stops answering shows DOWN);
-                                          q or Ctrl-C quits; --once prints one frame and exits
+  keygen   write a new mesh key, or with --identity a node identity (mode 0600)
+  status   show a node's status
+  peers    a node's peers: direction, ping, gossip mesh per realm, score
+  watch    live view of a node, or of a fleet with several --admin
 
---admin defaults to $TLSMESH_ADMIN, else 127.0.0.1:7646 (the daemon's admin endpoint, loopback only;
-reach another host's through ssh -L). Colour only on a terminal, never with NO_COLOR set.
+--admin defaults to $TLSMESH_ADMIN, else 127.0.0.1:7646 (the daemon's admin
+endpoint, loopback only; reach another host's through ssh -L). Colour only on a
+terminal, never with NO_COLOR set.
 
-Exit codes: 0 ok, 1 failed (watch --once: some node down), 2 usage error, 3 daemon unreachable
-(watch --once: every node down).
+Options: --version prints the version, -h or --help this help.
+
+Exit codes: 0 ok, 1 failed (watch --once: some node down), 2 usage error,
+3 daemon unreachable (watch --once: every node down).
 `
+
+const ADMIN_OPTION = `  --admin HOST:PORT  the node's admin endpoint (default: $TLSMESH_ADMIN, else
+                     127.0.0.1:7646)`
+
+const HELP: Record<string, string> = {
+  keygen: `Usage: tlsmesh keygen --out FILE [--force]
+       tlsmesh keygen --identity --out FILE [--force]
+
+Writes a new mesh key (mode 0600): the pre-shared key every node of the mesh
+holds; copy it to each node (tlsmeshd --mesh-key FILE). With --identity, writes
+a new node identity instead (for tlsmeshd --identity FILE) and prints its peer
+id, so that other nodes can name it in --seed .../p2p/<peer id> before it
+starts.
+
+Options:
+  --out FILE    the file to write (required); refused if it exists
+  --identity    write a node identity, not a mesh key
+  --force       replace an existing file (every node then needs the new mesh
+                key; a new identity gives the node a new peer id)
+  -h, --help    show this help
+`,
+  status: `Usage: tlsmesh status [--admin HOST:PORT] [--json]
+
+Shows a node's status from its admin endpoint: its peer id, listen addresses
+(the first one, with /p2p/<peer id>, seeds other nodes), peers, realms, replica,
+catch-up and ticket keys.
+
+Options:
+${ADMIN_OPTION}
+  --json             print the endpoint's /status JSON as it is
+  -h, --help         show this help
+
+Exit codes: 0 ok, 1 failed, 2 usage error, 3 daemon unreachable.
+`,
+  peers: `Usage: tlsmesh peers [--admin HOST:PORT] [--json]
+
+Lists a node's connected peers: direction, ping, the realms whose gossip mesh
+holds each, and gossipsub's score (negative after invalid messages).
+
+Options:
+${ADMIN_OPTION}
+  --json             print the endpoint's /peers JSON as it is
+  -h, --help         show this help
+
+Exit codes: 0 ok, 1 failed, 2 usage error, 3 daemon unreachable.
+`,
+  watch: `Usage: tlsmesh watch [--admin HOST:PORT ...] [--once] [--interval MS] [--json]
+
+A live view of a node, or of a fleet with several --admin: a row per node, and
+one that stops answering shows DOWN. q or Ctrl-C quits.
+
+Options:
+${ADMIN_OPTION}; repeatable
+  --once             print one frame and exit
+  --interval MS      time between frames, ${MIN_INTERVAL_MS} to 60000 (default: ${DEFAULT_INTERVAL_MS})
+  --json             one JSON document per frame instead of the view
+  -h, --help         show this help
+
+Exit codes: 0 ok, 1 failed (--once: some node down), 2 usage error, 3 daemon
+unreachable (--once: every node down).
+`,
+}
 
 class UsageError extends Error {
   static override name = 'UsageError'
@@ -138,7 +202,23 @@ async function watch(args: string[]): Promise<number> {
 const commands: Record<string, (args: string[]) => Promise<number>> = { keygen, status, peers, watch }
 
 const [command, ...rest] = process.argv.slice(2)
+if (command === '--version') {
+  process.stdout.write(`tlsmesh ${PACKAGE_VERSION}\n`)
+  process.exit(0)
+}
 if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  // `tlsmesh help watch`: that command's help; `tlsmesh help` alone: this one.
+  const topic = command === 'help' ? rest[0] : undefined
+  if (topic !== undefined) {
+    if (!Object.hasOwn(HELP, topic)) {
+      process.stderr.write(
+        `tlsmesh: unknown command "${topic}" (commands: ${Object.keys(HELP).join(', ')})\n`,
+      )
+      process.exit(2)
+    }
+    process.stdout.write(HELP[topic]!)
+    process.exit(0)
+  }
   process.stdout.write(USAGE)
   process.exit(command === undefined ? 2 : 0)
 }
@@ -146,6 +226,11 @@ const run = Object.hasOwn(commands, command) ? commands[command] : undefined
 if (run === undefined) {
   process.stderr.write(`tlsmesh: unknown command "${command}"\n\n${USAGE}`)
   process.exit(2)
+}
+// Before the command's own parser, so that `tlsmesh keygen --help` writes nothing.
+if (rest.includes('--help') || rest.includes('-h')) {
+  process.stdout.write(HELP[command]!)
+  process.exit(0)
 }
 let code: number
 try {

@@ -109,6 +109,45 @@ describe('tlsmesh usage', () => {
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('--verbose')
   })
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(await readFile(join(ROOT, 'apps/tlsmesh/package.json'), 'utf8')) as {
+      version: string
+    }
+    expect(await tlsmesh('--version')).toEqual({ code: 0, stdout: `tlsmesh ${version}\n`, stderr: '' })
+  })
+
+  it('prints a command help for "<command> --help" and "help <command>", without running it', async () => {
+    for (const command of ['keygen', 'status', 'peers', 'watch']) {
+      const asked = await tlsmesh(command, '--help')
+      expect(asked.code, command).toBe(0)
+      expect(asked.stdout).toMatch(new RegExp(`^Usage: tlsmesh ${command} `))
+      expect(await tlsmesh('help', command)).toEqual(asked)
+      expect((await tlsmesh(command, '-h')).stdout).toBe(asked.stdout)
+    }
+    // keygen --help writes no key, though --out is given.
+    const out = join(dir, 'not-written.key')
+    expect((await tlsmesh('keygen', '--out', out, '--help')).code).toBe(0)
+    await expect(stat(out)).rejects.toThrow(/ENOENT/)
+  })
+
+  it('exits 2 for help on an unknown command', async () => {
+    const run = await tlsmesh('help', 'frobnicate')
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('unknown command "frobnicate"')
+  })
+
+  it('wraps every help at 80 columns', async () => {
+    const texts = await Promise.all(
+      [['--help'], ...['keygen', 'status', 'peers', 'watch'].map((c) => ['help', c])].map((args) =>
+        tlsmesh(...args),
+      ),
+    )
+    for (const { stdout } of texts) {
+      expect(stdout.length).toBeGreaterThan(0)
+      expect(stdout.split('\n').filter((line) => line.length > 80)).toEqual([])
+    }
+  })
 })
 
 describe('tlsmesh status', () => {

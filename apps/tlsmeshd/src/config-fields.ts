@@ -17,6 +17,10 @@ export interface FieldSpec {
   help: string
   /** SIGHUP applies a change of this setting without a restart. */
   reloadable?: boolean
+  /** What holds when the setting is absent and no value stands for it (`--help`, `--print-config`). */
+  unset?: string
+  /** The flag (without `--`) this setting only applies with: its default is shown commented out. */
+  needs?: string
 }
 
 const FIELDS = {
@@ -26,7 +30,8 @@ const FIELDS = {
     key: 'mesh-key-file',
     kind: 'string',
     arg: 'FILE',
-    help: 'mesh (private network) key file, from "tlsmesh keygen --out FILE" (required)',
+    help: 'mesh (private network) key file, from "tlsmesh keygen --out FILE"',
+    unset: 'required, unless --insecure-dev',
   },
   insecureDev: {
     flag: 'insecure-dev',
@@ -42,6 +47,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'FILE',
     help: 'persistent peer identity; created (mode 0600) if missing',
+    unset: 'a new identity, so a new peer id, each run',
   },
   listen: {
     flag: 'listen',
@@ -58,6 +64,7 @@ const FIELDS = {
     kind: 'list',
     arg: 'MULTIADDR',
     help: 'address to advertise to peers and over mDNS instead of every local one, repeatable',
+    unset: 'the listen addresses',
   },
   seeds: {
     flag: 'seed',
@@ -82,8 +89,9 @@ const FIELDS = {
     key: 'allow-peers',
     kind: 'list',
     arg: 'PEER_ID',
-    help: 'only these peers may connect and publish, repeatable (default: any holder of the mesh key)',
+    help: 'only these peers may connect and publish, repeatable',
     reloadable: true,
+    unset: 'any holder of the mesh key',
   },
   meshName: {
     flag: 'mesh-name',
@@ -98,7 +106,7 @@ const FIELDS = {
     env: 'TLSMESH_MDNS',
     key: 'mdns',
     kind: 'boolean',
-    help: 'find peers on the LAN by multicast DNS (--no-mdns: off)',
+    help: 'find peers on the LAN by multicast DNS; --no-mdns turns it off',
   },
   admin: {
     flag: 'admin',
@@ -115,6 +123,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'HOST:PORT',
     help: 'serve the memcached protocol (text and binary) on loopback, for H2O, Apache...',
+    unset: 'off',
   },
   memcacheSocket: {
     flag: 'memcache-socket',
@@ -123,6 +132,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'PATH',
     help: 'serve it on a unix socket (mode 0660): recommended, a loopback port is open to every local process',
+    unset: 'off',
   },
   memcacheRealm: {
     flag: 'memcache-realm',
@@ -130,7 +140,9 @@ const FIELDS = {
     key: 'memcache-realm',
     kind: 'string',
     arg: 'NAME',
-    help: 'realm the memcached endpoint serves (default: the first realm)',
+    help: 'realm the memcached endpoint serves',
+    unset: 'the first realm',
+    needs: 'memcache',
   },
   memcacheAllowUsers: {
     flag: 'memcache-allow-user',
@@ -138,7 +150,9 @@ const FIELDS = {
     key: 'memcache-allow-users',
     kind: 'list',
     arg: 'NAME',
-    help: 'only processes of this local user may use the --memcache port, repeatable (default: any user)',
+    help: 'only processes of this local user may use the --memcache port, repeatable',
+    unset: 'any local user',
+    needs: 'memcache',
   },
   replicaMaxBytes: {
     flag: 'replica-max-bytes',
@@ -171,6 +185,8 @@ const FIELDS = {
     kind: 'list',
     arg: 'PEER_ID',
     help: 'only this peer may propose ticket keys (repeatable; the same list on every node); others only take keys',
+    unset: 'any member',
+    needs: 'ticket-keys',
   },
   ticketKeyRotation: {
     flag: 'ticket-key-rotation',
@@ -179,6 +195,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'DURATION',
     help: 'how long each ticket key encrypts, e.g. 1h, 30m (the same on every node of a realm)',
+    needs: 'ticket-keys',
   },
   ticketKeyLifetime: {
     flag: 'ticket-key-lifetime',
@@ -187,6 +204,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'DURATION',
     help: 'how long a ticket key still decrypts after its rotation, e.g. 12h (the same on every node)',
+    needs: 'ticket-keys',
   },
   ticketKeysDir: {
     flag: 'ticket-keys-dir',
@@ -195,6 +213,8 @@ const FIELDS = {
     kind: 'string',
     arg: 'DIR',
     help: 'write the keys for nginx or HAProxy into DIR/<realm>/ (absolute; put it on tmpfs, mode 0700)',
+    unset: 'off (keys stay in memory and the mesh)',
+    needs: 'ticket-keys',
   },
   ticketKeysFormat: {
     flag: 'ticket-keys-format',
@@ -203,6 +223,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'FORMAT',
     help: 'nginx (a file per key) or haproxy (one file, a key per line)',
+    needs: 'ticket-keys-dir',
   },
   onTicketKeys: {
     flag: 'on-ticket-keys',
@@ -211,6 +232,8 @@ const FIELDS = {
     kind: 'string',
     arg: 'COMMAND',
     help: 'run through /bin/sh after each change of the key files, e.g. "systemctl reload nginx"',
+    unset: 'none',
+    needs: 'ticket-keys-dir',
   },
   logLevel: {
     flag: 'log-level',

@@ -92,7 +92,10 @@ function fileValue(path: string, name: FieldName, value: unknown): RawValue {
   }
 }
 
-export type LoadedConfig = { kind: 'help' } | ({ kind: 'run' | 'print'; warnings: string[] } & ResolvedConfig)
+export type LoadedConfig =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | ({ kind: 'run' | 'print' | 'check'; warnings: string[] } & ResolvedConfig)
 
 /**
  * Everything the daemon is told at start-up (and again on SIGHUP): the command line, the
@@ -105,6 +108,7 @@ export async function loadDaemonConfig(
 ): Promise<LoadedConfig> {
   const flags = parseFlags(argv)
   if (flags.help) return { kind: 'help' }
+  if (flags.version) return { kind: 'version' }
   const fromEnv = readEnv(env)
   const path = flags.configFile ?? fromEnv.configFile
   let file: { path: string; values: RawConfig } | undefined
@@ -126,5 +130,6 @@ export async function loadDaemonConfig(
   const warnings = fromEnv.unknown.map(
     (key) => `unknown environment variable ${key} ignored (see "tlsmeshd --help" for the TLSMESH_* names)`,
   )
-  return { kind: flags.printConfig ? 'print' : 'run', warnings, ...resolved }
+  const kind = flags.printConfig ? 'print' : flags.checkConfig ? 'check' : 'run'
+  return { kind, warnings, ...resolved }
 }

@@ -143,52 +143,111 @@ export function formatDuration(ms: number): string {
   return out
 }
 
-function usage(): string {
-  const rows = FIELD_NAMES.map((name) => {
-    const field = CONFIG_FIELDS[name]
-    return [`--${field.flag}${field.arg !== undefined ? ` ${field.arg}` : ''}`, field.help] as const
-  })
-  const defaults: Partial<Record<FieldName, string>> = {
-    listen: DEFAULT_LISTEN,
-    realms: `"${DEFAULT_REALM}"`,
-    meshName: '"default"',
-    admin: DEFAULT_ADMIN,
-    replicaMaxBytes: `${DEFAULT_REPLICA_MAX_BYTES / 1024 / 1024}MiB`,
-    replicaMaxEntries: String(DEFAULT_REPLICA_MAX_ENTRIES),
-    ticketKeyRotation: formatDuration(DEFAULT_TICKET_KEY_ROTATION_MS),
-    ticketKeyLifetime: formatDuration(DEFAULT_TICKET_KEY_LIFETIME_MS),
-    ticketKeysFormat: DEFAULT_TICKET_KEYS_FORMAT,
-    logLevel: DEFAULT_LOG_LEVEL,
-    logFormat: DEFAULT_LOG_FORMAT,
+/**
+ * The mesh's default mesh name, written out here: importing @tlsmesh/mesh for it would load libp2p
+ * (a second) before `--help` or `--version` could answer. A test checks the two agree.
+ */
+export const DEFAULT_MESH_NAME = 'default'
+
+/** Each setting's default as the config file spells it; a setting absent here has its `unset` text. */
+export const DEFAULT_VALUES: Partial<Record<FieldName, string | string[] | boolean>> = {
+  insecureDev: false,
+  listen: [DEFAULT_LISTEN],
+  seeds: [],
+  realms: [DEFAULT_REALM],
+  meshName: DEFAULT_MESH_NAME,
+  mdns: false,
+  admin: DEFAULT_ADMIN,
+  replicaMaxBytes: formatSize(DEFAULT_REPLICA_MAX_BYTES),
+  replicaMaxEntries: String(DEFAULT_REPLICA_MAX_ENTRIES),
+  ticketKeys: [],
+  ticketKeyRotation: formatDuration(DEFAULT_TICKET_KEY_ROTATION_MS),
+  ticketKeyLifetime: formatDuration(DEFAULT_TICKET_KEY_LIFETIME_MS),
+  ticketKeysFormat: DEFAULT_TICKET_KEYS_FORMAT,
+  logLevel: DEFAULT_LOG_LEVEL,
+  logFormat: DEFAULT_LOG_FORMAT,
+}
+
+/** `--help` lines end here: a terminal's default width. */
+export const HELP_WIDTH = 80
+
+/** Words of `text` in lines of at most `width` columns, each after `indent` (the first after `first`). */
+export function wrapText(text: string, width: number, indent: string, first = indent): string[] {
+  const lines: string[] = []
+  let line = first
+  let empty = true
+  for (const word of text.split(/\s+/).filter((w) => w.length > 0)) {
+    if (!empty && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = indent
+      empty = true
+    }
+    line += empty ? word : ` ${word}`
+    empty = false
   }
-  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2
-  const lines = FIELD_NAMES.map((name, i) => {
-    const [flag, help] = rows[i]!
-    const fallback = defaults[name]
-    return `  ${flag.padEnd(width)}${help}${fallback !== undefined ? ` (default ${fallback})` : ''}`
+  lines.push(line)
+  return lines
+}
+
+function usage(): string {
+  const paragraph = (text: string): string => wrapText(text, HELP_WIDTH, '').join('\n')
+  const option = (flag: string, help: string): string[] => {
+    // A flag too long for the column gets its help on the lines below, like argparse.
+    const column = 26
+    const head = `  ${flag}`
+    if (head.length + 2 > column) return [head, ...wrapText(help, HELP_WIDTH, ' '.repeat(column))]
+    return wrapText(help, HELP_WIDTH, ' '.repeat(column), head.padEnd(column))
+  }
+  const describeDefault = (name: FieldName): string => {
+    const value = DEFAULT_VALUES[name]
+    if (value === undefined) {
+      const unset = CONFIG_FIELDS[name].unset ?? 'none'
+      return unset.startsWith('required') ? unset : `default: ${unset}`
+    }
+    if (Array.isArray(value)) return `default: ${value.length === 0 ? 'none' : value.join(', ')}`
+    return `default: ${value}`
+  }
+  const options = FIELD_NAMES.flatMap((name) => {
+    const field = CONFIG_FIELDS[name]
+    const flag = `--${field.flag}${field.arg !== undefined ? ` ${field.arg}` : ''}`
+    return option(flag, `${field.help} (${describeDefault(name)})`)
   })
+  const flagWidth = Math.max(...FIELD_NAMES.map((n) => CONFIG_FIELDS[n].flag.length)) + 4
   const envWidth = Math.max(...FIELD_NAMES.map((n) => CONFIG_FIELDS[n].env.length)) + 2
   const sources = FIELD_NAMES.map((name) => {
     const field = CONFIG_FIELDS[name]
-    return `  ${`--${field.flag}`.padEnd(width)}${field.env.padEnd(envWidth)}${field.key}`
+    return `  ${`--${field.flag}`.padEnd(flagWidth)}${field.env.padEnd(envWidth)}${field.key}`
   })
   return `Usage: tlsmeshd [--config FILE] [options]
+       tlsmeshd --check-config [--config FILE] [options]
 
-Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given realms, and with
---ticket-keys, generates, shares and rotates their TLS session ticket keys.
+${paragraph('Runs a tlsmesh node: joins the mesh and replicates TLS sessions of the given realms, and with --ticket-keys, generates, shares and rotates their TLS session ticket keys.')}
 
-${lines.join('\n')}
-  ${'--config FILE'.padEnd(width)}YAML config file (or ${CONFIG_FILE_ENV}); flags win over the environment, which wins over the file
-  ${'--print-config'.padEnd(width)}print the resulting config (YAML, with where each value came from) and exit
-  ${'-h, --help'.padEnd(width)}show this help
+Options:
+${options.join('\n')}
+${[
+  ...option(
+    '--config FILE',
+    `YAML config file (or ${CONFIG_FILE_ENV}); flags win over the environment, which wins over the file`,
+  ),
+  ...option(
+    '--check-config',
+    'check the configuration: read it, open every file it names, bind nothing; print "configuration OK" (exit 0) or the error (exit 2)',
+  ),
+  ...option('--print-config', 'print the resulting config (YAML, with where each value came from) and exit'),
+  ...option('--version', 'print the version and exit'),
+  ...option('-h, --help', 'show this help'),
+].join('\n')}
 
-Every option can come from a flag, an environment variable or a config file key (lists: repeat the
-flag, comma-separate the variable, a YAML sequence in the file):
-  ${'flag'.padEnd(width)}${'environment'.padEnd(envWidth)}config file key
+${paragraph('Sizes: bytes, or with kB, MB, GB (powers of 1000) or K, KiB, M, MiB, G, GiB (powers of 1024). Durations: a number with a unit, ms, s, m, h or d, alone or combined (1h30m).')}
+
+${paragraph('Every option can come from a flag, an environment variable or a config file key (lists: repeat the flag, comma-separate the variable, a YAML sequence in the file):')}
+  ${'flag'.padEnd(flagWidth)}${'environment'.padEnd(envWidth)}config file key
 ${sources.join('\n')}
 
-SIGHUP re-reads the config file and the flags and applies the log level and new seeds; other changes
-need a restart and are logged as such. SIGTERM or SIGINT stops the node; a second one exits at once.
+${paragraph('SIGHUP re-reads the config file and the flags and applies the log level and new seeds; other changes need a restart and are logged as such. SIGTERM or SIGINT stops the node; a second one exits at once.')}
+
+${paragraph('Exit codes: 0 ok, 1 failed, 2 a setting refused (one line on stderr naming it).')}
 `
 }
 
@@ -261,8 +320,16 @@ function checkKeyPath(field: string, value: string): string {
   return value
 }
 
+/**
+ * kB, MB, GB are powers of 1000 (SI, as disks and `ls --si` count); K, M, G and KiB, MiB, GiB powers
+ * of 1024, as `64M` always meant here. Case is not significant: nobody sizes a replica in millibytes.
+ */
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
+  B: 1,
+  KB: 1000,
+  MB: 1000 ** 2,
+  GB: 1000 ** 3,
   K: 1024,
   KIB: 1024,
   M: 1024 ** 2,
@@ -271,13 +338,25 @@ const SIZE_UNITS: Record<string, number> = {
   GIB: 1024 ** 3,
 }
 
-function parseSize(field: string, value: string): number {
+/** Bytes as `parseSize` reads them back: the largest power-of-1024 unit that divides them exactly. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return String(bytes)
+}
+
+export function parseSize(field: string, value: string): number {
   const match = /^(\d+)\s*([a-z]*)$/i.exec(value.trim())
   const unit = SIZE_UNITS[(match?.[2] ?? '').toUpperCase()]
   const bytes = match !== null && unit !== undefined ? Number(match[1]) * unit : Number.NaN
   if (!Number.isSafeInteger(bytes) || bytes < MIN_REPLICA_MAX_BYTES || bytes > MAX_REPLICA_MAX_BYTES) {
     throw new InvalidOptionError(
-      `${field}: expected a size from 1MiB to 16GiB (bytes, or with K, KiB, M, MiB, G, GiB: powers of 1024), got "${value}"`,
+      `${field}: expected a size from 1MiB to 16GiB (bytes, or with kB, MB, GB: powers of 1000, or K, KiB, M, MiB, G, GiB: powers of 1024), got "${value}"`,
     )
   }
   return bytes
@@ -592,7 +671,10 @@ export interface ParsedFlags {
   values: RawConfig
   configFile?: string
   printConfig: boolean
+  /** `--check-config`: check everything, open every file named, bind nothing, and exit. */
+  checkConfig: boolean
   help: boolean
+  version: boolean
 }
 
 /** Parses the command line alone (no checks of the values yet). */
@@ -600,7 +682,9 @@ export function parseFlags(argv: string[]): ParsedFlags {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
     config: { type: 'string' },
     'print-config': { type: 'boolean' },
+    'check-config': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
   }
   for (const name of FIELD_NAMES) {
     const field = CONFIG_FIELDS[name]
@@ -619,7 +703,7 @@ export function parseFlags(argv: string[]): ParsedFlags {
       options,
     }).values
   } catch (err) {
-    throw new InvalidOptionError((err as Error).message)
+    throw new InvalidOptionError(flagError(err as NodeJS.ErrnoException))
   }
   const values: RawConfig = {}
   for (const name of FIELD_NAMES) {
@@ -633,7 +717,26 @@ export function parseFlags(argv: string[]): ParsedFlags {
     values,
     ...(config !== undefined ? { configFile: config } : {}),
     printConfig: parsed['print-config'] === true,
+    checkConfig: parsed['check-config'] === true,
     help: parsed.help === true,
+    version: parsed.version === true,
+  }
+}
+
+/** parseArgs's refusals as one line naming the flag first, like every other refusal. */
+function flagError(err: NodeJS.ErrnoException): string {
+  const flag = /'(-[^'\s]*)/.exec(err.message)?.[1]
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `${flag ?? err.message}: unknown option (see "tlsmeshd --help")`
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `${/'([^']*)'/.exec(err.message)?.[1] ?? err.message}: unexpected argument (options start with --)`
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return flag !== undefined && /argument missing/.test(err.message)
+        ? `${flag.split(' ')[0]}: needs a value`
+        : err.message
+    default:
+      return err.message
   }
 }
 

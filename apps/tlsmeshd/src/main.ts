@@ -1,22 +1,32 @@
 import { type LoadedConfig, loadDaemonConfig } from './config-file.ts'
 import { SHUTDOWN_TIMEOUT_MS } from './constants.ts'
-import { type Daemon, startDaemon } from './daemon.ts'
+import type { Daemon } from './daemon.ts'
 import { InvalidOptionError, USAGE } from './daemon-options.ts'
-import { createDaemonLogger } from './logger.ts'
 import { formatConfig } from './print-config.ts'
+import { checkNamedFiles, type SettingContext, settingOfStartupError } from './startup-checks.ts'
+import { PACKAGE_VERSION } from './version.ts'
 
 const argv = process.argv.slice(2)
+
+/** A setting refused: one line on stderr naming it, exit 2, whatever stage found it. */
+function refuse(err: InvalidOptionError): never {
+  process.stderr.write(`tlsmeshd: ${err.message}\n`)
+  process.exit(2)
+}
 
 let loaded: LoadedConfig
 try {
   loaded = await loadDaemonConfig(argv, process.env)
 } catch (err) {
   if (!(err instanceof InvalidOptionError)) throw err
-  process.stderr.write(`tlsmeshd: ${err.message}\n(see "tlsmeshd --help")\n`)
-  process.exit(2)
+  refuse(err)
 }
 if (loaded.kind === 'help') {
   process.stdout.write(USAGE)
+  process.exit(0)
+}
+if (loaded.kind === 'version') {
+  process.stdout.write(`tlsmeshd ${PACKAGE_VERSION}\n`)
   process.exit(0)
 }
 if (loaded.kind === 'print') {
@@ -25,7 +35,33 @@ if (loaded.kind === 'print') {
   process.exit(0)
 }
 
-const logger = createDaemonLogger({ level: loaded.options.logLevel, format: loaded.options.logFormat })
+// Loaded only to run: libp2p and pino take a second that --help, --version and the checks do without;
+// started now so that the load overlaps the checks of the files below.
+const running =
+  loaded.kind === 'run' ? Promise.all([import('./daemon.ts'), import('./logger.ts')]) : undefined
+
+const context: SettingContext = {
+  origins: loaded.origins,
+  configFile: loaded.configFile,
+  credentialsDirectory: process.env.CREDENTIALS_DIRECTORY,
+}
+// The files named are opened before anything is bound or logged, by start-up and --check-config
+// alike (like `nginx -t`): what passes the check gets past this point of a start.
+try {
+  await checkNamedFiles(loaded.options, context)
+} catch (err) {
+  if (!(err instanceof InvalidOptionError)) throw err
+  refuse(err)
+}
+if (loaded.kind === 'check') {
+  for (const warning of loaded.warnings) process.stderr.write(`tlsmeshd: ${warning}\n`)
+  process.stdout.write('configuration OK\n')
+  process.exit(0)
+}
+const options = loaded.options
+
+const [{ startDaemon }, { createDaemonLogger }] = await running!
+const logger = createDaemonLogger({ level: options.logLevel, format: options.logFormat })
 const log = logger.child({ module: 'main' })
 for (const warning of loaded.warnings) log.warn(warning)
 if (loaded.configFile !== undefined) log.info({ configFile: loaded.configFile }, 'configuration read')
@@ -42,7 +78,7 @@ process.on('SIGHUP', () => {
 
 let daemon: Daemon
 try {
-  daemon = await startDaemon(loaded.options, logger, {
+  daemon = await startDaemon(options, logger, {
     origins: loaded.origins,
     ...(loaded.configFile !== undefined ? { configFile: loaded.configFile } : {}),
     ...(process.env.CREDENTIALS_DIRECTORY !== undefined
@@ -50,14 +86,12 @@ try {
       : {}),
   })
 } catch (err) {
-  // A setting found wrong only now (a key file others can read, a path that is not there): one line,
-  // exit 2, like a setting refused before start-up.
-  if (err instanceof InvalidOptionError) {
-    process.stderr.write(`tlsmeshd: ${err.message}\n`)
-    process.exit(2)
-  }
-  log.fatal({ err: (err as Error).message }, 'start-up failed')
-  process.stderr.write(`tlsmeshd: ${(err as Error).message}\n`)
+  // A setting found wrong only now (a port in use, a key file others can read): one line naming it,
+  // exit 2, like a setting refused before start-up. Printed once: stderr, not also as a fatal log.
+  const refusal = settingOfStartupError(err, options, context)
+  if (refusal !== undefined) refuse(refusal)
+  log.debug({ err }, 'start-up failed')
+  process.stderr.write(`tlsmeshd: start-up failed: ${(err as Error).message.split('\n')[0]}\n`)
   process.exit(1)
 }
 
@@ -95,7 +129,7 @@ function reload(daemon: Daemon): void {
   }
   reloading = loadDaemonConfig(argv, process.env)
     .then((next) => {
-      if (next.kind !== 'run' && next.kind !== 'print') return
+      if (next.kind === 'help' || next.kind === 'version') return
       daemon.reload(next.options)
     })
     .catch((err: Error) => {

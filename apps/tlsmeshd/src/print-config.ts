@@ -1,6 +1,13 @@
 import { stringify } from 'yaml'
 import { CONFIG_FIELDS, FIELD_NAMES, type FieldName, type Origin } from './config-fields.ts'
-import { type DaemonOptions, formatDuration, formatHostPort, type ResolvedConfig } from './daemon-options.ts'
+import {
+  type DaemonOptions,
+  DEFAULT_VALUES,
+  formatDuration,
+  formatHostPort,
+  formatSize,
+  type ResolvedConfig,
+} from './daemon-options.ts'
 
 /** Each setting as the config file would spell it; undefined when not set. */
 function fileValues(
@@ -22,7 +29,7 @@ function fileValues(
     memcacheSocket: options.memcache?.socketPath,
     memcacheRealm: options.memcache?.realm,
     memcacheAllowUsers: options.memcache?.allowUsers,
-    replicaMaxBytes: options.replica.maxBytesPerRealm,
+    replicaMaxBytes: formatSize(options.replica.maxBytesPerRealm),
     replicaMaxEntries: options.replica.maxEntriesPerRealm,
     ticketKeys: options.ticketKeys?.realms,
     ticketKeyProposers: options.ticketKeys?.proposers,
@@ -63,18 +70,27 @@ export function formatConfig(resolved: ResolvedConfig): string {
     '# tlsmeshd: resulting configuration (flags > environment > config file > defaults)',
     ...(resolved.configFile !== undefined ? [`# config file: ${resolved.configFile}`] : []),
   ]
-  for (const name of FIELD_NAMES) {
-    const { key } = CONFIG_FIELDS[name]
-    const value = values[name]
-    const note = originNote(name, resolved.origins[name], resolved.configFile)
-    if (value === undefined) {
-      lines.push(`# ${key}: (not set)`)
-    } else if (Array.isArray(value)) {
-      lines.push(value.length === 0 ? `${key}: []  # ${note}` : `${key}:  # ${note}`)
-      for (const item of value) lines.push(`  - ${stringify(item).trimEnd()}`)
+  const entry = (prefix: string, key: string, value: unknown, note: string): void => {
+    if (Array.isArray(value)) {
+      lines.push(value.length === 0 ? `${prefix}${key}: []  # ${note}` : `${prefix}${key}:  # ${note}`)
+      for (const item of value) lines.push(`${prefix}  - ${stringify(item).trimEnd()}`)
     } else {
-      lines.push(`${key}: ${stringify(value).trimEnd()}  # ${note}`)
+      lines.push(`${prefix}${key}: ${stringify(value).trimEnd()}  # ${note}`)
     }
+  }
+  for (const name of FIELD_NAMES) {
+    const field = CONFIG_FIELDS[name]
+    const value = values[name]
+    if (value !== undefined) {
+      entry('', field.key, value, originNote(name, resolved.origins[name], resolved.configFile))
+      continue
+    }
+    // Not in force: the default it would take, commented out so that the file reads back the same
+    // (a ticket key setting without ticket-keys is refused), or what holds without it.
+    const fallback = DEFAULT_VALUES[name]
+    const applies = field.needs !== undefined ? `, with --${field.needs}` : ''
+    if (fallback !== undefined) entry('# ', field.key, fallback, `default${applies}`)
+    else lines.push(`# ${field.key}:  # default: ${field.unset ?? 'none'}${applies}`)
   }
   return `${lines.join('\n')}\n`
 }
