@@ -213,7 +213,7 @@ const FIELDS = {
     kind: 'string',
     arg: 'DIR',
     help: 'write the keys for nginx or HAProxy into DIR/<realm>/ (absolute; put it on tmpfs, mode 0700)',
-    unset: 'off (keys stay in memory and the mesh)',
+    unset: 'off, the keys stay in memory and the mesh',
     needs: 'ticket-keys',
   },
   ticketKeysFormat: {
