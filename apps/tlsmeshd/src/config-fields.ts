@@ -71,8 +71,8 @@ const FIELDS = {
     env: 'TLSMESH_SEEDS',
     key: 'seeds',
     kind: 'list',
-    arg: 'MULTIADDR',
-    help: 'peer to join through, with /p2p/<peer id>, repeatable (SIGHUP dials new ones)',
+    arg: 'ADDR',
+    help: 'a node to join through: HOST:PORT, /dns4/NAME/tcp/PORT or a multiaddr (/p2p/<peer id> optional), repeatable (SIGHUP dials new ones)',
     reloadable: true,
   },
   realms: {

@@ -32,8 +32,9 @@ import {
   ticketKeySigners,
 } from './daemon-ticket-keys.ts'
 import { watchPeerMembership } from './peer-membership-log.ts'
+import { PACKAGE_VERSION } from './version.ts'
 
-export const VERSION = '0.1.0'
+export const VERSION = PACKAGE_VERSION
 
 /** What a reload did: settings applied, and settings that differ but need a restart. */
 export interface ReloadResult {
