@@ -27,7 +27,12 @@ import {
   waitForPort,
   waitUntil,
 } from './lib/managed-process.ts'
-import { sClient, type TlsVersion } from './lib/tls-clients.ts'
+import {
+  sClient,
+  type TlsVersion,
+  ticketKeyName,
+  waitForCurrentKeys as waitForCurrentKeysOf,
+} from './lib/tls-clients.ts'
 import { createMeshKey } from './lib/tlsmeshd-fleet.ts'
 
 const run = promisify(execFile)
@@ -134,22 +139,6 @@ async function waitReady(daemon: Daemon, timeoutMs = 25_000): Promise<{ ms: numb
   return { ms, proposed: (await daemon.keys()).proposed }
 }
 
-/** The key name a ticket was made under: its first 16 bytes (RFC 5077 key_name). */
-function ticketKeyName(sessionFile: string): string {
-  const text = execFileSync('openssl', ['sess_id', '-in', sessionFile, '-noout', '-text'], {
-    encoding: 'utf8',
-  })
-  const first = text
-    .split('TLS session ticket:')[1]
-    ?.split('\n')
-    .find((line) => /^\s*0000 - /.test(line))
-  if (first === undefined) throw new Error(`no ticket in ${sessionFile}`)
-  return first
-    .replace(/^\s*0000 - /, '')
-    .slice(0, 48)
-    .replace(/[^0-9a-f]/g, '')
-}
-
 function nginxConf(instance: Nginx, certDir: string, slots: number): string {
   return `daemon off;
 master_process on;
@@ -205,27 +194,7 @@ describe.skipIf(!nginxInstalled)('tlsmeshd ticket keys with three real nginx', (
     }
   }
 
-  /** Until every nginx hands out tickets under its daemon's current key (its reload is done). */
-  const waitForCurrentKeys = async (): Promise<string> => {
-    let expected = ''
-    for (const instance of nginx) {
-      const probe = join(dir, `probe-${instance.name}.pem`)
-      await waitUntil(
-        `${instance.name} to encrypt under its daemon's current key`,
-        async () => {
-          const current = (await instance.daemon.keys()).current?.name
-          await sClient({ host: '127.0.0.1', port: instance.port, version: 'TLSv1.3', sessOut: probe })
-          if (current !== undefined && ticketKeyName(probe) === current) {
-            expected = current
-            return true
-          }
-          return undefined
-        },
-        { timeoutMs: 10_000, intervalMs: 100 },
-      )
-    }
-    return expected
-  }
+  const waitForCurrentKeys = (): Promise<string> => waitForCurrentKeysOf(nginx, dir)
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tlsmesh-ticket-daemons-'))

@@ -32,7 +32,12 @@ import {
   stopAll,
   waitUntil,
 } from './lib/managed-process.ts'
-import { sClient, type TlsVersion } from './lib/tls-clients.ts'
+import {
+  sClient,
+  type TlsVersion,
+  ticketKeyName,
+  waitForCurrentKeys as waitForCurrentKeysOf,
+} from './lib/tls-clients.ts'
 import { createMeshKey } from './lib/tlsmeshd-fleet.ts'
 
 const TLSMESHD = fileURLToPath(new URL('../../apps/tlsmeshd/bin/tlsmeshd.js', import.meta.url))
@@ -103,22 +108,6 @@ async function startDaemon(name: string, meshKey: string, args: string[]): Promi
   }
 }
 
-/** The key name a ticket was made under: its first 16 bytes (RFC 5077 key_name). */
-function ticketKeyName(sessionFile: string): string {
-  const text = execFileSync('openssl', ['sess_id', '-in', sessionFile, '-noout', '-text'], {
-    encoding: 'utf8',
-  })
-  const first = text
-    .split('TLS session ticket:')[1]
-    ?.split('\n')
-    .find((line) => /^\s*0000 - /.test(line))
-  if (first === undefined) throw new Error(`no ticket in ${sessionFile}`)
-  return first
-    .replace(/^\s*0000 - /, '')
-    .slice(0, 48)
-    .replace(/[^0-9a-f]/g, '')
-}
-
 /** The lines of an instance's key file, base64, oldest first. */
 async function keyFileLines(instance: Instance): Promise<string[]> {
   return (await readFile(join(instance.keyDir, HAPROXY_KEY_FILE), 'utf8')).split('\n').filter((l) => l !== '')
@@ -161,27 +150,7 @@ describe.skipIf(!haproxyInstalled())('tlsmeshd ticket keys with three real HAPro
   const numbers: Record<string, unknown> = {}
   let cleanup: () => void = () => {}
 
-  /** Until every HAProxy hands out tickets under its daemon's current key (its reload is done). */
-  const waitForCurrentKeys = async (): Promise<string> => {
-    let expected = ''
-    for (const instance of instances) {
-      const probe = join(dir, `probe-${instance.name}.pem`)
-      await waitUntil(
-        `${instance.name} to encrypt under its daemon's current key`,
-        async () => {
-          const current = (await instance.daemon.keys()).current?.name
-          await sClient({ host: '127.0.0.1', port: instance.port, version: 'TLSv1.3', sessOut: probe })
-          if (current !== undefined && ticketKeyName(probe) === current) {
-            expected = current
-            return true
-          }
-          return undefined
-        },
-        { timeoutMs: 10_000, intervalMs: 100 },
-      )
-    }
-    return expected
-  }
+  const waitForCurrentKeys = (): Promise<string> => waitForCurrentKeysOf(instances, dir)
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tlsmesh-haproxy-tickets-'))

@@ -1,10 +1,12 @@
 // The two TLS clients of the interop tests: `openssl s_client` (the reference an operator reaches
 // for, sessions kept in files) and Node's tls (fast enough for loops, and a handshake timer).
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { connect } from 'node:tls'
 import { promisify } from 'node:util'
+import { waitUntil } from './managed-process.ts'
 
 const run = promisify(execFile)
 
@@ -257,4 +259,52 @@ export async function timeHandshakes(
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10
+}
+
+/** The name (first 16 bytes, hex) of the key that sealed the ticket in an `openssl s_client -sess_out` file. */
+export function ticketKeyName(sessionFile: string): string {
+  const text = execFileSync('openssl', ['sess_id', '-in', sessionFile, '-noout', '-text'], {
+    encoding: 'utf8',
+  })
+  const first = text
+    .split('TLS session ticket:')[1]
+    ?.split('\n')
+    .find((line) => /^\s*0000 - /.test(line))
+  if (first === undefined) throw new Error(`no ticket in ${sessionFile}`)
+  return first
+    .replace(/^\s*0000 - /, '')
+    .slice(0, 48)
+    .replace(/[^0-9a-f]/g, '')
+}
+
+/** A TLS server whose ticket keys a tlsmeshd writes (nginx, HAProxy). */
+export interface TicketServer {
+  name: string
+  port: number
+  daemon: { keys(): Promise<{ current: { name: string } | null }> }
+}
+
+/**
+ * Until every server hands out tickets under its daemon's current key (its reload is done); the
+ * name of that key. Probe sessions are written in `dir`.
+ */
+export async function waitForCurrentKeys(servers: readonly TicketServer[], dir: string): Promise<string> {
+  let expected = ''
+  for (const server of servers) {
+    const probe = join(dir, `probe-${server.name}.pem`)
+    await waitUntil(
+      `${server.name} to encrypt under its daemon's current key`,
+      async () => {
+        const current = (await server.daemon.keys()).current?.name
+        await sClient({ host: '127.0.0.1', port: server.port, version: 'TLSv1.3', sessOut: probe })
+        if (current !== undefined && ticketKeyName(probe) === current) {
+          expected = current
+          return true
+        }
+        return undefined
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    )
+  }
+  return expected
 }
