@@ -6,12 +6,13 @@
 // killed (its process group) before the test ends, so the docs cannot rot and a failure leaves
 // nothing running.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ManagedProcess, onInterrupt, startProcess, waitUntil } from './lib/managed-process.ts'
+import { memcachedCommand } from './lib/memcached-text.ts'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const NODES = 3
@@ -44,23 +45,7 @@ async function freePortBase(): Promise<number> {
   throw new Error('no free range of ports for PORT_BASE')
 }
 
-/** One memcached text command over a fresh connection; resolves with the reply up to `end`. */
-function memcached(port: number, command: string, end: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let reply = ''
-    socket.setTimeout(5000, () => socket.destroy(new Error(`memcached ${command.split(' ')[0]}: timeout`)))
-    socket.on('data', (chunk) => {
-      reply += chunk.toString('latin1')
-      if (end.test(reply)) {
-        socket.end()
-        resolve(reply)
-      }
-    })
-    socket.on('error', reject)
-    socket.write(command)
-  })
-}
+const memcached = memcachedCommand
 
 async function adminJson<T>(port: number, path: string): Promise<T> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) })

@@ -6,11 +6,11 @@
 // at the seed, which it notices at a redial because the name is resolved again each time. All of
 // them join and replicate a record written through any one of them.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { onInterrupt, waitUntil } from './lib/managed-process.ts'
+import { memcachedCommand } from './lib/memcached-text.ts'
 import { createMeshKey, startTlsmeshd, type Tlsmeshd } from './lib/tlsmeshd-fleet.ts'
 
 const HOSTS = '/etc/hosts'
@@ -28,23 +28,7 @@ function hostsEntry(ip?: string): void {
   writeFileSync(HOSTS, `${kept.join('\n')}\n`)
 }
 
-/** One memcached text command over a fresh connection; resolves with the reply up to its end marker. */
-function memcached(port: number, command: string, end: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let reply = ''
-    socket.setTimeout(5000, () => socket.destroy(new Error(`memcached ${command.split(' ')[0]}: timeout`)))
-    socket.on('data', (chunk) => {
-      reply += chunk.toString('latin1')
-      if (end.test(reply)) {
-        socket.end()
-        resolve(reply)
-      }
-    })
-    socket.on('error', reject)
-    socket.write(command)
-  })
-}
+const memcached = memcachedCommand
 
 describe('seeds by address and by name, without peer ids', () => {
   let dir: string
