@@ -35,7 +35,7 @@ import {
 import {
   sClient,
   type TlsVersion,
-  ticketKeyName,
+  ticketsUnderOneKey,
   waitForCurrentKeys as waitForCurrentKeysOf,
 } from './lib/tls-clients.ts'
 import { createMeshKey } from './lib/tlsmeshd-fleet.ts'
@@ -272,29 +272,10 @@ describe.skipIf(!haproxyInstalled())('tlsmeshd ticket keys with three real HAPro
 
   it('resumes tickets from before a rotation through it, then none once HAProxy drops the key at the next rotation', async () => {
     const [one] = instances as [Instance]
-    let before: Array<{ version: TlsVersion; file: string }> = []
-    let oldKey: { name: string; period: number } | undefined
-    for (let attempt = 0; attempt < 4 && oldKey === undefined; attempt++) {
-      const name = await waitForCurrentKeys()
-      const current = (await one.daemon.keys()).current!
-      const rotationAt = (current.period + 1) * ROTATION_MS
-      if (rotationAt - Date.now() < 2500) {
-        await new Promise((r) => setTimeout(r, rotationAt - Date.now() + 300))
-        continue
-      }
-      before = []
-      for (const instance of instances) {
-        for (const version of VERSIONS) {
-          const file = join(dir, `before-${instance.name}-${version}.pem`)
-          await sClient({ host: '127.0.0.1', port: instance.port, version, sessOut: file })
-          before.push({ version, file })
-        }
-      }
-      if (before.every(({ file }) => ticketKeyName(file) === name) && Date.now() < rotationAt) {
-        oldKey = { name, period: current.period }
-      }
-    }
-    if (oldKey === undefined) throw new Error('no period long enough to make the tickets in')
+    const { before, oldKey } = await ticketsUnderOneKey(instances, dir, {
+      rotationMs: ROTATION_MS,
+      versions: VERSIONS,
+    })
     const rotationAt = (oldKey.period + 1) * ROTATION_MS
     const droppedAt = rotationAt + ROTATION_MS
 

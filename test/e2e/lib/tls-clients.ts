@@ -281,7 +281,7 @@ export function ticketKeyName(sessionFile: string): string {
 export interface TicketServer {
   name: string
   port: number
-  daemon: { keys(): Promise<{ current: { name: string } | null }> }
+  daemon: { keys(): Promise<{ current: { name: string; period: number } | null }> }
 }
 
 /**
@@ -307,4 +307,40 @@ export async function waitForCurrentKeys(servers: readonly TicketServer[], dir: 
     )
   }
   return expected
+}
+
+/**
+ * One session file per server and TLS version, all sealed under the same key and made at least
+ * 2.5 s before its rotation (a period too close to its end is waited out, up to four times), and
+ * that key. `rotationMs` is the daemons' rotation, periods counted from the epoch.
+ */
+export async function ticketsUnderOneKey(
+  servers: readonly TicketServer[],
+  dir: string,
+  init: { rotationMs: number; versions: readonly TlsVersion[] },
+): Promise<{
+  before: Array<{ version: TlsVersion; file: string }>
+  oldKey: { name: string; period: number }
+}> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const name = await waitForCurrentKeys(servers, dir)
+    const current = (await servers[0]!.daemon.keys()).current!
+    const rotationAt = (current.period + 1) * init.rotationMs
+    if (rotationAt - Date.now() < 2500) {
+      await new Promise((r) => setTimeout(r, rotationAt - Date.now() + 300))
+      continue
+    }
+    const before: Array<{ version: TlsVersion; file: string }> = []
+    for (const server of servers) {
+      for (const version of init.versions) {
+        const file = join(dir, `before-${server.name}-${version}.pem`)
+        await sClient({ host: '127.0.0.1', port: server.port, version, sessOut: file })
+        before.push({ version, file })
+      }
+    }
+    if (before.every(({ file }) => ticketKeyName(file) === name) && Date.now() < rotationAt) {
+      return { before, oldKey: { name, period: current.period } }
+    }
+  }
+  throw new Error('no period long enough to make the tickets in')
 }
