@@ -57,7 +57,7 @@ export interface SyncServiceComponents {
   onMerged?: (outcome: MergeOutcome, record: SessionRecord) => void
   /** Counts records refused before the replica saw them. */
   onRefused?: (reason: RecordRefusal, records: number) => void
-  /** A peer sent forged, unrequested or unowned records: a strike against it. */
+  /** A peer sent forged or unrequested records: a strike against it. */
   penalize?: (peer: string, reason: RecordRefusal) => void
   logger?: Logger
 }
