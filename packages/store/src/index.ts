@@ -11,6 +11,7 @@ export {
 export { LocalSessionCache, type LocalSessionCacheInit } from './local-session-cache.ts'
 export { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 export {
+  type ChangeReason,
   type ContestRule,
   compareVersions,
   createReplicaStore,
@@ -21,6 +22,7 @@ export {
   type ReplicaStoreInit,
   type ReplicaStoreLimits,
   type ReplicaStoreStats,
+  type ReplicaWatcher,
   recordSize,
 } from './replica-store.ts'
 export type { SessionCache } from './session-cache.ts'

@@ -23,6 +23,22 @@ export type ContestRule = (existing: SessionRecord, incoming: SessionRecord, now
 /** Why a record left the replica without being replaced: the LRU budget, or its own expiry. */
 export type RemovalReason = 'evict' | 'expire'
 
+/** Why a record left a realm: a newer version took its place, or a `RemovalReason`. */
+export type ChangeReason = RemovalReason | 'replace'
+
+/**
+ * Follows every change of the replica's content, for whoever keeps an index of it (the mesh's sync
+ * digests). A replacement is reported as the old version's `removed` and then the new one's `stored`;
+ * evictions a record causes come before its `stored`. Called once the store is consistent again, but
+ * from inside `merge`/`get`/`peek`/`prune`: must not throw, and must not write to the store. A stored
+ * record gaining a proof (`attachProof`, a duplicate) is no change: it is the same object.
+ */
+export interface ReplicaWatcher {
+  /** `record` is the store's own copy, as `entries` and `peek` hand it out later. */
+  stored(record: SessionRecord): void
+  removed(record: SessionRecord, reason: ChangeReason): void
+}
+
 export interface ReplicaStoreInit {
   /** If given, only these realms are accepted; otherwise any valid realm name, up to `maxRealms`. */
   realms?: string[]
@@ -84,7 +100,7 @@ export class ReplicaStore {
   readonly #configured: ReadonlySet<string> | undefined
   readonly #caches = new Map<string, RealmCache>()
   readonly #shares = new WeakMap<RealmCache, OriginShares>()
-  readonly #onEvict: ((record: SessionRecord, reason: RemovalReason) => void) | undefined
+  readonly #watchers = new Set<ReplicaWatcher>()
   readonly #contested: ReadonlyMap<string, ContestRule>
   #evictions = 0
   #expirations = 0
@@ -114,7 +130,15 @@ export class ReplicaStore {
       }
       this.#configured = new Set(init.realms)
     }
-    this.#onEvict = init.onEvict
+    const { onEvict } = init
+    if (onEvict !== undefined) {
+      this.watch({
+        stored: () => {},
+        removed: (record, reason) => {
+          if (reason !== 'replace') onEvict(record, reason)
+        },
+      })
+    }
     this.#contested = new Map(Object.entries(init.contested ?? {}))
   }
 
@@ -159,8 +183,19 @@ export class ReplicaStore {
     cache ??= this.#createCache(record.realm)
     if (outcome === 'added' && source === 'peer' && this.#overQuota(cache, record)) return 'over-quota'
     this.#shares.get(cache)!.add(record.origin, recordSize(record))
-    cache.set(key, copyRecord(record))
+    const stored = copyRecord(record)
+    // lru-cache reports what this displaced (the old version, evictions) before `set` returns.
+    cache.set(key, stored)
+    for (const watcher of this.#watchers) watcher.stored(stored)
     return outcome
+  }
+
+  /** Reports every later change of the replica's content to `watcher`; returns what stops it. */
+  watch(watcher: ReplicaWatcher): () => void {
+    this.#watchers.add(watcher)
+    return () => {
+      this.#watchers.delete(watcher)
+    }
   }
 
   /** A full realm refuses a new record from an origin at its fair share rather than evict another's. */
@@ -282,7 +317,11 @@ export class ReplicaStore {
     // lru-cache reports this removal as 'delete', which the disposer ignores.
     cache.delete(key)
     this.#expirations++
-    this.#onEvict?.(record, 'expire')
+    this.#removed(record, 'expire')
+  }
+
+  #removed(record: SessionRecord, reason: ChangeReason): void {
+    for (const watcher of this.#watchers) watcher.removed(record, reason)
   }
 
   #createCache(realm: string): RealmCache {
@@ -290,14 +329,15 @@ export class ReplicaStore {
       max: this.limits.maxEntriesPerRealm,
       maxSize: this.limits.maxBytesPerRealm,
       sizeCalculation: recordSize,
-      // disposeAfter rather than dispose: it runs once the cache is consistent, so `onEvict` may read
+      // disposeAfter rather than dispose: it runs once the cache is consistent, so watchers may read
       // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
-      // removal of an expired one.
+      // removal of an expired one (reported by #expire).
       disposeAfter: (record, _key, reason) => {
         this.#shares.get(cache)?.remove(record.origin, recordSize(record))
+        if (reason === 'set') this.#removed(record, 'replace')
         if (reason !== 'evict') return
         this.#evictions++
-        this.#onEvict?.(record, 'evict')
+        this.#removed(record, 'evict')
       },
     })
     this.#caches.set(realm, cache)
