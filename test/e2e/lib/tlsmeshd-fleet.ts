@@ -25,6 +25,8 @@ export interface TlsmeshdInit {
   memcacheSocket?: string
   /** More flags, e.g. ['--log-level', 'trace']. */
   extraArgs?: string[]
+  /** How to run tlsmeshd: an installed binary, say. Default: the checkout's, under this Node. */
+  command?: string[]
 }
 
 export interface Tlsmeshd {
@@ -41,16 +43,17 @@ export interface Tlsmeshd {
   stop(): Promise<void>
 }
 
-/** `tlsmesh keygen --out file`, as the README tells an operator. */
-export async function createMeshKey(file: string): Promise<void> {
-  await run(process.execPath, [TLSMESH, 'keygen', '--out', file], { timeout: 20_000 })
+/** `tlsmesh keygen --out file`, as the README tells an operator; `command` runs another tlsmesh. */
+export async function createMeshKey(file: string, command = [process.execPath, TLSMESH]): Promise<void> {
+  await run(command[0]!, [...command.slice(1), 'keygen', '--out', file], { timeout: 20_000 })
 }
 
 export async function startTlsmeshd(init: TlsmeshdInit): Promise<Tlsmeshd> {
   const adminPort = await freePort()
   const memcachePort = init.memcacheTcp === true ? await freePort() : undefined
+  const [command, ...commandArgs] = init.command ?? [process.execPath, TLSMESHD]
   const args = [
-    TLSMESHD,
+    ...commandArgs,
     '--mesh-key',
     init.meshKeyFile,
     '--listen',
@@ -64,7 +67,7 @@ export async function startTlsmeshd(init: TlsmeshdInit): Promise<Tlsmeshd> {
     ...(init.memcacheSocket !== undefined ? ['--memcache-socket', init.memcacheSocket] : []),
     ...(init.extraArgs ?? []),
   ]
-  const child = startProcess(init.name, process.execPath, args)
+  const child = startProcess(init.name, command!, args)
   const adminUrl = `http://127.0.0.1:${adminPort}`
   const status = async (): Promise<DaemonStatus> => {
     const response = await fetch(`${adminUrl}/status`, { signal: AbortSignal.timeout(5000) })

@@ -1,0 +1,79 @@
+// The `tlsmesh` npm package: both binaries (tlsmeshd, tlsmesh) bundled with everything they import,
+// so that it installs with no dependency to fetch and starts without loading a thousand modules.
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as esbuild from 'esbuild'
+import type { Manifest } from './workspace-packages.ts'
+
+/**
+ * ESM bundles of CommonJS dependencies call `require`, which an ES module lacks; each output file
+ * gets one made from its own URL. Code splitting keeps libp2p and pino in chunks that only a
+ * running daemon loads, so `--help`, `--version` and the CLI's commands stay fast.
+ */
+const BANNER = `#!/usr/bin/env node
+import { createRequire as __tlsmeshCreateRequire } from 'node:module';
+const require = __tlsmeshCreateRequire(import.meta.url);`
+
+export async function bundleApps(root: string, stage: string, version: string): Promise<void> {
+  rmSync(stage, { recursive: true, force: true })
+  mkdirSync(stage, { recursive: true })
+  const result = await esbuild.build({
+    entryPoints: [
+      { in: join(root, 'apps/tlsmeshd/src/main.ts'), out: 'tlsmeshd' },
+      { in: join(root, 'apps/tlsmesh/src/main.ts'), out: 'tlsmesh' },
+    ],
+    outdir: join(stage, 'dist'),
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    sourcemap: 'linked',
+    banner: { js: BANNER },
+    metafile: true,
+    logLevel: 'warning',
+  })
+  for (const bin of ['tlsmeshd', 'tlsmesh']) chmodSync(join(stage, 'dist', `${bin}.js`), 0o755)
+  writeFileSync(join(stage, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(root, result.metafile))
+  cpSync(join(root, 'LICENSE'), join(stage, 'LICENSE'))
+  cpSync(join(root, 'deploy'), join(stage, 'deploy'), { recursive: true })
+  cpSync(join(root, 'scripts/release/tlsmesh-package.md'), join(stage, 'README.md'))
+  const manifest: Manifest = {
+    name: 'tlsmesh',
+    version,
+    description: 'TLS session resumption across a fleet: tlsmeshd (the node) and tlsmesh (its CLI)',
+    license: 'Apache-2.0',
+    type: 'module',
+    bin: { tlsmeshd: 'dist/tlsmeshd.js', tlsmesh: 'dist/tlsmesh.js' },
+    files: ['dist', 'deploy', 'THIRD-PARTY-NOTICES.txt'],
+    engines: { node: '>=20' },
+  }
+  writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+}
+
+/**
+ * The license of every npm package compiled into the bundle (their licenses ask that the notice
+ * travel with the code), taken from the bundler's own list of inputs, so none can be missed.
+ */
+export function thirdPartyNotices(root: string, metafile: esbuild.Metafile): string {
+  const packageDirs = new Set<string>()
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+    if (match !== null) packageDirs.add(join(root, match[1]!))
+  }
+  const sections = [...packageDirs]
+    .map((dir) => ({
+      dir,
+      manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest,
+    }))
+    .sort((a, b) => a.manifest.name.localeCompare(b.manifest.name))
+    .map(({ dir, manifest }) => {
+      const file = readdirSync(dir).find((name) => /^(licen[cs]e|copying)/i.test(name))
+      const text = file !== undefined ? readFileSync(join(dir, file), 'utf8').trim() : '(no license file)'
+      return `${manifest.name}@${manifest.version} (${manifest.license ?? 'license not stated'})\n\n${text}\n`
+    })
+  const heading = 'tlsmesh bundles these npm packages; each is under its own license, given here.\n'
+  return [heading, ...sections].join(`\n${'-'.repeat(78)}\n\n`)
+}
