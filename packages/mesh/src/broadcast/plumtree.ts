@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
 import { randomSample } from '../random-sample.ts'
+import { RecentIds } from './recent-ids.ts'
 
 /** A GOSSIP frame's content: who made it and what it carries (a batch with its origin's signature). */
 export interface GossipPayload {
@@ -52,7 +53,7 @@ export interface PlumtreeInit {
   /** Payloads kept to answer GRAFTs. */
   cacheEntries: number
   cacheTtlMs: number
-  /** Ids remembered to drop duplicates. */
+  /** Ids remembered to drop duplicates (see RecentIds for how long). */
   seenEntries: number
   seenTtlMs: number
 }
@@ -208,7 +209,7 @@ export class Plumtree {
   private readonly eager = new Set<string>()
   private readonly lazy = new Set<string>()
   /** Ids received or sent, with the hops their first copy had travelled. */
-  private readonly seen: LRUCache<string, number>
+  private readonly seen: RecentIds<number>
   private readonly cache: LRUCache<string, GossipPayload>
   private readonly missing = new Map<string, Missing>()
   /** Duplicates in a row from each neighbour, since it last brought something new. */
@@ -251,7 +252,7 @@ export class Plumtree {
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
     this.init = init
     this.components = components
-    this.seen = new LRUCache({ max: init.seenEntries, ttl: init.seenTtlMs, ttlAutopurge: false })
+    this.seen = new RecentIds({ maxEntries: init.seenEntries, ttlMs: init.seenTtlMs })
     this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
     this.grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
   }
