@@ -225,6 +225,7 @@ class MemcacheEndpoint implements MemcacheServer {
     const bound = listener.server.address()
     if (bound === null || typeof bound === 'string') throw new Error('TCP listener has no address')
     listener.address = { transport: 'tcp', host: bound.address, port: bound.port }
+    this.#logErrors(listener)
   }
 
   async #listenSocket(ctx: EndpointContext, init: ResolvedInit, path: string): Promise<void> {
@@ -239,6 +240,7 @@ class MemcacheEndpoint implements MemcacheServer {
     }
     chmodSync(path, init.socketMode)
     listener.address = { transport: 'unix', path }
+    this.#logErrors(listener)
   }
 
   #createListener(kind: ListenerKind, ctx: EndpointContext, init: ResolvedInit): Listener {
@@ -248,10 +250,17 @@ class MemcacheEndpoint implements MemcacheServer {
     const listener: Listener = { kind, max: init.maxConnections[kind], open: 0, server }
     this.#listeners.push(listener)
     server.on('connection', (socket: Socket) => this.#accept(listener, socket, ctx, init))
-    server.on('error', (err: NodeJS.ErrnoException) => {
-      this.#components.logger?.error({ code: err.code, listener: kind }, 'memcache listener error')
-    })
     return listener
+  }
+
+  /**
+   * Logs what goes wrong with a listener once it listens. Not before: a failure to bind (address in
+   * use) rejects start(), and the daemon reports it once, naming its setting.
+   */
+  #logErrors(listener: Listener): void {
+    listener.server.on('error', (err: NodeJS.ErrnoException) => {
+      this.#components.logger?.error({ code: err.code, listener: listener.kind }, 'memcache listener error')
+    })
   }
 
   #accept(listener: Listener, socket: Socket, ctx: EndpointContext, init: ResolvedInit): void {
