@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml'
 import { CONFIG_FIELDS, FIELD_NAMES, type FieldName, type RawConfig, type RawValue } from './config-fields.ts'
 import { MAX_CONFIG_FILE_BYTES } from './constants.ts'
 import {
+  formatDuration,
   InvalidOptionError,
   parseFlags,
   type ResolvedConfig,
@@ -127,9 +128,28 @@ export async function loadDaemonConfig(
     file = { path, values: parseConfigFile(path, new TextDecoder().decode(bytes)) }
   }
   const resolved = resolveOptions({ flags: flags.values, env: fromEnv.values, ...(file ? { file } : {}) })
-  const warnings = fromEnv.unknown.map(
-    (key) => `unknown environment variable ${key} ignored (see "tlsmeshd --help" for the TLSMESH_* names)`,
-  )
+  const warnings = [
+    ...fromEnv.unknown.map(
+      (key) => `unknown environment variable ${key} ignored (see "tlsmeshd --help" for the TLSMESH_* names)`,
+    ),
+    ...settingWarnings(resolved),
+  ]
   const kind = flags.printConfig ? 'print' : flags.checkConfig ? 'check' : 'run'
   return { kind, warnings, ...resolved }
+}
+
+/**
+ * Settings that are valid but will not do what they say. HAProxy reads only the last 3 keys of its
+ * file (previous, current, next), so its tickets resume for one to two rotations, whatever
+ * --ticket-key-lifetime says; warned only when the lifetime was set, not for the defaults.
+ */
+export function settingWarnings(resolved: ResolvedConfig): string[] {
+  const keys = resolved.options.ticketKeys
+  if (keys?.files?.format !== 'haproxy' || resolved.origins.ticketKeyLifetime === 'default') return []
+  if (keys.decryptLifetimeMs <= keys.rotationMs) return []
+  return [
+    `--ticket-key-lifetime ${formatDuration(keys.decryptLifetimeMs)}: HAProxy keeps 3 keys, so its tickets ` +
+      `resume for ${formatDuration(keys.rotationMs)} to ${formatDuration(2 * keys.rotationMs)} ` +
+      `(one to two --ticket-key-rotation periods), not longer`,
+  ]
 }

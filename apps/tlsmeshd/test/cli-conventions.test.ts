@@ -195,3 +195,54 @@ describe('checkNamedFiles', () => {
     )
   })
 })
+
+describe('warnings about settings that will not do what they say', () => {
+  const noFiles = async (): Promise<Uint8Array> => {
+    throw new Error('no files here')
+  }
+  const haproxy = [
+    '--mesh-key',
+    '/k/mesh.key',
+    '--ticket-keys',
+    'default',
+    '--ticket-keys-dir',
+    '/run/tlsmesh/keys',
+    '--ticket-keys-format',
+    'haproxy',
+  ]
+
+  it('warns when a ticket key lifetime is set that HAProxy cannot keep', async () => {
+    const loaded = await loadDaemonConfig(
+      ['--check-config', ...haproxy, '--ticket-key-lifetime', '12h'],
+      {},
+      noFiles,
+    )
+    expect(loaded).toMatchObject({ kind: 'check' })
+    const warnings = (loaded as { warnings: string[] }).warnings
+    expect(warnings).toEqual([
+      '--ticket-key-lifetime 12h: HAProxy keeps 3 keys, so its tickets resume for 1h to 2h (one to two --ticket-key-rotation periods), not longer',
+    ])
+  })
+
+  it('says nothing for the defaults, for nginx, or for a lifetime HAProxy keeps', async () => {
+    for (const args of [
+      haproxy,
+      [...haproxy, '--ticket-key-lifetime', '1h'],
+      [
+        '--mesh-key',
+        '/k/mesh.key',
+        '--mesh-key',
+        '/k/mesh.key',
+        '--ticket-keys',
+        'default',
+        '--ticket-keys-dir',
+        '/k',
+        '--ticket-key-lifetime',
+        '12h',
+      ],
+    ]) {
+      const loaded = await loadDaemonConfig(['--check-config', ...args], {}, noFiles)
+      expect((loaded as { warnings: string[] }).warnings, args.join(' ')).toEqual([])
+    }
+  })
+})
