@@ -69,6 +69,7 @@ import { RecordAuthenticator } from './record-auth.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { parseSeed } from './seed-address.ts'
 import { createSeedDialer } from './seed-dialer.ts'
+import { RealmDigests } from './sync/realm-digests.ts'
 import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
 
@@ -542,6 +543,8 @@ export async function createMeshNode(
     { libp2p, ...(logger !== undefined ? { logger: logger.child({ module: 'seeds' }) } : {}) },
   )
 
+  // One digest per served realm, kept up to date from the store's changes, for reconciliations.
+  const digests = new RealmDigests(init.realms, { store, now })
   const sync = new SyncService(
     {
       realms: init.realms,
@@ -551,6 +554,7 @@ export async function createMeshNode(
     {
       libp2p,
       store,
+      digests,
       now,
       auth,
       originAllowed,
@@ -579,6 +583,7 @@ export async function createMeshNode(
       await libp2p.start()
       await peerExchange.start()
       seedDialer.start()
+      digests.start()
       await sync.start()
       await broadcast?.start()
       for (const topic of topics.values()) pubsub.subscribe(topic)
@@ -597,6 +602,7 @@ export async function createMeshNode(
       seedDialer.stop()
       await peerExchange.stop()
       await sync.stop()
+      digests.stop()
       await broadcast?.stop()
       await libp2p.stop()
       logger?.info('mesh stopped')

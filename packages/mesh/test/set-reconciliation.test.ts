@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from '@tlsmesh/wire'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { RealmDigest, syncKeyOf } from '../src/sync/realm-digest.ts'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { RealmDigest } from '../src/sync/realm-digest.ts'
 import {
   answerQuery,
   answerRecords,
@@ -11,6 +11,8 @@ import {
   RecordPage,
   reconcile,
 } from '../src/sync/set-reconciliation.ts'
+import { syncKeyOf } from '../src/sync/sync-keys.ts'
+import { liveDigest } from './digest-fixtures.ts'
 import { createSigner, publishedRecords, type Signer, sessionRecord, signRecords } from './signed-records.ts'
 
 const REALM = 'web'
@@ -39,10 +41,16 @@ type Received = Array<{ key: bigint; requested: boolean }>
  * A side over `store` that stores what it receives as sync must: only what it asked for, only as its
  * origin signed it (the proof kept beside it). `received` logs each record before the checks.
  */
+/** The clock the sides' digests and stores read; tests that move it put it back after. */
+let clock = NOW
+afterEach(() => {
+  clock = NOW
+})
+
 function side(store: ReplicaStore, listed?: ListedRanges, received: Received = []): ReconciliationSide {
   return {
     realm: REALM,
-    digest: new RealmDigest(store.entries(REALM, NOW)),
+    digest: liveDigest(store, REALM, () => clock),
     ...(listed !== undefined ? { listed } : {}),
     receive: (message, requested) => {
       for (const r of message.records) {
@@ -51,7 +59,7 @@ function side(store: ReplicaStore, listed?: ListedRanges, received: Received = [
         if (!requested(key)) throw new Error('unrequested')
         const checked = checker.auth.checkProof(REALM, message.proofs[r.proof]!)
         if (checked === undefined || !checker.auth.covers(checked, r)) throw new Error('forged')
-        store.merge({ ...r, realm: REALM, proof: checked.proof }, NOW)
+        store.merge({ ...r, realm: REALM, proof: checked.proof }, clock)
       }
     },
   }
@@ -93,9 +101,9 @@ async function sync(
   return run
 }
 
-function fingerprintOf(store: ReplicaStore): bigint {
-  const digest = new RealmDigest(store.entries(REALM, NOW))
-  return digest.fingerprint(0, digest.size)
+/** The fingerprint of the whole realm, from scratch. */
+function fingerprintOf(store: ReplicaStore, now = NOW): bigint {
+  return new RealmDigest(store.entries(REALM, now)).range(0, 0n).fingerprint
 }
 
 function stores(): [ReplicaStore, ReplicaStore] {
@@ -150,20 +158,59 @@ describe('set reconciliation', () => {
     }
   })
 
-  it('a digest taken after a record changed sees the change (hashes are kept per stored version)', () => {
+  it('a live digest follows a record replaced by a newer version (new stored object, new hashes)', () => {
     const store = createReplicaStore({ realms: [REALM] })
     const first = record()
     for (let i = 0; i < 50; i++) store.merge(record(), NOW)
     store.merge(first, NOW)
-    const before = new RealmDigest(store.entries(REALM, NOW))
-    expect(new RealmDigest(store.entries(REALM, NOW)).fingerprint(0, before.size)).toBe(
-      before.fingerprint(0, before.size),
-    )
-    // A newer version of one record: a new stored object, so new hashes.
+    const digest = liveDigest(store, REALM, () => NOW)
+    const before = digest.range(0, 0n)
+    expect(before).toEqual(new RealmDigest(store.entries(REALM, NOW)).range(0, 0n))
     expect(store.merge({ ...first, created: first.created + 1 }, NOW)).toBe('replaced')
-    const after = new RealmDigest(store.entries(REALM, NOW))
-    expect(after.size).toBe(before.size)
-    expect(after.fingerprint(0, before.size)).not.toBe(before.fingerprint(0, before.size))
+    const after = digest.range(0, 0n)
+    expect(after.count).toBe(before.count)
+    expect(after.fingerprint).not.toBe(before.fingerprint)
+    expect(after).toEqual(new RealmDigest(store.entries(REALM, NOW)).range(0, 0n))
+  })
+
+  it('records held past their expiry, not purged yet, are neither a difference nor sent', async () => {
+    const [a, b] = stores()
+    for (const r of published(500)) {
+      a.merge(r, NOW)
+      b.merge(r, NOW)
+    }
+    for (const r of publishedRecords(originA, NOW, 20, { realm: REALM, expires: NOW + 1000 })) a.merge(r, NOW)
+    clock = NOW + 1000
+    for (const [initiator, responder] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const run = await sync(initiator, responder)
+      expect(run).toMatchObject({ rounds: 1, pushed: 0, pulled: 0 })
+    }
+    // Only the digest left them out: the replica drops them when it meets them or prunes.
+    expect(a.stats().entries).toBe(520)
+  })
+
+  it('a session goes on while the replica changes between its round trips; the next one settles it', async () => {
+    const [a, b] = stores()
+    for (const r of published(3000)) {
+      a.merge(r, NOW)
+      b.merge(r, NOW)
+    }
+    const onlyB = published(300, originB)
+    for (const r of onlyB) b.merge(r, NOW)
+    const late = published(300, originB)
+    // The responder takes new records after its second answer, in ranges found equal or not.
+    let answers = 0
+    const storeLate = (reply: SyncMessage): SyncMessage => {
+      if (reply.kind === SyncKind.ANSWER && ++answers === 2) for (const r of late) b.merge(r, NOW)
+      return reply
+    }
+    await sync(a, b, storeLate)
+    for (const r of onlyB) expect(a.peek(REALM, r.id, NOW)).toBeDefined()
+    await sync(a, b)
+    expect(fingerprintOf(a)).toBe(fingerprintOf(b))
   })
 
   it('an empty replica pulls everything from a full one', async () => {

@@ -5,6 +5,7 @@ import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RecordRefusal } from '../src/errors.ts'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
+import { RealmDigests } from '../src/sync/realm-digests.ts'
 import {
   answerQuery,
   answerRecords,
@@ -90,9 +91,12 @@ interface Node {
   merged: MergeOutcome[]
 }
 
-const running: SyncService[] = []
+const running: Array<{ service: SyncService; digests: RealmDigests }> = []
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((service) => service.stop()))
+  for (const { service, digests } of running.splice(0)) {
+    await service.stop()
+    digests.stop()
+  }
 })
 
 async function startNode(
@@ -102,11 +106,13 @@ async function startNode(
 ): Promise<Node> {
   const store = createReplicaStore({ realms: [REALM] })
   const node: Omit<Node, 'service'> = { store, penalized: [], refused: [], merged: [] }
+  const digests = new RealmDigests([REALM], { store, now: () => NOW })
   const service = new SyncService(
     { realms: [REALM], intervalMs: 3_600_000, timeoutMs: 5000 },
     {
       libp2p: net.edge(identity.peerId),
       store,
+      digests,
       now: () => NOW,
       auth: identity.auth,
       originAllowed,
@@ -115,8 +121,9 @@ async function startNode(
       penalize: (who, reason) => node.penalized.push([who, reason]),
     },
   )
+  digests.start()
   await service.start()
-  running.push(service)
+  running.push({ service, digests })
   return { ...node, service }
 }
 

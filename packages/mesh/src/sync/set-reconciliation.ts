@@ -6,7 +6,8 @@ import {
   type SyncMessage,
   type SyncRange,
 } from '@tlsmesh/wire'
-import { type RealmDigest, syncKeyOf } from './realm-digest.ts'
+import type { DigestItem, KeyRangeDigest } from './key-range.ts'
+import { syncKeyOf } from './sync-keys.ts'
 
 /** Ranges with at most this many records on the responder's side are listed item by item. */
 export const LIST_THRESHOLD = 16
@@ -32,7 +33,8 @@ export interface ReconciliationResult {
 
 export interface ReconciliationSide {
   realm: string
-  digest: RealmDigest
+  /** Read by range, at each step: it may change between round trips (see KeyRangeDigest). */
+  digest: KeyRangeDigest
   /**
    * Stores the records of a RECORDS message from the peer; `requested` says which keys this side
    * asked for. Throws on a record the peer had no business sending (forged, unrequested): the
@@ -111,9 +113,23 @@ function recordBytes(record: SessionRecord): number {
   return record.id.byteLength + (record.value?.byteLength ?? 0) + record.origin.length + 32
 }
 
-function rangeOf(digest: RealmDigest, depth: number, prefix: bigint): SyncRange {
-  const [start, end] = digest.bounds(depth, prefix)
-  return { depth, prefix, fingerprint: digest.fingerprint(start, end), count: end - start }
+function rangeOf(digest: KeyRangeDigest, depth: number, prefix: bigint): SyncRange {
+  return { depth, prefix, ...digest.range(depth, prefix) }
+}
+
+/**
+ * Fills `page` with the records held under `keys`, from `keys[from]` on, each key's records whole;
+ * returns where the next page starts. Records are looked up now, not when they were found to
+ * differ: a record replaced, evicted or expired since is not sent.
+ */
+function fillPage(page: RecordPage, digest: KeyRangeDigest, keys: readonly bigint[], from: number): number {
+  let next = from
+  for (; next < keys.length; next++) {
+    const records = digest.recordsWithKey(keys[next]!)
+    if (records.some((record) => page.full(record))) break
+    for (const record of records) page.add(record)
+  }
+  return next
 }
 
 /**
@@ -124,13 +140,10 @@ function rangeOf(digest: RealmDigest, depth: number, prefix: bigint): SyncRange 
 export function answerQuery(side: ReconciliationSide, query: SyncMessage): SyncMessage {
   const ranges: SyncRange[] = []
   for (const theirs of query.ranges) {
-    const [start, end] = side.digest.bounds(theirs.depth, theirs.prefix)
-    const fingerprint = side.digest.fingerprint(start, end)
-    const count = end - start
-    if (fingerprint === theirs.fingerprint && count === theirs.count) continue
-    const mine: SyncRange = { depth: theirs.depth, prefix: theirs.prefix, fingerprint, count }
-    if (count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) {
-      mine.items = side.digest.items(start, end)
+    const mine = rangeOf(side.digest, theirs.depth, theirs.prefix)
+    if (mine.fingerprint === theirs.fingerprint && mine.count === theirs.count) continue
+    if (mine.count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) {
+      mine.items = side.digest.items(theirs.depth, theirs.prefix)
       side.listed?.add(theirs.depth, theirs.prefix)
     }
     ranges.push(mine)
@@ -146,12 +159,7 @@ export function answerRecords(side: ReconciliationSide, message: SyncMessage): S
   const listed = side.listed
   side.receive(message, (key) => listed?.covers(key) === true)
   const page = new RecordPage()
-  for (const key of message.wanted) {
-    for (const record of side.digest.recordsWithKey(key)) {
-      if (page.full(record)) break
-      page.add(record)
-    }
-  }
+  fillPage(page, side.digest, message.wanted, 0)
   return {
     kind: SyncKind.RECORDS,
     realm: side.realm,
@@ -159,6 +167,30 @@ export function answerRecords(side: ReconciliationSide, message: SyncMessage): S
     records: page.records,
     proofs: page.proofs,
     wanted: [],
+  }
+}
+
+/**
+ * Compares a range the responder listed with this side's keys in it: this side's that differ go to
+ * `push`, the responder's that this side lacks (in that version) to `wanted`.
+ */
+function compareListed(
+  digest: KeyRangeDigest,
+  range: SyncRange,
+  items: ReadonlyArray<DigestItem>,
+  push: bigint[],
+  wanted: Set<bigint>,
+): void {
+  const theirs = new Map<bigint, bigint>()
+  for (const item of items) theirs.set(item.key, item.fingerprint)
+  const same = new Set<bigint>()
+  for (const { key, fingerprint } of digest.items(range.depth, range.prefix)) {
+    if (theirs.get(key) === fingerprint) same.add(key)
+    // Items come by key: a key held twice (a 64-bit collision) is pushed once, with both records.
+    else if (push.at(-1) !== key) push.push(key)
+  }
+  for (const key of theirs.keys()) {
+    if (!same.has(key)) wanted.add(key)
   }
 }
 
@@ -174,7 +206,8 @@ export async function reconcile(
 ): Promise<ReconciliationResult> {
   const result: ReconciliationResult = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
   const { digest, realm } = side
-  const push: SessionRecord[] = []
+  /** Keys whose records the responder lacks or holds another version of. */
+  const push: bigint[] = []
   const wanted = new Set<bigint>()
   let queries: SyncRange[] = [rangeOf(digest, 0, 0n)]
 
@@ -192,18 +225,8 @@ export async function reconcile(
     queries = []
     for (const theirs of answer.ranges) {
       result.differingRanges++
-      const [start, end] = digest.bounds(theirs.depth, theirs.prefix)
       if (theirs.items !== undefined) {
-        const theirItems = new Map<bigint, bigint>()
-        for (const item of theirs.items) theirItems.set(item.key, item.fingerprint)
-        const mine = new Map<bigint, bigint>()
-        for (const entry of digest.entriesIn(start, end)) {
-          mine.set(entry.key, entry.fingerprint)
-          if (theirItems.get(entry.key) !== entry.fingerprint) push.push(entry.record)
-        }
-        for (const [key, fingerprint] of theirItems) {
-          if (mine.get(key) !== fingerprint) wanted.add(key)
-        }
+        compareListed(digest, theirs, theirs.items, push, wanted)
       } else if (theirs.depth < MAX_SYNC_DEPTH) {
         for (let child = 0n; child < FANOUT; child++) {
           queries.push(rangeOf(digest, theirs.depth + 1, theirs.prefix * FANOUT + child))
@@ -219,7 +242,7 @@ export async function reconcile(
   while (pushIndex < push.length || wantedIndex < wantedList.length) {
     if (++result.rounds > MAX_ROUNDS * 64) throw new Error('set reconciliation: too many record pages')
     const out = new RecordPage()
-    while (pushIndex < push.length && !out.full(push[pushIndex]!)) out.add(push[pushIndex++]!)
+    pushIndex = fillPage(out, digest, push, pushIndex)
     const page = wantedList.slice(wantedIndex, wantedIndex + PAGE_WANTED)
     const asked = new Set(page)
     const answer = await exchange({

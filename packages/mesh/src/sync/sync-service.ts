@@ -13,7 +13,7 @@ import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
-import { RealmDigest, syncKeyOf } from './realm-digest.ts'
+import type { RealmDigests } from './realm-digests.ts'
 import {
   answerQuery,
   answerRecords,
@@ -22,6 +22,7 @@ import {
   type ReconciliationSide,
   reconcile,
 } from './set-reconciliation.ts'
+import { syncKeyOf } from './sync-keys.ts'
 
 export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
 /** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
@@ -48,6 +49,8 @@ export interface SyncServiceInit {
 export interface SyncServiceComponents {
   libp2p: Libp2p
   store: ReplicaStore
+  /** The served realms' digests, kept up to date with `store`. */
+  digests: RealmDigests
   now: () => number
   /** Checks that each record received is its origin's. */
   auth: RecordAuthenticator
@@ -240,7 +243,7 @@ export class SyncService {
       }
       const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
       for (const realm of this.realms) {
-        const result = await reconcile(await this.side(realm, signal), exchange)
+        const result = await reconcile(await this.side(realm), exchange)
         total.rounds += result.rounds
         total.pushed += result.pushed
         total.pulled += result.pulled
@@ -294,10 +297,9 @@ export class SyncService {
     this.components.penalize?.(peer, err.code)
   }
 
-  private async side(realm: string, signal: AbortSignal, listed?: ListedRanges): Promise<ReconciliationSide> {
-    // A copy, then the expensive part in slices: the replica changes between them.
-    const records = [...this.components.store.entries(realm, this.components.now())]
-    const digest = await RealmDigest.build(records, { signal })
+  private async side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
+    // The realm's live digest: nothing to build, and it follows the replica through the session.
+    const digest = await this.components.digests.of(realm)
     return {
       realm,
       digest,
@@ -346,7 +348,7 @@ export class SyncService {
     return new SyncPeerMisbehavedError(reason)
   }
 
-  /** The responder: answers QUERY and RECORDS until DONE; one digest per realm per session. */
+  /** The responder: answers QUERY and RECORDS until DONE; listed ranges are kept per realm reconciled. */
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
     this.stats.served++
     // The peer reconciles with this node: the one this node was about to start with it is moot.
@@ -373,7 +375,7 @@ export class SyncService {
         }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = await this.side(message.realm, signal, new ListedRanges())
+          side = await this.side(message.realm, new ListedRanges())
           sides.set(message.realm, side)
         }
         const reply =
