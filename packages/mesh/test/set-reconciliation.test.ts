@@ -221,6 +221,24 @@ describe('set reconciliation', () => {
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
   })
 
+  it('a full replica pushes all of it to an empty one, serving the event loop while it reads its realm', async () => {
+    const [a, b] = stores()
+    for (const r of published(5000)) a.merge(r, NOW)
+    let served = false
+    setImmediate(() => {
+      served = true
+    })
+    // The empty responder lists the whole key space: a range of 5,000 items here, read in parts.
+    let servedBeforeRecords: boolean | undefined
+    const run = await sync(a, b, (reply) => {
+      if (reply.kind === SyncKind.RECORDS) servedBeforeRecords ??= served
+      return reply
+    })
+    expect(servedBeforeRecords).toBe(true)
+    expect(run.pushed).toBe(5000)
+    expect(fingerprintOf(a)).toBe(fingerprintOf(b))
+  })
+
   it('exchanges bytes in proportion to the difference, not to the replica', async () => {
     const [a, b] = stores()
     let fullCopyBytes = 0

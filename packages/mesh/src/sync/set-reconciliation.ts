@@ -18,6 +18,8 @@ const PAGE_RECORDS = 4000
 /** Room kept for a record's proof: a batch of 64 records' digests and the signature. */
 const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
 const PAGE_WANTED = 8000
+/** This side's items of a listed range are read this many at most at a time (~1 ms of work). */
+const PART_ITEMS = 4096
 /** A reconciliation needs at most 16 query rounds (the key is 64 bits, 4 per level), then pages. */
 export const MAX_ROUNDS = 64
 
@@ -174,23 +176,46 @@ export function answerRecords(side: ReconciliationSide, message: SyncMessage): S
  * Compares a range the responder listed with this side's keys in it: this side's that differ go to
  * `push`, the responder's that this side lacks (in that version) to `wanted`.
  */
-function compareListed(
+async function compareListed(
   digest: KeyRangeDigest,
   range: SyncRange,
   items: ReadonlyArray<DigestItem>,
   push: bigint[],
   wanted: Set<bigint>,
-): void {
+): Promise<void> {
   const theirs = new Map<bigint, bigint>()
   for (const item of items) theirs.set(item.key, item.fingerprint)
   const same = new Set<bigint>()
-  for (const { key, fingerprint } of digest.items(range.depth, range.prefix)) {
-    if (theirs.get(key) === fingerprint) same.add(key)
-    // Items come by key: a key held twice (a 64-bit collision) is pushed once, with both records.
-    else if (push.at(-1) !== key) push.push(key)
-  }
+  await forEachPart(digest, range.depth, range.prefix, (mine) => {
+    for (const { key, fingerprint } of mine) {
+      if (theirs.get(key) === fingerprint) same.add(key)
+      // Items come by key: a key held twice (a 64-bit collision) is pushed once, with both records.
+      else if (push.at(-1) !== key) push.push(key)
+    }
+  })
   for (const key of theirs.keys()) {
     if (!same.has(key)) wanted.add(key)
+  }
+}
+
+/**
+ * Reads this side's items of a range in parts of at most PART_ITEMS, each read whole, with the event
+ * loop served between parts: a peer that holds almost nothing lists ranges that hold much of this
+ * side's realm (all of it, for an empty peer), and reading 1,000,000 items at once is a stall.
+ */
+async function forEachPart(
+  digest: KeyRangeDigest,
+  depth: number,
+  prefix: bigint,
+  visit: (items: DigestItem[]) => void,
+): Promise<void> {
+  if (depth >= MAX_SYNC_DEPTH || digest.range(depth, prefix).count <= PART_ITEMS) {
+    visit(digest.items(depth, prefix))
+    return
+  }
+  for (let child = 0n; child < FANOUT; child++) {
+    await forEachPart(digest, depth + 1, prefix * FANOUT + child, visit)
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 }
 
@@ -226,7 +251,7 @@ export async function reconcile(
     for (const theirs of answer.ranges) {
       result.differingRanges++
       if (theirs.items !== undefined) {
-        compareListed(digest, theirs, theirs.items, push, wanted)
+        await compareListed(digest, theirs, theirs.items, push, wanted)
       } else if (theirs.depth < MAX_SYNC_DEPTH) {
         for (let child = 0n; child < FANOUT; child++) {
           queries.push(rangeOf(digest, theirs.depth + 1, theirs.prefix * FANOUT + child))
