@@ -39,7 +39,7 @@ const out: string[] = [
   'machine a benchmark beside other work measures the contention: these ran alone.',
   '',
 ]
-const anyResult = ['fleet-resumption', 'scale', 'ingest', 'catch-up', 'memcache', 'memory']
+const anyResult = ['fleet-resumption', 'scale', 'ingest', 'catch-up', 'memcache', 'memory', 'startup']
   .map(load)
   .find(Boolean)
 if (anyResult !== undefined) {
@@ -353,6 +353,31 @@ if (memory !== undefined) {
         range(r.rssGrowthBytes, (v) => n1(v / 1e6)),
         range(r.bytesPerRecord, n0),
         range(r.totalOverPayload, n2),
+      ]),
+    ),
+    '',
+  )
+}
+
+const startup = load('startup')
+if (startup !== undefined) {
+  const targets: Record<string, string> = { readyz: '<= 500' }
+  out.push(
+    '## 6b. Start-up',
+    '',
+    `One node without seeds, from spawn to its first 200 on \`/readyz\`, and CLI commands from spawn to`,
+    `exit (\`status\` and \`peers\` against that node), ${startup.repeat} runs each: the workspace's binaries`,
+    "(TypeScript through tsx) and the release's (the bundle `pnpm release` ships), alternating run by run.",
+    'Target: `/readyz` within 0.5 s and CLI commands within 0.3 s, for what operators install.',
+    '',
+    table(
+      ['ms', 'workspace (tsx)', 'release (bundle)', 'release / workspace', 'target'],
+      startup.rows.map((r: Json) => [
+        r.what === 'readyz' ? '`/readyz`' : `\`${r.what}\``,
+        range(r.workspaceMs, n0),
+        range(r.releaseMs, n0),
+        `${n2(r.ratio)}x`,
+        targets[r.what] ?? '<= 300',
       ]),
     ),
     '',

@@ -1,6 +1,6 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
-// then regenerates BENCHMARKS.md. Parts: fleet-resumption, scale, ingest, catch-up, memcache, memory,
-// model. Extra flags after `--` go to every part.
+// then regenerates BENCHMARKS.md. Parts: fleet-resumption, scale, ingest, catch-up, sync-efficiency,
+// memcache, memory, startup, model. Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -12,6 +12,7 @@ const PARTS = [
   'sync-efficiency',
   'memcache',
   'memory',
+  'startup',
   'model',
 ] as const
 const args = process.argv.slice(2)
