@@ -24,7 +24,12 @@ import {
 } from './set-reconciliation.ts'
 import { syncKeyOf } from './sync-keys.ts'
 
-export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/1.0.0`
+/**
+ * Nodes reconcile only with nodes that compute fingerprints the same way: the major version changes
+ * with the fingerprint function (2: one sha256 per record, mixed with its version), so that a fleet
+ * mid-upgrade skips catch-up between versions instead of finding every range different.
+ */
+export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/2.0.0`
 /** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
 const MAX_LOST_PEERS = 1024
 /** Reconciliations waiting for the one running; one per peer, the rest left to the periodic one. */
