@@ -84,7 +84,7 @@ describe('pnpm release', () => {
     expect(files).toEqual(
       [
         `tlsmesh-${release.version}.tgz`,
-        ...['memcache', 'mesh', 'node-tls', 'store', 'ticket-keys', 'wire'].map(
+        ...['admin-api', 'memcache', 'mesh', 'node-tls', 'store', 'ticket-keys', 'wire'].map(
           (lib) => `tlsmesh-${lib}-${release.version}.tgz`,
         ),
         `tlsmesh_${release.version}_all.deb`,

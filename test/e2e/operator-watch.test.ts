@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { DaemonStatus } from '@tlsmesh/admin-api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DaemonStatus } from '../../apps/tlsmeshd/src/admin-schema.ts'
 import { type ManagedProcess, startProcess, waitUntil } from './lib/managed-process.ts'
 
 const run = promisify(execFile)

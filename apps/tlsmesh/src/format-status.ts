@@ -1,4 +1,4 @@
-import type { DaemonStatus, PeersDocument, TicketKeysRealmStatus } from '@tlsmesh/tlsmeshd/admin-schema'
+import type { DaemonStatus, PeersDocument, TicketKeysRealmStatus } from '@tlsmesh/admin-api'
 import { bytes, duration, grouped, ms, percent } from './units.ts'
 
 /** A human-readable status, a line per fact, a row per realm. */

@@ -1,7 +1,6 @@
 import { access, chmod, unlink, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import type { DaemonStatus, PeersDocument } from '@tlsmesh/tlsmeshd/admin-schema'
-import { DaemonUnreachableError, defaultAdmin, fetchAdminJson } from './admin-client.ts'
+import { DaemonUnreachableError, defaultAdmin, fetchPeers, fetchStatus } from '@tlsmesh/admin-api'
 import { formatPeers, formatStatus } from './format-status.ts'
 import { PACKAGE_VERSION } from './version.ts'
 import { DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, runWatch } from './watch-command.ts'
@@ -162,14 +161,14 @@ function adminAndJson(args: string[]): { admin: string; json: boolean } {
 
 async function status(args: string[]): Promise<number> {
   const { admin, json } = adminAndJson(args)
-  const result = await fetchAdminJson<DaemonStatus>(admin, '/status')
+  const result = await fetchStatus(admin)
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatStatus(result))
   return 0
 }
 
 async function peers(args: string[]): Promise<number> {
   const { admin, json } = adminAndJson(args)
-  const result = await fetchAdminJson<PeersDocument>(admin, '/peers')
+  const result = await fetchPeers(admin)
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatPeers(result))
   return 0
 }

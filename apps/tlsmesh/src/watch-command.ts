@@ -1,5 +1,4 @@
-import type { DaemonStatus } from '@tlsmesh/tlsmeshd/admin-schema'
-import { DaemonUnreachableError, fetchAdminJson } from './admin-client.ts'
+import { DaemonUnreachableError, fetchStatus } from '@tlsmesh/admin-api'
 import { createStyle, SCREEN, wantsColor, wantsUnicode } from './terminal-style.ts'
 import { renderFrame } from './watch-frame.ts'
 import { NodeTracker, type NodeView } from './watch-model.ts'
@@ -33,7 +32,7 @@ async function pollAll(trackers: NodeTracker[], timeoutMs: number): Promise<void
   await Promise.all(
     trackers.map(async (tracker) => {
       try {
-        const status = await fetchAdminJson<DaemonStatus>(tracker.admin, '/status', timeoutMs)
+        const status = await fetchStatus(tracker.admin, timeoutMs)
         tracker.ok(status, Date.now())
       } catch (err) {
         const reason = err instanceof DaemonUnreachableError ? err.reason : 'network'

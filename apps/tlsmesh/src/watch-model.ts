@@ -1,4 +1,4 @@
-import type { DaemonStatus } from '@tlsmesh/tlsmeshd/admin-schema'
+import type { DaemonStatus } from '@tlsmesh/admin-api'
 
 /** `late`: the last poll failed but the node answered recently; `down`: it stopped answering. */
 export type NodeState = 'waiting' | 'up' | 'late' | 'down'

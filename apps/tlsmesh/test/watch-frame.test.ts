@@ -1,4 +1,4 @@
-import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/tlsmeshd/admin-schema'
+import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/admin-api'
 import { describe, expect, it } from 'vitest'
 import { formatStatus } from '../src/format-status.ts'
 import { sparkline } from '../src/sparkline.ts'

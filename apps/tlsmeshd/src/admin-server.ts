@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import { ADMIN_API_VERSION, ADMIN_API_VERSION_HEADER, ADMIN_PATHS } from '@tlsmesh/admin-api'
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import { buildPeers, buildStatus, currentReadiness, type StatusComponents } from './daemon-status.ts'
@@ -8,7 +9,7 @@ export interface AdminServerComponents extends StatusComponents {
   logger?: Logger
 }
 
-const ROUTES = ['/healthz', '/readyz', '/status', '/peers', '/metrics'] as const
+const ROUTES = Object.values(ADMIN_PATHS)
 
 /**
  * The Host a request to the loopback listener carries when it comes from this machine: localhost,
@@ -42,7 +43,7 @@ function refusalCounter(registry: Registry): Counter<'reason'> {
 
 /**
  * Loopback HTTP for operators and probes: GET /healthz (alive), /readyz (joined, caught up, ticket keys held),
- * /status and /peers (JSON, see admin-schema.ts), /metrics (Prometheus text). Read-only; never
+ * /status and /peers (JSON, see @tlsmesh/admin-api), /metrics (Prometheus text). Read-only; never
  * returns a session value or a key. A request whose Host is not a loopback name is refused (403),
  * whatever its path: listening on loopback does not keep out a browser tricked by DNS rebinding.
  */
@@ -58,6 +59,7 @@ export function createAdminServer(components: AdminServerComponents): Server {
         'content-type': type,
         'content-length': Buffer.byteLength(body),
         'cache-control': 'no-store',
+        [ADMIN_API_VERSION_HEADER]: ADMIN_API_VERSION,
       })
       res.end(body)
     }
@@ -80,19 +82,19 @@ export function createAdminServer(components: AdminServerComponents): Server {
     }
     const path = (req.url ?? '/').split('?')[0]
     switch (path) {
-      case '/healthz':
+      case ADMIN_PATHS.healthz:
         return send(200, 'text/plain', 'ok\n')
-      case '/readyz': {
+      case ADMIN_PATHS.readyz: {
         const ready = currentReadiness(components)
         return send(ready.ready ? 200 : 503, 'application/json', json(ready))
       }
-      case '/status':
+      case ADMIN_PATHS.status:
         buildStatus(components).then((status) => send(200, 'application/json', json(status)), fail)
         return
-      case '/peers':
+      case ADMIN_PATHS.peers:
         buildPeers(components).then((peers) => send(200, 'application/json', json(peers)), fail)
         return
-      case '/metrics':
+      case ADMIN_PATHS.metrics:
         components.registry.metrics().then((text) => send(200, components.registry.contentType, text), fail)
         return
       default:

@@ -1,4 +1,14 @@
 import {
+  ADMIN_API_VERSION,
+  type DaemonStatus,
+  type MemcacheStatus,
+  type PeersDocument,
+  type Readiness,
+  type ReadinessReason,
+  type TicketKeyFilesStatus,
+  type TicketKeysRealmStatus,
+} from '@tlsmesh/admin-api'
+import {
   DEFAULT_GOSSIP_D,
   DEFAULT_GOSSIP_DHI,
   DEFAULT_GOSSIP_DLO,
@@ -9,16 +19,7 @@ import {
   reportPeers,
 } from '@tlsmesh/mesh'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import {
-  type DaemonStatus,
-  type MemcacheStatus,
-  type PeersDocument,
-  type Readiness,
-  type ReadinessReason,
-  STATUS_SCHEMA_VERSION,
-  type TicketKeyFilesStatus,
-  type TicketKeysRealmStatus,
-} from './admin-schema.ts'
+import { meshDegree, meshFields, peerEntry } from './admin-documents.ts'
 
 export const FALLBACK_DEGREE: MeshDegreeTargets = {
   D: DEFAULT_GOSSIP_D,
@@ -157,11 +158,11 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
   const limits = mesh.store.limits
   const ticketKeys = components.ticketKeys?.() ?? {}
   return {
-    schema: STATUS_SCHEMA_VERSION,
+    schema: ADMIN_API_VERSION,
     version: components.version,
     time: Date.now(),
-    ...status,
-    meshDegree: meshDegreeOf(mesh.libp2p.services.pubsub, FALLBACK_DEGREE),
+    ...meshFields(status),
+    meshDegree: meshDegree(meshDegreeOf(mesh.libp2p.services.pubsub, FALLBACK_DEGREE)),
     replicaLimits: {
       maxBytesPerRealm: limits.maxBytesPerRealm,
       maxEntriesPerRealm: limits.maxEntriesPerRealm,
@@ -182,10 +183,11 @@ export async function buildPeers(components: StatusComponents): Promise<PeersDoc
     fallbackDegree: FALLBACK_DEGREE,
   })
   return {
-    schema: STATUS_SCHEMA_VERSION,
+    schema: ADMIN_API_VERSION,
     peerId: mesh.peerId.toString(),
     realms: [...components.realms],
-    ...report,
+    meshDegree: meshDegree(report.meshDegree),
+    peers: report.peers.map(peerEntry),
   }
 }
 

@@ -1,5 +1,6 @@
 import { mkdir, readFile, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { TicketKeysRealmStatus } from '@tlsmesh/admin-api'
 import type { ContestRule, SessionCache } from '@tlsmesh/store'
 import {
   type AttachedTicketKeyFiles,
@@ -13,7 +14,7 @@ import {
   ticketKeyRecordTtlMs,
 } from '@tlsmesh/ticket-keys'
 import type { Logger } from 'pino'
-import type { TicketKeysRealmStatus } from './admin-schema.ts'
+import { ticketKeysRealmStatus } from './admin-documents.ts'
 import type { TicketKeysOptions } from './daemon-options.ts'
 
 /** File systems whose files live in memory only (tmpfs pages may still reach swap: the README says so). */
@@ -257,16 +258,14 @@ export class DaemonTicketKeys {
   status(): Record<string, TicketKeysRealmStatus> {
     const out: Record<string, TicketKeysRealmStatus> = {}
     for (const entry of this.#realms) {
-      // The realm is the key of `out`; `started` is implied by the daemon running.
-      const { realm: _realm, started: _started, ...schedule } = entry.schedule.status()
       const files = entry.files
-      out[entry.realm] = {
-        ...schedule,
-        files:
-          files === undefined || this.options.files === undefined
-            ? null
-            : { ...files.stats, dir: entry.dir!, format: this.options.files.format, slots: files.slots },
-      }
+      const format = this.options.files?.format
+      out[entry.realm] = ticketKeysRealmStatus(
+        entry.schedule.status(),
+        files === undefined || format === undefined
+          ? null
+          : { stats: files.stats, place: { dir: entry.dir!, format, slots: files.slots } },
+      )
     }
     return out
   }

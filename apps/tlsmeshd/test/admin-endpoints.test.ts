@@ -1,8 +1,16 @@
 import { Writable } from 'node:stream'
+import {
+  ADMIN_API_VERSION,
+  ADMIN_API_VERSION_HEADER,
+  ADMIN_PATHS,
+  type DaemonStatus,
+  type PeersDocument,
+  type Readiness,
+} from '@tlsmesh/admin-api'
 import type { MeshStatus } from '@tlsmesh/mesh'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DaemonStatus, PeersDocument, Readiness } from '../src/admin-schema.ts'
+import { meshFields } from '../src/admin-documents.ts'
 import { changedFields, type Daemon, startDaemon } from '../src/daemon.ts'
 import { readiness } from '../src/daemon-status.ts'
 import { devOptions, silentLogger } from './test-daemon.ts'
@@ -103,6 +111,26 @@ describe('readiness', () => {
   })
 })
 
+describe('meshFields', () => {
+  it("copies the mesh's status into the contract, and nothing the contract does not name", () => {
+    const base = meshStatus({ broadcast: null })
+    const lastResult = { peer: 'a', durationMs: 5, rounds: 2, pushed: 1, pulled: 3, differingRanges: 1 }
+    const grown = {
+      ...base,
+      internalQueue: 7,
+      records: { ...base.records, refused: { 'nothing-new': 2 }, internalCount: 1 },
+      sync: { ...base.sync, lastResult: { ...lastResult, internalTrace: ['x'] } },
+    } as MeshStatus
+    const fields = meshFields(grown)
+    expect(fields).toEqual({
+      ...base,
+      records: { ...base.records, refused: { 'nothing-new': 2 } },
+      sync: { ...base.sync, lastResult },
+    })
+    expect(JSON.stringify(fields)).not.toContain('internal')
+  })
+})
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
@@ -183,6 +211,21 @@ describe('admin endpoints and reload on a two-node mesh', () => {
       readiness: { ready: true },
     })
     expect(typeof body.time).toBe('number')
+  })
+
+  it("serves the documents in this version: a header on every answer, the contract's fields only", async () => {
+    for (const path of Object.values(ADMIN_PATHS)) {
+      const res = await fetch(url(second, path))
+      await res.text()
+      expect(res.headers.get(ADMIN_API_VERSION_HEADER), path).toBe(String(ADMIN_API_VERSION))
+    }
+    const { body } = await json<DaemonStatus>(second, '/status')
+    expect(body.schema).toBe(ADMIN_API_VERSION)
+    expect(Object.keys(body)).toEqual([
+      ...['schema', 'version', 'time', 'peerId', 'meshName', 'listenAddrs', 'connectedPeers', 'peers'],
+      ...['realms', 'replica', 'records', 'propagationMs', 'sync', 'broadcast', 'uptimeMs', 'meshDegree'],
+      ...['replicaLimits', 'memcache', 'seeds', 'logLevel', 'ticketKeys', 'readiness'],
+    ])
   })
 
   it('/peers lists each peer with direction, mesh membership per realm and score', async () => {

@@ -4,15 +4,13 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import type { MeshStatus } from '@tlsmesh/mesh'
+import type { DaemonStatus } from '@tlsmesh/admin-api'
 import { freePort, type ManagedProcess, startProcess, waitUntil } from './managed-process.ts'
 
 const run = promisify(execFile)
 const repo = fileURLToPath(new URL('../../..', import.meta.url))
 const TLSMESHD = `${repo}apps/tlsmeshd/bin/tlsmeshd.js`
 const TLSMESH = `${repo}apps/tlsmesh/bin/tlsmesh.js`
-
-export type DaemonStatus = MeshStatus & { version: string }
 
 export interface TlsmeshdInit {
   name: string

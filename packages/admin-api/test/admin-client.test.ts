@@ -1,10 +1,12 @@
-// The CLI's admin client against whatever may listen on the admin address: tlsmeshd, nothing, or a
+// The admin client against whatever may listen on the admin address: tlsmeshd, nothing, or a
 // program that stalls, errs, lies or floods. Each ends in a DaemonUnreachableError with its reason
-// (the exit code and the watch view's column come from it), within the deadline.
+// (the CLI's exit code and its watch view's column come from it), within the deadline.
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DaemonUnreachableError, fetchAdminJson } from '../src/admin-client.ts'
+import { ADMIN_API_VERSION } from '../src/contract.ts'
+import { AdminApiVersionError, fetchPeers, fetchStatus } from '../src/fetch-documents.ts'
 
 let server: Server | undefined
 afterEach(() => {
@@ -75,5 +77,31 @@ describe('fetchAdminJson', () => {
       pump()
     })
     expect(await reasonOf(fetchAdminJson(flood, '/status', 5000, 1024 * 1024))).toBe('bad-answer')
+  })
+})
+
+describe('fetchStatus and fetchPeers', () => {
+  it('return a document of this version', async () => {
+    const admin = await serve((res) => res.end(JSON.stringify({ schema: ADMIN_API_VERSION, peers: [] })))
+    expect(await fetchStatus(admin)).toEqual({ schema: ADMIN_API_VERSION, peers: [] })
+    expect(await fetchPeers(admin)).toEqual({ schema: ADMIN_API_VERSION, peers: [] })
+  })
+
+  it('refuse a document of another version, or of none, as reachable but unreadable', async () => {
+    for (const body of [{ schema: ADMIN_API_VERSION + 1 }, { node: 'x' }, null]) {
+      const admin = await serve((res) => res.end(JSON.stringify(body)))
+      const err = await fetchStatus(admin).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(AdminApiVersionError)
+      expect(err).not.toBeInstanceOf(DaemonUnreachableError)
+      expect((err as Error).message).toMatch(
+        /answered \/status (in admin API version 2|without a schema); this client reads version 1$/,
+      )
+      server!.close()
+    }
+  })
+
+  it('keep the unreachable reasons of fetchAdminJson', async () => {
+    const admin = await serve(() => undefined)
+    expect(await reasonOf(fetchPeers(admin, 200))).toBe('timeout')
   })
 })
