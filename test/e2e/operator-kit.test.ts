@@ -77,13 +77,15 @@ describe.skipIf(PROMTOOL === undefined && !isRoot)(
       dir = await mkdtemp(join(tmpdir(), 'tlsmesh-operator-kit-'))
       const meshKeyFile = join(dir, 'mesh.key')
       await createMeshKey(meshKeyFile)
-      // Every part with metrics on: the memcached endpoint and ticket keys.
+      // Every part with metrics on: the memcached endpoint and ticket keys. A 60 s rotation keeps the
+      // first key's proposal jitter (a quarter of the 15 s distributed ahead) within seconds of the
+      // 10 s join grace; at the default 1 h it is up to a minute.
       daemon = await startTlsmeshd({
         name: 'tlsmeshd-kit',
         meshKeyFile,
         realm: 'www',
         memcacheTcp: true,
-        extraArgs: ['--ticket-keys', 'www', '--log-level', 'warn'],
+        extraArgs: ['--ticket-keys', 'www', '--ticket-key-rotation', '60s', '--log-level', 'warn'],
       })
       const response = await fetch(`${daemon.adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
       expect(response.status).toBe(200)
@@ -152,7 +154,7 @@ describe.skipIf(PROMTOOL === undefined && !isRoot)(
               .replaceAll('$instance', '.*')
               .replaceAll('$job', 'tlsmesh')
           // rate() needs two scrapes inside its window; a lone node proposes its first ticket key
-          // after its join grace (10 s).
+          // after its join grace (10 s) and a jitter (up to 3.75 s here).
           await waitUntil(
             'two scrapes and a ticket key',
             async () =>
