@@ -200,45 +200,50 @@ async function watch(args: string[]): Promise<number> {
 
 const commands: Record<string, (args: string[]) => Promise<number>> = { keygen, status, peers, watch }
 
-const [command, ...rest] = process.argv.slice(2)
-if (command === '--version') {
-  process.stdout.write(`tlsmesh ${PACKAGE_VERSION}\n`)
-  process.exit(0)
-}
-if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-  // `tlsmesh help watch`: that command's help; `tlsmesh help` alone: this one.
-  const topic = command === 'help' ? rest[0] : undefined
-  if (topic !== undefined) {
-    if (!Object.hasOwn(HELP, topic)) {
-      process.stderr.write(
-        `tlsmesh: unknown command "${topic}" (commands: ${Object.keys(HELP).join(', ')})\n`,
-      )
-      process.exit(2)
-    }
-    process.stdout.write(HELP[topic]!)
+async function main(argv: string[]): Promise<never> {
+  const [command, ...rest] = argv
+  if (command === '--version') {
+    process.stdout.write(`tlsmesh ${PACKAGE_VERSION}\n`)
     process.exit(0)
   }
-  process.stdout.write(USAGE)
-  process.exit(command === undefined ? 2 : 0)
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    // `tlsmesh help watch`: that command's help; `tlsmesh help` alone: this one.
+    const topic = command === 'help' ? rest[0] : undefined
+    if (topic !== undefined) {
+      if (!Object.hasOwn(HELP, topic)) {
+        process.stderr.write(
+          `tlsmesh: unknown command "${topic}" (commands: ${Object.keys(HELP).join(', ')})\n`,
+        )
+        process.exit(2)
+      }
+      process.stdout.write(HELP[topic]!)
+      process.exit(0)
+    }
+    process.stdout.write(USAGE)
+    process.exit(command === undefined ? 2 : 0)
+  }
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined
+  if (run === undefined) {
+    process.stderr.write(`tlsmesh: unknown command "${command}"\n\n${USAGE}`)
+    process.exit(2)
+  }
+  // Before the command's own parser, so that `tlsmesh keygen --help` writes nothing.
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP[command]!)
+    process.exit(0)
+  }
+  let code: number
+  try {
+    code = await run(rest)
+  } catch (err) {
+    const message = (err as Error).message
+    process.stderr.write(`tlsmesh: ${message}\n`)
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    process.exit(usage ? 2 : err instanceof DaemonUnreachableError ? 3 : 1)
+  }
+  // Exit now rather than when the HTTP agent's idle keep-alive sockets close (stdout is synchronous
+  // on Linux).
+  process.exit(code)
 }
-const run = Object.hasOwn(commands, command) ? commands[command] : undefined
-if (run === undefined) {
-  process.stderr.write(`tlsmesh: unknown command "${command}"\n\n${USAGE}`)
-  process.exit(2)
-}
-// Before the command's own parser, so that `tlsmesh keygen --help` writes nothing.
-if (rest.includes('--help') || rest.includes('-h')) {
-  process.stdout.write(HELP[command]!)
-  process.exit(0)
-}
-let code: number
-try {
-  code = await run(rest)
-} catch (err) {
-  const message = (err as Error).message
-  process.stderr.write(`tlsmesh: ${message}\n`)
-  const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-  process.exit(usage ? 2 : err instanceof DaemonUnreachableError ? 3 : 1)
-}
-// Exit now rather than when fetch's idle keep-alive sockets close (stdout is synchronous on Linux).
-process.exit(code)
+
+void main(process.argv.slice(2))
