@@ -312,6 +312,79 @@ if (partition !== undefined) {
   )
 }
 
+const stall = load('stall')
+if (stall !== undefined) {
+  const t = stall.targets
+  const worst = (s: Spread): number => s.max
+  out.push(
+    '## 4c. Stalls',
+    '',
+    `A node (M) holding N records serves memcached gets from its replica, ${n0(stall.getRatePerSecond)}/s over ${stall.connections}`,
+    'connections, random keys of its N (every get hits), while: it idles, with one peer in sync connected',
+    `(idle); a peer that missed ${n0(stall.missingFraction * 100)}% of the records is let back in and catches up from it, from its dial until`,
+    'it holds every record (catch-up); that peer, in sync, reconciles with it back to back, each',
+    'reconciliation starting as the last completes (queries); another node publishes',
+    `${n0(stall.replicationRatePerSecond)} records/s into its realm (replication). ${stall.seconds} s per phase but the catch-up, ${stall.repeat} runs of fresh processes`,
+    '(bench/stall.ts). Loop delay is `monitorEventLoopDelay` at 1 ms resolution over the phase; it counts the',
+    '1 ms timer interval itself (an idle loop reads ~1 ms). Gets are sent as they come due, pipelined, whatever',
+    'the replies before them do, and timed from sending to the whole reply: a stall is charged to every get',
+    'it held up. On 2 cores M shares the CPU with the peer it serves and the load generator, so a delay',
+    'includes time M waited for a core. Targets: loop delay p99 <= 5 ms and max <= 20 ms in every phase;',
+    'get p99 during the catch-up within 1.5x of the idle p99; judged on the worst run.',
+    '',
+  )
+  for (const size of stall.sizes as number[]) {
+    const rows = stall.rows.filter((r: Json) => r.size === size)
+    const memory = stall.memory.find((m: Json) => m.size === size)
+    const misses = (r: Json): string[] => [
+      ...(worst(r.loopP99Ms) > t.loopP99Ms ? ['loop p99'] : []),
+      ...(worst(r.loopMaxMs) > t.loopMaxMs ? ['loop max'] : []),
+      ...(r.phase === 'catch-up' && worst(r.getP99OverIdle) > t.catchUpGetP99OverIdle ? ['get p99'] : []),
+    ]
+    const did = (r: Json): string =>
+      r.phase === 'catch-up'
+        ? `${range(r.pulled, n0)} records pulled in ${range(r.catchUpMs, n0)} ms`
+        : r.phase === 'queries'
+          ? `${range(r.reconciliationsPerSecond, n0)} reconciliations/s`
+          : r.phase === 'replication'
+            ? `${range(r.reachedPerSecond, n0)} records/s reached M`
+            : ''
+    out.push(
+      `### ${n0(size)} records (M's heap ${range(memory.heapUsedBytes, (v) => n0(v / 2 ** 20))} MB used, --max-old-space-size=${stall.heapMb[size]})`,
+      '',
+      table(
+        [
+          'phase',
+          'loop delay p50 ms',
+          `p99 ms (<= ${t.loopP99Ms})`,
+          `max ms (<= ${t.loopMaxMs})`,
+          'longest GC ms',
+          "M's CPU",
+          'get p50 ms',
+          'get p99 ms',
+          `get p99 / idle (catch-up <= ${t.catchUpGetP99OverIdle})`,
+          'the phase did',
+          'meets targets',
+        ],
+        rows.map((r: Json) => [
+          r.phase,
+          range(r.loopP50Ms, n2),
+          range(r.loopP99Ms, n1),
+          range(r.loopMaxMs, n1),
+          range(r.gcMaxMs, n1),
+          range(r.cpu, pct),
+          range(r.getP50Ms, n2),
+          range(r.getP99Ms, n2),
+          range(r.getP99OverIdle, n2),
+          did(r),
+          misses(r).length === 0 ? 'yes' : `no (${misses(r).join(', ')})`,
+        ]),
+      ),
+      '',
+    )
+  }
+}
+
 const memcache = load('memcache')
 if (memcache !== undefined) {
   out.push(

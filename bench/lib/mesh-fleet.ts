@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateMeshKey, type MeshNodeInit, type MeshStatus } from '@tlsmesh/mesh'
 import { forkScript, request, stopChild } from '../../scripts/lib/child-processes.ts'
+import type { MeshNodeConfig } from './mesh-node-process.ts'
 
 const nodeScript = fileURLToPath(new URL('./mesh-node-process.ts', import.meta.url))
 
@@ -43,6 +44,22 @@ export interface MeshFleet {
   ): Promise<number>
   waitForMesh(minMeshPeers: number, realm: string, timeoutMs?: number): Promise<number>
   stop(): Promise<void>
+}
+
+/**
+ * One mesh-node process with a configuration of its own (a bench whose nodes play different parts);
+ * `execArgv` goes to its Node (a heap size, say). Resolves once it listens.
+ */
+export async function startMeshNode(
+  config: MeshNodeConfig,
+  options: { execArgv?: string[] } = {},
+): Promise<{ child: ChildProcess; addrs: string[]; memcachePort: number | undefined }> {
+  const { child, ready } = await forkScript(nodeScript, [JSON.stringify(config)], options)
+  return {
+    child,
+    addrs: ready.multiaddrs as string[],
+    memcachePort: ready.memcachePort as number | undefined,
+  }
 }
 
 /** N bare mesh-node processes on loopback; all but the first know only the first. */

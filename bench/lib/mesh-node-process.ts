@@ -1,21 +1,32 @@
 // One node in its own process, driven over IPC by the benchmarks: a tlsmesh node (mode "gossip") or
 // the full-mesh push baseline (mode "push"). Publishes records at a given rate, records when each
-// record arrives, and reports status, CPU, memory and bytes on the wire.
+// record arrives, and reports status, CPU, memory and bytes on the wire; optionally serves its
+// replica on a memcached endpoint and reports its event-loop delay over windows (bench/stall.ts).
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshNode, type MeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
 import type { SessionRecord } from '@tlsmesh/store'
 import type { Registry } from 'prom-client'
+import { createMemcacheServer, type MemcacheServer } from '../../packages/memcache/src/index.ts'
+import { loopDelayWindow } from './loop-delay.ts'
+import { memcacheKey } from './memcache-keys.ts'
 import { createPushNode, type PushNode } from './push-node.ts'
 
-interface Config {
+export interface MeshNodeConfig {
   mode?: 'gossip' | 'push'
   meshKeyFile: string
   seeds: string[]
   realms: string[]
   gossip?: MeshNodeInit['gossip']
   maxEntriesPerRealm?: number
+  /** Default 1 GiB. */
+  maxBytesPerRealm?: number
+  /** Anti-entropy with one random peer this often (the mesh's default if absent). */
+  syncIntervalMs?: number
+  /** Serve this realm of the replica on a memcached endpoint on 127.0.0.1 (port 0: a free one). */
+  memcache?: { port: number; realm: string }
   /** The node's identity: a libp2p private key in protobuf form, hex. */
   privateKeyHex?: string
   allowPeers?: string[]
@@ -33,9 +44,16 @@ interface PublishCommand {
   valueBytes: number
   /** Records per burst (one batch); default: whatever 5 ms of the rate makes. */
   burst?: number
+  /** Default 300 s. */
+  ttlMs?: number
+  /**
+   * Ids are the load generator's memcached keys from this index on (see memcache-keys.ts), so that
+   * its gets hit, instead of random (and not remembered for `arrivals`). Gossip mode only.
+   */
+  keyFrom?: number
 }
 
-const config = JSON.parse(process.argv[2] ?? '{}') as Config
+const config = JSON.parse(process.argv[2] ?? '{}') as MeshNodeConfig
 const offset = config.clockOffsetMs ?? 0
 const now = (): number => Date.now() + offset
 const meshKey = readFileSync(config.meshKeyFile)
@@ -69,14 +87,27 @@ if (config.mode === 'push') {
       ...(config.allowPeers !== undefined ? { allowPeers: config.allowPeers } : {}),
       ...(config.dissemination !== undefined ? { dissemination: config.dissemination } : {}),
       ...(config.maxEagerPeers !== undefined ? { maxEagerPeers: config.maxEagerPeers } : {}),
+      ...(config.syncIntervalMs !== undefined ? { syncIntervalMs: config.syncIntervalMs } : {}),
       libp2pMetrics: true,
-      store: { maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000, maxBytesPerRealm: 1 << 30 },
+      store: {
+        maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000,
+        maxBytesPerRealm: config.maxBytesPerRealm ?? 1 << 30,
+      },
     },
     { onRecordReceived, now },
   )
   await mesh.start()
   registry = mesh.registry
 }
+let memcache: MemcacheServer | undefined
+if (config.memcache !== undefined && mesh !== undefined) {
+  memcache = createMemcacheServer(
+    { host: '127.0.0.1', port: config.memcache.port, realm: config.memcache.realm, version: 'bench' },
+    { cache: mesh.cache, now },
+  )
+  await memcache.start()
+}
+const loopDelay = loopDelayWindow()
 
 /** What was published here: id prefix -> created. */
 const published = new Map<string, Map<string, number>>()
@@ -98,15 +129,23 @@ async function publish(command: PublishCommand): Promise<number> {
   const started = performance.now()
   const value = randomBytes(command.valueBytes)
   const burst = command.burst ?? Math.max(1, Math.round(command.ratePerSecond / 200))
+  const ttlMs = command.ttlMs ?? 300_000
+  const { keyFrom } = command
   let sent = 0
   while (sent < command.count) {
     const n = Math.min(burst, command.count - sent)
-    const records = Array.from({ length: n }, () => makeRecord(command.realm, value))
-    if (push !== undefined) {
-      for (const r of records) push.store.merge(r, Date.now())
-      push.publish(records)
+    if (keyFrom !== undefined) {
+      for (let i = 0; i < n; i++) {
+        mesh!.cache.set(command.realm, Buffer.from(memcacheKey(keyFrom + sent + i)), value, ttlMs)
+      }
     } else {
-      for (const r of records) mesh!.cache.set(command.realm, r.id, value, 300_000)
+      const records = Array.from({ length: n }, () => makeRecord(command.realm, value))
+      if (push !== undefined) {
+        for (const r of records) push.store.merge(r, Date.now())
+        push.publish(records)
+      } else {
+        for (const r of records) mesh!.cache.set(command.realm, r.id, value, ttlMs)
+      }
     }
     sent += n
     const due = started + (sent / command.ratePerSecond) * 1000
@@ -124,7 +163,18 @@ async function wireBytes(): Promise<{ sent: number; received: number; byProtocol
   return { sent: byProtocol['global sent'] ?? 0, received: byProtocol['global received'] ?? 0, byProtocol }
 }
 
-process.on('message', (message: { type: string; realm?: string; addrs?: string[]; name?: string }) => {
+/** An IPC command; each is answered with a message of its type. */
+interface Command {
+  type: string
+  realm?: string
+  addrs?: string[]
+  name?: string
+  action?: 'start' | 'report'
+  peers?: string[] | null
+  addr?: string
+}
+
+process.on('message', (message: Command) => {
   if (message.type === 'status') {
     void wireBytes().then((bytes) =>
       process.send?.({
@@ -159,11 +209,30 @@ process.on('message', (message: { type: string; realm?: string; addrs?: string[]
         values: (metric?.values ?? []).map(({ labels, value }) => ({ labels, value })),
       }),
     )
+  } else if (message.type === 'loop-delay') {
+    // `start` opens a window; `report` answers with the event-loop delay and CPU since.
+    if (message.action === 'start') loopDelay.start()
+    process.send?.({ type: 'loop-delay', ...(message.action === 'report' ? loopDelay.report() : {}) })
+  } else if (message.type === 'allow') {
+    // The mesh's allowlist (null: anyone with the mesh key); peers no longer on it are hung up on.
+    mesh!.setAllowPeers(message.peers ?? undefined)
+    process.send?.({ type: 'allow' })
+  } else if (message.type === 'dial') {
+    mesh!.libp2p.dial(multiaddr(message.addr ?? '')).then(
+      () => process.send?.({ type: 'dial' }),
+      (err: Error) => process.send?.({ type: 'dial', error: err.message }),
+    )
   }
 })
 
-process.send?.({ type: 'ready', multiaddrs: (mesh?.libp2p ?? push!.libp2p).getMultiaddrs().map(String) })
+const memcacheAddress = memcache?.addresses()[0]
+process.send?.({
+  type: 'ready',
+  multiaddrs: (mesh?.libp2p ?? push!.libp2p).getMultiaddrs().map(String),
+  ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
+})
 const stop = async (): Promise<void> => {
+  await memcache?.stop()
   await mesh?.stop()
   await push?.stop()
   process.exit(0)

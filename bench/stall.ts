@@ -1,0 +1,347 @@
+// Stalls (issue 15): does the mesh stall the process it lives in? A node holding N records serves
+// memcached gets from its replica at a steady rate while, phase by phase, it idles, a peer that
+// missed 10% of the records catches up from it, a peer reconciles with it back to back (as fast as
+// each reconciliation completes), and another node publishes into its realm at 2,000 records/s.
+// Per phase: the node's event-loop delay (monitorEventLoopDelay, 1 ms resolution, reset when the phase
+// starts) p50/p99/max and its CPU, and the gets' latency p50/p99/max seen by a load generator in its
+// own process. Targets: loop delay p99 <= 5 ms and max <= 20 ms in every phase; get p99 during the
+// catch-up within 1.5x of the idle phase's.
+//   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
+//     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000]
+//
+// Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
+// replica), C (the peer that catches up, then reconciles back to back) and P (the publisher), each
+// with a heap sized for the records. P joins M while it is empty (meeting costs nothing), and M writes
+// 90% of the records at --fill-rate, which reach P by gossip (ids are the load generator's keys, so
+// every get hits); C joins then and reconciles them from M in one go; C is cut off (an allowlist on
+// each side: nobody dials), and M writes the last 10%, which reach P. Then the load generator starts,
+// and the phases run:
+//   idle         M serves gets; P, in sync, stays connected.
+//   catch-up     C is let back in and dials M; from the dial until C holds every record.
+//   queries      C, in sync now and started with a 1 ms sync interval (the mesh's public option),
+//                starts a new reconciliation with M (its only peer) as soon as the last completes.
+//   replication  C is cut off again; P publishes at --replication-rate for --seconds.
+// The mesh has no call that starts a reconciliation, hence the sync interval.
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { generateMeshKey } from '@tlsmesh/mesh'
+import { forkScript, request, stopChild } from '../scripts/lib/child-processes.ts'
+import { progress, requireWholeNumbers, spread, writeResult } from './lib/bench-report.ts'
+import type { LoopDelayReport } from './lib/loop-delay.ts'
+import type { LoadWindow } from './lib/memcache-load.ts'
+import { type NodeReport, startMeshNode } from './lib/mesh-fleet.ts'
+import type { MeshNodeConfig } from './lib/mesh-node-process.ts'
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100000,1000000' },
+    seconds: { type: 'string', default: '10' },
+    repeat: { type: 'string', default: '3' },
+    'get-rate': { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '4' },
+    'replication-rate': { type: 'string', default: '2000' },
+    'value-bytes': { type: 'string', default: '200' },
+    'fill-rate': { type: 'string', default: '20000' },
+    out: { type: 'string', default: 'stall' },
+  },
+})
+const sizes = values.sizes.split(',').map(Number)
+const seconds = Number(values.seconds)
+const repeat = Number(values.repeat)
+const getRate = Number(values['get-rate'])
+const connections = Number(values.connections)
+const replicationRate = Number(values['replication-rate'])
+const valueBytes = Number(values['value-bytes'])
+const fillRate = Number(values['fill-rate'])
+requireWholeNumbers('stall', {
+  'fill-rate': fillRate,
+  seconds,
+  repeat,
+  'get-rate': getRate,
+  connections,
+  'replication-rate': replicationRate,
+})
+for (const size of sizes) requireWholeNumbers('stall', { sizes: size }, 1000)
+
+const TARGETS = { loopP99Ms: 5, loopMaxMs: 20, catchUpGetP99OverIdle: 1.5 }
+const MISSING = 0.1
+const realm = 'stall'
+/** Long enough that no record of the fill expires during a run. */
+const FILL_TTL_MS = 3_600_000
+const PHASES = ['idle', 'catch-up', 'queries', 'replication'] as const
+type Phase = (typeof PHASES)[number]
+const loadScript = fileURLToPath(new URL('./lib/memcache-load.ts', import.meta.url))
+
+/** Heap for a node holding `size` records (~1 KB each with their digest entries), with room to spare. */
+const heapMbFor = (size: number): number => Math.max(1024, Math.ceil((size * 3000) / 2 ** 20) + 512)
+
+interface Measured {
+  loop: LoopDelayReport
+  gets: LoadWindow
+  /** What the phase did besides: catch-up ms, reconciliations/s, records/s that reached M. */
+  extra: Record<string, number>
+}
+
+async function identity(): Promise<{ hex: string; id: string }> {
+  const key = await generateKeyPair('Ed25519')
+  return {
+    hex: Buffer.from(privateKeyToProtobuf(key)).toString('hex'),
+    id: peerIdFromPrivateKey(key).toString(),
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const statusOf = (child: ChildProcess): Promise<NodeReport> =>
+  request<NodeReport>(child, 'status', {}, { timeoutMs: 30_000 })
+const entriesOf = async (child: ChildProcess): Promise<number> =>
+  (await statusOf(child)).mesh.realms[realm]?.entries ?? 0
+
+/** Polls `check` every 20 ms until it holds; throws after `timeoutMs`. */
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    if (await check()) return
+    await sleep(20)
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+async function publish(
+  child: ChildProcess,
+  command: { count: number; ratePerSecond: number; keyFrom?: number; ttlMs?: number },
+): Promise<number> {
+  const reply = await request<{ elapsedMs: number }>(
+    child,
+    'publish',
+    { realm, valueBytes, burst: Math.min(1000, Math.ceil(command.ratePerSecond / 200)), ...command },
+    // A busy machine writes slower than the rate asks: ten times the time, and a minute.
+    { replyType: 'published', timeoutMs: 60_000 + (10_000 * command.count) / command.ratePerSecond },
+  )
+  return reply.elapsedMs
+}
+
+async function allow(child: ChildProcess, peers: string[] | null): Promise<void> {
+  await request(child, 'allow', { peers })
+}
+
+async function dial(child: ChildProcess, addr: string): Promise<void> {
+  const reply = await request<{ error?: string }>(child, 'dial', { addr }, { timeoutMs: 30_000 })
+  if (reply.error !== undefined) throw new Error(`dial ${addr}: ${reply.error}`)
+}
+
+interface Run {
+  phases: Record<Phase, Measured>
+  /** M's heap used and RSS once it held every record, before the phases. */
+  heapUsedBytes: number
+  rssBytes: number
+}
+
+/** One run at `size` records: fresh nodes, the four phases. */
+async function runOnce(size: number, meshKeyFile: string, label: string): Promise<Run> {
+  const heapArgs = { execArgv: [`--max-old-space-size=${heapMbFor(size)}`] }
+  // Room for the records P publishes, so that nothing is evicted.
+  const store = { maxEntriesPerRealm: size + replicationRate * seconds + 10_000, maxBytesPerRealm: 2 ** 32 }
+  const base: MeshNodeConfig = { meshKeyFile, seeds: [], realms: [realm], ...store }
+  const children: ChildProcess[] = []
+  try {
+    const m = await startMeshNode({ ...base, memcache: { port: 0, realm } }, heapArgs)
+    children.push(m.child)
+    const mAddr = m.addrs[0]!
+    const mId = mAddr.split('/p2p/')[1]!
+    const [c, p] = [await identity(), await identity()]
+    const held = Math.round(size * (1 - MISSING))
+
+    // P joins while M is empty, so that meeting costs nothing, and takes the records by gossip. With
+    // P there, M is not alone when C comes: C's reconciliation is the only one (M starts one of its
+    // own at once only with the first peer it meets), and C's back-to-back ones do not slow the fill.
+    const P = (await startMeshNode({ ...base, privateKeyHex: p.hex, allowPeers: [mId] }, heapArgs)).child
+    children.push(P)
+    await dial(P, mAddr)
+    await waitFor('M to have P as a mesh neighbour', 30_000, async () => {
+      const status = await statusOf(m.child)
+      return (status.mesh.realms[realm]?.meshPeers ?? 0) >= 1
+    })
+    /** M writes `count` records; resolves once P holds them, with what each step took. */
+    const fill = async (count: number, keyFrom: number): Promise<string> => {
+      const wrote = await publish(m.child, { count, ratePerSecond: fillRate, keyFrom, ttlMs: FILL_TTL_MS })
+      const started = Date.now()
+      // What gossip lost, P's periodic reconciliation (30 s) brings.
+      await waitFor(
+        `P to hold ${keyFrom + count} records`,
+        90_000,
+        async () => (await entriesOf(P)) >= keyFrom + count,
+      )
+      return `in ${Math.round(wrote)} ms, P held them ${Date.now() - started} ms after`
+    }
+    progress(`${label}: M wrote ${held} records ${await fill(held, 0)}`)
+    const joined = Date.now()
+    const C = (
+      await startMeshNode({ ...base, privateKeyHex: c.hex, allowPeers: [mId], syncIntervalMs: 1 }, heapArgs)
+    ).child
+    children.push(C)
+    const cStartedMs = Date.now() - joined
+    await dial(C, mAddr)
+    await waitFor(
+      'C to reconcile the records from M',
+      90_000 + held,
+      async () => (await entriesOf(C)) >= held,
+    )
+    progress(
+      `${label}: C's process started in ${cStartedMs} ms; it held them ${Date.now() - joined} ms after it spawned`,
+    )
+    await Promise.all([allow(C, []), allow(m.child, [p.id])])
+    progress(`${label}: M wrote the last ${size - held} with C cut off ${await fill(size - held, held)}`)
+    const { memory } = await statusOf(m.child)
+    progress(
+      `${label}: M's heap ${Math.round(memory.heapUsed / 2 ** 20)} MB used, RSS ${Math.round(memory.rss / 2 ** 20)} MB`,
+    )
+    const load = await forkScript(
+      loadScript,
+      [JSON.stringify({ port: m.memcachePort, connections, keys: size, ratePerSecond: getRate })],
+      // As in bench/memcache.ts: with V8's default young generation, the generator's own GC pauses
+      // were most of the p99 it measured.
+      { execArgv: ['--max-semi-space-size=32'] },
+    )
+    children.push(load.child)
+    await sleep(2000)
+
+    const measure = async (during: () => Promise<Record<string, number>>): Promise<Measured> => {
+      await Promise.all([request(load.child, 'window'), request(m.child, 'loop-delay', { action: 'start' })])
+      const extra = await during()
+      const [gets, loop] = await Promise.all([
+        request<LoadWindow & { type: string }>(load.child, 'window'),
+        request<LoopDelayReport & { type: string }>(m.child, 'loop-delay', { action: 'report' }),
+      ])
+      const { type: _g, ...getWindow } = gets
+      const { type: _l, ...loopWindow } = loop
+      return { loop: loopWindow, gets: getWindow, extra }
+    }
+    const phases = {} as Record<Phase, Measured>
+    phases.idle = await measure(async () => {
+      await sleep(seconds * 1000)
+      return {}
+    })
+    report(label, 'idle', phases.idle)
+
+    await Promise.all([allow(m.child, [p.id, c.id]), allow(C, [mId])])
+    const pulledBefore = (await statusOf(C)).mesh.sync.recordsPulled
+    phases['catch-up'] = await measure(async () => {
+      const started = performance.now()
+      await dial(C, mAddr)
+      await waitFor('C to catch up', 300_000, async () => (await entriesOf(C)) >= size)
+      return { catchUpMs: performance.now() - started }
+    })
+    phases['catch-up'].extra.pulled = (await statusOf(C)).mesh.sync.recordsPulled - pulledBefore
+    report(label, 'catch-up', phases['catch-up'])
+
+    const syncsBefore = (await statusOf(C)).mesh.sync
+    phases.queries = await measure(async () => {
+      await sleep(seconds * 1000)
+      return {}
+    })
+    const syncsAfter = (await statusOf(C)).mesh.sync
+    phases.queries.extra = {
+      reconciliationsPerSecond:
+        ((syncsAfter.succeeded - syncsBefore.succeeded) * 1000) / phases.queries.loop.windowMs,
+      failed: syncsAfter.failed - syncsBefore.failed,
+    }
+    report(label, 'queries', phases.queries)
+
+    await Promise.all([allow(C, []), allow(m.child, [p.id])])
+    const entriesBefore = await entriesOf(m.child)
+    const published = replicationRate * seconds
+    phases.replication = await measure(async () => {
+      await publish(P, { count: published, ratePerSecond: replicationRate })
+      return {}
+    })
+    await sleep(1000)
+    const reached = (await entriesOf(m.child)) - entriesBefore
+    phases.replication.extra = {
+      reachedPerSecond: (reached * 1000) / phases.replication.loop.windowMs,
+      reachedFraction: reached / published,
+    }
+    report(label, 'replication', phases.replication)
+    return { phases, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss }
+  } finally {
+    await Promise.all(children.map((child) => stopChild(child, 2000)))
+  }
+}
+
+function report(label: string, phase: Phase, m: Measured): void {
+  const extra = Object.entries(m.extra)
+    .map(([k, v]) => `, ${k} ${Number.isInteger(v) ? v : v.toFixed(2)}`)
+    .join('')
+  progress(
+    `${label} ${phase}: loop delay p50 ${m.loop.p50Ms.toFixed(2)} p99 ${m.loop.p99Ms.toFixed(2)} max ${m.loop.maxMs.toFixed(1)} ms, ` +
+      `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms; gets ${m.gets.gets} (${m.gets.hits} hits) p50 ${m.gets.p50Ms.toFixed(3)} ` +
+      `p99 ${m.gets.p99Ms.toFixed(3)} max ${m.gets.maxMs.toFixed(1)} ms${extra}`,
+  )
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-stall-'))
+const meshKeyFile = join(dir, 'mesh.key')
+writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
+const rows: Array<Record<string, unknown>> = []
+const memory: Array<Record<string, unknown>> = []
+try {
+  for (const size of sizes) {
+    const runs: Run[] = []
+    for (let r = 0; r < repeat; r++) {
+      runs.push(await runOnce(size, meshKeyFile, `${size} records, run ${r + 1}/${repeat}`))
+    }
+    memory.push({
+      size,
+      heapUsedBytes: spread(runs.map((run) => run.heapUsedBytes)),
+      rssBytes: spread(runs.map((run) => run.rssBytes)),
+    })
+    for (const phase of PHASES) {
+      const of = (f: (m: Measured, run: Record<Phase, Measured>) => number) =>
+        spread(runs.map((run) => f(run.phases[phase], run.phases)))
+      const extras = Object.keys(runs[0]!.phases[phase].extra)
+      rows.push({
+        size,
+        phase,
+        loopP50Ms: of((m) => m.loop.p50Ms),
+        loopP99Ms: of((m) => m.loop.p99Ms),
+        loopMaxMs: of((m) => m.loop.maxMs),
+        cpu: of((m) => m.loop.cpu),
+        gcMs: of((m) => m.loop.gcMs),
+        gcMaxMs: of((m) => m.loop.gcMaxMs),
+        windowMs: of((m) => m.loop.windowMs),
+        gets: of((m) => m.gets.gets),
+        getHitRate: of((m) => m.gets.hits / m.gets.gets),
+        getP50Ms: of((m) => m.gets.p50Ms),
+        getP99Ms: of((m) => m.gets.p99Ms),
+        getMaxMs: of((m) => m.gets.maxMs),
+        getP99OverIdle: of((m, run) => m.gets.p99Ms / run.idle.gets.p99Ms),
+        ...Object.fromEntries(extras.map((k) => [k, of((m) => m.extra[k] ?? Number.NaN)])),
+      })
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+const result = {
+  sizes,
+  seconds,
+  repeat,
+  getRatePerSecond: getRate,
+  connections,
+  replicationRatePerSecond: replicationRate,
+  valueBytes,
+  missingFraction: MISSING,
+  heapMb: Object.fromEntries(sizes.map((size) => [size, heapMbFor(size)])),
+  targets: TARGETS,
+  memory,
+  rows,
+}
+const path = writeResult(values.out, result)
+console.log(JSON.stringify(result, null, 2))
+progress(`wrote ${path}`)
+process.exit(0)
