@@ -3,7 +3,7 @@
 // (the bundled JavaScript `pnpm release` ships), run by run in alternating order so that both meet
 // the same moments of a busy machine.
 //   node --import tsx bench/startup.ts [--repeat 7] [--release DIR]
-// --release: a `pnpm release --out DIR` made before; by default one is built (without the .deb).
+// --release: a `pnpm release --out DIR` made before; by default one is built (npm tarballs only).
 import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -36,10 +36,10 @@ process.once('exit', () => rmSync(work, { recursive: true, force: true }))
 let releaseDir = values.release
 if (releaseDir === undefined) {
   releaseDir = join(work, 'release')
-  progress('building the release (pnpm release --no-deb)')
+  progress('building the release (pnpm release --npm-only)')
   await run(
     process.execPath,
-    ['--import', 'tsx', 'scripts/release/release.ts', '--no-deb', '--out', releaseDir],
+    ['--import', 'tsx', 'scripts/release/release.ts', '--npm-only', '--out', releaseDir],
     {
       cwd: root,
     },

@@ -1,5 +1,6 @@
-// A Debian package (dpkg-deb) of the bundled `tlsmesh` package: both binaries on PATH, the hardened
-// systemd unit, a `tlsmesh` system user and group, an example configuration as a conffile.
+// A Debian package (dpkg-deb) of the single executable: both commands on PATH with no Node.js to
+// install (Debian 12's own nodejs is 18), the hardened systemd unit, a `tlsmesh` system user and
+// group, an example configuration as a conffile.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -43,8 +44,8 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null || true; 
 
 export interface DebianPackageInit {
   root: string
-  /** The staged `tlsmesh` npm package (bundleApps). */
-  appStage: string
+  /** The single executable's directory (buildSingleExecutable): bin/, the licenses. */
+  executable: string
   stageDir: string
   outDir: string
   version: string
@@ -53,19 +54,15 @@ export interface DebianPackageInit {
 export function buildDebianPackage(init: DebianPackageInit): string {
   const tree = join(init.stageDir, 'deb')
   rmSync(tree, { recursive: true, force: true })
-  const lib = join(tree, 'usr/lib/tlsmesh')
-  mkdirSync(lib, { recursive: true })
-  cpSync(join(init.appStage, 'dist'), join(lib, 'dist'), { recursive: true })
-  cpSync(join(init.appStage, 'package.json'), join(lib, 'package.json'))
-  mkdirSync(join(tree, 'usr/bin'), { recursive: true })
-  for (const bin of ['tlsmeshd', 'tlsmesh'])
-    symlinkSync(`../lib/tlsmesh/dist/${bin}.js`, join(tree, 'usr/bin', bin))
+  install(join(init.executable, 'bin/tlsmesh'), join(tree, 'usr/bin/tlsmesh'))
+  symlinkSync('tlsmesh', join(tree, 'usr/bin/tlsmeshd'))
   install(join(init.root, 'deploy/tlsmeshd.service'), join(tree, 'lib/systemd/system/tlsmeshd.service'))
   install(join(init.root, 'deploy/tlsmeshd.yaml'), join(tree, 'etc/tlsmesh/tlsmeshd.yaml'))
   const doc = join(tree, 'usr/share/doc/tlsmesh')
   install(join(init.root, 'LICENSE'), join(doc, 'copyright'))
-  install(join(init.appStage, 'THIRD-PARTY-NOTICES.txt'), join(doc, 'THIRD-PARTY-NOTICES.txt'))
-  install(join(init.appStage, 'README.md'), join(doc, 'README.md'))
+  for (const file of ['THIRD-PARTY-NOTICES.txt', 'NODEJS-LICENSE']) {
+    install(join(init.executable, file), join(doc, file))
+  }
   for (const file of ['prometheus-alerts.yml', 'grafana-dashboard.json']) {
     install(join(init.root, 'deploy', file), join(tree, 'usr/share/tlsmesh', file))
   }
@@ -77,8 +74,8 @@ export function buildDebianPackage(init: DebianPackageInit): string {
     writeFileSync(join(control, name), text)
     chmodSync(join(control, name), 0o755)
   }
-  const deb = join(init.outDir, `tlsmesh_${init.version}_all.deb`)
-  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', tree, deb])
+  const deb = join(init.outDir, `tlsmesh_${init.version}_${debianArchitecture()}.deb`)
+  run('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', tree, deb])
   return deb
 }
 
@@ -86,17 +83,24 @@ function controlFile(version: string, installedSize: number): string {
   return [
     'Package: tlsmesh',
     `Version: ${version}`,
-    'Architecture: all',
+    `Architecture: ${debianArchitecture()}`,
     'Maintainer: tlsmesh developers <tlsmesh@users.noreply.github.com>',
     `Installed-Size: ${installedSize}`,
-    // Debian 12's own nodejs is 18; Node 20 comes from NodeSource or a backport.
-    'Depends: nodejs (>= 20), adduser',
+    // What the embedded Node.js binary links against.
+    'Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1, adduser',
     'Section: net',
     'Priority: optional',
     'Homepage: https://github.com/tlsmesh/tlsmesh',
     `Description: ${DESCRIPTION}`,
     '',
   ].join('\n')
+}
+
+function debianArchitecture(): string {
+  const names: Record<string, string> = { x64: 'amd64', arm64: 'arm64' }
+  const name = names[process.arch]
+  if (name === undefined) throw new Error(`release: no Debian architecture for ${process.arch}`)
+  return name
 }
 
 function install(from: string, to: string): void {

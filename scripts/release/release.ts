@@ -1,7 +1,8 @@
 // `pnpm release`: installable artifacts of this checkout in release/ (or --out DIR):
 //   tlsmesh-VERSION.tgz            both binaries, bundled: `npm install -g` it
 //   tlsmesh-LIBRARY-VERSION.tgz    each library (packages/*), compiled with declarations, for embedders
-//   tlsmesh_VERSION_all.deb        the binaries, the systemd unit and a system user: `apt install` it
+//   tlsmesh-VERSION-linux-ARCH.tar.gz  one executable with Node.js inside (tlsmeshd is a link to it)
+//   tlsmesh_VERSION_ARCH.deb       that executable, the systemd unit and a system user: `apt install` it
 //   SHA256SUMS
 // Progress on stderr; the artifacts on stdout (--json: one JSON object).
 import { createHash } from 'node:crypto'
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { compileLibraries, npmPack, packLibraries } from './build-libraries.ts'
 import { bundleApps } from './bundle-apps.ts'
 import { buildDebianPackage } from './debian-package.ts'
+import { buildSingleExecutable } from './single-executable.ts'
 import { releaseVersion, workspacePackages } from './workspace-packages.ts'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -18,7 +20,8 @@ const { values } = parseArgs({
   options: {
     out: { type: 'string', default: join(root, 'release') },
     json: { type: 'boolean', default: false },
-    'no-deb': { type: 'boolean', default: false },
+    /** Only the npm tarballs: no single executable and no .deb (they take most of the time). */
+    'npm-only': { type: 'boolean', default: false },
   },
 })
 const outDir = resolve(values.out)
@@ -38,9 +41,12 @@ step('bundling tlsmeshd and tlsmesh (esbuild)')
 const appStage = join(stageDir, 'tlsmesh')
 await bundleApps(root, appStage, version)
 artifacts.unshift(npmPack(appStage, outDir))
-if (!values['no-deb']) {
+if (!values['npm-only']) {
+  step('building the single executable (node --experimental-sea-config, postject)')
+  const executable = await buildSingleExecutable({ root, appStage, stageDir, outDir, version })
+  artifacts.push(executable.tarball)
   step('building the Debian package (dpkg-deb)')
-  artifacts.push(buildDebianPackage({ root, appStage, stageDir, outDir, version }))
+  artifacts.push(buildDebianPackage({ root, executable: executable.dir, stageDir, outDir, version }))
 }
 
 const described = artifacts.map((path) => ({
@@ -54,5 +60,5 @@ if (values.json) {
 } else {
   process.stdout.write(`tlsmesh ${version} in ${outDir}:\n`)
   for (const a of described)
-    process.stdout.write(`  ${a.file.padEnd(34)} ${(a.bytes / 1024).toFixed(0).padStart(6)} KiB\n`)
+    process.stdout.write(`  ${a.file.padEnd(38)} ${(a.bytes / 1024).toFixed(0).padStart(6)} KiB\n`)
 }

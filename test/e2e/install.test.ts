@@ -29,6 +29,8 @@ const releaseDir = join(work, 'release')
 /** The environment of a machine without the workspace: no NODE_OPTIONS, no tsx, no workspace bins. */
 const plainEnv = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: work, npm_config_update_notifier: 'false' }
 
+const DEB_ARCH = process.arch === 'x64' ? 'amd64' : process.arch
+
 interface ReleaseManifest {
   version: string
   artifacts: Array<{ file: string; bytes: number; sha256: string }>
@@ -79,7 +81,7 @@ async function expectFleetReplicates(name: string, command: string[], keyCommand
 }
 
 describe('pnpm release', () => {
-  it('makes the bundled binaries, every library, a .deb and their checksums', () => {
+  it('makes the bundled binaries, every library, a single executable, a .deb and their checksums', () => {
     const files = release.artifacts.map((a) => a.file).sort()
     expect(files).toEqual(
       [
@@ -87,7 +89,8 @@ describe('pnpm release', () => {
         ...['admin-api', 'memcache', 'mesh', 'node-tls', 'store', 'ticket-keys', 'wire'].map(
           (lib) => `tlsmesh-${lib}-${release.version}.tgz`,
         ),
-        `tlsmesh_${release.version}_all.deb`,
+        `tlsmesh-${release.version}-linux-${process.arch}.tar.gz`,
+        `tlsmesh_${release.version}_${DEB_ARCH}.deb`,
       ].sort(),
     )
     const sums = readFileSync(join(releaseDir, 'SHA256SUMS'), 'utf8')
@@ -126,6 +129,31 @@ describe('npm install -g of the tlsmesh tarball', () => {
   it('starts a 3-node fleet that replicates', async () => {
     mkdirSync(join(work, 'npm'))
     await expectFleetReplicates('npm', [bin('tlsmeshd')], [bin('tlsmesh')])
+  }, 90_000)
+})
+
+describe('the single executable', () => {
+  const dir = join(work, 'single')
+  const bin = (name: string) => join(dir, `tlsmesh-${release.version}-linux-${process.arch}`, 'bin', name)
+
+  beforeAll(async () => {
+    mkdirSync(dir)
+    await run('tar', ['-xzf', artifact(/linux-.*\.tar\.gz$/), '-C', dir])
+  })
+
+  it("runs both commands with no Node.js on PATH, and ships Node.js's license with its own", async () => {
+    for (const name of ['tlsmeshd', 'tlsmesh']) {
+      const { stdout, stderr } = await run(bin(name), ['--version'], { env: { PATH: '/nonexistent' } })
+      expect(stdout).toBe(`${name} ${release.version}\n`)
+      expect(stderr).toBe('')
+    }
+    const licenses = readdirSync(join(bin('tlsmesh'), '../..'))
+    expect(licenses).toEqual(expect.arrayContaining(['LICENSE', 'NODEJS-LICENSE', 'THIRD-PARTY-NOTICES.txt']))
+  })
+
+  it('starts a 3-node fleet that replicates', async () => {
+    mkdirSync(join(work, 'sea'))
+    await expectFleetReplicates('sea', [bin('tlsmeshd')], [bin('tlsmesh')])
   }, 90_000)
 })
 
