@@ -2,6 +2,19 @@
 import './promise-with-resolvers.ts'
 
 export { BROADCAST_PROTOCOL, type BroadcastStats } from './broadcast/broadcast-service.ts'
+export {
+  type DeliveryVerdict,
+  type GossipPayload,
+  messageIdOf,
+  type OutboundFrame,
+  Plumtree,
+  type PlumtreeClock,
+  type PlumtreeComponents,
+  type PlumtreeInit,
+  type PlumtreeStats,
+  realClock,
+  type TimerHandle,
+} from './broadcast/plumtree.ts'
 export * from './constants.ts'
 export {
   GossipValidationError,

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
-import { randomSample } from '../random-sample.ts'
 import { RecentIds } from './recent-ids.ts'
 
 /** A GOSSIP frame's content: who made it and what it carries (a batch with its origin's signature). */
@@ -58,6 +57,27 @@ export interface PlumtreeInit {
   seenTtlMs: number
 }
 
+/** Opaque to Plumtree: whatever `setTimer` returned, handed back to `clearTimer`. */
+export type TimerHandle = unknown
+
+/**
+ * Where a Plumtree reads the time and sets its timers: the real clock by default, a virtual one in a
+ * simulation (sim/), which must replay the same run from the same seed.
+ */
+export interface PlumtreeClock {
+  /** Milliseconds; only differences are used. */
+  now(): number
+  setTimer(ms: number, fn: () => void): TimerHandle
+  clearTimer(handle: TimerHandle): void
+}
+
+/** Date.now and unref'd timers: a pending repair or flush does not keep the process alive. */
+export const realClock: PlumtreeClock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => setTimeout(fn, ms).unref(),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+}
+
 export interface PlumtreeComponents {
   /** Queues a frame to a neighbour; false when it could not (no link, or its queue is full). */
   send(peer: string, frame: OutboundFrame): boolean
@@ -65,6 +85,10 @@ export interface PlumtreeComponents {
   authenticate(payload: GossipPayload, from: string): boolean
   /** Validates an authenticated payload and applies it. */
   deliver(payload: GossipPayload, from: string): DeliveryVerdict
+  /** Default `realClock`. */
+  clock?: PlumtreeClock
+  /** Uniform in [0, 1), for every random choice (whom to shed, announce to, GRAFT). Default Math.random. */
+  random?: () => number
 }
 
 export interface PlumtreeStats {
@@ -183,7 +207,7 @@ interface Missing {
   /** Announcers asked for it (their answers say nothing of how late unasked payloads come). */
   grafted: string[]
   announcers: string[]
-  timer: NodeJS.Timeout | undefined
+  timer: TimerHandle | undefined
 }
 
 /**
@@ -206,6 +230,8 @@ export class Plumtree {
 
   private readonly init: PlumtreeInit
   private readonly components: PlumtreeComponents
+  private readonly clock: PlumtreeClock
+  private readonly random: () => number
   private readonly eager = new Set<string>()
   private readonly lazy = new Set<string>()
   /** Ids received or sent, with the hops their first copy had travelled. */
@@ -244,7 +270,7 @@ export class Plumtree {
    * relays below the origin, where the cap of 6 leaves room for every node at one).
    */
   private readonly announcedHops = new Map<string, number>()
-  private lazyTimer: NodeJS.Timeout | undefined
+  private lazyTimer: TimerHandle | undefined
   /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
   private lateness: { mean: number; deviation: number; sampledAt: number } | undefined
   private stopped = false
@@ -252,8 +278,19 @@ export class Plumtree {
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
     this.init = init
     this.components = components
-    this.seen = new RecentIds({ maxEntries: init.seenEntries, ttlMs: init.seenTtlMs })
-    this.cache = new LRUCache({ max: init.cacheEntries, ttl: init.cacheTtlMs, ttlAutopurge: false })
+    const clock = components.clock ?? realClock
+    this.clock = clock
+    this.random = components.random ?? Math.random
+    const now = () => clock.now()
+    this.seen = new RecentIds({ maxEntries: init.seenEntries, ttlMs: init.seenTtlMs, now })
+    this.cache = new LRUCache({
+      max: init.cacheEntries,
+      ttl: init.cacheTtlMs,
+      ttlAutopurge: false,
+      // lru-cache reads performance.now and caches it for a millisecond of real time (ttlResolution):
+      // an injected clock is read on every check instead, or a virtual run would depend on real time.
+      ...(components.clock === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
+    })
     this.grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
   }
 
@@ -329,7 +366,7 @@ export class Plumtree {
     // a duplicate.
     if (!this.components.authenticate(payload, from)) return
     this.seen.set(k, payload.hops)
-    this.deliveredFirst.set(from, Date.now())
+    this.deliveredFirst.set(from, this.clock.now())
     const announcers = this.clearMissing(k, from)
     this.duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
@@ -370,10 +407,9 @@ export class Plumtree {
           this.stats.announcementsDropped++
           continue
         }
-        entry = { id, announcedAt: Date.now(), grafted: [], announcers: [], timer: undefined }
+        entry = { id, announcedAt: this.clock.now(), grafted: [], announcers: [], timer: undefined }
         this.missing.set(k, entry)
-        entry.timer = setTimeout(() => this.graft(k), this.currentGraftTimeout())
-        entry.timer.unref()
+        entry.timer = this.clock.setTimer(this.currentGraftTimeout(), () => this.graft(k))
       }
       if (!entry.announcers.includes(from)) entry.announcers.push(from)
     }
@@ -391,14 +427,14 @@ export class Plumtree {
   }
 
   onPrune(from: string, full: boolean): void {
-    if (full) this.fullUntil.set(from, Date.now() + FULL_BACKOFF_MS)
+    if (full) this.fullUntil.set(from, this.clock.now() + FULL_BACKOFF_MS)
     this.demote(from)
   }
 
   stop(): void {
     this.stopped = true
-    clearTimeout(this.lazyTimer)
-    for (const entry of this.missing.values()) clearTimeout(entry.timer)
+    this.clock.clearTimer(this.lazyTimer)
+    for (const entry of this.missing.values()) this.clock.clearTimer(entry.timer)
     this.missing.clear()
   }
 
@@ -413,13 +449,13 @@ export class Plumtree {
    */
   private shedOverCap(): void {
     if (this.eager.size <= this.init.maxEagerPeers) return
-    const now = Date.now()
+    const now = this.clock.now()
     if (now < this.nextShedAt) return
     this.nextShedAt = now + this.init.shedIntervalMs
     const children = [...this.eager].filter(
       (peer) => now - (this.deliveredFirst.get(peer) ?? 0) > PARENT_WINDOW_MS,
     )
-    const [peer] = randomSample(children, 1)
+    const [peer] = this.sample(children, 1)
     if (peer === undefined) return
     this.demote(peer)
     this.stats.linksShed++
@@ -497,11 +533,10 @@ export class Plumtree {
     for (const peer of this.lazy) this.lazyTargets.add(peer)
     const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
     if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
-      clearTimeout(this.lazyTimer)
+      this.clock.clearTimer(this.lazyTimer)
       this.flushLazy()
     } else if (this.lazyTimer === undefined && !this.stopped) {
-      this.lazyTimer = setTimeout(() => this.flushLazy(), this.init.lazyFlushMs)
-      this.lazyTimer.unref()
+      this.lazyTimer = this.clock.setTimer(this.init.lazyFlushMs, () => this.flushLazy())
     }
     return reached
   }
@@ -513,7 +548,7 @@ export class Plumtree {
     this.lazyIds = []
     this.lazyHops = Number.POSITIVE_INFINITY
     const isNeighbour = (peer: string): boolean => this.eager.has(peer) || this.lazy.has(peer)
-    const targets = new Set(randomSample([...this.lazyTargets].filter(isNeighbour), this.init.lazyFanout))
+    const targets = new Set(this.sample([...this.lazyTargets].filter(isNeighbour), this.init.lazyFanout))
     for (const peer of this.failedTargets) if (isNeighbour(peer)) targets.add(peer)
     this.lazyTargets.clear()
     this.failedTargets.clear()
@@ -535,12 +570,12 @@ export class Plumtree {
     // The announcer nearest the origin, at random among equals (not the first to announce: that was
     // the origin itself each time, and the hub of the tree). One that declined lately (the origin
     // once it has its cap of children) only when nobody else announced it.
-    const now = Date.now()
+    const now = this.clock.now()
     const open = entry.announcers.filter((peer) => (this.fullUntil.get(peer) ?? 0) <= now)
     const candidates = open.length > 0 ? open : entry.announcers
     const hopsOf = (peer: string): number => this.announcedHops.get(peer) ?? 0
     const nearest = Math.min(...candidates.map(hopsOf))
-    const [announcer] = randomSample(
+    const [announcer] = this.sample(
       candidates.filter((peer) => hopsOf(peer) === nearest),
       1,
     )
@@ -555,18 +590,17 @@ export class Plumtree {
     entry.grafted.push(announcer)
     this.stats.graftsSent++
     this.components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.init.realm, ids: [entry.id] })
-    entry.timer = setTimeout(() => this.graft(k), this.init.regraftTimeoutMs)
-    entry.timer.unref()
+    entry.timer = this.clock.setTimer(this.init.regraftTimeoutMs, () => this.graft(k))
   }
 
   /** Stops waiting for a payload that came; returns the neighbours known to have it (they announced it). */
   private clearMissing(k: string, from: string): string[] | undefined {
     const entry = this.missing.get(k)
     if (entry === undefined) return undefined
-    clearTimeout(entry.timer)
+    this.clock.clearTimer(entry.timer)
     this.missing.delete(k)
     if (entry.grafted.length > 0) this.grafted.set(k, true)
-    if (!entry.grafted.includes(from)) this.sampleLateness(Date.now() - entry.announcedAt)
+    if (!entry.grafted.includes(from)) this.sampleLateness(this.clock.now() - entry.announcedAt)
     return [...entry.announcers, ...entry.grafted]
   }
 
@@ -577,7 +611,7 @@ export class Plumtree {
    * add load (seen with 20 nodes on 2 cores while a star was being thinned to the eager cap).
    */
   private sampleLateness(ms: number): void {
-    const now = Date.now()
+    const now = this.clock.now()
     if (this.lateness === undefined) {
       this.lateness = { mean: ms, deviation: ms / 2, sampledAt: now }
     } else {
@@ -596,9 +630,22 @@ export class Plumtree {
     const floor = this.init.graftTimeoutMs
     if (this.lateness === undefined) return floor
     const wanted = this.lateness.mean + 4 * this.lateness.deviation
-    const decay = 0.5 ** ((Date.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
+    const decay = 0.5 ** ((this.clock.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
     const adapted = floor + Math.max(0, wanted - floor) * decay
     return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
+  }
+
+  /**
+   * Up to `count` of `items` in random order (a partial Fisher-Yates shuffle, in place), drawn from
+   * the injected random source so that a simulation replays.
+   */
+  private sample<T>(items: T[], count: number): T[] {
+    const n = Math.min(count, items.length)
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(this.random() * (items.length - i))
+      ;[items[i], items[j]] = [items[j]!, items[i]!]
+    }
+    return items.slice(0, n)
   }
 
   private updateCounts(): void {
