@@ -308,6 +308,19 @@ describe('set reconciliation', () => {
     ])
   })
 
+  it('the initiator ends the session on an answer about a range it did not ask about', async () => {
+    const [a, b] = stores()
+    for (const r of published(100)) b.merge(r, NOW)
+    // The responder answers the whole realm bare, then again and again: each time, it was asked
+    // about its 16 children instead.
+    const again = (reply: SyncMessage): SyncMessage =>
+      reply.kind !== SyncKind.ANSWER
+        ? reply
+        : { ...reply, ranges: [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1000 }] }
+    await expect(sync(a, b, again)).rejects.toThrow('not asked about')
+    expect(a.stats().entries).toBe(0)
+  })
+
   it('the responder takes pushed records only in the ranges it listed', () => {
     const [, b] = stores()
     const log: Received = []

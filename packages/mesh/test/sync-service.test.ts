@@ -1,7 +1,13 @@
 import type { Connection, Libp2p, PeerId, StreamHandler } from '@libp2p/interface'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { createReplicaStore, type MergeOutcome, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
-import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from '@tlsmesh/wire'
+import {
+  DEFAULT_SYNC_LIMITS,
+  decodeSyncMessage,
+  encodeSyncMessage,
+  SyncKind,
+  type SyncMessage,
+} from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RecordRefusal } from '../src/errors.ts'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
@@ -371,6 +377,32 @@ describe('SyncService: what a peer pushes', () => {
     await expect.poll(() => v.penalized).toEqual([[attacker.origin, 'unrequested']])
     expect(v.refused).toEqual([['unrequested', 3]])
     expect(v.store.stats().entries).toBe(0)
+  })
+
+  it('ends a session whose query holds more ranges than a message may, and answers the next', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    const query = (ranges: number): SyncMessage => ({
+      kind: SyncKind.QUERY,
+      realm: REALM,
+      ranges: Array.from({ length: ranges }, (_, i) => ({
+        depth: 4,
+        prefix: BigInt(i),
+        fingerprint: 1n,
+        count: 1,
+      })),
+      records: [],
+      proofs: [],
+      wanted: [],
+    })
+    const { maxRanges } = DEFAULT_SYNC_LIMITS
+    await expect((await dial(net, attacker, victim))(query(maxRanges + 1))).rejects.toThrow()
+    // A message over a limit is refused by the decoder: the session ends, nobody is struck.
+    expect(v.penalized).toEqual([])
+    const answer = await (await dial(net, attacker, victim))(query(maxRanges))
+    expect(answer.kind).toBe(SyncKind.ANSWER)
+    expect(answer.ranges).toHaveLength(maxRanges)
+    expect(v.service.stats.served).toBe(2)
   })
 
   it('strikes a peer that pushes a forged record into a range it was asked about', async () => {

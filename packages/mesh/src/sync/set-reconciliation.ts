@@ -1,5 +1,6 @@
 import type { RecordProof, SessionRecord } from '@tlsmesh/store'
 import {
+  DEFAULT_SYNC_LIMITS,
   MAX_SYNC_DEPTH,
   type ProvenWireRecord,
   SyncKind,
@@ -8,9 +9,26 @@ import {
 } from '@tlsmesh/wire'
 import type { DigestItem, KeyRangeDigest } from './key-range.ts'
 import { syncKeyOf } from './sync-keys.ts'
+import { TimeSlice } from './time-slice.ts'
 
 /** Ranges with at most this many records on the responder's side are listed item by item. */
 export const LIST_THRESHOLD = 16
+/**
+ * A range the initiator holds at most LIST_THRESHOLD records of is listed up to this many items (all
+ * a range may carry on the wire): at most LIST_THRESHOLD of them can be keys the initiator has, and it
+ * wants the rest, so the listing wastes no more than a small range's and spares a level of splitting.
+ * An empty node catching up gets 1,000,000 records listed at depth 4 (about 15 a range), where the
+ * plain threshold would split a third of those ranges again.
+ */
+const LIST_SPARSE = DEFAULT_SYNC_LIMITS.maxItemsPerRange
+/** Ranges per QUERY: a peer's decoder refuses a message with more. */
+const QUERY_RANGES = DEFAULT_SYNC_LIMITS.maxRanges
+/**
+ * Items one ANSWER lists at most: about 350 KB, which takes tens of ms to encode or decode (some 3 us
+ * an item), where 4,096 ranges of 64 would take a second and pass the 4 MiB message cap. A range past
+ * it is answered bare, for the initiator to split; the initiator sizes its queries to stay under it.
+ */
+const ANSWER_ITEMS = 16_384
 const FANOUT = 16n
 /** Records per RECORDS message, by bytes: well under the sync message cap of 4 MiB. */
 const PAGE_BYTES = 2 * 1024 * 1024
@@ -20,8 +38,14 @@ const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
 const PAGE_WANTED = 8000
 /** This side's items of a listed range are read this many at most at a time (~1 ms of work). */
 const PART_ITEMS = 4096
-/** A reconciliation needs at most 16 query rounds (the key is 64 bits, 4 per level), then pages. */
-export const MAX_ROUNDS = 64
+/** The initiator works through an answer this long at most before it serves the event loop. */
+const SLICE_MS = 4
+/**
+ * Round trips (queries and record pages) one reconciliation may take: a backstop that ends a session
+ * a peer keeps going, whose timeout bounds it in time. An empty node pulling 1,000,000 records takes
+ * about 320 (66 queries, 250 record pages), two of 1,000,000 that differ in 10% about 150.
+ */
+export const MAX_ROUNDS = 16_384
 
 export interface ReconciliationResult {
   rounds: number
@@ -137,20 +161,32 @@ function fillPage(page: RecordPage, digest: KeyRangeDigest, keys: readonly bigin
 /**
  * The responder's half of a QUERY: the ranges whose fingerprint or count differ from the
  * initiator's, listed item by item when small (or at the deepest level), else as bare fingerprints
- * for the initiator to split further.
+ * for the initiator to split further. A query holds at most 4,096 ranges (the decoder's limit), and
+ * the answer as many, its listings within ANSWER_ITEMS.
  */
 export function answerQuery(side: ReconciliationSide, query: SyncMessage): SyncMessage {
   const ranges: SyncRange[] = []
+  let budget = ANSWER_ITEMS
   for (const theirs of query.ranges) {
     const mine = rangeOf(side.digest, theirs.depth, theirs.prefix)
     if (mine.fingerprint === theirs.fingerprint && mine.count === theirs.count) continue
-    if (mine.count <= LIST_THRESHOLD || theirs.depth >= MAX_SYNC_DEPTH) {
+    if (listable(mine.count, theirs, budget)) {
       mine.items = side.digest.items(theirs.depth, theirs.prefix)
+      budget -= mine.items.length
       side.listed?.add(theirs.depth, theirs.prefix)
     }
     ranges.push(mine)
   }
   return { kind: SyncKind.ANSWER, realm: side.realm, ranges, records: [], proofs: [], wanted: [] }
+}
+
+/** Whether the responder lists a range it holds `count` records of, rather than have it split. */
+function listable(count: number, theirs: SyncRange, budget: number): boolean {
+  // One key: nothing left to split (more than one record only on a 64-bit collision).
+  if (theirs.depth >= MAX_SYNC_DEPTH) return true
+  // An empty range takes no room.
+  if (count > 0 && count > budget) return false
+  return count <= LIST_THRESHOLD || (count <= LIST_SPARSE && theirs.count <= LIST_THRESHOLD)
 }
 
 /**
@@ -173,32 +209,6 @@ export function answerRecords(side: ReconciliationSide, message: SyncMessage): S
 }
 
 /**
- * Compares a range the responder listed with this side's keys in it: this side's that differ go to
- * `push`, the responder's that this side lacks (in that version) to `wanted`.
- */
-async function compareListed(
-  digest: KeyRangeDigest,
-  range: SyncRange,
-  items: ReadonlyArray<DigestItem>,
-  push: bigint[],
-  wanted: Set<bigint>,
-): Promise<void> {
-  const theirs = new Map<bigint, bigint>()
-  for (const item of items) theirs.set(item.key, item.fingerprint)
-  const same = new Set<bigint>()
-  await forEachPart(digest, range.depth, range.prefix, (mine) => {
-    for (const { key, fingerprint } of mine) {
-      if (theirs.get(key) === fingerprint) same.add(key)
-      // Items come by key: a key held twice (a 64-bit collision) is pushed once, with both records.
-      else if (push.at(-1) !== key) push.push(key)
-    }
-  })
-  for (const key of theirs.keys()) {
-    if (!same.has(key)) wanted.add(key)
-  }
-}
-
-/**
  * Reads this side's items of a range in parts of at most PART_ITEMS, each read whole, with the event
  * loop served between parts: a peer that holds almost nothing lists ranges that hold much of this
  * side's realm (all of it, for an empty peer), and reading 1,000,000 items at once is a stall.
@@ -207,10 +217,10 @@ async function forEachPart(
   digest: KeyRangeDigest,
   depth: number,
   prefix: bigint,
-  visit: (items: DigestItem[]) => void,
+  visit: (items: DigestItem[]) => Promise<void>,
 ): Promise<void> {
   if (depth >= MAX_SYNC_DEPTH || digest.range(depth, prefix).count <= PART_ITEMS) {
-    visit(digest.items(depth, prefix))
+    await visit(digest.items(depth, prefix))
     return
   }
   for (let child = 0n; child < FANOUT; child++) {
@@ -219,26 +229,95 @@ async function forEachPart(
   }
 }
 
+/** A differing range to split, and how many items the answer about its children likely lists. */
+interface Split {
+  range: SyncRange
+  expected: number
+}
+
+/**
+ * The items a responder holding `theirs.count` records of a range, against this side's `mine`, likely
+ * lists when asked about its 16 children: all of them if a child of average size is listable, else
+ * none (the children come back bare).
+ */
+function listedChildItems(theirs: SyncRange, mine: number): number {
+  const child = Math.ceil(theirs.count / Number(FANOUT))
+  const mineChild = Math.ceil(mine / Number(FANOUT))
+  const listed = child <= LIST_THRESHOLD || (child <= LIST_SPARSE && mineChild <= LIST_THRESHOLD)
+  return listed ? theirs.count : 0
+}
+
+/** A range's (depth, prefix) as one number: the prefix is below 2^64, the depth at most 16. */
+function rangeId(range: SyncRange): bigint {
+  return (range.prefix << 5n) | BigInt(range.depth)
+}
+
 /**
  * The initiator: narrows the differing key ranges round by round (16 children per differing range),
- * then sends what the responder lacks and fetches what it lacks, in pages. The bytes exchanged grow
- * with the number of differing records times the depth (log16 of the replica size), not with the
- * replica's size.
+ * and sends what the responder lacks and fetches what it lacks, in pages, as soon as a page's worth
+ * is known. The bytes exchanged grow with the number of differing records times the depth (log16 of
+ * the replica size), not with the replica's size.
+ *
+ * Every message stays within the wire's limits and every step within a bounded amount of work: a
+ * query holds at most 4,096 ranges (more wait for the next one), records go in pages, and this side's
+ * part of a listed range is read in parts.
  */
-export async function reconcile(
-  side: ReconciliationSide,
-  exchange: (message: SyncMessage) => Promise<SyncMessage>,
-): Promise<ReconciliationResult> {
-  const result: ReconciliationResult = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
-  const { digest, realm } = side
+class Initiator {
+  readonly result: ReconciliationResult = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
+  readonly #side: ReconciliationSide
+  readonly #exchange: (message: SyncMessage) => Promise<SyncMessage>
+  readonly #slice = new TimeSlice(SLICE_MS)
+  /**
+   * Differing ranges the responder did not list, whose children are still to be asked about, the
+   * deepest on top: taking from the top goes down first, which keeps at most one answer's worth
+   * (4,096) pending per level, where going level by level would hold a whole level (65,536 ranges at
+   * depth 4 for an empty node catching up 1,000,000 records).
+   */
+  readonly #splits: Split[] = []
   /** Keys whose records the responder lacks or holds another version of. */
-  const push: bigint[] = []
-  const wanted = new Set<bigint>()
-  let queries: SyncRange[] = [rangeOf(digest, 0, 0n)]
+  #push: bigint[] = []
+  /** Keys the responder listed that this side lacks (in that version). */
+  #wanted: bigint[] = []
 
-  while (queries.length > 0) {
-    if (++result.rounds > MAX_ROUNDS) throw new Error('set reconciliation did not converge')
-    const answer = await exchange({
+  constructor(side: ReconciliationSide, exchange: (message: SyncMessage) => Promise<SyncMessage>) {
+    this.#side = side
+    this.#exchange = exchange
+  }
+
+  async run(): Promise<ReconciliationResult> {
+    let queries = [rangeOf(this.#side.digest, 0, 0n)]
+    while (queries.length > 0) {
+      await this.#query(queries)
+      queries = this.#nextQueries()
+    }
+    while (this.#push.length > 0 || this.#wanted.length > 0) await this.#exchangeRecords()
+    return this.result
+  }
+
+  /**
+   * The children of the ranges on top of `#splits`: as many as one query holds, and as many as the
+   * responder can likely list in one answer, so that none are answered bare for want of room.
+   */
+  #nextQueries(): SyncRange[] {
+    const queries: SyncRange[] = []
+    const { digest } = this.#side
+    let items = 0
+    while (this.#splits.length > 0 && queries.length + Number(FANOUT) <= QUERY_RANGES) {
+      const { range, expected } = this.#splits.at(-1)!
+      if (queries.length > 0 && items + expected > ANSWER_ITEMS) break
+      this.#splits.pop()
+      items += expected
+      for (let child = 0n; child < FANOUT; child++) {
+        queries.push(rangeOf(digest, range.depth + 1, range.prefix * FANOUT + child))
+      }
+    }
+    return queries
+  }
+
+  async #query(queries: SyncRange[]): Promise<void> {
+    this.#countRound()
+    const { realm } = this.#side
+    const answer = await this.#exchange({
       kind: SyncKind.QUERY,
       realm,
       ranges: queries,
@@ -247,30 +326,64 @@ export async function reconcile(
       wanted: [],
     })
     if (answer.kind !== SyncKind.ANSWER) throw new Error(`expected ANSWER, got ${answer.kind}`)
-    queries = []
+    // Only ranges just asked about, each once: what this side splits next is bounded by what it asked.
+    const asked = new Map(queries.map((range) => [rangeId(range), range.count]))
+    const bare: Split[] = []
     for (const theirs of answer.ranges) {
-      result.differingRanges++
-      if (theirs.items !== undefined) {
-        await compareListed(digest, theirs, theirs.items, push, wanted)
-      } else if (theirs.depth < MAX_SYNC_DEPTH) {
-        for (let child = 0n; child < FANOUT; child++) {
-          queries.push(rangeOf(digest, theirs.depth + 1, theirs.prefix * FANOUT + child))
-        }
+      const mine = asked.get(rangeId(theirs))
+      if (mine === undefined) throw new Error('the answer names a range that was not asked about')
+      asked.delete(rangeId(theirs))
+      this.result.differingRanges++
+      if (theirs.items !== undefined) await this.#compareListed(theirs, theirs.items)
+      else if (theirs.depth < MAX_SYNC_DEPTH)
+        bare.push({ range: theirs, expected: listedChildItems(theirs, mine) })
+      await this.#slice.maybeYield()
+    }
+    bare.sort((a, b) => a.range.depth - b.range.depth)
+    for (const split of bare) this.#splits.push(split)
+  }
+
+  /**
+   * Compares a range the responder listed with this side's keys in it: this side's that differ go to
+   * `#push`, the responder's that this side lacks (in that version) to `#wanted`. Full pages go out
+   * between parts: an empty responder lists ranges that may hold all of this side's realm.
+   */
+  async #compareListed(range: SyncRange, items: ReadonlyArray<DigestItem>): Promise<void> {
+    const theirs = new Map<bigint, bigint>()
+    for (const item of items) theirs.set(item.key, item.fingerprint)
+    const same = new Set<bigint>()
+    await forEachPart(this.#side.digest, range.depth, range.prefix, async (mine) => {
+      for (const { key, fingerprint } of mine) {
+        if (theirs.get(key) === fingerprint) same.add(key)
+        // Items come by key, a part holds whole keys: a key held twice (a 64-bit collision) is
+        // pushed once, with both records.
+        else if (this.#push.at(-1) !== key) this.#push.push(key)
       }
+      await this.#sendFullPages()
+    })
+    for (const key of theirs.keys()) {
+      if (!same.has(key)) this.#wanted.push(key)
+    }
+    await this.#sendFullPages()
+  }
+
+  /** Exchanges records while a page's worth waits either way: they move as the session goes. */
+  async #sendFullPages(): Promise<void> {
+    while (this.#push.length >= PAGE_RECORDS || this.#wanted.length >= PAGE_WANTED) {
+      await this.#exchangeRecords()
     }
   }
 
-  // Records both ways, in pages; the responder answers each page with (part of) what it wants back.
-  let pushIndex = 0
-  const wantedList = [...wanted]
-  let wantedIndex = 0
-  while (pushIndex < push.length || wantedIndex < wantedList.length) {
-    if (++result.rounds > MAX_ROUNDS * 64) throw new Error('set reconciliation: too many record pages')
+  /** One page of records each way; the responder answers with (part of) what this side wants. */
+  async #exchangeRecords(): Promise<void> {
+    this.#countRound()
+    const { digest, realm } = this.#side
     const out = new RecordPage()
-    pushIndex = fillPage(out, digest, push, pushIndex)
-    const page = wantedList.slice(wantedIndex, wantedIndex + PAGE_WANTED)
+    this.#push = this.#push.slice(fillPage(out, digest, this.#push, 0))
+    const page = this.#wanted.slice(0, PAGE_WANTED)
+    this.#wanted = this.#wanted.slice(PAGE_WANTED)
     const asked = new Set(page)
-    const answer = await exchange({
+    const answer = await this.#exchange({
       kind: SyncKind.RECORDS,
       realm,
       ranges: [],
@@ -279,20 +392,27 @@ export async function reconcile(
       wanted: page,
     })
     if (answer.kind !== SyncKind.RECORDS) throw new Error(`expected RECORDS, got ${answer.kind}`)
-    result.pushed += out.records.length
-    side.receive(answer, (key) => asked.has(key))
-    const received = new Set<bigint>()
-    for (const record of answer.records) {
-      received.add(syncKeyOf(record.id))
-      result.pulled++
-    }
+    this.result.pushed += out.records.length
+    this.#side.receive(answer, (key) => asked.has(key))
+    this.result.pulled += answer.records.length
+    if (answer.records.length === 0) return
     // Keys the responder did not fit in this page are asked for again; keys it no longer has are not.
-    const unanswered = page.filter((key) => !received.has(key))
-    const progressed = answer.records.length > 0
-    wantedIndex += page.length
-    if (progressed && unanswered.length > 0) {
-      wantedList.push(...unanswered)
+    const received = new Set<bigint>()
+    for (const record of answer.records) received.add(syncKeyOf(record.id))
+    for (const key of page) {
+      if (!received.has(key)) this.#wanted.push(key)
     }
   }
-  return result
+
+  #countRound(): void {
+    if (++this.result.rounds > MAX_ROUNDS) throw new Error('set reconciliation did not converge')
+  }
+}
+
+/** Reconciles `side` with the peer behind `exchange`, as the initiator (see Initiator). */
+export function reconcile(
+  side: ReconciliationSide,
+  exchange: (message: SyncMessage) => Promise<SyncMessage>,
+): Promise<ReconciliationResult> {
+  return new Initiator(side, exchange).run()
 }
