@@ -405,6 +405,33 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.service.stats.served).toBe(2)
   })
 
+  it('declines a session while it runs its own, striking nobody, and serves the next one', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    const p = await startNode(net, peer)
+    for (const r of published(peer, 5)) p.store.merge(r, NOW)
+    // A third node that takes the victim's query and holds its answer until released.
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    net.handle(third.peerId, async (stream) => {
+      await lpStream(stream).read()
+      await released
+      stream.abort(new Error('gone'))
+    })
+    const own = v.service.syncWith(third.peerId)
+    expect(v.service.stats.running).toBe(true)
+    expect(await p.service.syncWith(victim.peerId)).toBe(false)
+    expect(v.service.stats).toMatchObject({ declined: 1, served: 0 })
+    expect(p.penalized).toEqual([])
+    expect(v.penalized).toEqual([])
+    release()
+    expect(await own).toBe(false)
+    expect(await p.service.syncWith(victim.peerId)).toBe(true)
+    expect(v.store.stats().entries).toBe(5)
+  })
+
   it('strikes a peer that pushes a forged record into a range it was asked about', async () => {
     const net = new Network()
     const v = await startNode(net, victim)

@@ -75,8 +75,9 @@ export interface SyncStats {
   started: number
   succeeded: number
   failed: number
-  /** Reconciliations peers started with this node. */
+  /** Reconciliations peers started with this node, and those it declined while running its own. */
   served: number
+  declined: number
   recordsPulled: number
   recordsPushed: number
   bytesSent: number
@@ -104,6 +105,7 @@ export class SyncService {
     succeeded: 0,
     failed: 0,
     served: 0,
+    declined: 0,
     recordsPulled: 0,
     recordsPushed: 0,
     bytesSent: 0,
@@ -355,6 +357,14 @@ export class SyncService {
 
   /** The responder: answers QUERY and RECORDS until DONE; listed ranges are kept per realm reconciled. */
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
+    if (this.stats.running) {
+      // One reconciliation at a time, in either role: a node that restarts pulls its replica from
+      // the first peer it meets while the others, seeing it come back, push the same records to it,
+      // each a whole realm. The decliner's own session brings what they would; they retry later.
+      this.stats.declined++
+      stream.abort(new Error('reconciling with another peer'))
+      return
+    }
     this.stats.served++
     // The peer reconciles with this node: the one this node was about to start with it is moot.
     const key = peer.toString()
