@@ -6,7 +6,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'apps/*/test/**/*.test.ts',
+            'bench/test/**/*.test.ts',
+            'sim/test/**/*.test.ts',
+          ],
           setupFiles: ['./test/setup-polyfills.ts'],
           // Property tests run hundreds of cases: generous on a 2-core machine shared with other work.
           testTimeout: 30_000,

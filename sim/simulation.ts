@@ -1,0 +1,139 @@
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_PEERS } from '@tlsmesh/mesh'
+import { Fleet } from './fleet.ts'
+import { Measures, type Summary } from './measures.ts'
+import { Network } from './network.ts'
+import { outcomeOf, type Run } from './outcome.ts'
+import { Prng } from './prng.ts'
+import { recordNoOf, recordPayload } from './records.ts'
+import { type ScenarioName, scenario } from './scenarios.ts'
+import { Scheduler } from './scheduler.ts'
+import { Traffic } from './traffic.ts'
+
+export interface SimOptions {
+  scenario: ScenarioName
+  nodes: number
+  seed: number
+  /** Records published and measured, after the warm-up. */
+  records: number
+  /** Records published while the tree forms (every link starts eager), not measured. */
+  warmupRecords: number
+  /** Records per second in the steady scenario (the others have their own timelines). */
+  rate: number
+  regions: number
+  lanMs: number
+  wanMs: number
+  loss: number
+}
+
+export const DEFAULT_OPTIONS: SimOptions = {
+  scenario: 'steady',
+  nodes: 1000,
+  seed: 1,
+  records: 200,
+  warmupRecords: 50,
+  rate: 10,
+  regions: 3,
+  lanMs: 0.2,
+  wanMs: 30,
+  loss: 0,
+}
+
+/** Virtual time starts at a real date: the replicas check records' times against it. */
+const EPOCH = Date.UTC(2026, 0, 1)
+const WARMUP_MS = 10_000
+/** After the last publication: repairs, redials and the last GRAFTs. */
+const DRAIN_MS = 20_000
+const PROGRESS_EVERY_MS = 5000
+
+export interface Delivery {
+  /** (record, node) pairs that the tree alone must deliver, and how many it did. */
+  expected: number
+  delivered: number
+  fraction: number
+  /** The first few pairs it missed, as "record@node". */
+  missing: string[]
+  /** Pairs with no path from the node to the record's origin when it was published: catch-up's job. */
+  catchUpPairs: number
+  catchUpDeliveredByTree: number
+}
+
+export interface SimResult {
+  options: SimOptions
+  virtualMs: number
+  events: number
+  nodesAtEnd: { live: number; degree: Summary }
+  records: { measured: number; payloadBytes: number }
+  perRecord: {
+    payloadCopies: Summary
+    /** Nodes that received it (N - 1 when every node did). */
+    deliveries: Summary
+    originSends: Summary
+    ihaveBytes: Summary
+    ihaveFrames: Summary
+    grafts: Summary
+  }
+  /** Payload copies sent per node reached (1: a tree; the mean degree: a flood). */
+  copiesPerDelivery: number
+  /** Hops from the origin of each record's last delivery, and its deepest one. */
+  lastDeliveryHops: Summary
+  treeDepth: Summary
+  latencyMs: Summary
+  prunes: number
+  delivery: Delivery
+}
+
+export function runSimulation(options: SimOptions, progress: (line: string) => void = () => {}): SimResult {
+  const run = setUp(options)
+  const plan = scenario(options.scenario, options.records, options.rate)
+  const start = EPOCH + WARMUP_MS
+  plan.schedule({ ...run, regions: options.regions, start })
+  for (let i = 0; i < options.warmupRecords; i++) {
+    publishAt(run, i, EPOCH + ((i + 0.5) * WARMUP_MS) / options.warmupRecords, false)
+  }
+  for (let i = 0; i < options.records; i++) {
+    publishAt(run, options.warmupRecords + i, start + ((i + 0.5) * plan.spanMs) / options.records, true)
+  }
+  const { scheduler } = run
+  const end = start + plan.spanMs + DRAIN_MS
+  while (scheduler.now() < end) {
+    scheduler.runUntil(Math.min(end, scheduler.now() + PROGRESS_EVERY_MS))
+    const virtual = (scheduler.now() - EPOCH) / 1000
+    progress(`${options.scenario} N=${options.nodes}: ${virtual} s virtual, ${scheduler.executed} events`)
+  }
+  return outcomeOf(options, run)
+}
+
+function setUp(options: SimOptions): Run & { prng: Prng } {
+  const total = options.warmupRecords + options.records
+  const scheduler = new Scheduler(EPOCH)
+  const prng = new Prng(options.seed)
+  const network = new Network(options, scheduler, prng)
+  const traffic = new Traffic(total)
+  const measures = new Measures()
+  const fleet = new Fleet(
+    { targetPeers: DEFAULT_TARGET_PEERS, maxConnections: DEFAULT_MAX_CONNECTIONS, records: total },
+    {
+      scheduler,
+      network,
+      prng,
+      traffic,
+      delivered: (_node, payload) =>
+        measures.delivered(recordNoOf(payload.data), payload.hops, scheduler.now()),
+    },
+  )
+  fleet.startLinked(options.nodes)
+  return { fleet, scheduler, prng, traffic, measures, epoch: EPOCH }
+}
+
+/** Record `no` is published at `at` by a random live node that is on the tree. */
+function publishAt(run: Run & { prng: Prng }, no: number, at: number, measured: boolean): void {
+  const { fleet, scheduler, prng, traffic, measures } = run
+  scheduler.at(at, () => {
+    const origins = fleet.live().filter((node) => node.joinedAt !== undefined)
+    const origin = origins[prng.int(origins.length)]!
+    const payload = recordPayload(no, origin.name, scheduler.now())
+    traffic.published(no, payload.origin, payload.data)
+    measures.published(no, origin.index, scheduler.now(), measured, fleet.unreachableFrom(origin))
+    origin.tree.broadcast(payload)
+  })
+}
