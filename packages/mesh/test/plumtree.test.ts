@@ -545,6 +545,54 @@ describe('Plumtree', () => {
     }
   })
 
+  it('reads time, sets timers and draws random numbers only through the injected clock and source', () => {
+    let now = 1000
+    const timers: Array<{ at: number; fn: () => void }> = []
+    const sent: Array<{ peer: string; frame: OutboundFrame }> = []
+    let draws = 0
+    const tree = new Plumtree(
+      {
+        realm: 'r',
+        graftTimeoutMs: 40,
+        regraftTimeoutMs: 20,
+        lazyFlushMs: 5,
+        lazyFanout: 6,
+        maxEagerPeers: 64,
+        shedIntervalMs: 0,
+        cacheEntries: 100,
+        cacheTtlMs: 30_000,
+        seenEntries: 100,
+        seenTtlMs: 60_000,
+      },
+      {
+        send: (peer, frame) => sent.push({ peer, frame }) > 0,
+        authenticate: () => true,
+        deliver: () => 'accept',
+        clock: {
+          now: () => now,
+          setTimer: (ms, fn) => timers.push({ at: now + ms, fn }),
+          clearTimer: () => {},
+        },
+        random: () => {
+          draws++
+          return 0
+        },
+      },
+    )
+    tree.addPeer('a')
+    tree.addPeer('b')
+    const p = { realm: 'r', origin: Buffer.from('o'), data: randomBytes(16), hops: 0 }
+    tree.onIHave('a', [messageIdOf(p.origin, p.data)])
+    tree.onIHave('b', [messageIdOf(p.origin, p.data)])
+    expect(timers.map((t) => t.at)).toEqual([1040])
+    // Due on the injected clock: the GRAFT goes to one of the two announcers, drawn from `random`.
+    now = 1040
+    timers[0]!.fn()
+    expect(sent.filter((s) => s.frame.kind === BroadcastKind.GRAFT)).toHaveLength(1)
+    expect(draws).toBeGreaterThan(0)
+    tree.stop()
+  })
+
   it('reaches nodes that are not neighbours of the origin (partial connectivity)', async () => {
     // A ring with chords: each node linked to its 3 successors and predecessors.
     const n = 16
