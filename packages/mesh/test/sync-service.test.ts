@@ -432,6 +432,19 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.store.stats().entries).toBe(5)
   })
 
+  it('keeps one of two sessions that two nodes start with each other at once', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    const p = await startNode(net, peer)
+    for (const r of published(victim, 3)) v.store.merge(r, NOW)
+    for (const r of published(peer, 4)) p.store.merge(r, NOW)
+    const results = await Promise.all([v.service.syncWith(peer.peerId), p.service.syncWith(victim.peerId)])
+    expect(results.filter(Boolean)).toHaveLength(1)
+    expect(v.service.stats.declined + p.service.stats.declined).toBe(1)
+    expect([v.store.stats().entries, p.store.stats().entries]).toEqual([7, 7])
+    expect([...v.penalized, ...p.penalized]).toEqual([])
+  })
+
   it('strikes a peer that pushes a forged record into a range it was asked about', async () => {
     const net = new Network()
     const v = await startNode(net, victim)

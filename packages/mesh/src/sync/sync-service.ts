@@ -124,6 +124,8 @@ export class SyncService {
   /** Set when this node has no peer: the next peer it meets gets a reconciliation at once. */
   private isolated = true
   /** Peers this node has reconciled with or queued, oldest first (bounded like `lost`). */
+  /** The peer of the reconciliation this node is running, if any. */
+  private runningWith: string | undefined
   private readonly met = new Set<string>()
   /** Peers whose last connection closed (insertion order: oldest first). */
   private readonly lost = new Set<string>()
@@ -233,6 +235,7 @@ export class SyncService {
     const { libp2p, logger } = this.components
     if (this.stats.running) return false
     this.stats.running = true
+    this.runningWith = peer.toString()
     this.stats.started++
     const started = Date.now()
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
@@ -288,6 +291,7 @@ export class SyncService {
       return false
     } finally {
       this.stats.running = false
+      this.runningWith = undefined
       this.drain()
     }
   }
@@ -356,11 +360,19 @@ export class SyncService {
   }
 
   /** The responder: answers QUERY and RECORDS until DONE; listed ranges are kept per realm reconciled. */
+  /**
+   * One reconciliation at a time, in either role: a node that restarts pulls its replica from the
+   * first peer it meets while the others, seeing it come back, push the same records to it, each a
+   * whole realm. The decliner's own session brings what they would; they retry later. Two nodes that
+   * start one with each other at once (both were alone) keep one: the lower peer id serves.
+   */
+  private declines(peer: string): boolean {
+    if (!this.stats.running) return false
+    return this.runningWith !== peer || this.components.libp2p.peerId.toString() > peer
+  }
+
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
-    if (this.stats.running) {
-      // One reconciliation at a time, in either role: a node that restarts pulls its replica from
-      // the first peer it meets while the others, seeing it come back, push the same records to it,
-      // each a whole realm. The decliner's own session brings what they would; they retry later.
+    if (this.declines(peer.toString())) {
       this.stats.declined++
       stream.abort(new Error('reconciling with another peer'))
       return
