@@ -67,6 +67,7 @@ import { createPrivateNetworkProtector } from './private-network.ts'
 import { PropagationWindow } from './propagation-window.ts'
 import { RecordAuthenticator } from './record-auth.ts'
 import { RecordPublisher } from './record-publisher.ts'
+import { startPruning } from './replica-pruner.ts'
 import { parseSeed } from './seed-address.ts'
 import { createSeedDialer } from './seed-dialer.ts'
 import { RealmDigests } from './sync/realm-digests.ts'
@@ -569,7 +570,7 @@ export async function createMeshNode(
   )
 
   let startedAt = 0
-  let pruneTimer: NodeJS.Timeout | undefined
+  let stopPruning: (() => void) | undefined
 
   const node: MeshNode = {
     peerId: libp2p.peerId,
@@ -588,8 +589,7 @@ export async function createMeshNode(
       await broadcast?.start()
       for (const topic of topics.values()) pubsub.subscribe(topic)
       startedAt = Date.now()
-      pruneTimer = setInterval(() => store.prune(now()), init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
-      pruneTimer.unref()
+      stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
       logger?.info(
         { peerId: libp2p.peerId.toString(), listen: node.multiaddrs(), realms: init.realms },
         'mesh started',
@@ -597,7 +597,7 @@ export async function createMeshNode(
     },
     async stop() {
       publisher.stop()
-      if (pruneTimer !== undefined) clearInterval(pruneTimer)
+      stopPruning?.()
       libp2p.removeEventListener('peer:discovery', onDiscovery as never)
       seedDialer.stop()
       await peerExchange.stop()

@@ -10,6 +10,7 @@ import {
   RECORD_OVERHEAD_BYTES,
 } from './constants.ts'
 import { InvalidOptionError, InvalidRealmError } from './errors.ts'
+import { ExpiryWheel } from './expiry-wheel.ts'
 import { OriginShares } from './origin-shares.ts'
 import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 import type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
@@ -100,6 +101,7 @@ export class ReplicaStore {
   readonly #configured: ReadonlySet<string> | undefined
   readonly #caches = new Map<string, RealmCache>()
   readonly #shares = new WeakMap<RealmCache, OriginShares>()
+  readonly #expiries = new WeakMap<RealmCache, ExpiryWheel>()
   readonly #watchers = new Set<ReplicaWatcher>()
   readonly #contested: ReadonlyMap<string, ContestRule>
   #evictions = 0
@@ -186,6 +188,7 @@ export class ReplicaStore {
     const stored = copyRecord(record)
     // lru-cache reports what this displaced (the old version, evictions) before `set` returns.
     cache.set(key, stored)
+    this.#expiries.get(cache)!.add(key, stored.expires)
     for (const watcher of this.#watchers) watcher.stored(stored)
     return outcome
   }
@@ -235,16 +238,22 @@ export class ReplicaStore {
    * configured (so their slots count against `maxRealms` no more). Returns how many records went.
    * Unexpired tombstones stay: dropping one early would let an older value come back.
    */
-  prune(now: number): number {
+  /**
+   * Removes expired records, at most `limit` of them (so that a caller can spread a large wave of
+   * expiries over several turns of its event loop); returns how many. Visits only records that
+   * expired, or expire within the second of `now`.
+   */
+  prune(now: number, limit = Number.POSITIVE_INFINITY): number {
     let removed = 0
     for (const [realm, cache] of this.#caches) {
-      const expired: Array<[string, SessionRecord]> = []
-      for (const [key, record] of cache.entries()) {
-        if (record.expires <= now) expired.push([key, record])
+      for (const key of this.#expiries.get(cache)!.candidates(now, limit - removed)) {
+        const record = cache.peek(key)
+        if (record === undefined || record.expires > now) continue
+        this.#expire(cache, key, record)
+        removed++
       }
-      for (const [key, record] of expired) this.#expire(cache, key, record)
-      removed += expired.length
       if (cache.size === 0 && this.#configured === undefined) this.#caches.delete(realm)
+      if (removed >= limit) break
     }
     return removed
   }
@@ -332,8 +341,9 @@ export class ReplicaStore {
       // disposeAfter rather than dispose: it runs once the cache is consistent, so watchers may read
       // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
       // removal of an expired one (reported by #expire).
-      disposeAfter: (record, _key, reason) => {
+      disposeAfter: (record, key, reason) => {
         this.#shares.get(cache)?.remove(record.origin, recordSize(record))
+        this.#expiries.get(cache)?.remove(key, record.expires)
         if (reason === 'set') this.#removed(record, 'replace')
         if (reason !== 'evict') return
         this.#evictions++
@@ -342,6 +352,7 @@ export class ReplicaStore {
     })
     this.#caches.set(realm, cache)
     this.#shares.set(cache, new OriginShares())
+    this.#expiries.set(cache, new ExpiryWheel())
     return cache
   }
 }

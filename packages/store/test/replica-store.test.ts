@@ -46,6 +46,24 @@ describe('expiry by injected time', () => {
     expect(store.stats().entries).toBe(0)
   })
 
+  it('prune takes at most its limit, oldest expiry first, and misses nothing replaced or evicted', () => {
+    const store = createReplicaStore({ maxEntriesPerRealm: 1000 })
+    for (let i = 0; i < 1000; i++) store.merge(record({ id: idOf(i), expires: NOW + 5_000 + i * 10 }), NOW)
+    // Replaced by a version that lives longer, and pushed out by newer records: neither may be
+    // pruned (nor counted) at its old expiry.
+    store.merge(record({ id: idOf(0), created: NOW + 1, expires: NOW + 60_000 }), NOW + 1)
+    for (let i = 1000; i < 1010; i++)
+      store.merge(record({ id: idOf(i), expires: NOW + 60_000 }), NOW, 'local')
+    const evicted = store.stats().evictions
+    expect(evicted).toBe(10)
+    // By NOW + 5,200: ids 0-20 expired, 0 was replaced and 1-10 evicted.
+    expect(store.prune(NOW + 5_200, 3)).toBe(3)
+    expect(store.prune(NOW + 5_200)).toBe(7)
+    expect(store.prune(NOW + 15_000)).toBe(1000 - 1 - evicted - 10)
+    expect(store.stats().entries).toBe(11)
+    expect(store.peek('web', idOf(0), NOW + 15_000)?.expires).toBe(NOW + 60_000)
+  })
+
   it('prune forgets empty realms that were not configured', () => {
     const store = createReplicaStore({ maxRealms: 1 })
     store.merge(record({ realm: 'web', expires: NOW + 10 }), NOW)
