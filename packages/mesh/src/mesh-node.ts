@@ -167,6 +167,7 @@ export interface MeshNodeInit {
   maxEagerPeers?: number
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
   syncIntervalMs?: number
+  /** How long a reconciliation waits for each message of its peer (a session may take 20 of these). */
   syncTimeoutMs?: number
   pruneIntervalMs?: number
 }

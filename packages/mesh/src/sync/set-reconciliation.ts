@@ -24,26 +24,30 @@ const LIST_SPARSE = DEFAULT_SYNC_LIMITS.maxItemsPerRange
 /** Ranges per QUERY: a peer's decoder refuses a message with more. */
 const QUERY_RANGES = DEFAULT_SYNC_LIMITS.maxRanges
 /**
- * Items one ANSWER lists at most: about 350 KB, which takes tens of ms to encode or decode (some 3 us
- * an item), where 4,096 ranges of 64 would take a second and pass the 4 MiB message cap. A range past
- * it is answered bare, for the initiator to split; the initiator sizes its queries to stay under it.
+ * Items one ANSWER lists at most: about 45 KB, some 6 ms to encode or decode (about 3 us an item) in
+ * a process that answers TLS resumptions meanwhile; 16,384 stalled a responder for 30-50 ms a message
+ * (bench/stall.ts, catch-up at 100,000 records). A range past it is answered bare, for the initiator
+ * to split; the initiator sizes its queries to stay under it. More round trips cost little on a LAN.
  */
-const ANSWER_ITEMS = 16_384
+const ANSWER_ITEMS = 2048
 const FANOUT = 16n
-/** Records per RECORDS message, by bytes: well under the sync message cap of 4 MiB. */
-const PAGE_BYTES = 2 * 1024 * 1024
-const PAGE_RECORDS = 4000
+/**
+ * Records per RECORDS message, by bytes: a page is encoded, checked and stored in one turn of each
+ * side's event loop, so it stays small (about 150 KB of 250-byte sessions).
+ */
+const PAGE_BYTES = 256 * 1024
+const PAGE_RECORDS = 500
 /** Room kept for a record's proof: a batch of 64 records' digests and the signature. */
 const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
-const PAGE_WANTED = 8000
+const PAGE_WANTED = 1000
 /** This side's items of a listed range are read this many at most at a time (~1 ms of work). */
 const PART_ITEMS = 4096
 /** The initiator works through an answer this long at most before it serves the event loop. */
 const SLICE_MS = 4
 /**
  * Round trips (queries and record pages) one reconciliation may take: a backstop that ends a session
- * a peer keeps going, whose timeout bounds it in time. An empty node pulling 1,000,000 records takes
- * about 320 (66 queries, 250 record pages), two of 1,000,000 that differ in 10% about 150.
+ * a peer keeps going, whose deadlines bound it in time. An empty node pulling 1,000,000 records takes
+ * about 2,500 (record pages of 500 and the queries to find them).
  */
 export const MAX_ROUNDS = 16_384
 

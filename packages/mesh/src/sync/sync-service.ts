@@ -32,6 +32,8 @@ import { syncKeyOf } from './sync-keys.ts'
 export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/2.0.0`
 /** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
 const MAX_LOST_PEERS = 1024
+/** A whole session's deadline, in message deadlines (`timeoutMs`, 30 s by default: 10 minutes). */
+const SESSION_TIMEOUTS = 20
 /** Reconciliations waiting for the one running; one per peer, the rest left to the periodic one. */
 const MAX_PENDING_SYNCS = 64
 /**
@@ -238,14 +240,15 @@ export class SyncService {
     this.runningWith = peer.toString()
     this.stats.started++
     const started = Date.now()
-    const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
+    const session = this.sessionSignal()
     let stream: Stream | undefined
     try {
-      stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: this.step(session) })
       const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
       const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
         const bytes = encodeSyncMessage(message)
         this.stats.bytesSent += bytes.byteLength
+        const signal = this.step(session)
         await lp.write(bytes, { signal })
         const reply = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += reply.byteLength
@@ -268,9 +271,9 @@ export class SyncService {
           proofs: [],
           wanted: [],
         }),
-        { signal },
+        { signal: this.step(session) },
       )
-      await stream.close({ signal })
+      await stream.close({ signal: this.step(session) })
       this.stats.succeeded++
       this.stats.recordsPulled += total.pulled
       this.stats.recordsPushed += total.pushed
@@ -294,6 +297,22 @@ export class SyncService {
       this.runningWith = undefined
       this.drain()
     }
+  }
+
+  /**
+   * A session's deadlines: `timeoutMs` for each message exchanged, and SESSION_TIMEOUTS of them for
+   * the whole session. A replica of 1,000,000 records moves in hundreds of quick rounds, which one
+   * deadline of `timeoutMs` cut off every 30 s; a peer that goes quiet is still given up on after one.
+   */
+  private sessionSignal(): AbortSignal {
+    return AbortSignal.any([
+      AbortSignal.timeout(this.init.timeoutMs * SESSION_TIMEOUTS),
+      this.shutdown.signal,
+    ])
+  }
+
+  private step(session: AbortSignal): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), session])
   }
 
   private async reply(lp: LengthPrefixedStream<Stream>, message: SyncMessage, signal: AbortSignal) {
@@ -383,11 +402,12 @@ export class SyncService {
     clearTimeout(this.delayed.get(key))
     this.delayed.delete(key)
     this.pending.delete(key)
-    const signal = AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), this.shutdown.signal])
+    const session = this.sessionSignal()
     const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
     const sides = new Map<string, ReconciliationSide>()
     try {
       for (;;) {
+        const signal = this.step(session)
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
         const message = decodeSyncMessage(bytes, this.limits)
@@ -414,7 +434,7 @@ export class SyncService {
         if (reply === undefined) throw new Error(`unexpected sync message ${message.kind}`)
         await this.reply(lp, reply, signal)
       }
-      await stream.close({ signal })
+      await stream.close({ signal: this.step(session) })
     } catch (err) {
       stream.abort(err as Error)
       this.strikeIfMisbehaved(key, err)
