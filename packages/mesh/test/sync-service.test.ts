@@ -424,6 +424,8 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.service.stats.running).toBe(true)
     expect(await p.service.syncWith(victim.peerId)).toBe(false)
     expect(v.service.stats).toMatchObject({ declined: 1, served: 0 })
+    // Declined is not failed: the peer was busy, and is asked again a moment later.
+    expect(p.service.stats).toMatchObject({ declinedByPeer: 1, failed: 0 })
     expect(p.penalized).toEqual([])
     expect(v.penalized).toEqual([])
     release()
@@ -441,6 +443,7 @@ describe('SyncService: what a peer pushes', () => {
     const results = await Promise.all([v.service.syncWith(peer.peerId), p.service.syncWith(victim.peerId)])
     expect(results.filter(Boolean)).toHaveLength(1)
     expect(v.service.stats.declined + p.service.stats.declined).toBe(1)
+    expect(v.service.stats.failed + p.service.stats.failed).toBe(0)
     expect([v.store.stats().entries, p.store.stats().entries]).toEqual([7, 7])
     expect([...v.penalized, ...p.penalized]).toEqual([])
   })

@@ -34,6 +34,8 @@ export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/2.0.0`
 const MAX_LOST_PEERS = 1024
 /** A whole session's deadline, in message deadlines (`timeoutMs`, 30 s by default: 10 minutes). */
 const SESSION_TIMEOUTS = 20
+/** Times in a row a declined reconciliation is retried before the periodic round takes over. */
+const MAX_DECLINED_RETRIES = 5
 /** Reconciliations waiting for the one running; one per peer, the rest left to the periodic one. */
 const MAX_PENDING_SYNCS = 64
 /**
@@ -80,6 +82,8 @@ export interface SyncStats {
   /** Reconciliations peers started with this node, and those it declined while running its own. */
   served: number
   declined: number
+  /** Reconciliations this node started that the peer declined (it was running one): retried soon. */
+  declinedByPeer: number
   recordsPulled: number
   recordsPushed: number
   bytesSent: number
@@ -108,6 +112,7 @@ export class SyncService {
     failed: 0,
     served: 0,
     declined: 0,
+    declinedByPeer: 0,
     recordsPulled: 0,
     recordsPushed: 0,
     bytesSent: 0,
@@ -129,6 +134,8 @@ export class SyncService {
   /** The peer of the reconciliation this node is running, if any. */
   private runningWith: string | undefined
   private readonly met = new Set<string>()
+  /** Peers whose last reconciliation was declined, and how many times in a row. */
+  private readonly declinedRetries = new Map<string, number>()
   /** Peers whose last connection closed (insertion order: oldest first). */
   private readonly lost = new Set<string>()
   private readonly pending = new Map<string, PeerId>()
@@ -186,6 +193,20 @@ export class SyncService {
     } else if (returning || firstMeeting) {
       this.enqueueLater(peerId)
     }
+  }
+
+  /** A peer that declined is asked again a moment later, up to MAX_DECLINED_RETRIES times in a row. */
+  private retryLater(peer: PeerId): void {
+    const key = peer.toString()
+    const retries = (this.declinedRetries.get(key) ?? 0) + 1
+    if (retries > MAX_DECLINED_RETRIES) {
+      this.declinedRetries.delete(key)
+      return
+    }
+    this.declinedRetries.set(key, retries)
+    if (this.declinedRetries.size > MAX_LOST_PEERS)
+      this.declinedRetries.delete(this.declinedRetries.keys().next().value!)
+    this.enqueueLater(peer)
   }
 
   private enqueueLater(peer: PeerId): void {
@@ -252,7 +273,10 @@ export class SyncService {
         await lp.write(bytes, { signal })
         const reply = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += reply.byteLength
-        return decodeSyncMessage(reply, this.limits)
+        const decoded = decodeSyncMessage(reply, this.limits)
+        if (decoded.kind === SyncKind.DONE)
+          throw new SyncDeclinedError('the peer is reconciling with another')
+        return decoded
       }
       const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
       for (const realm of this.realms) {
@@ -262,19 +286,10 @@ export class SyncService {
         total.pulled += result.pulled
         total.differingRanges += result.differingRanges
       }
-      await lp.write(
-        encodeSyncMessage({
-          kind: SyncKind.DONE,
-          realm: [...this.realms][0]!,
-          ranges: [],
-          records: [],
-          proofs: [],
-          wanted: [],
-        }),
-        { signal: this.step(session) },
-      )
+      await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal: this.step(session) })
       await stream.close({ signal: this.step(session) })
       this.stats.succeeded++
+      this.declinedRetries.delete(peer.toString())
       this.stats.recordsPulled += total.pulled
       this.stats.recordsPushed += total.pushed
       this.stats.lastSyncAt = Date.now()
@@ -287,8 +302,13 @@ export class SyncService {
       }
       return true
     } catch (err) {
-      this.stats.failed++
       stream?.abort(err as Error)
+      if (err instanceof SyncDeclinedError) {
+        this.stats.declinedByPeer++
+        this.retryLater(peer)
+        return false
+      }
+      this.stats.failed++
       this.strikeIfMisbehaved(peer.toString(), err)
       logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'reconciliation failed')
       return false
@@ -393,7 +413,12 @@ export class SyncService {
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
     if (this.declines(peer.toString())) {
       this.stats.declined++
-      stream.abort(new Error('reconciling with another peer'))
+      const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
+      const signal = this.step(this.sessionSignal())
+      await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal }).then(
+        () => stream.close({ signal }),
+        (err: Error) => stream.abort(err),
+      )
       return
     }
     this.stats.served++
@@ -441,6 +466,15 @@ export class SyncService {
       this.components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
     }
   }
+}
+
+function doneMessage(realm: string): SyncMessage {
+  return { kind: SyncKind.DONE, realm, ranges: [], records: [], proofs: [], wanted: [] }
+}
+
+/** The peer answered DONE before anything else: it runs a reconciliation of its own and declined. */
+class SyncDeclinedError extends Error {
+  override name = 'SyncDeclinedError'
 }
 
 function emptyAnswer(realm: string): SyncMessage {
