@@ -266,40 +266,10 @@ export class SyncService {
     try {
       stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: this.step(session) })
       const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
-      const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
-        const bytes = encodeSyncMessage(message)
-        this.stats.bytesSent += bytes.byteLength
-        const signal = this.step(session)
-        await lp.write(bytes, { signal })
-        const reply = (await lp.read({ signal })).subarray()
-        this.stats.bytesReceived += reply.byteLength
-        const decoded = decodeSyncMessage(reply, this.limits)
-        if (decoded.kind === SyncKind.DONE)
-          throw new SyncDeclinedError('the peer is reconciling with another')
-        return decoded
-      }
-      const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
-      for (const realm of this.realms) {
-        const result = await reconcile(await this.side(realm), exchange)
-        total.rounds += result.rounds
-        total.pushed += result.pushed
-        total.pulled += result.pulled
-        total.differingRanges += result.differingRanges
-      }
+      const total = await this.reconcileRealms(lp, session)
       await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal: this.step(session) })
       await stream.close({ signal: this.step(session) })
-      this.stats.succeeded++
-      this.declinedRetries.delete(peer.toString())
-      this.stats.recordsPulled += total.pulled
-      this.stats.recordsPushed += total.pushed
-      this.stats.lastSyncAt = Date.now()
-      this.stats.lastResult = { ...total, peer: peer.toString(), durationMs: Date.now() - started }
-      if (total.pulled + total.pushed > 0) {
-        logger?.info(
-          { peer: peer.toString(), ...total, durationMs: Date.now() - started },
-          'replica reconciled',
-        )
-      }
+      this.succeeded(peer.toString(), total, Date.now() - started)
       return true
     } catch (err) {
       stream?.abort(err as Error)
@@ -316,6 +286,45 @@ export class SyncService {
       this.stats.running = false
       this.runningWith = undefined
       this.drain()
+    }
+  }
+
+  /** The initiator's side of a session: every realm in turn, each message under its own deadline. */
+  private async reconcileRealms(
+    lp: LengthPrefixedStream<Stream>,
+    session: AbortSignal,
+  ): Promise<ReconciliationResult> {
+    const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
+      const bytes = encodeSyncMessage(message)
+      this.stats.bytesSent += bytes.byteLength
+      const signal = this.step(session)
+      await lp.write(bytes, { signal })
+      const reply = (await lp.read({ signal })).subarray()
+      this.stats.bytesReceived += reply.byteLength
+      const decoded = decodeSyncMessage(reply, this.limits)
+      if (decoded.kind === SyncKind.DONE) throw new SyncDeclinedError('the peer is reconciling with another')
+      return decoded
+    }
+    const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
+    for (const realm of this.realms) {
+      const result = await reconcile(await this.side(realm), exchange)
+      total.rounds += result.rounds
+      total.pushed += result.pushed
+      total.pulled += result.pulled
+      total.differingRanges += result.differingRanges
+    }
+    return total
+  }
+
+  private succeeded(peer: string, total: ReconciliationResult, durationMs: number): void {
+    this.stats.succeeded++
+    this.declinedRetries.delete(peer)
+    this.stats.recordsPulled += total.pulled
+    this.stats.recordsPushed += total.pushed
+    this.stats.lastSyncAt = Date.now()
+    this.stats.lastResult = { ...total, peer, durationMs }
+    if (total.pulled + total.pushed > 0) {
+      this.components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
     }
   }
 
