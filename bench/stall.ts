@@ -211,66 +211,104 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
     children.push(load.child)
     await sleep(2000)
 
-    const measure = async (during: () => Promise<Record<string, number>>): Promise<Measured> => {
-      await Promise.all([request(load.child, 'window'), request(m.child, 'loop-delay', { action: 'start' })])
-      const extra = await during()
-      const [gets, loop] = await Promise.all([
-        request<LoadWindow & { type: string }>(load.child, 'window'),
-        request<LoopDelayReport & { type: string }>(m.child, 'loop-delay', { action: 'report' }),
-      ])
-      const { type: _g, ...getWindow } = gets
-      const { type: _l, ...loopWindow } = loop
-      return { loop: loopWindow, gets: getWindow, extra }
-    }
-    const phases = {} as Record<Phase, Measured>
-    phases.idle = await measure(async () => {
-      await sleep(seconds * 1000)
-      return {}
-    })
-    report(label, 'idle', phases.idle)
-
-    await Promise.all([allow(m.child, [p.id, c.id]), allow(C, [mId])])
-    const pulledBefore = (await statusOf(C)).mesh.sync.recordsPulled
-    phases['catch-up'] = await measure(async () => {
-      const started = performance.now()
-      await dial(C, mAddr)
-      await waitFor('C to catch up', 300_000, async () => (await entriesOf(C)) >= size)
-      return { catchUpMs: performance.now() - started }
-    })
-    phases['catch-up'].extra.pulled = (await statusOf(C)).mesh.sync.recordsPulled - pulledBefore
-    report(label, 'catch-up', phases['catch-up'])
-
-    const syncsBefore = (await statusOf(C)).mesh.sync
-    phases.queries = await measure(async () => {
-      await sleep(seconds * 1000)
-      return {}
-    })
-    const syncsAfter = (await statusOf(C)).mesh.sync
-    phases.queries.extra = {
-      reconciliationsPerSecond:
-        ((syncsAfter.succeeded - syncsBefore.succeeded) * 1000) / phases.queries.loop.windowMs,
-      failed: syncsAfter.failed - syncsBefore.failed,
-    }
-    report(label, 'queries', phases.queries)
-
-    await Promise.all([allow(C, []), allow(m.child, [p.id])])
-    const entriesBefore = await entriesOf(m.child)
-    const published = replicationRate * seconds
-    phases.replication = await measure(async () => {
-      await publish(P, { count: published, ratePerSecond: replicationRate })
-      return {}
-    })
-    await sleep(1000)
-    const reached = (await entriesOf(m.child)) - entriesBefore
-    phases.replication.extra = {
-      reachedPerSecond: (reached * 1000) / phases.replication.loop.windowMs,
-      reachedFraction: reached / published,
-    }
-    report(label, 'replication', phases.replication)
+    const fleet: Fleet = { m: m.child, P, C, load: load.child, mAddr, mId, pId: p.id, cId: c.id, size }
+    const phases = await runPhases(fleet, label)
     return { phases, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss }
   } finally {
     await Promise.all(children.map((child) => stopChild(child, 2000)))
   }
+}
+
+/** The processes of one run, once M holds the records and the load generator runs. */
+interface Fleet {
+  m: ChildProcess
+  P: ChildProcess
+  C: ChildProcess
+  load: ChildProcess
+  mAddr: string
+  mId: string
+  pId: string
+  cId: string
+  size: number
+}
+
+/** M's loop delay and the gets' latency over what `during` does, with what it reports. */
+async function measure(fleet: Fleet, during: () => Promise<Record<string, number>>): Promise<Measured> {
+  await Promise.all([request(fleet.load, 'window'), request(fleet.m, 'loop-delay', { action: 'start' })])
+  const extra = await during()
+  const [gets, loop] = await Promise.all([
+    request<LoadWindow & { type: string }>(fleet.load, 'window'),
+    request<LoopDelayReport & { type: string }>(fleet.m, 'loop-delay', { action: 'report' }),
+  ])
+  const { type: _g, ...getWindow } = gets
+  const { type: _l, ...loopWindow } = loop
+  return { loop: loopWindow, gets: getWindow, extra }
+}
+
+async function runPhases(fleet: Fleet, label: string): Promise<Record<Phase, Measured>> {
+  const phases = {} as Record<Phase, Measured>
+  phases.idle = await measure(fleet, async () => {
+    await sleep(seconds * 1000)
+    return {}
+  })
+  report(label, 'idle', phases.idle)
+  phases['catch-up'] = await catchUpPhase(fleet)
+  report(label, 'catch-up', phases['catch-up'])
+  phases.queries = await queriesPhase(fleet)
+  report(label, 'queries', phases.queries)
+  phases.replication = await replicationPhase(fleet)
+  report(label, 'replication', phases.replication)
+  return phases
+}
+
+/** C is let back in and catches up the 10% it missed from M. */
+async function catchUpPhase(fleet: Fleet): Promise<Measured> {
+  const { m, C, mAddr, mId, pId, cId, size } = fleet
+  await Promise.all([allow(m, [pId, cId]), allow(C, [mId])])
+  const pulledBefore = (await statusOf(C)).mesh.sync.recordsPulled
+  const measured = await measure(fleet, async () => {
+    const started = performance.now()
+    await dial(C, mAddr)
+    await waitFor('C to catch up', 300_000, async () => (await entriesOf(C)) >= size)
+    return { catchUpMs: performance.now() - started }
+  })
+  measured.extra.pulled = (await statusOf(C)).mesh.sync.recordsPulled - pulledBefore
+  return measured
+}
+
+/** C, in sync, reconciles with M back to back (its sync interval is 1 ms). */
+async function queriesPhase(fleet: Fleet): Promise<Measured> {
+  const syncsBefore = (await statusOf(fleet.C)).mesh.sync
+  const measured = await measure(fleet, async () => {
+    await sleep(seconds * 1000)
+    return {}
+  })
+  const syncsAfter = (await statusOf(fleet.C)).mesh.sync
+  measured.extra = {
+    reconciliationsPerSecond:
+      ((syncsAfter.succeeded - syncsBefore.succeeded) * 1000) / measured.loop.windowMs,
+    failed: syncsAfter.failed - syncsBefore.failed,
+  }
+  return measured
+}
+
+/** P publishes replicationRate records/s, which reach M. */
+async function replicationPhase(fleet: Fleet): Promise<Measured> {
+  const { m, P, C, pId } = fleet
+  await Promise.all([allow(C, []), allow(m, [pId])])
+  const entriesBefore = await entriesOf(m)
+  const published = replicationRate * seconds
+  const measured = await measure(fleet, async () => {
+    await publish(P, { count: published, ratePerSecond: replicationRate })
+    return {}
+  })
+  await sleep(1000)
+  const reached = (await entriesOf(m)) - entriesBefore
+  measured.extra = {
+    reachedPerSecond: (reached * 1000) / measured.loop.windowMs,
+    reachedFraction: reached / published,
+  }
+  return measured
 }
 
 function report(label: string, phase: Phase, m: Measured): void {
