@@ -30,7 +30,8 @@ export const FALLBACK_DEGREE: MeshDegreeTargets = {
 /**
  * Ready: joined the mesh (a mesh peer in every realm that a connected peer serves, or alone with no
  * seeds to join through: the first node of a fleet) and the first catch-up done (a reconciliation
- * succeeded, or there is no peer to catch up from). Until then a node's replica may miss sessions
+ * it started succeeded, or one a peer started with it ran to the end, or there is no peer to catch
+ * up from). Until then a node's replica may miss sessions
  * the fleet holds. A realm no connected peer serves has no mesh to join and nobody to catch up from
  * (a `--ticket-keys` realm next to peers without it, a realm this node is the first to serve): it
  * would keep the node unready forever, so it is left out. With
@@ -75,7 +76,7 @@ function meshReasons(status: MeshStatus, seeds: number): ReadinessReason[] {
     }
   }
   const sync = status.sync
-  if (sync.succeeded === 0) {
+  if (sync.succeeded === 0 && sync.servedCompleted === 0) {
     reasons.push({
       code: 'catch-up-pending',
       message: sync.running

@@ -41,6 +41,9 @@ function meshStatus(overrides: Partial<MeshStatus> = {}): MeshStatus {
       succeeded: 1,
       failed: 0,
       served: 0,
+      servedCompleted: 0,
+      declined: 0,
+      declinedByPeer: 0,
       recordsPulled: 0,
       recordsPushed: 0,
       bytesSent: 0,
@@ -108,6 +111,9 @@ describe('readiness', () => {
     expect(codes(r)).toEqual(['catch-up-pending'])
     expect(r.reasons[0]?.message).toContain('running')
     expect(readiness(base, { seeds: 3 }).ready).toBe(true)
+    // A reconciliation a peer started with it, run to the end, is a catch-up too (its own was declined).
+    const served = { ...base.sync, succeeded: 0, declinedByPeer: 1, served: 1, servedCompleted: 1 }
+    expect(readiness({ ...base, sync: served }, { seeds: 1 }).ready).toBe(true)
   })
 })
 

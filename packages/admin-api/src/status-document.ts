@@ -103,8 +103,13 @@ export interface SyncStatus {
   started: number
   succeeded: number
   failed: number
-  /** Reconciliations peers started with this node. */
+  /** Of those, the ones the peer declined (it was running one of its own): not failures, retried. */
+  declinedByPeer: number
+  /** Reconciliations peers started with this node, those of them that ran to the end, and those it
+   * declined while it ran one of its own. */
   served: number
+  servedCompleted: number
+  declined: number
   recordsPulled: number
   recordsPushed: number
   bytesSent: number

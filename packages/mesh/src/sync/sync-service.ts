@@ -81,6 +81,8 @@ export interface SyncStats {
   failed: number
   /** Reconciliations peers started with this node, and those it declined while running its own. */
   served: number
+  /** Of those, the ones that ran to the end: each also brought this node what that peer held. */
+  servedCompleted: number
   declined: number
   /** Reconciliations this node started that the peer declined (it was running one): retried soon. */
   declinedByPeer: number
@@ -111,6 +113,7 @@ export class SyncService {
     succeeded: 0,
     failed: 0,
     served: 0,
+    servedCompleted: 0,
     declined: 0,
     declinedByPeer: 0,
     recordsPulled: 0,
@@ -195,7 +198,12 @@ export class SyncService {
     }
   }
 
-  /** A peer that declined is asked again a moment later, up to MAX_DECLINED_RETRIES times in a row. */
+  /**
+   * A peer that declined is asked again a moment later, up to MAX_DECLINED_RETRIES times in a row.
+   * Not through `delayed`: a peer that reconciles with this node meanwhile cancels those, and this
+   * node's own first catch-up (what readiness waits for) must still happen; with the replicas just
+   * reconciled it costs one round trip.
+   */
   private retryLater(peer: PeerId): void {
     const key = peer.toString()
     const retries = (this.declinedRetries.get(key) ?? 0) + 1
@@ -204,9 +212,10 @@ export class SyncService {
       return
     }
     this.declinedRetries.set(key, retries)
-    if (this.declinedRetries.size > MAX_LOST_PEERS)
+    if (this.declinedRetries.size > MAX_LOST_PEERS) {
       this.declinedRetries.delete(this.declinedRetries.keys().next().value!)
-    this.enqueueLater(peer)
+    }
+    setTimeout(() => this.enqueue(peer), MEETING_SYNC_DELAY_MS * (1 + Math.random())).unref()
   }
 
   private enqueueLater(peer: PeerId): void {
@@ -445,7 +454,10 @@ export class SyncService {
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
         const message = decodeSyncMessage(bytes, this.limits)
-        if (message.kind === SyncKind.DONE) break
+        if (message.kind === SyncKind.DONE) {
+          this.stats.servedCompleted++
+          break
+        }
         // Only realms this node serves: another realm's records are never read or stored here. A
         // query for one gets an empty answer (nothing differs), so that a peer serving more realms
         // (ticket keys on some nodes only) still reconciles the realms both serve in this session.
