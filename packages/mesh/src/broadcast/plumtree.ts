@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
+import { randomSample } from '../random-sample.ts'
 import { RecentIds } from './recent-ids.ts'
 
 /** A GOSSIP frame's content: who made it and what it carries (a batch with its origin's signature). */
@@ -635,17 +636,8 @@ export class Plumtree {
     return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
   }
 
-  /**
-   * Up to `count` of `items` in random order (a partial Fisher-Yates shuffle, in place), drawn from
-   * the injected random source so that a simulation replays.
-   */
   private sample<T>(items: T[], count: number): T[] {
-    const n = Math.min(count, items.length)
-    for (let i = 0; i < n; i++) {
-      const j = i + Math.floor(this.random() * (items.length - i))
-      ;[items[i], items[j]] = [items[j]!, items[i]!]
-    }
-    return items.slice(0, n)
+    return randomSample(items, count, this.random)
   }
 
   private updateCounts(): void {
