@@ -1,9 +1,9 @@
 // The library packages (packages/*) as npm tarballs: JavaScript and declarations compiled by tsc,
 // exports pointing at them (publishConfig.exports), workspace versions pinned, the license inside.
-import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import * as esbuild from 'esbuild'
+import { runCommand } from './run-command.ts'
 import { type Manifest, readManifest, type WorkspacePackage } from './workspace-packages.ts'
 
 /**
@@ -20,10 +20,7 @@ const INLINED: Record<string, string[]> = {
 export function compileLibraries(root: string, libraries: WorkspacePackage[]): void {
   for (const { dir } of libraries) {
     rmSync(join(dir, 'dist'), { recursive: true, force: true })
-    const tsc = spawnSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.build.json')], {
-      stdio: 'inherit',
-    })
-    if (tsc.status !== 0) throw new Error(`release: tsc failed for ${dir}`)
+    runCommand(join(root, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.build.json')])
   }
 }
 
@@ -120,10 +117,6 @@ async function inlineDependencies(
 
 /** `npm pack` of a staged directory into `outDir`; returns the tarball's path. */
 export function npmPack(stage: string, outDir: string): string {
-  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', outDir], {
-    cwd: stage,
-    encoding: 'utf8',
-  })
-  if (pack.status !== 0) throw new Error(`release: npm pack failed in ${stage}: ${pack.stderr}`)
-  return join(outDir, pack.stdout.trim().split('\n').pop()!)
+  const stdout = runCommand('npm', ['pack', '--silent', '--pack-destination', outDir], { cwd: stage })
+  return join(outDir, stdout.trim().split('\n').pop()!)
 }

@@ -1,9 +1,9 @@
 // A Debian package (dpkg-deb) of the single executable: both commands on PATH with no Node.js to
 // install (Debian 12's own nodejs is 18), the hardened systemd unit, a `tlsmesh` system user and
 // group, an example configuration as a conffile.
-import { spawnSync } from 'node:child_process'
 import { chmodSync, cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { runCommand as run } from './run-command.ts'
 
 const DESCRIPTION = `TLS session resumption across a fleet of servers
  tlsmeshd gives each server a mesh node: nodes find each other, and each new
@@ -111,10 +111,4 @@ function install(from: string, to: string): void {
 function installedSizeKiB(tree: string): number {
   const du = run('du', ['-s', '--block-size=1024', tree])
   return Number.parseInt(du.split('\t')[0]!, 10)
-}
-
-function run(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`release: ${command} ${args.join(' ')} failed: ${result.stderr}`)
-  return result.stdout
 }

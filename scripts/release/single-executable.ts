@@ -1,7 +1,6 @@
 // A single-file executable (Node's single executable applications): this machine's node binary with
 // both bundled programs injected, so that a server runs tlsmesh without installing Node.js (Debian
 // 12's own nodejs is 18; tlsmesh needs 20). One binary: `tlsmeshd` is a link to it.
-import { spawnSync } from 'node:child_process'
 import {
   chmodSync,
   copyFileSync,
@@ -14,6 +13,7 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import * as esbuild from 'esbuild'
+import { runCommand as run } from './run-command.ts'
 
 /** The fuse string Node's binary carries for an injected blob (node/doc/api/single-executable-applications.md). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
@@ -91,9 +91,4 @@ function nodeLicense(): string {
     )
   }
   return found
-}
-
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`release: ${command} failed: ${result.stderr || result.stdout}`)
 }
