@@ -434,6 +434,31 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.store.stats().entries).toBe(5)
   })
 
+  it('takes a peer that declines every session as busy: nothing stored, nobody struck, no failure', async () => {
+    const net = new Network()
+    const v = await startNode(net, victim)
+    // What a hostile peer can do with the decline: answer DONE to anything, forever.
+    net.handle(attacker.peerId, async (stream) => {
+      const lp = lpStream(stream)
+      await lp.read()
+      await lp.write(
+        encodeSyncMessage({
+          kind: SyncKind.DONE,
+          realm: REALM,
+          ranges: [],
+          records: [],
+          proofs: [],
+          wanted: [],
+        }),
+      )
+      await stream.close()
+    })
+    for (let i = 0; i < 3; i++) expect(await v.service.syncWith(attacker.peerId)).toBe(false)
+    expect(v.service.stats).toMatchObject({ declinedByPeer: 3, failed: 0, succeeded: 0, running: false })
+    expect(v.penalized).toEqual([])
+    expect(v.store.stats().entries).toBe(0)
+  })
+
   it('keeps one of two sessions that two nodes start with each other at once', async () => {
     const net = new Network()
     const v = await startNode(net, victim)
