@@ -6,6 +6,7 @@
 //   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--batch 64] [--repeat 3]
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { answerQuery, answerRecords, RealmDigest, reconcile } from '@tlsmesh/mesh/sync'
 import { createReplicaStore, type RecordProof, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
@@ -16,8 +17,6 @@ import {
   SyncKind,
   type SyncMessage,
 } from '@tlsmesh/wire'
-import { RealmDigest } from '../packages/mesh/src/sync/realm-digest.ts'
-import { answerQuery, answerRecords, reconcile } from '../packages/mesh/src/sync/set-reconciliation.ts'
 import { progress, spread, writeResult } from './lib/bench-report.ts'
 
 const { values } = parseArgs({

@@ -1,1 +1,1 @@
-import '../packages/mesh/src/promise-with-resolvers.ts'
+import '@tlsmesh/mesh/polyfills'

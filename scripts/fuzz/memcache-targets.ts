@@ -3,19 +3,21 @@
 // finding is: process() throwing (the connection would drop the client), an unexpected error caught
 // and answered as "internal error" (logged at error level), or replies that differ when the same
 // bytes arrive in other reads (the parsers must not depend on where TCP splits a request).
+import type { MemcacheLogger } from '@tlsmesh/memcache'
+import {
+  BinaryProtocolSession,
+  ByteQueue,
+  CacheOperations,
+  type ConnectionOutput,
+  type EndpointContext,
+  EndpointCounters,
+  EndpointStats,
+  MemcacheMetrics,
+  type ProtocolSession,
+  REQUEST_MAGIC,
+  TextProtocolSession,
+} from '@tlsmesh/memcache/protocol'
 import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
-import { BinaryProtocolSession, REQUEST_MAGIC } from '../../packages/memcache/src/binary-protocol.ts'
-import { ByteQueue } from '../../packages/memcache/src/byte-queue.ts'
-import { CacheOperations } from '../../packages/memcache/src/cache-operations.ts'
-import type {
-  ConnectionOutput,
-  EndpointContext,
-  MemcacheLogger,
-  ProtocolSession,
-} from '../../packages/memcache/src/endpoint-context.ts'
-import { EndpointCounters, EndpointStats } from '../../packages/memcache/src/endpoint-stats.ts'
-import { MemcacheMetrics } from '../../packages/memcache/src/metrics.ts'
-import { TextProtocolSession } from '../../packages/memcache/src/text-protocol.ts'
 import type { FuzzTarget } from './coverage-fuzzer.ts'
 
 export class ParserPropertyError extends Error {

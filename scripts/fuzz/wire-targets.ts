@@ -7,11 +7,13 @@
 import { isDeepStrictEqual } from 'node:util'
 import {
   BroadcastKind,
+  batchHeaderBytes,
   decodeBatch,
   decodeBroadcastFrame,
   decodeSyncMessage,
   encodeBatch,
   encodeBroadcastFrame,
+  encodedRecordBytes,
   encodeSyncMessage,
   RECORD_DIGEST_BYTES,
   SIGNATURE_BYTES,
@@ -22,7 +24,6 @@ import {
   WireDecodeError,
   type WireLimits,
 } from '@tlsmesh/wire'
-import { batchHeaderBytes, encodedRecordBytes } from '../../packages/wire/src/encoded-size.ts'
 import type { FuzzTarget } from './coverage-fuzzer.ts'
 
 /** A property of the decoders that does not hold: what the fuzzer reports. */

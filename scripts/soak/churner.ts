@@ -11,8 +11,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createPrivateNetworkProtector } from '@tlsmesh/mesh'
 import { createLibp2p } from 'libp2p'
-import { createPrivateNetworkProtector } from '../../packages/mesh/src/private-network.ts'
 import { echo } from './echo-protocol.ts'
 
 export interface ChurnerConfig {

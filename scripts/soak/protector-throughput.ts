@@ -17,9 +17,9 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionProtector, Libp2p, StreamMessageEvent } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
-import { generateMeshKey, parseMeshKey } from '@tlsmesh/mesh'
+import { createPrivateNetworkProtector, generateMeshKey, parseMeshKey } from '@tlsmesh/mesh'
+import { XSalsa20Stream } from '@tlsmesh/mesh/private-network'
 import { createLibp2p } from 'libp2p'
-import { createPrivateNetworkProtector, XSalsa20Stream } from '../../packages/mesh/src/private-network.ts'
 import { summarize } from './memory-samples.ts'
 
 const { values: args } = parseArgs({

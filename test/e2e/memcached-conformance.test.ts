@@ -7,11 +7,10 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
+import { type FlushableSessionCache, replicaCacheUsage } from '@tlsmesh/memcache'
+import type { Command } from '@tlsmesh/memcache/protocol'
 import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { replicaCacheUsage } from '../../packages/memcache/src/endpoint-stats.ts'
-import type { FlushableSessionCache } from '../../packages/memcache/src/index.ts'
-import type { Command } from '../../packages/memcache/src/metrics.ts'
 import { type Endpoint, startEndpoint } from '../../packages/memcache/test/endpoint-fixture.ts'
 import {
   type BinaryRequest,

@@ -15,8 +15,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/admin-api'
+import { nginxSlotNames, nginxTicketKeyDirectives } from '@tlsmesh/ticket-keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nginxSlotNames, nginxTicketKeyDirectives } from '../../packages/ticket-keys/src/index.ts'
 import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 import {
   freePort,

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/admin-api'
+import { HAPROXY_KEY_FILE } from '@tlsmesh/ticket-keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAPROXY_KEY_FILE } from '../../packages/ticket-keys/src/index.ts'
 import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 import {
   type HaproxyServer,

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { createReplicaStore, LocalSessionCache, type ReplicaStore } from '@tlsmesh/store'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AttachedTicketKeyFiles,
   attachTicketKeyFiles,
@@ -20,7 +19,8 @@ import {
   type TicketKeySchedule,
   ticketKeyRealm,
   writeTicketKeyFiles,
-} from '../../packages/ticket-keys/src/index.ts'
+} from '@tlsmesh/ticket-keys'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 
 const run = promisify(execFile)

@@ -9,6 +9,7 @@ export {
   encodeBroadcastFrame,
 } from './broadcast-frame.ts'
 export { DEFAULT_LIMITS, SIGNATURE_BYTES, WIRE_VERSION, type WireLimits } from './constants.ts'
+export { batchHeaderBytes, encodedRecordBytes } from './encoded-size.ts'
 export {
   InvalidRealmError,
   InvalidRecordError,
