@@ -196,19 +196,26 @@ function canConnect(host: string, port: number): Promise<boolean> {
   })
 }
 
+/** Ports `freePort` handed out: the kernel may offer a port it just released again at once. */
+const handedOut = new Set<number>()
+
 /**
- * A TCP port free on every host given (Apache instances on 127.0.0.2, .3 and .4 share one port).
- * Another process may still take it before the server binds: tests start servers right away.
+ * A TCP port free on every host given (Apache instances on 127.0.0.2, .3 and .4 share one port),
+ * and not handed out before by this process. Another process may still take it before the server
+ * binds: tests start servers right away.
  */
 export async function freePort(hosts: string[] = ['127.0.0.1']): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await bindAndRelease(hosts[0]!, 0)
-    if (port === undefined) continue
+    if (port === undefined || handedOut.has(port)) continue
     let free = true
     for (const host of hosts.slice(1)) {
       if ((await bindAndRelease(host, port)) !== port) free = false
     }
-    if (free) return port
+    if (free) {
+      handedOut.add(port)
+      return port
+    }
   }
   throw new Error(`no port free on all of ${hosts.join(', ')}`)
 }
