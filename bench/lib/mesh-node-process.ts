@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import { createMeshNode, type MeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
 import type { SessionRecord } from '@tlsmesh/store'
@@ -181,7 +180,7 @@ process.on('message', (message: Command) => {
         type: 'status',
         mesh: mesh?.status() ?? null,
         received: push?.received ?? mesh?.status().records.stored ?? 0,
-        connections: (mesh?.libp2p ?? push!.libp2p).getConnections().length,
+        connections: mesh !== undefined ? mesh.status().connectedPeers : push!.libp2p.getConnections().length,
         cpu: process.cpuUsage(),
         memory: process.memoryUsage(),
         bytes,
@@ -218,7 +217,7 @@ process.on('message', (message: Command) => {
     mesh!.setAllowPeers(message.peers ?? undefined)
     process.send?.({ type: 'allow' })
   } else if (message.type === 'dial') {
-    mesh!.libp2p.dial(multiaddr(message.addr ?? '')).then(
+    mesh!.connect(message.addr ?? '').then(
       () => process.send?.({ type: 'dial' }),
       (err: Error) => process.send?.({ type: 'dial', error: err.message }),
     )
@@ -228,7 +227,7 @@ process.on('message', (message: Command) => {
 const memcacheAddress = memcache?.addresses()[0]
 process.send?.({
   type: 'ready',
-  multiaddrs: (mesh?.libp2p ?? push!.libp2p).getMultiaddrs().map(String),
+  multiaddrs: mesh?.multiaddrs() ?? push!.libp2p.getMultiaddrs().map(String),
   ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
 })
 const stop = async (): Promise<void> => {

@@ -4,6 +4,7 @@
 // `sampleMs`.
 import { readFileSync } from 'node:fs'
 import { createMeshNode } from '@tlsmesh/mesh'
+import { libp2pOf } from '@tlsmesh/mesh/testing'
 import { createReplicaStore } from '@tlsmesh/store'
 import { handleEcho } from './echo-protocol.ts'
 import { sampleMemory } from './memory-samples.ts'
@@ -36,15 +37,15 @@ const received = new ReceivedRecords(config.nodes, config.maxRecordsPerNode)
 /** Records delivered by dissemination (gossipsub or the broadcast tree); the rest came by sync. */
 const disseminated = new ReceivedRecords(config.nodes, config.maxRecordsPerNode)
 const store = createReplicaStore({ realms: [config.realm] })
-// Every path a record takes into the replica (gossip, broadcast tree, anti-entropy sync) ends in
-// merge, so counting here sees what sync repaired; onRecordReceived sees dissemination only.
-const merge = store.merge.bind(store)
-store.merge = (record, now) => {
-  const outcome = merge(record, now)
-  const decoded = outcome === 'added' || outcome === 'replaced' ? decodeSoakRecordId(record.id) : undefined
-  if (decoded !== undefined) received.add(decoded.origin, decoded.seq)
-  return outcome
-}
+// Every record the replica takes, by any path (gossip, broadcast tree, catch-up), so that this sees
+// what catch-up repaired; onRecordReceived sees dissemination only.
+store.watch({
+  stored: (record) => {
+    const decoded = decodeSoakRecordId(record.id)
+    if (decoded !== undefined) received.add(decoded.origin, decoded.seq)
+  },
+  removed: () => {},
+})
 const mesh = await createMeshNode(
   {
     meshKey: readFileSync(config.meshKeyFile),
@@ -60,7 +61,7 @@ const mesh = await createMeshNode(
     },
   },
 )
-await handleEcho(mesh.libp2p)
+await handleEcho(libp2pOf(mesh))
 await mesh.start()
 
 setInterval(() => {
@@ -68,7 +69,7 @@ setInterval(() => {
     type: 'sample',
     index: config.index,
     sample: sampleMemory(config.startedAt),
-    connections: mesh.libp2p.getConnections().length,
+    connections: libp2pOf(mesh).getConnections().length,
   })
 }, config.sampleMs).unref()
 

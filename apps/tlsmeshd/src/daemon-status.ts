@@ -8,24 +8,9 @@ import {
   type TicketKeyFilesStatus,
   type TicketKeysRealmStatus,
 } from '@tlsmesh/admin-api'
-import {
-  DEFAULT_GOSSIP_D,
-  DEFAULT_GOSSIP_DHI,
-  DEFAULT_GOSSIP_DLO,
-  type MeshDegreeTargets,
-  type MeshNode,
-  type MeshStatus,
-  meshDegreeOf,
-  reportPeers,
-} from '@tlsmesh/mesh'
+import type { MeshNode, MeshStatus } from '@tlsmesh/mesh'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { meshDegree, meshFields, peerEntry } from './admin-documents.ts'
-
-export const FALLBACK_DEGREE: MeshDegreeTargets = {
-  D: DEFAULT_GOSSIP_D,
-  Dlo: DEFAULT_GOSSIP_DLO,
-  Dhi: DEFAULT_GOSSIP_DHI,
-}
 
 /**
  * Ready: joined the mesh (a mesh peer in every realm that a connected peer serves, or alone with no
@@ -163,7 +148,7 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
     version: components.version,
     time: Date.now(),
     ...meshFields(status),
-    meshDegree: meshDegree(meshDegreeOf(mesh.libp2p.services.pubsub, FALLBACK_DEGREE)),
+    meshDegree: meshDegree(mesh.meshDegree()),
     replicaLimits: {
       maxBytesPerRealm: limits.maxBytesPerRealm,
       maxEntriesPerRealm: limits.maxEntriesPerRealm,
@@ -178,11 +163,7 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
 
 export async function buildPeers(components: StatusComponents): Promise<PeersDocument> {
   const { mesh } = components
-  const report = await reportPeers(mesh.libp2p, mesh.libp2p.services.pubsub, {
-    meshName: components.meshName,
-    realms: components.realms,
-    fallbackDegree: FALLBACK_DEGREE,
-  })
+  const report = await mesh.peers()
   return {
     schema: ADMIN_API_VERSION,
     peerId: mesh.peerId.toString(),

@@ -240,14 +240,15 @@ export class DaemonTicketKeys {
   }
 
   /**
-   * A key record arrived by gossip: re-read at once rather than at the next poll (1 s), so that a
-   * node does not look unready, or propose a key of its own, while it already holds the fleet's.
+   * A record of `keyRealm` arrived from a peer (gossip or catch-up): re-read at once rather than at
+   * the next poll (1 s), so that a node does not look unready, or propose a key of its own, while it
+   * already holds the fleet's. Records of other realms are ignored.
    */
   noticeRecord(keyRealm: string): void {
     const entry = this.#byKeyRealm.get(keyRealm)
     if (entry === undefined || entry.refreshQueued || !this.#started) return
     entry.refreshQueued = true
-    // Out of the gossip validator's call: a refresh may propose and write files.
+    // Out of the store's merge: a refresh may propose and write files.
     setImmediate(() => {
       entry.refreshQueued = false
       if (this.#started) entry.schedule.refresh()

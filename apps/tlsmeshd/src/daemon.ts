@@ -31,7 +31,6 @@ import {
   ticketKeyRecordTtl,
   ticketKeySigners,
 } from './daemon-ticket-keys.ts'
-import { watchPeerMembership } from './peer-membership-log.ts'
 import { PACKAGE_VERSION } from './version.ts'
 
 export const VERSION = PACKAGE_VERSION
@@ -226,10 +225,15 @@ export async function startDaemon(
       },
       realmSigners: ticketKeySigners(options.ticketKeys),
     },
-    { registry, logger, onRecordReceived: (realm) => ticketKeys?.noticeRecord(realm) },
+    { registry, logger },
   )
-  // Before start: the seeds are dialled as it starts.
-  const membership = watchPeerMembership(mesh.libp2p, logger.child({ module: 'mesh' }))
+  // A key record from a peer, by gossip or by catch-up, is read at once rather than at the next poll.
+  mesh.store.watch({
+    stored: (record, source) => {
+      if (source !== 'local') ticketKeys?.noticeRecord(record.realm)
+    },
+    removed: () => {},
+  })
   await mesh.start()
 
   if (options.ticketKeys !== undefined) {
@@ -357,7 +361,6 @@ export async function startDaemon(
       // finishes), then the schedules, then leave the mesh, then close the admin endpoint.
       await memcache?.stop()
       await ticketKeys?.stop()
-      membership.stop()
       await mesh.stop()
       admin.closeAllConnections()
       await new Promise<void>((resolve) => admin.close(() => resolve()))

@@ -31,7 +31,6 @@ export interface BatchValidationContext {
   auth: RecordAuthenticator
   /** Whether records of this origin may be stored in this realm (the allowlist applies to signers). */
   originAllowed: (origin: string, realm: string) => boolean
-  onRecordStored?: (created: number, now: number, id: Uint8Array, realm: string) => void
   /** A record lost a contest its realm's rule decided (a ticket key for a period that has started). */
   onConflict?: (realm: string, origin: string) => void
 }
@@ -94,11 +93,10 @@ export function validateBatch(ctx: BatchValidationContext, authenticated: Authen
   for (const record of batch.records) {
     // Gossip batches carry no per-record origin: the signer is the origin, so nobody can claim
     // another node's records through gossip.
-    const outcome = ctx.store.merge({ ...record, realm, origin, proof }, now)
+    const outcome = ctx.store.merge({ ...record, realm, origin, proof }, now, 'gossip')
     ctx.counters.countRecord(outcome)
     if (outcome === 'added' || outcome === 'replaced') {
       stored++
-      ctx.onRecordStored?.(record.created, now, record.id, realm)
     } else if (REJECTED_OUTCOMES.has(outcome)) {
       rejected ??= outcome
     } else if (outcome === 'not-owner' || outcome === 'over-quota') {

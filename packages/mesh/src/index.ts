@@ -27,25 +27,22 @@ export {
 } from './errors.ts'
 export { loadOrCreateIdentity } from './identity.ts'
 export { generateMeshKey, type KeyFileInit, parseMeshKey, readMeshKeyFile } from './mesh-key.ts'
+export type { GossipOptions } from './mesh-libp2p.ts'
 export type { MeshCounters } from './mesh-metrics.ts'
 export {
   createMeshNode,
-  type GossipOptions,
   type MeshNode,
   type MeshNodeComponents,
   type MeshNodeInit,
-  type MeshStatus,
-  type RealmStatus,
 } from './mesh-node.ts'
+export type { MeshStatus, RealmStatus } from './mesh-status.ts'
 export { PEER_EXCHANGE_PROTOCOL } from './peer-exchange.ts'
-export {
-  type MeshDegreeTargets,
-  meshDegreeOf,
-  type PeerConnectionReport,
-  type PeerReport,
-  type PeerReportInit,
-  type PeerReportResult,
-  reportPeers,
+export type { PeerLostReason } from './peer-membership-log.ts'
+export type {
+  MeshDegreeTargets,
+  PeerConnectionReport,
+  PeerReport,
+  PeerReportResult,
 } from './peer-report.ts'
 export {
   createPreKeyAdmission,

@@ -52,10 +52,7 @@ export interface MeshMetrics {
   propagationSeconds: Histogram
 }
 
-export function createMeshMetrics(
-  registry: Registry,
-  gauges: { peers: () => number; replicaEntries: () => number; replicaBytes: () => number },
-): MeshMetrics {
+export function createMeshMetrics(registry: Registry): MeshMetrics {
   const counters = new MeshCounters()
   const registers = [registry]
   const simple = (name: string, help: string, read: () => number): void => {
@@ -145,11 +142,28 @@ export function createMeshMetrics(
       }
     },
   })
+  const propagationSeconds = new Histogram({
+    name: 'tlsmesh_mesh_propagation_seconds',
+    help: "Receipt time minus the record's created time (includes clock skew between nodes)",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  })
+  return { counters, propagationSeconds }
+}
+
+export interface MeshGauges {
+  peers: () => number
+  replicaEntries: () => number
+  replicaBytes: () => number
+}
+
+/** Gauges read from the node and its replica when scraped. */
+export function registerMeshGauges(registry: Registry, gauges: MeshGauges): void {
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,
       help,
-      registers,
+      registers: [registry],
       collect() {
         this.set(read())
       },
@@ -158,13 +172,6 @@ export function createMeshMetrics(
   gauge('tlsmesh_mesh_peers', 'Connected peers', gauges.peers)
   gauge('tlsmesh_replica_entries', 'Records held in the local replica (all realms)', gauges.replicaEntries)
   gauge('tlsmesh_replica_bytes', 'Bytes accounted in the local replica (all realms)', gauges.replicaBytes)
-  const propagationSeconds = new Histogram({
-    name: 'tlsmesh_mesh_propagation_seconds',
-    help: "Receipt time minus the record's created time (includes clock skew between nodes)",
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers,
-  })
-  return { counters, propagationSeconds }
 }
 
 /** The broadcast tree's counters and per-realm degrees, read from its stats when scraped. */

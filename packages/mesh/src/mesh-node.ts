@@ -1,15 +1,7 @@
-import { createHash } from 'node:crypto'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import { tcp } from '@libp2p/tcp'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import {
   createReplicaStore,
   LocalSessionCache,
@@ -18,10 +10,8 @@ import {
   type SessionCache,
 } from '@tlsmesh/store'
 import type { WireLimits } from '@tlsmesh/wire'
-import { createLibp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
-import { BroadcastService, type BroadcastStats } from './broadcast/broadcast-service.ts'
 import {
   DEFAULT_BATCH_MAX_BYTES,
   DEFAULT_BATCH_MAX_RECORDS,
@@ -42,70 +32,31 @@ import {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_SYNC_TIMEOUT_MS,
   DEFAULT_TARGET_PEERS,
-  INBOUND_CONNECTION_THRESHOLD,
-  MAX_INCOMING_PENDING_CONNECTIONS,
-  PING_INTERVAL_MS,
 } from './constants.ts'
-import { InvalidMeshKeyError, type ValidationCode } from './errors.ts'
+import { InvalidMeshKeyError } from './errors.ts'
 import {
-  authenticateBatch,
-  type BatchValidationContext,
-  refusalVerdict,
-  toVerdict,
-  validateBatch,
-} from './gossip-validation.ts'
-import { parseMeshKey } from './mesh-key.ts'
+  createMeshLibp2p,
+  type GossipOptions,
+  type MeshLibp2pInit,
+  type MeshServices,
+} from './mesh-libp2p.ts'
 import {
   createMeshMetrics,
   type MeshCounters,
-  type MeshMetrics,
   registerBroadcastMetrics,
+  registerMeshGauges,
 } from './mesh-metrics.ts'
-import { PeerExchange } from './peer-exchange.ts'
-import { createPreKeyAdmission } from './pre-key-admission.ts'
-import { createPrivateNetworkProtector } from './private-network.ts'
-import { PropagationWindow } from './propagation-window.ts'
+import { type MeshStatus, meshStatus } from './mesh-status.ts'
+import { MeshWarnings } from './mesh-warnings.ts'
+import { PeerPolicy } from './peer-policy.ts'
+import { type MeshDegreeTargets, meshDegreeOf, type PeerReportResult, reportPeers } from './peer-report.ts'
 import { RecordAuthenticator } from './record-auth.ts'
+import { RecordIngest } from './record-ingest.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { startPruning } from './replica-pruner.ts'
 import { parseSeed } from './seed-address.ts'
-import { createSeedDialer } from './seed-dialer.ts'
 import { RealmDigests } from './sync/realm-digests.ts'
-import { SyncService, type SyncStats } from './sync/sync-service.ts'
 import { realmTopic } from './topics.ts'
-
-/**
- * Gossip scoring for a realm's topic. Only provably bad messages count (invalid deliveries: the
- * validator rejected them); quiet peers are not penalised, since session traffic is bursty. Three
- * rejected messages take a peer below the graylist threshold (-80); the count decays by 10% a second.
- */
-const REALM_TOPIC_SCORE_PARAMS = {
-  topicWeight: 1,
-  timeInMeshWeight: 0,
-  timeInMeshQuantum: 1000,
-  timeInMeshCap: 3600,
-  firstMessageDeliveriesWeight: 0,
-  firstMessageDeliveriesDecay: 0.5,
-  firstMessageDeliveriesCap: 2000,
-  meshMessageDeliveriesWeight: 0,
-  meshMessageDeliveriesDecay: 0.5,
-  meshMessageDeliveriesCap: 100,
-  meshMessageDeliveriesThreshold: 20,
-  meshMessageDeliveriesWindow: 10,
-  meshMessageDeliveriesActivation: 5000,
-  meshFailurePenaltyWeight: 0,
-  meshFailurePenaltyDecay: 0.5,
-  invalidMessageDeliveriesWeight: -10,
-  invalidMessageDeliveriesDecay: 0.9,
-}
-
-export interface GossipOptions {
-  D: number
-  Dlo: number
-  Dhi: number
-  heartbeatMs: number
-  floodPublish: boolean
-}
 
 export interface MeshNodeInit {
   /** The mesh key file's contents (see `generateMeshKey`). Required unless `insecureDev`. */
@@ -182,41 +133,6 @@ export interface MeshNodeComponents {
   onRecordReceived?: (realm: string, id: Uint8Array, created: number, receivedAt: number) => void
 }
 
-export interface RealmStatus {
-  meshPeers: number
-  subscribers: number
-  entries: number
-  bytes: number
-}
-
-export interface MeshStatus {
-  peerId: string
-  meshName: string
-  listenAddrs: string[]
-  connectedPeers: number
-  peers: string[]
-  realms: Record<string, RealmStatus>
-  replica: { entries: number; bytes: number; evictions: number; expirations: number }
-  records: {
-    published: number
-    received: number
-    stored: number
-    messagesPublished: number
-    messagesReceived: number
-    rejected: number
-    ignored: number
-    /** Gossip messages ignored or rejected, by reason. */
-    refused: Partial<Record<ValidationCode, number>>
-    /** Records that arrived older than the clock-skew window. */
-    clockSkewSuspected: number
-  }
-  propagationMs: { samples: number; p50: number | null; p99: number | null }
-  sync: SyncStats
-  /** The broadcast tree (null when disseminating on gossipsub only). */
-  broadcast: BroadcastStats | null
-  uptimeMs: number
-}
-
 export interface MeshNode {
   readonly peerId: PeerId
   /** The replicated session cache: reads are local, writes are published to the realm's topic. */
@@ -224,7 +140,6 @@ export interface MeshNode {
   readonly store: ReplicaStore
   readonly registry: Registry
   readonly counters: MeshCounters
-  readonly libp2p: Libp2p<{ pubsub: GossipSub }>
   start(): Promise<void>
   stop(): Promise<void>
   /** Publishes pending batches at once instead of on the next event-loop turn. */
@@ -237,149 +152,88 @@ export interface MeshNode {
    */
   setAllowPeers(peers: string[] | undefined): void
   multiaddrs(): string[]
+  /** Dials a peer of the mesh now, by multiaddr (seeds are for peers to keep coming back to). */
+  connect(address: string): Promise<void>
   status(): MeshStatus
+  /** One row per connected peer for operators: addresses, latency, realms, gossip score. */
+  peers(): Promise<PeerReportResult>
+  /** The gossip mesh degree gossipsub aims at. */
+  meshDegree(): MeshDegreeTargets
+}
+
+/** Each node's libp2p, for the mesh's own tests and test tools only (`@tlsmesh/mesh/testing`). */
+const libp2pOfNode = new WeakMap<MeshNode, Libp2p<MeshServices>>()
+
+/** The libp2p node under a mesh node: for tests and test tools that play a raw peer's part. */
+export function libp2pOf(node: MeshNode): Libp2p<MeshServices> {
+  const libp2p = libp2pOfNode.get(node)
+  if (libp2p === undefined) throw new TypeError('not a mesh node made by createMeshNode')
+  return libp2p
 }
 
 /**
- * Builds (but does not start) a mesh node: libp2p with TCP, pnet, Noise, yamux, identify, ping,
- * gossipsub, seeds (by address or name), peer exchange and optionally mDNS, plus the local replica.
+ * Builds (but does not start) a mesh node: the replica, its publisher, and the libp2p node whose
+ * services carry records (mesh-libp2p.ts). The parts are made here and wired to each other; each
+ * does its own work.
  */
 export async function createMeshNode(
   init: MeshNodeInit,
   components: MeshNodeComponents = {},
 ): Promise<MeshNode> {
-  if (init.meshKey === undefined && init.insecureDev !== true) {
-    throw new InvalidMeshKeyError('a mesh key is required (or set insecureDev for a development mesh)')
-  }
-  if (init.realms.length === 0) throw new RangeError('realms: at least one realm is required')
-  if (
-    init.maxEagerPeers !== undefined &&
-    !(Number.isSafeInteger(init.maxEagerPeers) && init.maxEagerPeers >= 1)
-  ) {
-    throw new RangeError('maxEagerPeers: a whole number of at least 1')
-  }
+  checkInit(init)
   const meshName = init.meshName ?? DEFAULT_MESH_NAME
   const now = components.now ?? Date.now
   const registry = components.registry ?? new Registry()
   const logger = components.logger?.child({ module: 'mesh' })
   const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
-  // Replaced (not mutated) by setAllowPeers: the gater and the gossip score read it on every use.
-  let allowPeers = init.allowPeers !== undefined ? new Set(init.allowPeers) : undefined
-  // Peers that sent provably bad frames on the broadcast tree are refused for a while.
-  const bannedUntil = new Map<string, number>()
-  const refusedByAllowlist = (peer: PeerId): boolean => {
-    const key = peer.toString()
-    if (allowPeers !== undefined && !allowPeers.has(key)) return true
-    const until = bannedUntil.get(key)
-    if (until === undefined) return false
-    if (until > Date.now()) return true
-    bannedUntil.delete(key)
-    return false
-  }
-  // The allowlist applies to whoever signed a record, not only to who connects.
   const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
   const self = peerIdFromPrivateKey(privateKey).toString()
-  const realmSigners = new Map(Object.entries(init.realmSigners ?? {}).map(([r, ids]) => [r, new Set(ids)]))
-  const originAllowed = (origin: string, realm: string): boolean =>
-    (realmSigners.get(realm)?.has(origin) ?? true) &&
-    (allowPeers === undefined || origin === self || allowPeers.has(origin))
-  const gossip: GossipOptions = {
-    D: DEFAULT_GOSSIP_D,
-    Dlo: DEFAULT_GOSSIP_DLO,
-    Dhi: DEFAULT_GOSSIP_DHI,
-    heartbeatMs: DEFAULT_HEARTBEAT_MS,
-    floodPublish: false,
-    ...init.gossip,
-  }
+  const withLogger = logger !== undefined ? { logger } : {}
 
-  // A bad seed fails here (InvalidSeedError), before libp2p is built.
-  for (const seed of init.seeds ?? []) parseSeed(seed)
-
-  // biome-ignore lint/suspicious/noExplicitAny: each discovery factory wants its own components subset
-  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
-  if (init.mdns === true) peerDiscovery.push(mdns({ serviceTag: `tlsmesh-${meshName}.local` }))
-
-  const libp2p = await createLibp2p({
-    start: false,
-    privateKey,
-    addresses: {
-      listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-      ...(init.announce !== undefined && init.announce.length > 0 ? { announce: init.announce } : {}),
+  const metrics = createMeshMetrics(registry)
+  const auth = new RecordAuthenticator(privateKey, self)
+  const policy = new PeerPolicy(
+    {
+      self,
+      ...(init.allowPeers !== undefined ? { allowPeers: init.allowPeers } : {}),
+      ...(init.realmSigners !== undefined ? { realmSigners: init.realmSigners } : {}),
     },
-    // libp2p's own metrics (bytes per protocol, connections, dials) beside ours, in the same registry.
-    // Opt-in: @libp2p/prometheus-metrics clears prom-client's global registry when it starts, which
-    // would wipe an embedding application's own metrics.
-    ...(init.libp2pMetrics === true
-      ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) }
-      : {}),
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    // yamux's keep-alive pings only log when they fail; liveness is the connection monitor's below.
-    streamMuxers: [yamux({ enableKeepAlive: false })],
-    // Inbound connections that have not proven the key are capped and dropped quickly.
-    ...(init.meshKey !== undefined
-      ? {
-          connectionProtector: createPrivateNetworkProtector({
-            psk: parseMeshKey(init.meshKey),
-            admission: createPreKeyAdmission({ registry }),
-          }),
-        }
-      : {}),
-    // With an allowlist, other peers are refused as soon as their identity is known (after Noise),
-    // in both directions; gossip scoring (appSpecificScore) is the second line.
-    connectionGater: {
-      denyInboundEncryptedConnection: refusedByAllowlist,
-      denyOutboundEncryptedConnection: refusedByAllowlist,
-      denyDialPeer: refusedByAllowlist,
-    },
-    connectionManager: {
-      maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      // A fleet often sits behind one NAT address or, in tests, on 127.0.0.1: the default
-      // per-host inbound rate limit would reset most of the mesh's dials.
-      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
-      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
-    },
-    connectionMonitor: { pingInterval: PING_INTERVAL_MS },
-    peerDiscovery,
-    services: {
-      identify: identify(),
-      ping: ping(),
-      pubsub: gossipsub({
-        D: gossip.D,
-        Dlo: gossip.Dlo,
-        Dhi: gossip.Dhi,
-        heartbeatInterval: gossip.heartbeatMs,
-        floodPublish: gossip.floodPublish,
-        allowPublishToZeroTopicPeers: true,
-        // Ids from the message bytes: two copies of a batch are one message, whoever relays them.
-        msgIdFn: (msg) => createHash('sha256').update(msg.data).digest(),
-        scoreParams: {
-          // Every node of a fleet may share one address (NAT, loopback): no colocation penalty.
-          IPColocationFactorWeight: 0,
-          // Peers outside the allowlist sink below the graylist threshold: nothing they send is read.
-          appSpecificScore: (peer: string) => (allowPeers === undefined || allowPeers.has(peer) ? 0 : -1000),
-          appSpecificWeight: 1,
-          topics: Object.fromEntries(
-            init.realms.map((realm) => [realmTopic(meshName, realm), REALM_TOPIC_SCORE_PARAMS]),
-          ),
-        },
-      }),
-    },
+    { now, ...withLogger },
+  )
+  const ingest = new RecordIngest({
+    store,
+    limits: { ...init.wireLimits },
+    now,
+    metrics,
+    auth,
+    policy,
+    warnings: new MeshWarnings({ now, ...withLogger }),
+    ...(components.onRecordReceived !== undefined ? { onRecordReceived: components.onRecordReceived } : {}),
   })
-  const pubsub = libp2p.services.pubsub
-  // getMeshPeers is on the implementation, not on the exported interface.
-  const meshPeersOf = (topic: string): number =>
-    (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(topic).length
-  const metrics: MeshMetrics = createMeshMetrics(registry, {
+  // One digest per served realm, kept up to date from the store's changes, for reconciliations.
+  const digests = new RealmDigests(init.realms, { store, now })
+  const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
+  const settings = libp2pInit(init, meshName, topics)
+  const degree = { D: settings.gossip.D, Dlo: settings.gossip.Dlo, Dhi: settings.gossip.Dhi }
+  const libp2p = await createMeshLibp2p(settings, {
+    privateKey,
+    registry,
+    store,
+    digests,
+    auth,
+    policy,
+    ingest,
+    now,
+    ...withLogger,
+  })
+  const { pubsub, broadcast, sync, seeds } = libp2p.services
+  registerMeshGauges(registry, {
     peers: () => libp2p.getPeers().length,
     replicaEntries: () => store.stats().entries,
     replicaBytes: () => store.stats().bytes,
   })
-  const propagation = new PropagationWindow()
-  const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
-  const realmByTopic = new Map([...topics].map(([realm, topic]) => [topic, realm]))
+  if (broadcast !== undefined) registerBroadcastMetrics(registry, () => broadcast.stats())
 
-  const auth = new RecordAuthenticator(privateKey, libp2p.peerId.toString())
   const publisher = new RecordPublisher(
     {
       maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
@@ -390,86 +244,126 @@ export async function createMeshNode(
       counters: metrics.counters,
       auth,
       attachProof: (record, proof) => store.attachProof(record, proof),
-      publish: async (realm, batch) => {
-        const topic = topics.get(realm)
-        if (topic === undefined) return 0
-        if (broadcast !== undefined) {
-          const reached = broadcast.publish(realm, batch)
-          // No tree neighbour yet (just started, or alone with gossipsub-only peers): gossipsub carries it.
-          if (reached > 0) return reached
-        }
-        const result = await pubsub.publish(topic, batch)
-        return result.recipients.length
-      },
+      publish: (realm, batch) => disseminate(libp2p.services, topics, realm, batch),
       onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
     },
   )
-  const cache = new LocalSessionCache({
-    store,
-    now,
-    origin: libp2p.peerId.toString(),
-    onRecord: (record) => publisher.add(record),
-  })
-
-  // Peers refuse a node's records whose `created` is ahead of their clocks (from-future), and a node
-  // whose clock is behind sees fresh gossip as old: either way its sessions stop replicating, so say so.
-  let lastSkewWarning = 0
-  const reportClockSkew = (ageMs: number): void => {
-    metrics.counters.clockSkewSuspected++
-    if (Date.now() - lastSkewWarning < 60_000) return
-    lastSkewWarning = Date.now()
-    logger?.warn(
-      { ageMs, windowMs: store.limits.maxClockSkewMs },
-      'gossip records arrive older than the clock-skew window: check NTP on this node and its peers',
-    )
-  }
-
-  // A contested realm's rule refused a newer record of another origin: in the fleet's realms, a
-  // ticket key proposed for a period that had started here (a partition, or a key holder's attempt).
-  let lastConflictWarning = 0
-  const reportConflict = (realm: string, origin: string): void => {
-    if (Date.now() - lastConflictWarning < 10_000) return
-    lastConflictWarning = Date.now()
-    logger?.warn(
-      { realm, origin },
-      'refused a competing record for an id another node holds (a ticket key for a period that has started)',
-    )
-  }
-
-  const validationContext: BatchValidationContext = {
-    store,
-    limits: { ...init.wireLimits },
-    now,
-    counters: metrics.counters,
-    auth,
-    originAllowed,
-    onConflict: reportConflict,
-    onRecordStored: (created: number, at: number, id: Uint8Array, realm: string) => {
-      const ms = at - created
-      propagation.add(ms)
-      metrics.propagationSeconds.observe(Math.max(0, ms) / 1000)
-      if (ms > store.limits.maxClockSkewMs) reportClockSkew(ms)
-      components.onRecordReceived?.(realm, id, created, at)
-    },
-  }
-  for (const [topic, realm] of realmByTopic) {
-    pubsub.topicValidators.set(topic, (_peer, msg) => {
-      metrics.counters.messagesReceived++
-      metrics.counters.bytesReceived += msg.data.byteLength
-      const from = msg.type === 'signed' ? msg.from.toString() : undefined
-      return toVerdict(metrics.counters, () =>
-        validateBatch(
-          validationContext,
-          authenticateBatch(validationContext, { topicRealm: realm, from, data: msg.data }),
-        ),
-      ) as never
+  const cache = new LocalSessionCache({ store, now, origin: self })
+  // The store is the one way in: its changes say what to publish and what to measure.
+  const followStore = (): (() => void) => {
+    const unwatchIngest = ingest.start()
+    const unwatchLocal = store.watch({
+      stored: (record, source) => {
+        if (source === 'local') publisher.add(record)
+      },
+      removed: () => {},
     })
+    return () => {
+      unwatchLocal()
+      unwatchIngest()
+    }
   }
 
-  const broadcast =
-    (init.dissemination ?? DEFAULT_DISSEMINATION) === 'tree'
-      ? new BroadcastService(
-          {
+  let startedAt = 0
+  let stopPruning: (() => void) | undefined
+  let unfollowStore: (() => void) | undefined
+  const multiaddrs = (): string[] => libp2p.getMultiaddrs().map((ma) => ma.toString())
+  const node: MeshNode = {
+    peerId: libp2p.peerId,
+    cache,
+    store,
+    registry,
+    counters: metrics.counters,
+    async start() {
+      unfollowStore = followStore()
+      digests.start()
+      await libp2p.start()
+      for (const topic of topics.values()) pubsub.subscribe(topic)
+      startedAt = now()
+      stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
+      logger?.info({ peerId: self, listen: multiaddrs(), realms: init.realms }, 'mesh started')
+    },
+    async stop() {
+      unfollowStore?.()
+      publisher.stop()
+      stopPruning?.()
+      await libp2p.stop()
+      digests.stop()
+      logger?.info('mesh stopped')
+    },
+    flush: () => publisher.flush(),
+    setSeeds: (next) => seeds.setSeeds(next),
+    setAllowPeers: (peers) => policy.setAllowPeers(peers),
+    multiaddrs,
+    async connect(address) {
+      await libp2p.dial(multiaddr(address))
+    },
+    peers: () => reportPeers(libp2p, pubsub, { meshName, realms: init.realms, fallbackDegree: degree }),
+    meshDegree: () => meshDegreeOf(pubsub, degree),
+    status: () =>
+      meshStatus({
+        peerId: self,
+        meshName,
+        listenAddrs: multiaddrs(),
+        peers: libp2p.getPeers().map(String),
+        topics,
+        pubsub,
+        store,
+        counters: metrics.counters,
+        propagation: ingest.propagation,
+        sync: sync.stats,
+        broadcast: broadcast?.stats() ?? null,
+        uptimeMs: startedAt === 0 ? 0 : now() - startedAt,
+      }),
+  }
+  libp2pOfNode.set(node, libp2p)
+  return node
+}
+
+function checkInit(init: MeshNodeInit): void {
+  if (init.meshKey === undefined && init.insecureDev !== true) {
+    throw new InvalidMeshKeyError('a mesh key is required (or set insecureDev for a development mesh)')
+  }
+  if (init.realms.length === 0) throw new RangeError('realms: at least one realm is required')
+  if (
+    init.maxEagerPeers !== undefined &&
+    !(Number.isSafeInteger(init.maxEagerPeers) && init.maxEagerPeers >= 1)
+  ) {
+    throw new RangeError('maxEagerPeers: a whole number of at least 1')
+  }
+  // A bad seed fails here (InvalidSeedError), before libp2p is built.
+  for (const seed of init.seeds ?? []) parseSeed(seed)
+}
+
+/** The libp2p node's settings: the init's, with the defaults filled in. */
+function libp2pInit(init: MeshNodeInit, meshName: string, topics: Map<string, string>): MeshLibp2pInit {
+  const tree = (init.dissemination ?? DEFAULT_DISSEMINATION) === 'tree'
+  return {
+    listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    ...(init.announce !== undefined ? { announce: init.announce } : {}),
+    ...(init.meshKey !== undefined ? { meshKey: init.meshKey } : {}),
+    libp2pMetrics: init.libp2pMetrics === true,
+    maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    targetPeers: init.targetPeers ?? DEFAULT_TARGET_PEERS,
+    seeds: init.seeds ?? [],
+    ...(init.mdns === true ? { mdnsServiceTag: `tlsmesh-${meshName}.local` } : {}),
+    gossip: {
+      D: DEFAULT_GOSSIP_D,
+      Dlo: DEFAULT_GOSSIP_DLO,
+      Dhi: DEFAULT_GOSSIP_DHI,
+      heartbeatMs: DEFAULT_HEARTBEAT_MS,
+      floodPublish: false,
+      ...init.gossip,
+    },
+    topics,
+    sync: {
+      realms: init.realms,
+      intervalMs: init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+      timeoutMs: init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+    },
+    ...(tree
+      ? {
+          broadcast: {
             realms: init.realms,
             graftTimeoutMs: DEFAULT_GRAFT_TIMEOUT_MS,
             regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
@@ -478,192 +372,25 @@ export async function createMeshNode(
             maxEagerPeers: init.maxEagerPeers ?? DEFAULT_MAX_EAGER_PEERS,
             shedIntervalMs: DEFAULT_SHED_INTERVAL_MS,
           },
-          {
-            libp2p,
-            subscribers: (realm) => pubsub.getSubscribers(topics.get(realm) ?? '').map(String),
-            authenticate: (realm, origin, data) => {
-              metrics.counters.messagesReceived++
-              metrics.counters.bytesReceived += data.byteLength
-              try {
-                return {
-                  batch: authenticateBatch(validationContext, { topicRealm: realm, from: origin, data }),
-                }
-              } catch (err) {
-                return { verdict: refusalVerdict(metrics.counters, err) }
-              }
-            },
-            validate: (batch) => toVerdict(metrics.counters, () => validateBatch(validationContext, batch)),
-            penalize: (peer, reason) => penalize(peer, reason),
-            ...(logger !== undefined ? { logger } : {}),
-          },
-        )
-      : undefined
-  if (broadcast !== undefined) {
-    pubsub.addEventListener('subscription-change', () => broadcast.refreshNeighbours())
-    registerBroadcastMetrics(registry, () => broadcast.stats())
-  }
-
-  // Three provably bad frames within a minute: hang up and refuse the peer for a minute.
-  const strikes = new Map<string, number[]>()
-  const penalize = (peer: string, reason: string): void => {
-    const now = Date.now()
-    const recent = (strikes.get(peer) ?? []).filter((t) => now - t < 60_000)
-    recent.push(now)
-    strikes.set(peer, recent)
-    logger?.debug({ peer, reason }, 'peer sent a bad broadcast frame')
-    if (recent.length < 3) return
-    strikes.delete(peer)
-    bannedUntil.set(peer, now + 60_000)
-    logger?.warn({ peer, reason }, 'refusing a peer for a minute: it sent invalid messages')
-    libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
-  }
-
-  const targetPeers = init.targetPeers ?? DEFAULT_TARGET_PEERS
-  const discoveryDials = new Set<string>()
-  const onDiscovery = (event: CustomEvent<{ id: PeerId }>): void => {
-    const peer = event.detail.id
-    if (peer.equals(libp2p.peerId)) return
-    const key = peer.toString()
-    if (libp2p.getConnections(peer).length > 0 || discoveryDials.has(key)) return
-    // libp2p 3 has no auto-dialer: a node that knows only its seeds dials what discovery finds.
-    // Dials in flight count: libp2p reports every peer added to the peer store as discovered (a
-    // peer exchange answer adds dozens at once), and dialing them all made every fleet a full mesh.
-    if (libp2p.getConnections().length + discoveryDials.size >= targetPeers) return
-    discoveryDials.add(key)
-    libp2p
-      .dial(peer)
-      .catch((err: Error) => logger?.debug({ err: err.message }, 'dial of a discovered peer failed'))
-      .finally(() => discoveryDials.delete(key))
-  }
-
-  const peerExchange = new PeerExchange(
-    { targetPeers },
-    { libp2p, ...(logger !== undefined ? { logger } : {}) },
-  )
-  const seedDialer = createSeedDialer(
-    { seeds: init.seeds ?? [] },
-    { libp2p, ...(logger !== undefined ? { logger: logger.child({ module: 'seeds' }) } : {}) },
-  )
-
-  // One digest per served realm, kept up to date from the store's changes, for reconciliations.
-  const digests = new RealmDigests(init.realms, { store, now })
-  const sync = new SyncService(
-    {
-      realms: init.realms,
-      intervalMs: init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
-      timeoutMs: init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
-    },
-    {
-      libp2p,
-      store,
-      digests,
-      now,
-      auth,
-      originAllowed,
-      onMerged: (outcome, record) => {
-        metrics.counters.countRecord(outcome)
-        if (outcome === 'conflict') reportConflict(record.realm, record.origin)
-      },
-      onRefused: (reason, records) => metrics.counters.countRecordRefusal('sync', reason, records),
-      penalize: (peer, reason) => penalize(peer, reason),
-      ...(logger !== undefined ? { logger } : {}),
-    },
-  )
-
-  let startedAt = 0
-  let stopPruning: (() => void) | undefined
-
-  const node: MeshNode = {
-    peerId: libp2p.peerId,
-    cache,
-    store,
-    registry,
-    counters: metrics.counters,
-    libp2p,
-    async start() {
-      libp2p.addEventListener('peer:discovery', onDiscovery as never)
-      await libp2p.start()
-      await peerExchange.start()
-      seedDialer.start()
-      digests.start()
-      await sync.start()
-      await broadcast?.start()
-      for (const topic of topics.values()) pubsub.subscribe(topic)
-      startedAt = Date.now()
-      stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
-      logger?.info(
-        { peerId: libp2p.peerId.toString(), listen: node.multiaddrs(), realms: init.realms },
-        'mesh started',
-      )
-    },
-    async stop() {
-      publisher.stop()
-      stopPruning?.()
-      libp2p.removeEventListener('peer:discovery', onDiscovery as never)
-      seedDialer.stop()
-      await peerExchange.stop()
-      await sync.stop()
-      digests.stop()
-      await broadcast?.stop()
-      await libp2p.stop()
-      logger?.info('mesh stopped')
-    },
-    flush: () => publisher.flush(),
-    setSeeds: (seeds) => seedDialer.setSeeds(seeds),
-    setAllowPeers(peers) {
-      allowPeers = peers !== undefined ? new Set(peers) : undefined
-      for (const peer of libp2p.getPeers()) {
-        if (refusedByAllowlist(peer)) libp2p.hangUp(peer).catch(() => {})
-      }
-    },
-    multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
-    status() {
-      const stats = store.stats()
-      const c = metrics.counters
-      const realms: Record<string, RealmStatus> = {}
-      for (const [realm, topic] of topics) {
-        realms[realm] = {
-          meshPeers: meshPeersOf(topic),
-          subscribers: pubsub.getSubscribers(topic).length,
-          entries: stats.realms[realm]?.entries ?? 0,
-          bytes: stats.realms[realm]?.bytes ?? 0,
         }
-      }
-      const peers = libp2p.getPeers().map((p) => p.toString())
-      return {
-        peerId: libp2p.peerId.toString(),
-        meshName,
-        listenAddrs: node.multiaddrs(),
-        connectedPeers: peers.length,
-        peers,
-        realms,
-        replica: {
-          entries: stats.entries,
-          bytes: stats.bytes,
-          evictions: stats.evictions,
-          expirations: stats.expirations,
-        },
-        records: {
-          published: c.recordsPublished,
-          received: [...c.recordsReceived.values()].reduce((a, b) => a + b, 0),
-          stored: c.recordsStored,
-          messagesPublished: c.messagesPublished,
-          messagesReceived: c.messagesReceived,
-          rejected: c.rejected,
-          ignored: c.ignored,
-          refused: Object.fromEntries(c.refused),
-          clockSkewSuspected: c.clockSkewSuspected,
-        },
-        propagationMs: {
-          samples: propagation.count,
-          p50: propagation.quantile(0.5) ?? null,
-          p99: propagation.quantile(0.99) ?? null,
-        },
-        sync: { ...sync.stats },
-        broadcast: broadcast?.stats() ?? null,
-        uptimeMs: startedAt === 0 ? 0 : Date.now() - startedAt,
-      }
-    },
+      : {}),
   }
-  return node
+}
+
+/**
+ * Sends a batch this node signed: along the realm's tree, or on gossipsub when the tree has no
+ * neighbour yet (just started, or alone with gossipsub-only peers). Returns the peers it reached.
+ */
+async function disseminate(
+  services: Pick<MeshServices, 'broadcast' | 'pubsub'>,
+  topics: Map<string, string>,
+  realm: string,
+  batch: Uint8Array,
+): Promise<number> {
+  const topic = topics.get(realm)
+  if (topic === undefined) return 0
+  const reached = services.broadcast?.publish(realm, batch) ?? 0
+  if (reached > 0) return reached
+  const result = await services.pubsub.publish(topic, batch)
+  return result.recipients.length
 }

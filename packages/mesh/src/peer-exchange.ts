@@ -1,15 +1,17 @@
 import type {
   IdentifyResult,
-  Libp2p,
   PeerId,
+  PeerStore,
   Stream,
   StreamCloseEvent,
   StreamMessageEvent,
 } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from './constants.ts'
+import { connectedPeers, type NetworkComponents } from './network-components.ts'
 import { PeerRedial } from './peer-redial.ts'
 import { randomSample } from './random-sample.ts'
 
@@ -32,8 +34,10 @@ export interface PeerExchangeInit {
   targetPeers: number
 }
 
-export interface PeerExchangeComponents {
-  libp2p: Libp2p
+export interface PeerExchangeComponents extends NetworkComponents {
+  connectionManager: Pick<ConnectionManager, 'getConnections' | 'openStream' | 'openConnection'>
+  peerStore: Pick<PeerStore, 'get' | 'merge'>
+  now: () => number
   logger?: Logger
 }
 
@@ -59,12 +63,12 @@ export class PeerExchange {
   }
 
   async start(): Promise<void> {
-    const { libp2p } = this.components
-    await libp2p.handle(PEER_EXCHANGE_PROTOCOL, (stream, connection) =>
+    const { registrar, events } = this.components
+    await registrar.handle(PEER_EXCHANGE_PROTOCOL, (stream, connection) =>
       this.answer(stream, connection.remotePeer),
     )
-    libp2p.addEventListener('peer:identify', this.onIdentify)
-    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('peer:disconnect', this.onDisconnect)
     this.redial.start()
     this.schedule()
   }
@@ -80,9 +84,9 @@ export class PeerExchange {
 
   /** Asks one random connected peer for its peers while this node has fewer than it wants. */
   private async round(): Promise<void> {
-    const { libp2p } = this.components
-    const peers = libp2p.getPeers()
-    const before = libp2p.getConnections().length
+    const { connectionManager } = this.components
+    const peers = connectedPeers(connectionManager)
+    const before = connectionManager.getConnections().length
     if (peers.length === 0 || before >= this.init.targetPeers) {
       this.roundMs = Math.min(this.roundMs * 2, MAX_ROUND_MS)
       return
@@ -93,13 +97,13 @@ export class PeerExchange {
   }
 
   async stop(): Promise<void> {
-    const { libp2p } = this.components
+    const { registrar, events } = this.components
     clearTimeout(this.timer)
     this.timer = undefined
     this.redial.stop()
-    libp2p.removeEventListener('peer:identify', this.onIdentify)
-    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    await libp2p.unhandle(PEER_EXCHANGE_PROTOCOL)
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('peer:disconnect', this.onDisconnect)
+    await registrar.unhandle(PEER_EXCHANGE_PROTOCOL)
   }
 
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
@@ -109,7 +113,7 @@ export class PeerExchange {
   private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols } = event.detail
     if (!protocols.includes(PEER_EXCHANGE_PROTOCOL)) return
-    if (this.components.libp2p.getConnections().length >= this.init.targetPeers) return
+    if (this.components.connectionManager.getConnections().length >= this.init.targetPeers) return
     const key = peerId.toString()
     if (this.asked.has(key)) return
     this.asked.add(key)
@@ -119,14 +123,14 @@ export class PeerExchange {
   }
 
   private async answer(stream: Stream, requester: PeerId): Promise<void> {
-    const { libp2p } = this.components
+    const { connectionManager, peerStore } = this.components
     const entries: PeerEntry[] = []
     // In random order: a seed answers every newcomer, and the same list would make them all dial
     // the seed's first peers.
-    for (const peer of randomSample(libp2p.getPeers())) {
+    for (const peer of randomSample(connectedPeers(connectionManager))) {
       if (peer.equals(requester) || entries.length >= MAX_PEERS) continue
       try {
-        const known = await libp2p.peerStore.get(peer)
+        const known = await peerStore.get(peer)
         if (!known.protocols.includes(PEER_EXCHANGE_PROTOCOL)) continue
         const addrs = known.addresses.slice(0, MAX_ADDRS_PER_PEER).map((a) => a.multiaddr.toString())
         if (addrs.length > 0) entries.push({ id: peer.toString(), addrs })
@@ -140,9 +144,9 @@ export class PeerExchange {
 
   /** Returns how many new peers it dialed. */
   private async ask(peer: PeerId): Promise<number> {
-    const { libp2p } = this.components
+    const { connectionManager, peerStore, peerId } = this.components
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
-    const stream = await libp2p.dialProtocol(peer, PEER_EXCHANGE_PROTOCOL, { signal })
+    const stream = await connectionManager.openStream(peer, PEER_EXCHANGE_PROTOCOL, { signal })
     let response: Uint8Array
     try {
       response = await readToEnd(stream, MAX_RESPONSE_BYTES, signal)
@@ -152,13 +156,15 @@ export class PeerExchange {
     let dialed = 0
     for (const entry of parsePeerList(response)) {
       // The dials below are not awaited: count them, or every listed peer would be dialed.
-      if (libp2p.getConnections().length + dialed >= this.init.targetPeers) break
-      if (entry.id.equals(libp2p.peerId) || libp2p.getConnections(entry.id).length > 0) continue
-      await libp2p.peerStore.merge(entry.id, { multiaddrs: entry.addrs })
+      if (connectionManager.getConnections().length + dialed >= this.init.targetPeers) break
+      if (entry.id.equals(peerId) || connectionManager.getConnections(entry.id).length > 0) continue
+      await peerStore.merge(entry.id, { multiaddrs: entry.addrs })
       dialed++
-      libp2p.dial(entry.id, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch((err: Error) => {
-        this.components.logger?.debug({ err: err.message }, 'dial of an exchanged peer failed')
-      })
+      connectionManager
+        .openConnection(entry.id, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+        .catch((err: Error) => {
+          this.components.logger?.debug({ err: err.message }, 'dial of an exchanged peer failed')
+        })
     }
     return dialed
   }

@@ -1,4 +1,5 @@
-import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
+import type { IdentifyResult, Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
@@ -33,7 +34,9 @@ export interface PeerRedialInit {
 }
 
 export interface PeerRedialComponents {
-  libp2p: Libp2p
+  connectionManager: Pick<ConnectionManager, 'openConnection'>
+  events: TypedEventTarget<Libp2pEvents>
+  now: () => number
   logger?: Logger
   /** The jitter's source (Math.random by default). */
   random?: () => number
@@ -65,19 +68,19 @@ export class PeerRedial {
   }
 
   start(): void {
-    const { libp2p } = this.components
-    libp2p.addEventListener('peer:identify', this.onIdentify)
-    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const { events } = this.components
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('peer:disconnect', this.onDisconnect)
     this.timer = setInterval(() => this.tick(), TICK_MS)
     this.timer.unref()
   }
 
   stop(): void {
-    const { libp2p } = this.components
+    const { events } = this.components
     clearInterval(this.timer)
     this.timer = undefined
-    libp2p.removeEventListener('peer:identify', this.onIdentify)
-    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.lost.clear()
     this.addrs.clear()
   }
@@ -96,7 +99,7 @@ export class PeerRedial {
     const addrs = this.addrs.get(key)
     this.addrs.delete(key)
     if (addrs === undefined || this.timer === undefined) return
-    const now = Date.now()
+    const now = this.components.now()
     this.lost.delete(key)
     this.lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + this.delay(0) })
     if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.keys().next().value!)
@@ -108,8 +111,8 @@ export class PeerRedial {
   }
 
   private tick(): void {
-    const { libp2p, logger } = this.components
-    const now = Date.now()
+    const { connectionManager, logger, now: clock } = this.components
+    const now = clock()
     for (const [key, peer] of this.lost) {
       if (now - peer.lostAt > FORGET_AFTER_MS) {
         this.lost.delete(key)
@@ -120,16 +123,16 @@ export class PeerRedial {
       // Pushed back before the dial, so that a slow dial is not started again on the next tick.
       peer.nextAttemptAt = now + DIAL_TIMEOUT_MS
       this.inFlight++
-      libp2p
-        .dial(peer.addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      connectionManager
+        .openConnection(peer.addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .then(
           () => {
             this.lost.delete(key)
-            logger?.info({ peer: key, lostForMs: Date.now() - peer.lostAt }, 'reconnected to a lost peer')
+            logger?.info({ peer: key, lostForMs: clock() - peer.lostAt }, 'reconnected to a lost peer')
           },
           (err: Error) => {
             peer.failures++
-            peer.nextAttemptAt = Date.now() + this.delay(peer.failures)
+            peer.nextAttemptAt = clock() + this.delay(peer.failures)
             logger?.debug({ peer: key, err: err.message }, 'redial of a lost peer failed')
           },
         )

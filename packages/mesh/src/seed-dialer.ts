@@ -1,4 +1,4 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
@@ -37,7 +37,7 @@ export interface SeedDialerTimers {
 }
 
 export interface SeedDialerComponents {
-  libp2p: Pick<Libp2p, 'dial' | 'getConnections'>
+  connectionManager: Pick<ConnectionManager, 'openConnection' | 'getConnections'>
   resolve?: HostResolver
   random?: () => number
   timers?: SeedDialerTimers
@@ -75,7 +75,7 @@ const realTimers: SeedDialerTimers = {
  * (which needs peer ids and dials once) is not used.
  */
 export function createSeedDialer(init: SeedDialerInit, components: SeedDialerComponents): SeedDialer {
-  const { libp2p } = components
+  const { connectionManager } = components
   const resolve = components.resolve ?? systemResolver
   const random = components.random ?? Math.random
   const timers = components.timers ?? realTimers
@@ -114,7 +114,9 @@ export function createSeedDialer(init: SeedDialerInit, components: SeedDialerCom
     const addrs = [...unique.values()].slice(0, MAX_SEED_DIALS_PER_ROUND)
     const outcomes = await Promise.allSettled(
       addrs.map((addr) =>
-        libp2p.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]) }),
+        connectionManager.openConnection(addr, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]),
+        }),
       ),
     )
     outcomes.forEach((outcome, i) => {
@@ -130,7 +132,7 @@ export function createSeedDialer(init: SeedDialerInit, components: SeedDialerCom
 
   const round = async (): Promise<void> => {
     if (controller === undefined) return
-    if (libp2p.getConnections().length > 0) {
+    if (connectionManager.getConnections().length > 0) {
       failures = 0
       alone = false
       schedule(checkIntervalMs)

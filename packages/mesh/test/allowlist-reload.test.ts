@@ -38,7 +38,7 @@ describe('setAllowPeers', () => {
     expect(a.cache.get(REALM, new Uint8Array([1]))?.value).toEqual(new Uint8Array([2]))
 
     a.setAllowPeers(undefined)
-    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!)
+    await b.connect(a.multiaddrs()[0]!)
     await waitFor('b to be let back in', () => a.status().peers.includes(bId))
   }, 30_000)
 })

@@ -1,4 +1,9 @@
-import { createReplicaStore, type ReplicaStore, type ReplicaStoreInit } from '@tlsmesh/store'
+import {
+  createReplicaStore,
+  type ReplicaStore,
+  type ReplicaStoreInit,
+  type SessionRecord,
+} from '@tlsmesh/store'
 import {
   decodeBatch,
   encodeBatch,
@@ -67,7 +72,8 @@ interface Setup {
 interface SetupOptions {
   store?: Omit<ReplicaStoreInit, 'realms'>
   limits?: Partial<WireLimits>
-  onRecordStored?: (created: number, now: number) => void
+  /** Hears every record the store takes (a throwing one stands for a bug of ours). */
+  onStored?: (record: SessionRecord) => void
   originAllowed?: (origin: string) => boolean
   onConflict?: (realm: string, origin: string) => void
 }
@@ -83,9 +89,12 @@ function setup(options: SetupOptions = {}): Setup {
     counters,
     auth: receiver.auth,
     originAllowed: options.originAllowed ?? (() => true),
-    onRecordStored: options.onRecordStored ?? ((created) => storedCreated.push(created)),
     ...(options.onConflict !== undefined ? { onConflict: options.onConflict } : {}),
   }
+  store.watch({
+    stored: options.onStored ?? ((record) => storedCreated.push(record.created)),
+    removed: () => {},
+  })
   return {
     store,
     counters,
@@ -267,7 +276,7 @@ describe('validateBatch: refused', () => {
     internal: {
       setup: () =>
         setup({
-          onRecordStored: () => {
+          onStored: () => {
             throw new TypeError('a bug of ours')
           },
         }),

@@ -2,6 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { NotOwnerError } from '@tlsmesh/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMeshNode, generateMeshKey, type MeshNode, realmTopic } from '../src/index.ts'
+import { libp2pOf } from '../src/mesh-node.ts'
 import { createSigner, type Signer, signedBatch } from './signed-records.ts'
 
 // Real libp2p nodes on 127.0.0.1: three that share a mesh key and meet through A, and one with
@@ -118,7 +119,7 @@ describe('a mesh of three nodes on loopback', () => {
     const batch = signedBatch(aIdentity, 'b', [
       { id: bytes('session-y'), value: bytes('secret'), created: Date.now(), expires: Date.now() + 60_000 },
     ])
-    await a.libp2p.services.pubsub.publish(realmTopic('default', REALM), batch)
+    await libp2pOf(a).services.pubsub.publish(realmTopic('default', REALM), batch)
     await waitFor(
       'B and C to reject the batch',
       () => b.status().records.rejected + c.status().records.rejected >= rejectedBefore + 2,
@@ -147,7 +148,7 @@ describe('a node with another mesh key', () => {
   it('cannot connect to the mesh, and receives nothing', async () => {
     // A wrong key turns the handshake into noise that never completes: the dial gives up, as the
     // seed dial did.
-    const dial = outsider.libp2p.dial(multiaddr(a.multiaddrs()[0]!), { signal: AbortSignal.timeout(1000) })
+    const dial = libp2pOf(outsider).dial(multiaddr(a.multiaddrs()[0]!), { signal: AbortSignal.timeout(1000) })
     await expect(dial).rejects.toThrow()
     expect(outsider.status().connectedPeers).toBe(0)
     expect(a.status().peers).not.toContain(outsider.peerId.toString())

@@ -81,7 +81,6 @@ describe('peer redial', () => {
     await waitFor('b to join a by address', () => b.status().peers.includes(a.peerId.toString()), 10_000)
     await waitFor('a to see b', () => a.status().peers.includes(b.peerId.toString()), 10_000)
     expect(a.status().peers).toEqual([b.peerId.toString()])
-    expect(a.libp2p.getConnections().every((c) => !c.remotePeer.equals(a.peerId))).toBe(true)
   }, 30_000)
 
   it('keeps dialing its seed when the seed was down at start', async () => {

@@ -40,12 +40,12 @@ function manualTimers() {
   }
 }
 
-/** A libp2p that connects to the addresses in `up` and refuses the rest. */
-function fakeLibp2p(up: Set<string>) {
+/** A connection manager that connects to the addresses in `up` and refuses the rest. */
+function fakeConnections(up: Set<string>) {
   const dialed: string[][] = [[]]
   let connections = 0
-  const libp2p: SeedDialerComponents['libp2p'] = {
-    dial: (async (addr: Multiaddr) => {
+  const connectionManager: SeedDialerComponents['connectionManager'] = {
+    openConnection: (async (addr: Multiaddr) => {
       dialed.at(-1)!.push(addr.toString())
       if (!up.has(addr.toString())) throw new Error('ECONNREFUSED')
       connections++
@@ -54,7 +54,7 @@ function fakeLibp2p(up: Set<string>) {
     getConnections: (() => Array.from({ length: connections })) as never,
   }
   return {
-    libp2p,
+    connectionManager,
     dialed,
     /** Starts a new list of dials (one per round). */
     nextRound: () => dialed.push([]),
@@ -79,12 +79,17 @@ describe('seed dialer', () => {
   it('dials every seed address and every record of a name, resolving the name again at each redial', async () => {
     const table: Record<string, string[]> = { 'fleet.example': ['10.0.0.1', '10.0.0.2'] }
     const resolve = resolverOver(table)
-    const net = fakeLibp2p(new Set())
+    const net = fakeConnections(new Set())
     const clock = manualTimers()
     let draws = 0
     const dialer = createSeedDialer(
       { seeds: ['10.0.0.9:7645', '/dns4/fleet.example/tcp/7645'] },
-      { libp2p: net.libp2p, resolve, timers: clock.timers, random: () => [0.5, 0.9, 0.1][draws++ % 3]! },
+      {
+        connectionManager: net.connectionManager,
+        resolve,
+        timers: clock.timers,
+        random: () => [0.5, 0.9, 0.1][draws++ % 3]!,
+      },
     )
     dialer.start()
     expect(clock.pending.map((t) => t.ms)).toEqual([0])
@@ -110,11 +115,15 @@ describe('seed dialer', () => {
 
   it('dials nothing while connected, and the seeds again once alone', async () => {
     const up = new Set(['/ip4/10.0.0.1/tcp/7645'])
-    const net = fakeLibp2p(up)
+    const net = fakeConnections(up)
     const clock = manualTimers()
     const dialer = createSeedDialer(
       { seeds: ['seed.example:7645'] },
-      { libp2p: net.libp2p, resolve: resolverOver({ 'seed.example': ['10.0.0.1'] }), timers: clock.timers },
+      {
+        connectionManager: net.connectionManager,
+        resolve: resolverOver({ 'seed.example': ['10.0.0.1'] }),
+        timers: clock.timers,
+      },
     )
     dialer.start()
     expect(await clock.step()).toBe(SEED_CHECK_INTERVAL_MS)
@@ -130,9 +139,12 @@ describe('seed dialer', () => {
   })
 
   it('dials seeds added by a reload at once', async () => {
-    const net = fakeLibp2p(new Set(['/ip4/10.0.0.2/tcp/1']))
+    const net = fakeConnections(new Set(['/ip4/10.0.0.2/tcp/1']))
     const clock = manualTimers()
-    const dialer = createSeedDialer({ seeds: ['10.0.0.1:1'] }, { libp2p: net.libp2p, timers: clock.timers })
+    const dialer = createSeedDialer(
+      { seeds: ['10.0.0.1:1'] },
+      { connectionManager: net.connectionManager, timers: clock.timers },
+    )
     dialer.start()
     await clock.step()
     net.nextRound()
@@ -144,10 +156,10 @@ describe('seed dialer', () => {
   })
 
   it('refuses a bad seed when built', () => {
-    const net = fakeLibp2p(new Set())
-    expect(() => createSeedDialer({ seeds: ['10.0.0.1'] }, { libp2p: net.libp2p })).toThrow(
-      expect.objectContaining({ name: 'InvalidSeedError' }),
-    )
+    const net = fakeConnections(new Set())
+    expect(() =>
+      createSeedDialer({ seeds: ['10.0.0.1'] }, { connectionManager: net.connectionManager }),
+    ).toThrow(expect.objectContaining({ name: 'InvalidSeedError' }))
   })
 })
 
@@ -189,7 +201,11 @@ describe('redial jitter', () => {
   })
 
   it('draws lost-peer redials from the random source the redial is given', () => {
-    const redial = (r: number) => new PeerRedial({ protocol: '/x' }, { libp2p: {} as never, random: () => r })
+    const redial = (r: number) =>
+      new PeerRedial(
+        { protocol: '/x' },
+        { connectionManager: {} as never, events: {} as never, now: Date.now, random: () => r },
+      )
     expect([0, 0.5, 0.999].map((r) => redial(r).delay(3))).toEqual([250, 2625, 4995])
   })
 

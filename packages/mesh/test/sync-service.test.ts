@@ -1,4 +1,4 @@
-import type { Connection, Libp2p, PeerId, StreamHandler } from '@libp2p/interface'
+import type { Connection, PeerId, StreamHandler } from '@libp2p/interface'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { createReplicaStore, type MergeOutcome, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import {
@@ -10,6 +10,7 @@ import {
 } from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RecordRefusal } from '../src/errors.ts'
+import type { NetworkComponents } from '../src/network-components.ts'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
 import { RealmDigests } from '../src/sync/realm-digests.ts'
 import {
@@ -52,35 +53,36 @@ beforeAll(async () => {
 })
 
 /**
- * libp2p at the sync service's edge: `dialProtocol` opens a real libp2p stream pair to the handler
+ * libp2p at the sync service's edge: `openStream` opens a real libp2p stream pair to the handler
  * that the dialed peer registered, and tells it who dialed.
  */
 class Network {
   readonly #handlers = new Map<string, StreamHandler>()
 
-  edge(self: PeerId): Libp2p {
+  edge(self: PeerId): NetworkComponents {
     const handlers = this.#handlers
-    const edge: Partial<Libp2p> = {
+    return {
       peerId: self,
-      handle: async (_protocol: string | string[], handler: StreamHandler) => {
-        handlers.set(self.toString(), handler)
+      registrar: {
+        handle: async (_protocol: string, handler: StreamHandler) => {
+          handlers.set(self.toString(), handler)
+        },
+        unhandle: async () => {
+          handlers.delete(self.toString())
+        },
       },
-      unhandle: async () => {
-        handlers.delete(self.toString())
-      },
-      addEventListener: () => {},
-      removeEventListener: () => {},
-      getPeers: () => [],
-      getConnections: () => [],
-      dialProtocol: async (remote) => {
-        const handler = handlers.get(remote.toString())
-        if (handler === undefined) throw new Error('no such peer')
-        const [outbound, inbound] = await streamPair({ protocol: SYNC_PROTOCOL })
-        void handler(inbound, { remotePeer: self } as Connection)
-        return outbound
+      events: new EventTarget() as NetworkComponents['events'],
+      connectionManager: {
+        getConnections: () => [],
+        openStream: async (remote) => {
+          const handler = handlers.get(remote.toString())
+          if (handler === undefined) throw new Error('no such peer')
+          const [outbound, inbound] = await streamPair({ protocol: SYNC_PROTOCOL })
+          void handler(inbound, { remotePeer: self } as Connection)
+          return outbound
+        },
       },
     }
-    return edge as Libp2p
   }
 
   /** Registers a raw handler for `self`: what a peer that does not run SyncService answers with. */
@@ -116,7 +118,7 @@ async function startNode(
   const service = new SyncService(
     { realms: [REALM], intervalMs: 3_600_000, timeoutMs: 5000 },
     {
-      libp2p: net.edge(identity.peerId),
+      ...net.edge(identity.peerId),
       store,
       digests,
       now: () => NOW,
@@ -351,7 +353,7 @@ describe('SyncService: what a peer answers with', () => {
 describe('SyncService: what a peer pushes', () => {
   /** Opens a sync stream from `from` to `to`'s service; returns a request/response exchange. */
   async function dial(net: Network, from: Signer, to: Signer) {
-    const stream = await net.edge(from.peerId).dialProtocol(to.peerId, SYNC_PROTOCOL)
+    const stream = await net.edge(from.peerId).connectionManager.openStream(to.peerId, SYNC_PROTOCOL)
     const lp = lpStream(stream)
     return async (message: SyncMessage): Promise<SyncMessage> => {
       await lp.write(encodeSyncMessage(message))

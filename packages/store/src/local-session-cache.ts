@@ -20,22 +20,20 @@ export interface LocalSessionCacheInit {
   origin?: string
   /** For a `ttlMs` of 0 or less. Default `DEFAULT_TTL_MS`, capped at the store's `maxTtlMs`. */
   defaultTtlMs?: number
-  /** Called with the stored record after each successful set, delete (a tombstone) and touch. */
-  onRecord?: (record: SessionRecord) => void
 }
 
 /**
  * The `SessionCache` API over a `ReplicaStore`, with the clock injected. Unlike `merge`, refusals
  * throw the typed errors, since a local caller passed them; a TTL over the store's cap is capped.
  * A live record that another node made cannot be replaced, deleted or touched here (NotOwnerError):
- * only its origin can sign a new version that the fleet accepts.
+ * only its origin can sign a new version that the fleet accepts. Its writes reach the store's
+ * watchers with the source `local` (the mesh publishes those).
  */
 export class LocalSessionCache implements SessionCache {
   readonly #store: ReplicaStore
   readonly #now: () => number
   readonly #origin: string
   readonly #defaultTtlMs: number
-  readonly #onRecord: ((record: SessionRecord) => void) | undefined
 
   constructor(init: LocalSessionCacheInit) {
     const origin = init.origin ?? 'local'
@@ -50,7 +48,6 @@ export class LocalSessionCache implements SessionCache {
     this.#now = init.now ?? Date.now
     this.#origin = origin
     this.#defaultTtlMs = Math.min(defaultTtlMs, init.store.limits.maxTtlMs)
-    this.#onRecord = init.onRecord
   }
 
   get(realm: string, id: Uint8Array): SessionRecord | undefined {
@@ -135,7 +132,6 @@ export class LocalSessionCache implements SessionCache {
     }
     const stored = isStored(outcome) ? this.#store.peek(record.realm, record.id, now) : undefined
     if (stored === undefined) throw new Error(`local write not stored: ${outcome}`)
-    this.#onRecord?.(stored)
     return stored
   }
 }

@@ -15,8 +15,8 @@ import { OriginShares } from './origin-shares.ts'
 import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 import type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
 
-/** Who hands a record to `merge`: this node's own cache API, or a peer (gossip, sync). */
-export type RecordSource = 'local' | 'peer'
+/** Who hands a record to `merge`: this node's own cache API, or a peer by gossip or by catch-up. */
+export type RecordSource = 'local' | 'gossip' | 'sync'
 
 /** Whether `incoming`, newer than `existing` and of another origin, may replace it. */
 export type ContestRule = (existing: SessionRecord, incoming: SessionRecord, now: number) => boolean
@@ -35,8 +35,11 @@ export type ChangeReason = RemovalReason | 'replace'
  * record gaining a proof (`attachProof`, a duplicate) is no change: it is the same object.
  */
 export interface ReplicaWatcher {
-  /** `record` is the store's own copy, as `entries` and `peek` hand it out later. */
-  stored(record: SessionRecord): void
+  /**
+   * `record` is the store's own copy, as `entries` and `peek` hand it out later; `source` is who
+   * handed it in. Called inside `merge`: a watcher that has slow work to do defers it.
+   */
+  stored(record: SessionRecord, source: RecordSource): void
   removed(record: SessionRecord, reason: ChangeReason): void
 }
 
@@ -157,7 +160,7 @@ export class ReplicaStore {
    * would fill the realm past its caps is refused (`over-quota`) when its origin already holds its
    * fair share; local writes always go in, evicting the least recently used.
    */
-  merge(record: SessionRecord, now: number, source: RecordSource = 'peer'): MergeOutcome {
+  merge(record: SessionRecord, now: number, source: RecordSource = 'gossip'): MergeOutcome {
     const refusal = this.#refusal(record, now)
     if (refusal !== undefined) return refusal
     const key = idKey(record.id)
@@ -183,13 +186,13 @@ export class ReplicaStore {
       }
     }
     cache ??= this.#createCache(record.realm)
-    if (outcome === 'added' && source === 'peer' && this.#overQuota(cache, record)) return 'over-quota'
+    if (outcome === 'added' && source !== 'local' && this.#overQuota(cache, record)) return 'over-quota'
     this.#shares.get(cache)!.add(record.origin, recordSize(record))
     const stored = copyRecord(record)
     // lru-cache reports what this displaced (the old version, evictions) before `set` returns.
     cache.set(key, stored)
     this.#expiries.get(cache)!.add(key, stored.expires)
-    for (const watcher of this.#watchers) watcher.stored(stored)
+    for (const watcher of this.#watchers) watcher.stored(stored, source)
     return outcome
   }
 

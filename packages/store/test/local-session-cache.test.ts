@@ -25,7 +25,13 @@ function setup(storeInit: ReplicaStoreInit = { realms: ['web'] }, defaultTtlMs?:
     now: () => clock.now,
     origin: 'node-1',
     ...(defaultTtlMs === undefined ? {} : { defaultTtlMs }),
-    onRecord: (r) => published.push(r),
+  })
+  // What a publisher hears: the store's changes that came from this cache.
+  store.watch({
+    stored: (record, source) => {
+      if (source === 'local') published.push(record)
+    },
+    removed: () => {},
   })
   return { clock, published, store, cache }
 }

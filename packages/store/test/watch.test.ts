@@ -182,7 +182,7 @@ function apply(store: ReplicaStore, step: Op, now: number): number {
       const { realm, origin, age, ttl, size } = step
       const fields = { realm, origin, id: bytes(`s${step.id}`), created: now - age, expires: now + ttl }
       // Large ones as local writes: those evict where a peer's would be over its quota.
-      store.merge(record({ ...fields, value: new Uint8Array(size) }), now, size > 150 ? 'local' : 'peer')
+      store.merge(record({ ...fields, value: new Uint8Array(size) }), now, size > 150 ? 'local' : 'gossip')
       break
     }
     case 'delete': {

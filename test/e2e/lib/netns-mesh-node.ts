@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createMeshNode } from '@tlsmesh/mesh'
+import { libp2pOf } from '@tlsmesh/mesh/testing'
 
 export interface NetnsNodeConfig {
   meshKeyFile: string
@@ -36,7 +37,7 @@ const mesh = await createMeshNode({
 })
 // Peers found by discovery (mDNS here), whether or not a connection to them ever succeeded.
 const discovered = new Set<string>()
-mesh.libp2p.addEventListener('peer:discovery', (event) => discovered.add(event.detail.id.toString()))
+libp2pOf(mesh).addEventListener('peer:discovery', (event) => discovered.add(event.detail.id.toString()))
 await mesh.start()
 
 process.on('message', (message: NetnsNodeRequest) => {

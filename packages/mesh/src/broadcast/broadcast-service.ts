@@ -1,4 +1,4 @@
-import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import {
   BroadcastKind,
@@ -10,6 +10,7 @@ import {
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
+import type { NetworkComponents } from '../network-components.ts'
 import {
   type DeliveryVerdict,
   emptyPlumtreeCounters,
@@ -40,8 +41,7 @@ export type Authentication =
   | { batch: AuthenticatedBatch; verdict?: undefined }
   | { batch?: undefined; verdict: 'ignore' | 'reject' }
 
-export interface BroadcastServiceComponents {
-  libp2p: Libp2p
+export interface BroadcastServiceComponents extends NetworkComponents {
   /** Peers that serve `realm` (from gossipsub's subscriptions): the realm's tree runs over them. */
   subscribers(realm: string): string[]
   /** Decodes a payload and checks that its origin signed it; the verdict counts the refusal. */
@@ -92,7 +92,7 @@ export class BroadcastService {
 
   constructor(init: BroadcastServiceInit, components: BroadcastServiceComponents) {
     this.components = components
-    this.originBytes = new TextEncoder().encode(components.libp2p.peerId.toString())
+    this.originBytes = new TextEncoder().encode(components.peerId.toString())
     for (const realm of init.realms) {
       this.trees.set(
         realm,
@@ -121,8 +121,8 @@ export class BroadcastService {
   }
 
   async start(): Promise<void> {
-    const { libp2p } = this.components
-    await libp2p.handle(
+    const { registrar, events } = this.components
+    await registrar.handle(
       BROADCAST_PROTOCOL,
       (stream, connection) => this.read(stream, connection.remotePeer),
       {
@@ -130,19 +130,19 @@ export class BroadcastService {
         maxOutboundStreams: 2,
       },
     )
-    libp2p.addEventListener('peer:identify', this.onIdentify)
-    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
   async stop(): Promise<void> {
-    const { libp2p } = this.components
-    libp2p.removeEventListener('peer:identify', this.onIdentify)
-    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    const { registrar, events } = this.components
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.stopped = true
     for (const tree of this.trees.values()) tree.stop()
     for (const link of this.links.values()) link.lp.unwrap().abort(new Error('stopping'))
     this.links.clear()
-    await libp2p.unhandle(BROADCAST_PROTOCOL)
+    await registrar.unhandle(BROADCAST_PROTOCOL)
   }
 
   /** Neighbours of `realm`'s tree: subscribed peers with an open broadcast link. */
@@ -210,7 +210,7 @@ export class BroadcastService {
   }
 
   private async openLink(peerId: PeerId): Promise<void> {
-    const stream = await this.components.libp2p.dialProtocol(peerId, BROADCAST_PROTOCOL, {
+    const stream = await this.components.connectionManager.openStream(peerId, BROADCAST_PROTOCOL, {
       signal: AbortSignal.timeout(10_000),
     })
     const peer = peerId.toString()
@@ -222,7 +222,10 @@ export class BroadcastService {
       // Two nodes that dialed each other at once hold two connections until libp2p closes one; the
       // link may have been on that one. Still connected: open another, keeping the peer's place in
       // the trees (dropping it made its neighbours graft and prune around it for good).
-      if (!this.stopped && this.components.libp2p.getConnections(peerId).some((c) => c.status === 'open')) {
+      if (
+        !this.stopped &&
+        this.components.connectionManager.getConnections(peerId).some((c) => c.status === 'open')
+      ) {
         this.linksReopened++
         this.openLink(peerId).catch(() => this.dropPeer(peer))
         return

@@ -1,4 +1,4 @@
-import type { IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 import {
@@ -12,6 +12,7 @@ import {
 import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
+import { connectedPeers, type NetworkComponents } from '../network-components.ts'
 import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
 import type { RealmDigests } from './realm-digests.ts'
 import {
@@ -55,8 +56,7 @@ export interface SyncServiceInit {
   limits?: Partial<SyncLimits>
 }
 
-export interface SyncServiceComponents {
-  libp2p: Libp2p
+export interface SyncServiceComponents extends NetworkComponents {
   store: ReplicaStore
   /** The served realms' digests, kept up to date with `store`. */
   digests: RealmDigests
@@ -153,27 +153,27 @@ export class SyncService {
   }
 
   async start(): Promise<void> {
-    const { libp2p } = this.components
-    await libp2p.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
+    const { registrar, events } = this.components
+    await registrar.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
       maxInboundStreams: 4,
       maxOutboundStreams: 4,
     })
-    libp2p.addEventListener('peer:identify', this.onIdentify)
-    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('peer:disconnect', this.onDisconnect)
     this.timer = setInterval(() => this.syncWithRandomPeer(), this.init.intervalMs)
     this.timer.unref()
   }
 
   async stop(): Promise<void> {
-    const { libp2p } = this.components
+    const { registrar, events } = this.components
     clearInterval(this.timer)
     this.shutdown.abort()
     this.pending.clear()
     for (const timer of this.delayed.values()) clearTimeout(timer)
     this.delayed.clear()
-    libp2p.removeEventListener('peer:identify', this.onIdentify)
-    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    await libp2p.unhandle(SYNC_PROTOCOL)
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('peer:disconnect', this.onDisconnect)
+    await registrar.unhandle(SYNC_PROTOCOL)
   }
 
   private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
@@ -235,7 +235,7 @@ export class SyncService {
     this.lost.delete(key)
     this.lost.add(key)
     if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.values().next().value!)
-    if (this.components.libp2p.getPeers().length === 0) this.isolated = true
+    if (this.components.connectionManager.getConnections().length === 0) this.isolated = true
   }
 
   private enqueue(peer: PeerId): void {
@@ -250,35 +250,35 @@ export class SyncService {
     for (const [key, peer] of this.pending) {
       this.pending.delete(key)
       // A peer that left again is not worth a dial: its next return queues it again.
-      if (this.components.libp2p.getConnections(peer).length === 0) continue
+      if (this.components.connectionManager.getConnections(peer).length === 0) continue
       void this.syncWith(peer)
       return
     }
   }
 
   private syncWithRandomPeer(): void {
-    const peers = this.components.libp2p.getPeers()
+    const peers = connectedPeers(this.components.connectionManager)
     if (peers.length === 0 || this.stats.running) return
     void this.syncWith(peers[Math.floor(Math.random() * peers.length)]!)
   }
 
   /** Reconciles every realm with `peer`. Never throws: failures are counted and logged. */
   async syncWith(peer: PeerId): Promise<boolean> {
-    const { libp2p, logger } = this.components
+    const { connectionManager, logger } = this.components
     if (this.stats.running) return false
     this.stats.running = true
     this.runningWith = peer.toString()
     this.stats.started++
-    const started = Date.now()
+    const started = this.components.now()
     const session = this.sessionSignal()
     let stream: Stream | undefined
     try {
-      stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: this.step(session) })
+      stream = await connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: this.step(session) })
       const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
       const total = await this.reconcileRealms(lp, session)
       await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal: this.step(session) })
       await stream.close({ signal: this.step(session) })
-      this.succeeded(peer.toString(), total, Date.now() - started)
+      this.succeeded(peer.toString(), total, this.components.now() - started)
       return true
     } catch (err) {
       stream?.abort(err as Error)
@@ -330,7 +330,7 @@ export class SyncService {
     this.declinedRetries.delete(peer)
     this.stats.recordsPulled += total.pulled
     this.stats.recordsPushed += total.pushed
-    this.stats.lastSyncAt = Date.now()
+    this.stats.lastSyncAt = this.components.now()
     this.stats.lastResult = { ...total, peer, durationMs }
     if (total.pulled + total.pushed > 0) {
       this.components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
@@ -405,7 +405,7 @@ export class SyncService {
         continue
       }
       const stored: SessionRecord = { ...record, realm, proof: proof.proof }
-      const outcome = store.merge(stored, at)
+      const outcome = store.merge(stored, at, 'sync')
       onMerged?.(outcome, stored)
       if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
     }
@@ -425,7 +425,7 @@ export class SyncService {
    */
   private declines(peer: string): boolean {
     if (!this.stats.running) return false
-    return this.runningWith !== peer || this.components.libp2p.peerId.toString() > peer
+    return this.runningWith !== peer || this.components.peerId.toString() > peer
   }
 
   private async serve(stream: Stream, peer: PeerId): Promise<void> {
