@@ -43,6 +43,7 @@ import {
 import {
   createMeshMetrics,
   type MeshCounters,
+  type MeshMetrics,
   registerBroadcastMetrics,
   registerMeshGauges,
 } from './mesh-metrics.ts'
@@ -161,20 +162,15 @@ export interface MeshNode {
   meshDegree(): MeshDegreeTargets
 }
 
-/** Each node's libp2p, for the mesh's own tests and test tools only (`@tlsmesh/mesh/testing`). */
-const libp2pOfNode = new WeakMap<MeshNode, Libp2p<MeshServices>>()
-
 /** The libp2p node under a mesh node: for tests and test tools that play a raw peer's part. */
 export function libp2pOf(node: MeshNode): Libp2p<MeshServices> {
-  const libp2p = libp2pOfNode.get(node)
-  if (libp2p === undefined) throw new TypeError('not a mesh node made by createMeshNode')
-  return libp2p
+  return Mesh.libp2pOf(node)
 }
 
 /**
- * Builds (but does not start) a mesh node: the replica, its publisher, and the libp2p node whose
- * services carry records (mesh-libp2p.ts). The parts are made here and wired to each other; each
- * does its own work.
+ * Builds (but does not start) a mesh node: the replica's publisher and ingest, the peer policy, and
+ * the libp2p node whose services carry records (mesh-libp2p.ts). Each part does its own work; this
+ * makes them and hands each the others it needs.
  */
 export async function createMeshNode(
   init: MeshNodeInit,
@@ -185,11 +181,10 @@ export async function createMeshNode(
   const now = components.now ?? Date.now
   const registry = components.registry ?? new Registry()
   const logger = components.logger?.child({ module: 'mesh' })
+  const withLogger = logger !== undefined ? { logger } : {}
   const store = components.store ?? createReplicaStore({ ...init.store, realms: init.realms })
   const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
   const self = peerIdFromPrivateKey(privateKey).toString()
-  const withLogger = logger !== undefined ? { logger } : {}
-
   const metrics = createMeshMetrics(registry)
   const auth = new RecordAuthenticator(privateKey, self)
   const policy = new PeerPolicy(
@@ -214,26 +209,11 @@ export async function createMeshNode(
   const digests = new RealmDigests(init.realms, { store, now })
   const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
   const settings = libp2pInit(init, meshName, topics)
-  const degree = { D: settings.gossip.D, Dlo: settings.gossip.Dlo, Dhi: settings.gossip.Dhi }
   const libp2p = await createMeshLibp2p(settings, {
-    privateKey,
-    registry,
-    store,
-    digests,
-    auth,
-    policy,
-    ingest,
-    now,
+    ...{ privateKey, registry, store, digests, auth, policy, ingest, now },
     ...withLogger,
   })
-  const { pubsub, broadcast, sync, seeds } = libp2p.services
-  registerMeshGauges(registry, {
-    peers: () => libp2p.getPeers().length,
-    replicaEntries: () => store.stats().entries,
-    replicaBytes: () => store.stats().bytes,
-  })
-  if (broadcast !== undefined) registerBroadcastMetrics(registry, () => broadcast.stats())
-
+  registerNodeMetrics(registry, libp2p, store)
   const publisher = new RecordPublisher(
     {
       maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
@@ -248,9 +228,132 @@ export async function createMeshNode(
       onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
     },
   )
-  const cache = new LocalSessionCache({ store, now, origin: self })
-  // The store is the one way in: its changes say what to publish and what to measure.
-  const followStore = (): (() => void) => {
+  return new Mesh({
+    ...{ init, meshName, self, now, store, registry, metrics, ingest, policy, digests, topics, libp2p },
+    ...{
+      publisher,
+      logger,
+      degree: { D: settings.gossip.D, Dlo: settings.gossip.Dlo, Dhi: settings.gossip.Dhi },
+    },
+  })
+}
+
+/** What a node is made of: createMeshNode makes and wires the parts, `Mesh` runs them. */
+interface MeshParts {
+  init: MeshNodeInit
+  meshName: string
+  self: string
+  now: () => number
+  logger: Logger | undefined
+  store: ReplicaStore
+  registry: Registry
+  metrics: MeshMetrics
+  ingest: RecordIngest
+  policy: PeerPolicy
+  digests: RealmDigests
+  topics: Map<string, string>
+  degree: MeshDegreeTargets
+  libp2p: Libp2p<MeshServices>
+  publisher: RecordPublisher
+}
+
+class Mesh implements MeshNode {
+  readonly peerId: PeerId
+  readonly cache: SessionCache
+  readonly store: ReplicaStore
+  readonly registry: Registry
+  readonly counters: MeshCounters
+  readonly #parts: MeshParts
+  readonly #libp2p: Libp2p<MeshServices>
+  #startedAt = 0
+  #stopPruning: (() => void) | undefined
+  #unfollowStore: (() => void) | undefined
+
+  constructor(parts: MeshParts) {
+    this.#parts = parts
+    this.#libp2p = parts.libp2p
+    this.peerId = parts.libp2p.peerId
+    this.store = parts.store
+    this.registry = parts.registry
+    this.counters = parts.metrics.counters
+    this.cache = new LocalSessionCache({ store: parts.store, now: parts.now, origin: parts.self })
+  }
+
+  static libp2pOf(node: MeshNode): Libp2p<MeshServices> {
+    if (!(node instanceof Mesh)) throw new TypeError('not a mesh node made by createMeshNode')
+    return node.#libp2p
+  }
+
+  async start(): Promise<void> {
+    const { digests, topics, store, now, init, logger, self } = this.#parts
+    this.#unfollowStore = this.#followStore()
+    digests.start()
+    await this.#libp2p.start()
+    for (const topic of topics.values()) this.#libp2p.services.pubsub.subscribe(topic)
+    this.#startedAt = now()
+    this.#stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
+    logger?.info({ peerId: self, listen: this.multiaddrs(), realms: init.realms }, 'mesh started')
+  }
+
+  async stop(): Promise<void> {
+    this.#unfollowStore?.()
+    this.#parts.publisher.stop()
+    this.#stopPruning?.()
+    await this.#libp2p.stop()
+    this.#parts.digests.stop()
+    this.#parts.logger?.info('mesh stopped')
+  }
+
+  flush(): void {
+    this.#parts.publisher.flush()
+  }
+
+  setSeeds(seeds: string[]): void {
+    this.#libp2p.services.seeds.setSeeds(seeds)
+  }
+
+  setAllowPeers(peers: string[] | undefined): void {
+    this.#parts.policy.setAllowPeers(peers)
+  }
+
+  multiaddrs(): string[] {
+    return this.#libp2p.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  async connect(address: string): Promise<void> {
+    await this.#libp2p.dial(multiaddr(address))
+  }
+
+  peers(): Promise<PeerReportResult> {
+    const { meshName, init, degree } = this.#parts
+    return reportPeers(this.#libp2p, this.#libp2p.services.pubsub, {
+      meshName,
+      realms: init.realms,
+      fallbackDegree: degree,
+    })
+  }
+
+  meshDegree(): MeshDegreeTargets {
+    return meshDegreeOf(this.#libp2p.services.pubsub, this.#parts.degree)
+  }
+
+  status(): MeshStatus {
+    const { self, meshName, topics, store, metrics, ingest, now } = this.#parts
+    const { pubsub, sync, broadcast } = this.#libp2p.services
+    return meshStatus({
+      ...{ peerId: self, meshName, listenAddrs: this.multiaddrs(), topics, pubsub, store },
+      peers: this.#libp2p.getPeers().map(String),
+      counters: metrics.counters,
+      propagation: ingest.propagation,
+      sync: sync.stats,
+      broadcast: broadcast?.stats() ?? null,
+      uptimeMs: this.#startedAt === 0 ? 0 : now() - this.#startedAt,
+    })
+  }
+
+  /** The store is the one way in: its changes say what to publish and what to measure. */
+  #followStore(): () => void {
+    const { ingest, store, publisher } = this.#parts
     const unwatchIngest = ingest.start()
     const unwatchLocal = store.watch({
       stored: (record, source) => {
@@ -263,61 +366,17 @@ export async function createMeshNode(
       unwatchIngest()
     }
   }
+}
 
-  let startedAt = 0
-  let stopPruning: (() => void) | undefined
-  let unfollowStore: (() => void) | undefined
-  const multiaddrs = (): string[] => libp2p.getMultiaddrs().map((ma) => ma.toString())
-  const node: MeshNode = {
-    peerId: libp2p.peerId,
-    cache,
-    store,
-    registry,
-    counters: metrics.counters,
-    async start() {
-      unfollowStore = followStore()
-      digests.start()
-      await libp2p.start()
-      for (const topic of topics.values()) pubsub.subscribe(topic)
-      startedAt = now()
-      stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
-      logger?.info({ peerId: self, listen: multiaddrs(), realms: init.realms }, 'mesh started')
-    },
-    async stop() {
-      unfollowStore?.()
-      publisher.stop()
-      stopPruning?.()
-      await libp2p.stop()
-      digests.stop()
-      logger?.info('mesh stopped')
-    },
-    flush: () => publisher.flush(),
-    setSeeds: (next) => seeds.setSeeds(next),
-    setAllowPeers: (peers) => policy.setAllowPeers(peers),
-    multiaddrs,
-    async connect(address) {
-      await libp2p.dial(multiaddr(address))
-    },
-    peers: () => reportPeers(libp2p, pubsub, { meshName, realms: init.realms, fallbackDegree: degree }),
-    meshDegree: () => meshDegreeOf(pubsub, degree),
-    status: () =>
-      meshStatus({
-        peerId: self,
-        meshName,
-        listenAddrs: multiaddrs(),
-        peers: libp2p.getPeers().map(String),
-        topics,
-        pubsub,
-        store,
-        counters: metrics.counters,
-        propagation: ingest.propagation,
-        sync: sync.stats,
-        broadcast: broadcast?.stats() ?? null,
-        uptimeMs: startedAt === 0 ? 0 : now() - startedAt,
-      }),
-  }
-  libp2pOfNode.set(node, libp2p)
-  return node
+/** Gauges read from the node and its replica when scraped, and the tree's counters. */
+function registerNodeMetrics(registry: Registry, libp2p: Libp2p<MeshServices>, store: ReplicaStore): void {
+  registerMeshGauges(registry, {
+    peers: () => libp2p.getPeers().length,
+    replicaEntries: () => store.stats().entries,
+    replicaBytes: () => store.stats().bytes,
+  })
+  const { broadcast } = libp2p.services
+  if (broadcast !== undefined) registerBroadcastMetrics(registry, () => broadcast.stats())
 }
 
 function checkInit(init: MeshNodeInit): void {

@@ -1,6 +1,7 @@
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import {
+  type BroadcastFrame,
   BroadcastKind,
   DEFAULT_BROADCAST_LIMITS,
   decodeBroadcastFrame,
@@ -19,6 +20,31 @@ import {
   Plumtree,
   type PlumtreeCounters,
 } from './plumtree.ts'
+
+type FrameHandlers = {
+  [K in BroadcastFrame['kind']]: (
+    tree: Plumtree,
+    peer: string,
+    frame: Extract<BroadcastFrame, { kind: K }>,
+  ) => void
+}
+
+/** What each kind of frame does to its realm's tree: a kind without a handler does not compile. */
+const FRAME_HANDLERS: FrameHandlers = {
+  [BroadcastKind.GOSSIP]: (tree, peer, frame) => tree.onGossip(peer, frame),
+  [BroadcastKind.IHAVE]: (tree, peer, frame) => tree.onIHave(peer, frame.ids, frame.hops),
+  [BroadcastKind.GRAFT]: (tree, peer, frame) => tree.onGraft(peer, frame.ids),
+  [BroadcastKind.PRUNE]: (tree, peer, frame) => tree.onPrune(peer, frame.full),
+}
+
+function dispatchFrame<K extends BroadcastFrame['kind']>(
+  tree: Plumtree,
+  peer: string,
+  frame: Extract<BroadcastFrame, { kind: K }>,
+): void {
+  // TypeScript cannot correlate a union key with its handler; K ties the frame to its kind.
+  ;(FRAME_HANDLERS[frame.kind as K] as FrameHandlers[K])(tree, peer, frame)
+}
 
 export const BROADCAST_PROTOCOL = `${TOPIC_PREFIX}/broadcast/1.0.0`
 
@@ -76,25 +102,25 @@ interface Link {
  * which each receiver checks before it forwards or validates it, so a relay cannot forge records.
  */
 export class BroadcastService {
-  private readonly components: BroadcastServiceComponents
-  private readonly trees = new Map<string, Plumtree>()
-  private readonly links = new Map<string, Link>()
+  readonly #components: BroadcastServiceComponents
+  readonly #trees = new Map<string, Plumtree>()
+  readonly #links = new Map<string, Link>()
   /** A frame sent to several neighbours is encoded once. */
-  private readonly encoded = new WeakMap<OutboundFrame, Uint8Array>()
-  private readonly originBytes: Uint8Array
+  readonly #encoded = new WeakMap<OutboundFrame, Uint8Array>()
+  readonly #originBytes: Uint8Array
   /** The batch each authenticated payload decoded to, for its delivery right after. */
-  private readonly authenticated = new WeakMap<GossipPayload, AuthenticatedBatch>()
-  private framesDropped = 0
-  private badFrames = 0
-  private badSignatures = 0
-  private linksReopened = 0
-  private stopped = false
+  readonly #authenticated = new WeakMap<GossipPayload, AuthenticatedBatch>()
+  #framesDropped = 0
+  #badFrames = 0
+  #badSignatures = 0
+  #linksReopened = 0
+  #stopped = false
 
   constructor(init: BroadcastServiceInit, components: BroadcastServiceComponents) {
-    this.components = components
-    this.originBytes = new TextEncoder().encode(components.peerId.toString())
+    this.#components = components
+    this.#originBytes = new TextEncoder().encode(components.peerId.toString())
     for (const realm of init.realms) {
-      this.trees.set(
+      this.#trees.set(
         realm,
         new Plumtree(
           {
@@ -111,9 +137,9 @@ export class BroadcastService {
             seenTtlMs: 120_000,
           },
           {
-            send: (peer, frame) => this.send(peer, frame),
-            authenticate: (payload, from) => this.authenticate(payload, from),
-            deliver: (payload, from) => this.deliver(payload, from),
+            send: (peer, frame) => this.#send(peer, frame),
+            authenticate: (payload, from) => this.#authenticate(payload, from),
+            deliver: (payload, from) => this.#deliver(payload, from),
           },
         ),
       )
@@ -121,33 +147,33 @@ export class BroadcastService {
   }
 
   async start(): Promise<void> {
-    const { registrar, events } = this.components
+    const { registrar, events } = this.#components
     await registrar.handle(
       BROADCAST_PROTOCOL,
-      (stream, connection) => this.read(stream, connection.remotePeer),
+      (stream, connection) => this.#read(stream, connection.remotePeer),
       {
         maxInboundStreams: 2,
         maxOutboundStreams: 2,
       },
     )
-    events.addEventListener('peer:identify', this.onIdentify)
-    events.addEventListener('peer:disconnect', this.onDisconnect)
+    events.addEventListener('peer:identify', this.#onIdentify)
+    events.addEventListener('peer:disconnect', this.#onDisconnect)
   }
 
   async stop(): Promise<void> {
-    const { registrar, events } = this.components
-    events.removeEventListener('peer:identify', this.onIdentify)
-    events.removeEventListener('peer:disconnect', this.onDisconnect)
-    this.stopped = true
-    for (const tree of this.trees.values()) tree.stop()
-    for (const link of this.links.values()) link.lp.unwrap().abort(new Error('stopping'))
-    this.links.clear()
+    const { registrar, events } = this.#components
+    events.removeEventListener('peer:identify', this.#onIdentify)
+    events.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.#stopped = true
+    for (const tree of this.#trees.values()) tree.stop()
+    for (const link of this.#links.values()) link.lp.unwrap().abort(new Error('stopping'))
+    this.#links.clear()
     await registrar.unhandle(BROADCAST_PROTOCOL)
   }
 
   /** Neighbours of `realm`'s tree: subscribed peers with an open broadcast link. */
   neighbours(realm: string): number {
-    return this.trees.get(realm)?.neighbours ?? 0
+    return this.#trees.get(realm)?.neighbours ?? 0
   }
 
   /**
@@ -155,18 +181,18 @@ export class BroadcastService {
    * (0: use a fallback).
    */
   publish(realm: string, data: Uint8Array): number {
-    const tree = this.trees.get(realm)
+    const tree = this.#trees.get(realm)
     // Neighbours are kept current by link openings and subscription changes (refreshNeighbours).
     if (tree === undefined || tree.neighbours === 0) return 0
-    return tree.broadcast({ realm, origin: this.originBytes, data, hops: 0 })
+    return tree.broadcast({ realm, origin: this.#originBytes, data, hops: 0 })
   }
 
   /** Re-reads which linked peers serve each realm (subscriptions change after links open). */
   refreshNeighbours(realm?: string): void {
-    for (const [name, tree] of this.trees) {
+    for (const [name, tree] of this.#trees) {
       if (realm !== undefined && name !== realm) continue
-      const subscribed = new Set(this.components.subscribers(name))
-      for (const peer of this.links.keys()) {
+      const subscribed = new Set(this.#components.subscribers(name))
+      for (const peer of this.#links.keys()) {
         if (subscribed.has(peer)) tree.addPeer(peer)
         else tree.removePeer(peer)
       }
@@ -176,7 +202,7 @@ export class BroadcastService {
   stats(): BroadcastStats {
     const totals = emptyPlumtreeCounters()
     const realms: BroadcastStats['realms'] = {}
-    for (const [realm, tree] of this.trees) {
+    for (const [realm, tree] of this.#trees) {
       const { eagerPeers, lazyPeers, ...counters } = tree.stats
       realms[realm] = { eagerPeers, lazyPeers, graftTimeoutMs: tree.currentGraftTimeout() }
       for (const name of Object.keys(counters) as Array<keyof PlumtreeCounters>)
@@ -185,76 +211,76 @@ export class BroadcastService {
     return {
       ...totals,
       realms,
-      framesDropped: this.framesDropped,
-      badFrames: this.badFrames,
-      badSignatures: this.badSignatures,
-      linksReopened: this.linksReopened,
+      framesDropped: this.#framesDropped,
+      badFrames: this.#badFrames,
+      badSignatures: this.#badSignatures,
+      linksReopened: this.#linksReopened,
     }
   }
 
-  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols } = event.detail
-    if (!protocols.includes(BROADCAST_PROTOCOL) || this.links.has(peerId.toString())) return
-    this.openLink(peerId).catch((err: Error) =>
-      this.components.logger?.debug({ err: err.message }, 'opening a broadcast link failed'),
+    if (!protocols.includes(BROADCAST_PROTOCOL) || this.#links.has(peerId.toString())) return
+    this.#openLink(peerId).catch((err: Error) =>
+      this.#components.logger?.debug({ err: err.message }, 'opening a broadcast link failed'),
     )
   }
 
-  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
-    this.dropPeer(event.detail.toString())
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#dropPeer(event.detail.toString())
   }
 
-  private dropPeer(peer: string): void {
-    this.links.delete(peer)
-    for (const tree of this.trees.values()) tree.removePeer(peer)
+  #dropPeer(peer: string): void {
+    this.#links.delete(peer)
+    for (const tree of this.#trees.values()) tree.removePeer(peer)
   }
 
-  private async openLink(peerId: PeerId): Promise<void> {
-    const stream = await this.components.connectionManager.openStream(peerId, BROADCAST_PROTOCOL, {
+  async #openLink(peerId: PeerId): Promise<void> {
+    const stream = await this.#components.connectionManager.openStream(peerId, BROADCAST_PROTOCOL, {
       signal: AbortSignal.timeout(10_000),
     })
     const peer = peerId.toString()
     const link: Link = { peer, lp: lpStream(stream), queue: [], queuedBytes: 0, writing: false }
-    this.links.set(peer, link)
+    this.#links.set(peer, link)
     stream.addEventListener('close', () => {
-      if (this.links.get(peer) !== link) return
-      this.links.delete(peer)
+      if (this.#links.get(peer) !== link) return
+      this.#links.delete(peer)
       // Two nodes that dialed each other at once hold two connections until libp2p closes one; the
       // link may have been on that one. Still connected: open another, keeping the peer's place in
       // the trees (dropping it made its neighbours graft and prune around it for good).
       if (
-        !this.stopped &&
-        this.components.connectionManager.getConnections(peerId).some((c) => c.status === 'open')
+        !this.#stopped &&
+        this.#components.connectionManager.getConnections(peerId).some((c) => c.status === 'open')
       ) {
-        this.linksReopened++
-        this.openLink(peerId).catch(() => this.dropPeer(peer))
+        this.#linksReopened++
+        this.#openLink(peerId).catch(() => this.#dropPeer(peer))
         return
       }
-      this.dropPeer(peer)
+      this.#dropPeer(peer)
     })
     this.refreshNeighbours()
   }
 
-  private send(peer: string, frame: OutboundFrame): boolean {
-    const link = this.links.get(peer)
+  #send(peer: string, frame: OutboundFrame): boolean {
+    const link = this.#links.get(peer)
     if (link === undefined) return false
-    let bytes = this.encoded.get(frame)
+    let bytes = this.#encoded.get(frame)
     if (bytes === undefined) {
       bytes = encodeBroadcastFrame(frame)
-      this.encoded.set(frame, bytes)
+      this.#encoded.set(frame, bytes)
     }
     if (link.queuedBytes + bytes.byteLength > MAX_QUEUED_BYTES) {
       // The neighbour does not keep up: drop and count; the tree's GRAFTs or anti-entropy heal it.
-      this.framesDropped++
+      this.#framesDropped++
       return false
     }
     link.queue.push(bytes)
     link.queuedBytes += bytes.byteLength
-    if (!link.writing) void this.pump(link)
+    if (!link.writing) void this.#pump(link)
     return true
   }
 
-  private async pump(link: Link): Promise<void> {
+  async #pump(link: Link): Promise<void> {
     link.writing = true
     try {
       while (link.queue.length > 0) {
@@ -263,7 +289,7 @@ export class BroadcastService {
         await link.lp.write(bytes)
       }
     } catch (err) {
-      this.components.logger?.debug({ err: (err as Error).message }, 'broadcast link failed')
+      this.#components.logger?.debug({ err: (err as Error).message }, 'broadcast link failed')
       link.queue.length = 0
       link.queuedBytes = 0
     } finally {
@@ -271,37 +297,24 @@ export class BroadcastService {
     }
   }
 
-  private async read(stream: Stream, remote: PeerId): Promise<void> {
+  async #read(stream: Stream, remote: PeerId): Promise<void> {
     const peer = remote.toString()
     const lp = lpStream(stream, { maxDataLength: DEFAULT_BROADCAST_LIMITS.maxFrameBytes })
     try {
       for (;;) {
         const bytes = (await lp.read()).subarray()
-        let frame: ReturnType<typeof decodeBroadcastFrame>
+        let frame: BroadcastFrame
         try {
           frame = decodeBroadcastFrame(bytes)
         } catch (err) {
           if (!(err instanceof WireDecodeError)) throw err
-          this.badFrames++
-          if (err.code !== 'unsupported-version') this.components.penalize(peer, err.code)
+          this.#badFrames++
+          if (err.code !== 'unsupported-version') this.#components.penalize(peer, err.code)
           continue
         }
-        const tree = this.trees.get(frame.realm)
+        const tree = this.#trees.get(frame.realm)
         if (tree === undefined) continue
-        switch (frame.kind) {
-          case BroadcastKind.GOSSIP:
-            tree.onGossip(peer, frame)
-            break
-          case BroadcastKind.IHAVE:
-            tree.onIHave(peer, frame.ids, frame.hops)
-            break
-          case BroadcastKind.GRAFT:
-            tree.onGraft(peer, frame.ids)
-            break
-          case BroadcastKind.PRUNE:
-            tree.onPrune(peer, frame.full)
-            break
-        }
+        dispatchFrame(tree, peer, frame)
       }
     } catch {
       // The neighbour closed the stream or the connection went away.
@@ -312,21 +325,21 @@ export class BroadcastService {
    * A relay that forwards a forged payload had to check it first: the neighbour is penalized, as
    * for one it could not decode (the signature is inside the batch).
    */
-  private authenticate(payload: GossipPayload, from: string): boolean {
+  #authenticate(payload: GossipPayload, from: string): boolean {
     let origin: string
     try {
       origin = UTF8.decode(payload.origin)
     } catch {
       origin = ''
     }
-    const result = this.components.authenticate(payload.realm, origin, payload.data)
+    const result = this.#components.authenticate(payload.realm, origin, payload.data)
     if (result.batch !== undefined) {
-      this.authenticated.set(payload, result.batch)
+      this.#authenticated.set(payload, result.batch)
       return true
     }
     if (result.verdict === 'reject') {
-      this.badSignatures++
-      this.components.penalize(from, 'bad-signature')
+      this.#badSignatures++
+      this.#components.penalize(from, 'bad-signature')
     }
     return false
   }
@@ -335,15 +348,15 @@ export class BroadcastService {
    * Relays forward an authenticated payload before they validate it (Plumtree.onGossip), so one that
    * is provably bad is its signer's doing, not the neighbour's: the origin is penalized.
    */
-  private deliver(payload: GossipPayload, from: string): DeliveryVerdict {
-    const batch = this.authenticated.get(payload)
-    this.authenticated.delete(payload)
+  #deliver(payload: GossipPayload, from: string): DeliveryVerdict {
+    const batch = this.#authenticated.get(payload)
+    this.#authenticated.delete(payload)
     if (batch === undefined) {
-      this.components.logger?.debug({ peer: from }, 'delivery of a payload that was not authenticated')
+      this.#components.logger?.debug({ peer: from }, 'delivery of a payload that was not authenticated')
       return 'ignore'
     }
-    const verdict = this.components.validate(batch)
-    if (verdict === 'reject') this.components.penalize(batch.origin, 'invalid-payload')
+    const verdict = this.#components.validate(batch)
+    if (verdict === 'reject') this.#components.penalize(batch.origin, 'invalid-payload')
     return verdict
   }
 }

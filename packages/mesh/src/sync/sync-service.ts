@@ -125,76 +125,80 @@ export class SyncService {
     lastResult: null,
   }
 
-  private readonly init: SyncServiceInit
-  private readonly components: SyncServiceComponents
-  private readonly limits: Readonly<SyncLimits>
-  private readonly realms: Set<string>
-  private timer: NodeJS.Timeout | undefined
-  private readonly shutdown = new AbortController()
+  readonly #init: SyncServiceInit
+  readonly #components: SyncServiceComponents
+  readonly #limits: Readonly<SyncLimits>
+  readonly #realms: Set<string>
+  #timer: NodeJS.Timeout | undefined
+  readonly #shutdown = new AbortController()
   /** Set when this node has no peer: the next peer it meets gets a reconciliation at once. */
-  private isolated = true
+  #isolated = true
   /** Peers this node has reconciled with or queued, oldest first (bounded like `lost`). */
   /** The peer of the reconciliation this node is running, if any. */
-  private runningWith: string | undefined
-  private readonly met = new Set<string>()
+  #runningWith: string | undefined
+  readonly #met = new Set<string>()
   /** Peers whose last reconciliation was declined, and how many times in a row. */
-  private readonly declinedRetries = new Map<string, number>()
+  readonly #declinedRetries = new Map<string, number>()
   /** Peers whose last connection closed (insertion order: oldest first). */
-  private readonly lost = new Set<string>()
-  private readonly pending = new Map<string, PeerId>()
+  readonly #lost = new Set<string>()
+  readonly #pending = new Map<string, PeerId>()
   /** Reconciliations with peers just met, waiting out MEETING_SYNC_DELAY_MS. */
-  private readonly delayed = new Map<string, NodeJS.Timeout>()
+  readonly #delayed = new Map<string, NodeJS.Timeout>()
 
   constructor(init: SyncServiceInit, components: SyncServiceComponents) {
-    this.init = init
-    this.components = components
-    this.limits = resolveSyncLimits(init.limits)
-    this.realms = new Set(init.realms)
+    this.#init = init
+    this.#components = components
+    this.#limits = resolveSyncLimits(init.limits)
+    this.#realms = new Set(init.realms)
   }
 
   async start(): Promise<void> {
-    const { registrar, events } = this.components
-    await registrar.handle(SYNC_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
-      maxInboundStreams: 4,
-      maxOutboundStreams: 4,
-    })
-    events.addEventListener('peer:identify', this.onIdentify)
-    events.addEventListener('peer:disconnect', this.onDisconnect)
-    this.timer = setInterval(() => this.syncWithRandomPeer(), this.init.intervalMs)
-    this.timer.unref()
+    const { registrar, events } = this.#components
+    await registrar.handle(
+      SYNC_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection.remotePeer),
+      {
+        maxInboundStreams: 4,
+        maxOutboundStreams: 4,
+      },
+    )
+    events.addEventListener('peer:identify', this.#onIdentify)
+    events.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#timer = setInterval(() => this.#syncWithRandomPeer(), this.#init.intervalMs)
+    this.#timer.unref()
   }
 
   async stop(): Promise<void> {
-    const { registrar, events } = this.components
-    clearInterval(this.timer)
-    this.shutdown.abort()
-    this.pending.clear()
-    for (const timer of this.delayed.values()) clearTimeout(timer)
-    this.delayed.clear()
-    events.removeEventListener('peer:identify', this.onIdentify)
-    events.removeEventListener('peer:disconnect', this.onDisconnect)
+    const { registrar, events } = this.#components
+    clearInterval(this.#timer)
+    this.#shutdown.abort()
+    this.#pending.clear()
+    for (const timer of this.#delayed.values()) clearTimeout(timer)
+    this.#delayed.clear()
+    events.removeEventListener('peer:identify', this.#onIdentify)
+    events.removeEventListener('peer:disconnect', this.#onDisconnect)
     await registrar.unhandle(SYNC_PROTOCOL)
   }
 
-  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols } = event.detail
     const key = peerId.toString()
-    const returning = this.lost.delete(key)
+    const returning = this.#lost.delete(key)
     if (!protocols.includes(SYNC_PROTOCOL)) return
     // A peer met for the first time may hold what this node published before they were connected
     // (a fleet starting together, a ticket key proposed before the mesh formed), and gossip will not
     // resend it: reconcile with it. Equal replicas cost one round trip of a few dozen bytes.
-    const firstMeeting = !this.met.has(key)
+    const firstMeeting = !this.#met.has(key)
     if (firstMeeting) {
-      this.met.add(key)
-      if (this.met.size > MAX_LOST_PEERS) this.met.delete(this.met.values().next().value!)
+      this.#met.add(key)
+      if (this.#met.size > MAX_LOST_PEERS) this.#met.delete(this.#met.values().next().value!)
     }
-    if (this.isolated) {
+    if (this.#isolated) {
       // Alone until now: catch up at once.
-      this.isolated = false
-      this.enqueue(peerId)
+      this.#isolated = false
+      this.#enqueue(peerId)
     } else if (returning || firstMeeting) {
-      this.enqueueLater(peerId)
+      this.#enqueueLater(peerId)
     }
   }
 
@@ -204,119 +208,119 @@ export class SyncService {
    * node's own first catch-up (what readiness waits for) must still happen; with the replicas just
    * reconciled it costs one round trip.
    */
-  private retryLater(peer: PeerId): void {
+  #retryLater(peer: PeerId): void {
     const key = peer.toString()
-    const retries = (this.declinedRetries.get(key) ?? 0) + 1
+    const retries = (this.#declinedRetries.get(key) ?? 0) + 1
     if (retries > MAX_DECLINED_RETRIES) {
-      this.declinedRetries.delete(key)
+      this.#declinedRetries.delete(key)
       return
     }
-    this.declinedRetries.set(key, retries)
-    if (this.declinedRetries.size > MAX_LOST_PEERS) {
-      this.declinedRetries.delete(this.declinedRetries.keys().next().value!)
+    this.#declinedRetries.set(key, retries)
+    if (this.#declinedRetries.size > MAX_LOST_PEERS) {
+      this.#declinedRetries.delete(this.#declinedRetries.keys().next().value!)
     }
-    setTimeout(() => this.enqueue(peer), MEETING_SYNC_DELAY_MS * (1 + Math.random())).unref()
+    setTimeout(() => this.#enqueue(peer), MEETING_SYNC_DELAY_MS * (1 + Math.random())).unref()
   }
 
-  private enqueueLater(peer: PeerId): void {
+  #enqueueLater(peer: PeerId): void {
     const key = peer.toString()
-    if (this.delayed.has(key) || this.delayed.size >= MAX_PENDING_SYNCS) return
+    if (this.#delayed.has(key) || this.#delayed.size >= MAX_PENDING_SYNCS) return
     const delay = MEETING_SYNC_DELAY_MS * (1 + Math.random())
     const timer = setTimeout(() => {
-      this.delayed.delete(key)
-      this.enqueue(peer)
+      this.#delayed.delete(key)
+      this.#enqueue(peer)
     }, delay)
     timer.unref()
-    this.delayed.set(key, timer)
+    this.#delayed.set(key, timer)
   }
 
-  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
     const key = event.detail.toString()
-    this.lost.delete(key)
-    this.lost.add(key)
-    if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.values().next().value!)
-    if (this.components.connectionManager.getConnections().length === 0) this.isolated = true
+    this.#lost.delete(key)
+    this.#lost.add(key)
+    if (this.#lost.size > MAX_LOST_PEERS) this.#lost.delete(this.#lost.values().next().value!)
+    if (this.#components.connectionManager.getConnections().length === 0) this.#isolated = true
   }
 
-  private enqueue(peer: PeerId): void {
-    if (this.pending.size >= MAX_PENDING_SYNCS) return
-    this.pending.set(peer.toString(), peer)
-    this.drain()
+  #enqueue(peer: PeerId): void {
+    if (this.#pending.size >= MAX_PENDING_SYNCS) return
+    this.#pending.set(peer.toString(), peer)
+    this.#drain()
   }
 
   /** Starts the next pending reconciliation, if none is running; each one's end starts the next. */
-  private drain(): void {
-    if (this.stats.running || this.shutdown.signal.aborted) return
-    for (const [key, peer] of this.pending) {
-      this.pending.delete(key)
+  #drain(): void {
+    if (this.stats.running || this.#shutdown.signal.aborted) return
+    for (const [key, peer] of this.#pending) {
+      this.#pending.delete(key)
       // A peer that left again is not worth a dial: its next return queues it again.
-      if (this.components.connectionManager.getConnections(peer).length === 0) continue
+      if (this.#components.connectionManager.getConnections(peer).length === 0) continue
       void this.syncWith(peer)
       return
     }
   }
 
-  private syncWithRandomPeer(): void {
-    const peers = connectedPeers(this.components.connectionManager)
+  #syncWithRandomPeer(): void {
+    const peers = connectedPeers(this.#components.connectionManager)
     if (peers.length === 0 || this.stats.running) return
     void this.syncWith(peers[Math.floor(Math.random() * peers.length)]!)
   }
 
   /** Reconciles every realm with `peer`. Never throws: failures are counted and logged. */
   async syncWith(peer: PeerId): Promise<boolean> {
-    const { connectionManager, logger } = this.components
+    const { connectionManager, logger } = this.#components
     if (this.stats.running) return false
     this.stats.running = true
-    this.runningWith = peer.toString()
+    this.#runningWith = peer.toString()
     this.stats.started++
-    const started = this.components.now()
-    const session = this.sessionSignal()
+    const started = this.#components.now()
+    const session = this.#sessionSignal()
     let stream: Stream | undefined
     try {
-      stream = await connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: this.step(session) })
-      const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
-      const total = await this.reconcileRealms(lp, session)
-      await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal: this.step(session) })
-      await stream.close({ signal: this.step(session) })
-      this.succeeded(peer.toString(), total, this.components.now() - started)
+      stream = await connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: this.#step(session) })
+      const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
+      const total = await this.#reconcileRealms(lp, session)
+      await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: this.#step(session) })
+      await stream.close({ signal: this.#step(session) })
+      this.#succeeded(peer.toString(), total, this.#components.now() - started)
       return true
     } catch (err) {
       stream?.abort(err as Error)
       if (err instanceof SyncDeclinedError) {
         this.stats.declinedByPeer++
-        this.retryLater(peer)
+        this.#retryLater(peer)
         return false
       }
       this.stats.failed++
-      this.strikeIfMisbehaved(peer.toString(), err)
+      this.#strikeIfMisbehaved(peer.toString(), err)
       logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'reconciliation failed')
       return false
     } finally {
       this.stats.running = false
-      this.runningWith = undefined
-      this.drain()
+      this.#runningWith = undefined
+      this.#drain()
     }
   }
 
   /** The initiator's side of a session: every realm in turn, each message under its own deadline. */
-  private async reconcileRealms(
+  async #reconcileRealms(
     lp: LengthPrefixedStream<Stream>,
     session: AbortSignal,
   ): Promise<ReconciliationResult> {
     const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
       const bytes = encodeSyncMessage(message)
       this.stats.bytesSent += bytes.byteLength
-      const signal = this.step(session)
+      const signal = this.#step(session)
       await lp.write(bytes, { signal })
       const reply = (await lp.read({ signal })).subarray()
       this.stats.bytesReceived += reply.byteLength
-      const decoded = decodeSyncMessage(reply, this.limits)
+      const decoded = decodeSyncMessage(reply, this.#limits)
       if (decoded.kind === SyncKind.DONE) throw new SyncDeclinedError('the peer is reconciling with another')
       return decoded
     }
     const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
-    for (const realm of this.realms) {
-      const result = await reconcile(await this.side(realm), exchange)
+    for (const realm of this.#realms) {
+      const result = await reconcile(await this.#side(realm), exchange)
       total.rounds += result.rounds
       total.pushed += result.pushed
       total.pulled += result.pulled
@@ -325,15 +329,15 @@ export class SyncService {
     return total
   }
 
-  private succeeded(peer: string, total: ReconciliationResult, durationMs: number): void {
+  #succeeded(peer: string, total: ReconciliationResult, durationMs: number): void {
     this.stats.succeeded++
-    this.declinedRetries.delete(peer)
+    this.#declinedRetries.delete(peer)
     this.stats.recordsPulled += total.pulled
     this.stats.recordsPushed += total.pushed
-    this.stats.lastSyncAt = this.components.now()
+    this.stats.lastSyncAt = this.#components.now()
     this.stats.lastResult = { ...total, peer, durationMs }
     if (total.pulled + total.pushed > 0) {
-      this.components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
+      this.#components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
     }
   }
 
@@ -342,36 +346,36 @@ export class SyncService {
    * the whole session. A replica of 1,000,000 records moves in hundreds of quick rounds, which one
    * deadline of `timeoutMs` cut off every 30 s; a peer that goes quiet is still given up on after one.
    */
-  private sessionSignal(): AbortSignal {
+  #sessionSignal(): AbortSignal {
     return AbortSignal.any([
-      AbortSignal.timeout(this.init.timeoutMs * SESSION_TIMEOUTS),
-      this.shutdown.signal,
+      AbortSignal.timeout(this.#init.timeoutMs * SESSION_TIMEOUTS),
+      this.#shutdown.signal,
     ])
   }
 
-  private step(session: AbortSignal): AbortSignal {
-    return AbortSignal.any([AbortSignal.timeout(this.init.timeoutMs), session])
+  #step(session: AbortSignal): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(this.#init.timeoutMs), session])
   }
 
-  private async reply(lp: LengthPrefixedStream<Stream>, message: SyncMessage, signal: AbortSignal) {
+  async #reply(lp: LengthPrefixedStream<Stream>, message: SyncMessage, signal: AbortSignal) {
     const encoded = encodeSyncMessage(message)
     this.stats.bytesSent += encoded.byteLength
     await lp.write(encoded, { signal })
   }
 
-  private strikeIfMisbehaved(peer: string, err: unknown): void {
+  #strikeIfMisbehaved(peer: string, err: unknown): void {
     if (!(err instanceof SyncPeerMisbehavedError)) return
-    this.components.logger?.warn({ peer, reason: err.code }, 'a sync peer sent records it may not send')
-    this.components.penalize?.(peer, err.code)
+    this.#components.logger?.warn({ peer, reason: err.code }, 'a sync peer sent records it may not send')
+    this.#components.penalize?.(peer, err.code)
   }
 
-  private async side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
+  async #side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
     // The realm's live digest: nothing to build, and it follows the replica through the session.
-    const digest = await this.components.digests.of(realm)
+    const digest = await this.#components.digests.of(realm)
     return {
       realm,
       digest,
-      receive: (message, requested) => this.receive(realm, message, requested),
+      receive: (message, requested) => this.#receive(realm, message, requested),
       ...(listed !== undefined ? { listed } : {}),
     }
   }
@@ -385,8 +389,8 @@ export class SyncService {
    * (an attacker who plants an id first must not get its genuine origin banned), and so do replica
    * sizes.
    */
-  private receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): void {
-    const { store, now, auth, originAllowed, onMerged, onRefused } = this.components
+  #receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): void {
+    const { store, now, auth, originAllowed, onMerged, onRefused } = this.#components
     // Checked only when a requested record points at it: proofs nobody uses cost nothing.
     const checked = new Map<number, CheckedProof | undefined>()
     const proofOf = (index: number): CheckedProof | undefined => {
@@ -395,10 +399,10 @@ export class SyncService {
     }
     const at = now()
     for (const record of message.records) {
-      if (!requested(syncKeyOf(record.id))) throw this.refuse('unrequested', message.records.length)
+      if (!requested(syncKeyOf(record.id))) throw this.#refuse('unrequested', message.records.length)
       const proof = proofOf(record.proof)
       if (proof === undefined || !auth.covers(proof, record)) {
-        throw this.refuse('forged', message.records.length)
+        throw this.#refuse('forged', message.records.length)
       }
       if (!originAllowed(record.origin, realm)) {
         onRefused?.('origin-not-allowed', 1)
@@ -411,8 +415,8 @@ export class SyncService {
     }
   }
 
-  private refuse(reason: RecordRefusal, records: number): SyncPeerMisbehavedError {
-    this.components.onRefused?.(reason, records)
+  #refuse(reason: RecordRefusal, records: number): SyncPeerMisbehavedError {
+    this.#components.onRefused?.(reason, records)
     return new SyncPeerMisbehavedError(reason)
   }
 
@@ -423,17 +427,17 @@ export class SyncService {
    * whole realm. The decliner's own session brings what they would; they retry later. Two nodes that
    * start one with each other at once (both were alone) keep one: the lower peer id serves.
    */
-  private declines(peer: string): boolean {
+  #declines(peer: string): boolean {
     if (!this.stats.running) return false
-    return this.runningWith !== peer || this.components.peerId.toString() > peer
+    return this.#runningWith !== peer || this.#components.peerId.toString() > peer
   }
 
-  private async serve(stream: Stream, peer: PeerId): Promise<void> {
-    if (this.declines(peer.toString())) {
+  async #serve(stream: Stream, peer: PeerId): Promise<void> {
+    if (this.#declines(peer.toString())) {
       this.stats.declined++
-      const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
-      const signal = this.step(this.sessionSignal())
-      await lp.write(encodeSyncMessage(doneMessage([...this.realms][0]!)), { signal }).then(
+      const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
+      const signal = this.#step(this.#sessionSignal())
+      await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal }).then(
         () => stream.close({ signal }),
         (err: Error) => stream.abort(err),
       )
@@ -442,18 +446,18 @@ export class SyncService {
     this.stats.served++
     // The peer reconciles with this node: the one this node was about to start with it is moot.
     const key = peer.toString()
-    clearTimeout(this.delayed.get(key))
-    this.delayed.delete(key)
-    this.pending.delete(key)
-    const session = this.sessionSignal()
-    const lp = lpStream(stream, { maxDataLength: this.limits.maxMessageBytes })
+    clearTimeout(this.#delayed.get(key))
+    this.#delayed.delete(key)
+    this.#pending.delete(key)
+    const session = this.#sessionSignal()
+    const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
     const sides = new Map<string, ReconciliationSide>()
     try {
       for (;;) {
-        const signal = this.step(session)
+        const signal = this.#step(session)
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
-        const message = decodeSyncMessage(bytes, this.limits)
+        const message = decodeSyncMessage(bytes, this.#limits)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
           break
@@ -461,32 +465,42 @@ export class SyncService {
         // Only realms this node serves: another realm's records are never read or stored here. A
         // query for one gets an empty answer (nothing differs), so that a peer serving more realms
         // (ticket keys on some nodes only) still reconciles the realms both serve in this session.
-        if (!this.realms.has(message.realm)) {
+        if (!this.#realms.has(message.realm)) {
           if (message.kind !== SyncKind.QUERY) throw new Error('sync for a realm this node does not serve')
-          await this.reply(lp, emptyAnswer(message.realm), signal)
+          await this.#reply(lp, emptyAnswer(message.realm), signal)
           continue
         }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = await this.side(message.realm, new ListedRanges())
+          side = await this.#side(message.realm, new ListedRanges())
           sides.set(message.realm, side)
         }
-        const reply =
-          message.kind === SyncKind.QUERY
-            ? answerQuery(side, message)
-            : message.kind === SyncKind.RECORDS
-              ? answerRecords(side, message)
-              : undefined
-        if (reply === undefined) throw new Error(`unexpected sync message ${message.kind}`)
-        await this.reply(lp, reply, signal)
+        const answer = RESPONDER[message.kind]
+        if (answer === undefined) throw new Error(`unexpected sync message ${message.kind}`)
+        await this.#reply(lp, answer(side, message), signal)
       }
-      await stream.close({ signal: this.step(session) })
+      await stream.close({ signal: this.#step(session) })
     } catch (err) {
       stream.abort(err as Error)
-      this.strikeIfMisbehaved(key, err)
-      this.components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
+      this.#strikeIfMisbehaved(key, err)
+      this.#components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
     }
   }
+}
+
+/**
+ * How a responder answers each kind of message within a session (DONE ends it before this is
+ * read); undefined: a kind only a responder sends, which ends the session as misbehaviour.
+ */
+const RESPONDER: Record<
+  SyncKind,
+  ((side: ReconciliationSide, message: SyncMessage) => SyncMessage) | undefined
+> = {
+  [SyncKind.QUERY]: answerQuery,
+  [SyncKind.RECORDS]: answerRecords,
+  [SyncKind.ANSWER]: undefined,
+  [SyncKind.DONE]: undefined,
+  [SyncKind.SYNC_KIND_UNSPECIFIED]: undefined,
 }
 
 function doneMessage(realm: string): SyncMessage {
