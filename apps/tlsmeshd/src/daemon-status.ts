@@ -8,6 +8,7 @@ import {
   type TicketKeyFilesStatus,
   type TicketKeysRealmStatus,
 } from '@tlsmesh/admin-api'
+import type { MemcacheTotals } from '@tlsmesh/memcache'
 import type { MeshNode, MeshStatus } from '@tlsmesh/mesh'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { meshDegree, meshFields, peerEntry } from './admin-documents.ts'
@@ -102,7 +103,8 @@ export interface StatusComponents {
   version: string
   realms: readonly string[]
   meshName: string
-  memcacheRealm: string | undefined
+  /** The memcached endpoint's realm and counts; absent without one. */
+  memcache?: { realm: string; totals(): MemcacheTotals }
   /** Read on every request: SIGHUP may change them. */
   settings: () => { seeds: number; logLevel: string }
   /** Per realm of `--ticket-keys`; absent without. */
@@ -117,23 +119,10 @@ export function currentReadiness(components: StatusComponents): Readiness {
   })
 }
 
-async function counterTotal(registry: Registry, name: string): Promise<number> {
-  const metric = registry.getSingleMetric(name)
-  if (metric === undefined) return 0
-  const data = await metric.get()
-  return data.values.reduce((sum, v) => sum + v.value, 0)
-}
-
-async function memcacheStatus(registry: Registry, realm: string | undefined): Promise<MemcacheStatus | null> {
-  if (realm === undefined) return null
-  const [hits, misses, commands, connections, errors] = await Promise.all([
-    counterTotal(registry, 'tlsmesh_memcache_hits_total'),
-    counterTotal(registry, 'tlsmesh_memcache_misses_total'),
-    counterTotal(registry, 'tlsmesh_memcache_commands_total'),
-    counterTotal(registry, 'tlsmesh_memcache_connections'),
-    counterTotal(registry, 'tlsmesh_memcache_errors_total'),
-  ])
-  return { realm, lookups: hits + misses, hits, misses, commands, connections, errors }
+function memcacheStatus(memcache: StatusComponents['memcache']): MemcacheStatus | null {
+  if (memcache === undefined) return null
+  const { hits, misses, commands, connections, errors } = memcache.totals()
+  return { realm: memcache.realm, lookups: hits + misses, hits, misses, commands, connections, errors }
 }
 
 /** The `/status` document: the mesh's own status plus what an operator needs to judge it. */
@@ -153,7 +142,7 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
       maxBytesPerRealm: limits.maxBytesPerRealm,
       maxEntriesPerRealm: limits.maxEntriesPerRealm,
     },
-    memcache: await memcacheStatus(components.registry, components.memcacheRealm),
+    memcache: memcacheStatus(components.memcache),
     seeds: settings.seeds,
     logLevel: settings.logLevel,
     ticketKeys,

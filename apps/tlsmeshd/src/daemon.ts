@@ -279,7 +279,9 @@ export async function startDaemon(
     version: VERSION,
     realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
     meshName: options.meshName ?? DEFAULT_MESH_NAME,
-    memcacheRealm: options.memcache?.realm,
+    ...(memcache !== undefined && options.memcache !== undefined
+      ? { memcache: { realm: options.memcache.realm, totals: () => memcache.totals() } }
+      : {}),
     settings: () => ({ seeds: current.seeds.length, logLevel: logger.level }),
     ...(ticketKeys !== undefined ? { ticketKeys: () => ticketKeys.status() } : {}),
   }

@@ -33,3 +33,4 @@ export {
   type MemcacheServerComponents,
   type MemcacheServerInit,
 } from './memcache-server.ts'
+export type { MemcacheTotals } from './metrics.ts'

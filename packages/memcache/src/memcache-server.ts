@@ -30,7 +30,7 @@ import {
   SocketPathInUseError,
 } from './errors.ts'
 import { type ConnectionTimeouts, MemcacheConnection } from './memcache-connection.ts'
-import { type ListenerKind, MemcacheMetrics, type RefusalReason } from './metrics.ts'
+import { type ListenerKind, MemcacheMetrics, type MemcacheTotals, type RefusalReason } from './metrics.ts'
 import { type TcpConnectionEnds, TcpSocketOwners } from './tcp-socket-owners.ts'
 
 export interface MemcacheServerInit {
@@ -94,6 +94,8 @@ export interface MemcacheServer {
   stop(): Promise<void>
   /** Where the server listens while started (port 0 resolved); empty before start and after stop. */
   addresses(): MemcacheAddress[]
+  /** What this endpoint has counted since it was made (the metrics' source). */
+  totals(): MemcacheTotals
 }
 
 interface ResolvedInit {
@@ -179,6 +181,10 @@ class MemcacheEndpoint implements MemcacheServer {
 
   addresses(): MemcacheAddress[] {
     return this.#listeners.flatMap((listener) => (listener.address ? [listener.address] : []))
+  }
+
+  totals(): MemcacheTotals {
+    return this.#metrics.totals()
   }
 
   #context(init: ResolvedInit): EndpointContext {

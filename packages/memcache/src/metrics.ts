@@ -82,74 +82,52 @@ export type ErrorReason = (typeof ERROR_REASONS)[number]
  */
 export const COMMAND_DURATION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.001, 0.005, 0.025, 0.1] as const
 
+/** What one endpoint counted, as plain integers: the hot path only adds to them. */
+export class MemcacheCounts {
+  readonly commands: Record<Protocol, Record<Command, number>> = {
+    text: zeroes(COMMANDS),
+    binary: zeroes(COMMANDS),
+  }
+  readonly errors: Record<ErrorReason, number> = zeroes(ERROR_REASONS)
+  hits = 0
+  misses = 0
+  readonly connections: Record<ListenerKind, number> = zeroes(LISTENERS)
+  readonly refused: Record<ListenerKind, Record<RefusalReason, number>> = {
+    tcp: zeroes(REFUSAL_REASONS),
+    unix: zeroes(REFUSAL_REASONS),
+  }
+}
+
+/** An endpoint's totals, for a status page. */
+export interface MemcacheTotals {
+  commands: number
+  hits: number
+  misses: number
+  connections: number
+  errors: number
+}
+
 /**
- * The endpoint's counters, with every label child created up front so that the per-request cost
- * is one increment. Several servers may share a registry (a TCP and a socket listener of two
- * realms): the metrics are then shared too.
+ * The endpoint's metrics, as the mesh keeps its own: plain integers on the hot path (`counts`),
+ * which prom-client reads only when /metrics is scraped. Several servers may share a registry (a
+ * TCP and a socket listener of two realms): each metric is then the sum over them. The command
+ * latency histogram is prom-client's own.
  */
 export class MemcacheMetrics {
-  readonly #commands: Record<Protocol, Record<Command, Counter.Internal>>
-  readonly #errors: Record<ErrorReason, Counter.Internal>
-  readonly #hits: Counter
-  readonly #misses: Counter
-  readonly #connections: Record<ListenerKind, Gauge.Internal<string>>
-  readonly #refused: Record<ListenerKind, Record<RefusalReason, Counter.Internal>>
+  readonly counts = new MemcacheCounts()
   readonly #durations: Record<Command, Histogram.Internal<string>>
   readonly #now: () => number
 
   /** `now` in milliseconds, monotonic (default `performance.now`). */
   constructor(registry: Registry | undefined, now: () => number = () => performance.now()) {
     this.#now = now
-    const registers = registry === undefined ? [] : [registry]
-    const commands = counter(registry, {
-      name: 'tlsmesh_memcache_commands_total',
-      help: 'memcached commands received, by command and protocol',
-      labelNames: ['command', 'protocol'],
-      registers,
-    })
-    this.#commands = {
-      text: byLabel(COMMANDS, (command) => commands.labels({ command, protocol: 'text' })),
-      binary: byLabel(COMMANDS, (command) => commands.labels({ command, protocol: 'binary' })),
-    }
-    const errors = counter(registry, {
-      name: 'tlsmesh_memcache_errors_total',
-      help: 'memcached requests and connections refused or failed, by reason',
-      labelNames: ['reason'],
-      registers,
-    })
-    this.#errors = byLabel(ERROR_REASONS, (reason) => errors.labels({ reason }))
-    this.#hits = counter(registry, {
-      name: 'tlsmesh_memcache_hits_total',
-      help: 'keys looked up by get/gets/gat/gats and found',
-      registers,
-    })
-    this.#misses = counter(registry, {
-      name: 'tlsmesh_memcache_misses_total',
-      help: 'keys looked up by get/gets/gat/gats and not found',
-      registers,
-    })
-    const refused = counter(registry, {
-      name: 'tlsmesh_memcache_connections_refused_total',
-      help: 'connections closed before any command was read, by listener and reason',
-      labelNames: ['listener', 'reason'],
-      registers,
-    })
-    this.#refused = byLabel(LISTENERS, (listener) =>
-      byLabel(REFUSAL_REASONS, (reason) => refused.labels({ listener, reason })),
-    )
-    const connections = shared(registry, Gauge<'listener'>, {
-      name: 'tlsmesh_memcache_connections',
-      help: 'open memcached connections, by listener',
-      labelNames: ['listener'],
-      registers,
-    })
-    this.#connections = byLabel(LISTENERS, (listener) => connections.labels({ listener }))
+    if (registry !== undefined) countsOf(registry).add(this.counts)
     const durations = shared(registry, Histogram<'command'>, {
       name: 'tlsmesh_memcache_command_duration_seconds',
       help: 'Time to execute a memcached command once it has arrived whole (a storage command from its data block), by command',
       labelNames: ['command'],
       buckets: [...COMMAND_DURATION_BUCKETS],
-      registers,
+      registers: registry === undefined ? [] : [registry],
     })
     this.#durations = byLabel(COMMANDS, (command) => durations.labels({ command }))
   }
@@ -165,36 +143,145 @@ export class MemcacheMetrics {
   }
 
   command(protocol: Protocol, command: Command): void {
-    this.#commands[protocol][command].inc()
+    this.counts.commands[protocol][command]++
   }
 
   error(reason: ErrorReason): void {
-    this.#errors[reason].inc()
+    this.counts.errors[reason]++
   }
 
   lookup(hit: boolean): void {
-    if (hit) this.#hits.inc()
-    else this.#misses.inc()
+    if (hit) this.counts.hits++
+    else this.counts.misses++
   }
 
   connectionOpened(listener: ListenerKind): void {
-    this.#connections[listener].inc()
+    this.counts.connections[listener]++
   }
 
   connectionClosed(listener: ListenerKind): void {
-    this.#connections[listener].dec()
+    this.counts.connections[listener]--
   }
 
   connectionRefused(listener: ListenerKind, reason: RefusalReason): void {
-    this.#refused[listener][reason].inc()
+    this.counts.refused[listener][reason]++
+  }
+
+  totals(): MemcacheTotals {
+    const { counts } = this
+    return {
+      commands: sum(PROTOCOLS.flatMap((protocol) => Object.values(counts.commands[protocol]))),
+      hits: counts.hits,
+      misses: counts.misses,
+      connections: sum(Object.values(counts.connections)),
+      errors: sum(Object.values(counts.errors)),
+    }
   }
 }
 
-function counter<T extends string>(
-  registry: Registry | undefined,
-  config: { name: string; help: string; labelNames?: readonly T[]; registers: Registry[] },
-): Counter<T> {
-  return shared(registry, Counter<T>, config)
+/** The counts of every endpoint that reports to `registry`, registered with it on first use. */
+const countsByRegistry = new WeakMap<Registry, Set<MemcacheCounts>>()
+
+function countsOf(registry: Registry): Set<MemcacheCounts> {
+  let all = countsByRegistry.get(registry)
+  if (all === undefined) {
+    all = new Set()
+    countsByRegistry.set(registry, all)
+    registerCounts(registry, all)
+  }
+  return all
+}
+
+function registerCounts(registry: Registry, all: Set<MemcacheCounts>): void {
+  const registers = [registry]
+  const total = (pick: (counts: MemcacheCounts) => number): number => sum([...all].map(pick))
+  new Counter({
+    name: 'tlsmesh_memcache_commands_total',
+    help: 'memcached commands received, by command and protocol',
+    labelNames: ['command', 'protocol'],
+    registers,
+    collect() {
+      this.reset()
+      for (const protocol of PROTOCOLS) {
+        for (const command of COMMANDS) {
+          this.inc(
+            { command, protocol },
+            total((c) => c.commands[protocol][command]),
+          )
+        }
+      }
+    },
+  })
+  new Counter({
+    name: 'tlsmesh_memcache_errors_total',
+    help: 'memcached requests and connections refused or failed, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const reason of ERROR_REASONS)
+        this.inc(
+          { reason },
+          total((c) => c.errors[reason]),
+        )
+    },
+  })
+  new Counter({
+    name: 'tlsmesh_memcache_hits_total',
+    help: 'keys looked up by get/gets/gat/gats and found',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(total((c) => c.hits))
+    },
+  })
+  new Counter({
+    name: 'tlsmesh_memcache_misses_total',
+    help: 'keys looked up by get/gets/gat/gats and not found',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(total((c) => c.misses))
+    },
+  })
+  new Counter({
+    name: 'tlsmesh_memcache_connections_refused_total',
+    help: 'connections closed before any command was read, by listener and reason',
+    labelNames: ['listener', 'reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const listener of LISTENERS) {
+        for (const reason of REFUSAL_REASONS) {
+          this.inc(
+            { listener, reason },
+            total((c) => c.refused[listener][reason]),
+          )
+        }
+      }
+    },
+  })
+  new Gauge({
+    name: 'tlsmesh_memcache_connections',
+    help: 'open memcached connections, by listener',
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      for (const listener of LISTENERS)
+        this.set(
+          { listener },
+          total((c) => c.connections[listener]),
+        )
+    },
+  })
+}
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
+  return byLabel(keys, () => 0)
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0)
 }
 
 /** The registry's metric of that name when another server registered it already, else a new one. */
