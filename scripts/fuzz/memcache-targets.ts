@@ -3,7 +3,6 @@
 // finding is: process() throwing (the connection would drop the client), an unexpected error caught
 // and answered as "internal error" (logged at error level), or replies that differ when the same
 // bytes arrive in other reads (the parsers must not depend on where TCP splits a request).
-import type { MemcacheLogger } from '@tlsmesh/memcache'
 import {
   BinaryProtocolSession,
   ByteQueue,
@@ -17,7 +16,7 @@ import {
   REQUEST_MAGIC,
   TextProtocolSession,
 } from '@tlsmesh/memcache/protocol'
-import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
+import { createReplicaStore, LocalSessionCache, type Logger } from '@tlsmesh/store'
 import type { FuzzTarget } from './coverage-fuzzer.ts'
 
 export class ParserPropertyError extends Error {
@@ -42,7 +41,7 @@ class RecordingOutput implements ConnectionOutput {
 }
 
 /** A logger that turns the endpoint's "unexpected error" into a finding. */
-const failOnError: MemcacheLogger = {
+const failOnError: Logger = {
   debug: () => {},
   info: () => {},
   warn: () => {},
@@ -50,6 +49,7 @@ const failOnError: MemcacheLogger = {
     const err = (obj as { err?: unknown }).err
     throw err instanceof Error ? err : new ParserPropertyError('logged an unexpected error')
   },
+  child: () => failOnError,
 }
 
 function run(protocol: 'text' | 'binary', chunks: Buffer[]): { output: Buffer; closed: boolean } {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import { ADMIN_API_VERSION, ADMIN_API_VERSION_HEADER, ADMIN_PATHS } from '@tlsmesh/admin-api'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { Counter, type Registry } from 'prom-client'
 import { buildPeers, buildStatus, currentReadiness, type StatusComponents } from './daemon-status.ts'
 

@@ -1,7 +1,7 @@
 // The running daemon as a process: its logger, its start-up, and what its signals do (SIGHUP
 // reloads, SIGTERM and SIGINT drain and exit). Loaded only to run: libp2p and pino take time that
 // --help, --version and --check-config do without.
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { loadDaemonConfig } from './config-file.ts'
 import { SHUTDOWN_TIMEOUT_MS } from './constants.ts'
 import { type Daemon, startDaemon } from './daemon.ts'

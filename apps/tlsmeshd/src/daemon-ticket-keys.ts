@@ -1,7 +1,7 @@
 import { mkdir, readFile, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TicketKeysRealmStatus } from '@tlsmesh/admin-api'
-import type { ContestRule, SessionCache } from '@tlsmesh/store'
+import type { ContestRule, Logger, SessionCache } from '@tlsmesh/store'
 import {
   type AttachedTicketKeyFiles,
   attachTicketKeyFiles,
@@ -13,7 +13,6 @@ import {
   ticketKeyRealm,
   ticketKeyRecordTtlMs,
 } from '@tlsmesh/ticket-keys'
-import type { Logger } from 'pino'
 import { ticketKeysRealmStatus } from './admin-documents.ts'
 import type { TicketKeysOptions } from './daemon-options.ts'
 
@@ -204,7 +203,10 @@ export class DaemonTicketKeys {
         if (!detail.currentChanged) {
           log.debug({ keys: detail.keys.length }, 'ticket keys changed')
         } else if (detail.current === undefined) {
-          log.warn('no current ticket key: servers cannot share new tickets until one arrives')
+          log.warn(
+            { keys: detail.keys.length },
+            'no current ticket key: servers cannot share new tickets until one arrives',
+          )
         } else {
           log.info(
             { current: detail.current.nameHex, period: detail.current.period, keys: detail.keys.length },

@@ -1,15 +1,11 @@
+import type { Logger } from '@tlsmesh/store'
 import type { ByteQueue } from './byte-queue.ts'
 import type { CacheOperations } from './cache-operations.ts'
 import type { EndpointCounters, EndpointStats } from './endpoint-stats.ts'
 import type { ErrorReason, MemcacheMetrics } from './metrics.ts'
 
-/** pino's shape, reduced to what the endpoint calls. Never given a key or a value. */
-export interface MemcacheLogger {
-  debug(obj: object, msg?: string): void
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
+/** memcache-server.ts's name for the store's `Logger`. */
+export type MemcacheLogger = Logger
 
 export interface EndpointLimits {
   readonly maxValueBytes: number
@@ -26,7 +22,7 @@ export interface EndpointContext {
   readonly counters: EndpointCounters
   readonly stats: EndpointStats
   readonly limits: EndpointLimits
-  readonly logger: MemcacheLogger | undefined
+  readonly logger: Logger | undefined
 }
 
 /** A connection as a protocol session sees it. */
@@ -65,7 +61,7 @@ const CACHE_REFUSALS = new Set([
  * The store's typed refusals are told apart by `.name`; anything else is our bug: the client gets
  * an internal-error reply, the error is logged and counted, and the connection goes on.
  */
-export function classifyFailure(err: unknown, logger: MemcacheLogger | undefined): Failure {
+export function classifyFailure(err: unknown, logger: Logger | undefined): Failure {
   const name = err instanceof Error ? err.name : ''
   if (name === 'RecordTooLargeError') {
     return { reason: 'value-too-large', message: 'object too large for cache', status: 0x0003 }

@@ -13,7 +13,6 @@ export {
   DEFAULT_SOCKET_MODE,
   MAX_KEY_BYTES,
 } from './constants.ts'
-export type { MemcacheLogger } from './endpoint-context.ts'
 export { type CacheUsage, replicaCacheUsage } from './endpoint-stats.ts'
 export {
   InvalidMemcacheOptionError,

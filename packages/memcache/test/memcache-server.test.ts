@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createReplicaStore, LocalSessionCache, type SessionCache, type SessionRecord } from '@tlsmesh/store'
+import {
+  createReplicaStore,
+  LocalSessionCache,
+  type Logger,
+  type SessionCache,
+  type SessionRecord,
+} from '@tlsmesh/store'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -10,7 +16,6 @@ import {
   type FlushableSessionCache,
   InvalidMemcacheOptionError,
   isLoopbackHost,
-  type MemcacheLogger,
   type MemcacheServerInit,
   NotLoopbackError,
   ServerStateError,
@@ -251,7 +256,7 @@ describe('observability', () => {
   it('counts commands per protocol, connections, and never logs a key or a value', async () => {
     const logged: unknown[] = []
     const record = (obj: object, msg?: string) => logged.push([obj, msg])
-    const logger: MemcacheLogger = { debug: record, info: record, warn: record, error: record }
+    const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger }
     const ep: Endpoint = await startEndpoint({ components: { logger } })
     cleanups.push(() => ep.close())
     const text = await RawConnection.open(ep.port)

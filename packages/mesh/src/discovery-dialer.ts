@@ -1,6 +1,6 @@
 import type { Libp2pEvents, PeerId, PeerInfo, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 
 export interface DiscoveryDialerInit {
   /** Dial discovered peers while this node holds fewer connections (dials in flight included). */

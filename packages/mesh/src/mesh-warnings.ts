@@ -1,4 +1,4 @@
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 
 /** At most one warning of each kind per interval: each is about the node, not about one record. */
 export const CLOCK_SKEW_WARNING_INTERVAL_MS = 60_000

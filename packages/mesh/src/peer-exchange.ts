@@ -9,7 +9,7 @@ import type {
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { TOPIC_PREFIX } from './constants.ts'
 import { connectedPeers, type NetworkComponents } from './network-components.ts'
 import { PeerRedial } from './peer-redial.ts'

@@ -1,6 +1,6 @@
 import type { Connection, Libp2pEvents, PeerId, StreamCloseEvent, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { connectedPeers } from './network-components.ts'
 
 /** Why the last connection to a peer closed, as far as this node can tell. */

@@ -1,7 +1,7 @@
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 
 /** Provably bad messages from one peer within STRIKE_WINDOW_MS that get it refused. */
 export const STRIKES_TO_REFUSE = 3

@@ -1,7 +1,7 @@
 import type { IdentifyResult, Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 
 /**

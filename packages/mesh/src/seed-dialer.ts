@@ -1,6 +1,6 @@
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+import type { Logger } from '@tlsmesh/store'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 import {
   type HostResolver,

@@ -9,6 +9,7 @@ export {
   UnknownRealmError,
 } from './errors.ts'
 export { LocalSessionCache, type LocalSessionCacheInit } from './local-session-cache.ts'
+export type { Logger } from './logger.ts'
 export { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 export {
   type ChangeReason,

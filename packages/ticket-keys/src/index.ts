@@ -14,7 +14,6 @@ export {
   type TicketKeyFilesComponents,
   type TicketKeyFilesInit,
   type TicketKeyFilesStats,
-  type TicketKeyLogger,
 } from './ticket-key-file-sync.ts'
 export {
   nginxSlotNames,

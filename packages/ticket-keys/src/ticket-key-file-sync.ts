@@ -1,14 +1,9 @@
+import type { Logger } from '@tlsmesh/store'
 import { FILE_WRITE_RETRY_MS } from './constants.ts'
 import { type TicketKeyFileFormat, writeTicketKeyFiles } from './ticket-key-files.ts'
 import type { HookResult } from './ticket-key-hook.ts'
 import { runHook } from './ticket-key-hook.ts'
 import type { TicketKeySchedule } from './ticket-key-schedule.ts'
-
-/** What the file sync logs through: pino's `Logger` fits. Never given a key, only names and counts. */
-export interface TicketKeyLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-}
 
 export interface TicketKeyFilesInit {
   /** `--ticket-keys-dir`: the operator's directory (tmpfs, 0700). */
@@ -25,7 +20,8 @@ export interface TicketKeyFilesInit {
 }
 
 export interface TicketKeyFilesComponents {
-  logger?: TicketKeyLogger
+  /** Given key names and counts, never key bytes. */
+  logger?: Logger
   /** Default `Date.now`: stamps `lastWriteAt`. */
   now?: () => number
 }

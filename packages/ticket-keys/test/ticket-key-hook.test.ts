@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
+import { createReplicaStore, LocalSessionCache, type Logger } from '@tlsmesh/store'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { attachTicketKeyFiles, createTicketKeySchedule, runHook, type TicketKeyLogger } from '../src/index.ts'
+import { attachTicketKeyFiles, createTicketKeySchedule, runHook } from '../src/index.ts'
 import { Clock, fixedJitter, HOUR, KEY_REALM, MINUTE, REALM, T0 } from './schedule-fixtures.ts'
 
 let dir: string
@@ -51,10 +51,8 @@ describe('attachTicketKeyFiles', () => {
     )
     await schedule.start()
     const log: Array<[object, string | undefined]> = []
-    const logger: TicketKeyLogger = {
-      info: (obj, msg) => log.push([obj, msg]),
-      warn: (obj, msg) => log.push([obj, msg]),
-    }
+    const record = (obj: object, msg?: string) => log.push([obj, msg])
+    const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger }
     const runs = join(dir, 'runs')
     const files = attachTicketKeyFiles(
       schedule,
