@@ -49,81 +49,81 @@ export interface PeerExchangeComponents extends NetworkComponents {
  * peer-redial.ts), so that the two halves of a partition find each other again when it heals.
  */
 export class PeerExchange {
-  private readonly init: PeerExchangeInit
-  private readonly components: PeerExchangeComponents
-  private readonly asked = new Set<string>()
-  private roundMs = FIRST_ROUND_MS
-  private timer: NodeJS.Timeout | undefined
-  private readonly redial: PeerRedial
+  readonly #init: PeerExchangeInit
+  readonly #components: PeerExchangeComponents
+  readonly #asked = new Set<string>()
+  #roundMs = FIRST_ROUND_MS
+  #timer: NodeJS.Timeout | undefined
+  readonly #redial: PeerRedial
 
   constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
-    this.init = init
-    this.components = components
-    this.redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL }, components)
+    this.#init = init
+    this.#components = components
+    this.#redial = new PeerRedial({ protocol: PEER_EXCHANGE_PROTOCOL }, components)
   }
 
   async start(): Promise<void> {
-    const { registrar, events } = this.components
+    const { registrar, events } = this.#components
     await registrar.handle(PEER_EXCHANGE_PROTOCOL, (stream, connection) =>
-      this.answer(stream, connection.remotePeer),
+      this.#answer(stream, connection.remotePeer),
     )
-    events.addEventListener('peer:identify', this.onIdentify)
-    events.addEventListener('peer:disconnect', this.onDisconnect)
-    this.redial.start()
-    this.schedule()
+    events.addEventListener('peer:identify', this.#onIdentify)
+    events.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#redial.start()
+    this.#schedule()
   }
 
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.round().finally(() => {
-        if (this.timer !== undefined) this.schedule()
+  #schedule(): void {
+    this.#timer = setTimeout(() => {
+      this.#round().finally(() => {
+        if (this.#timer !== undefined) this.#schedule()
       })
-    }, this.roundMs)
-    this.timer.unref()
+    }, this.#roundMs)
+    this.#timer.unref()
   }
 
   /** Asks one random connected peer for its peers while this node has fewer than it wants. */
-  private async round(): Promise<void> {
-    const { connectionManager } = this.components
+  async #round(): Promise<void> {
+    const { connectionManager } = this.#components
     const peers = connectedPeers(connectionManager)
     const before = connectionManager.getConnections().length
-    if (peers.length === 0 || before >= this.init.targetPeers) {
-      this.roundMs = Math.min(this.roundMs * 2, MAX_ROUND_MS)
+    if (peers.length === 0 || before >= this.#init.targetPeers) {
+      this.#roundMs = Math.min(this.#roundMs * 2, MAX_ROUND_MS)
       return
     }
     const peer = peers[Math.floor(Math.random() * peers.length)]!
-    const dialed = await this.ask(peer).catch(() => 0)
-    this.roundMs = dialed > 0 ? FIRST_ROUND_MS : Math.min(this.roundMs * 2, MAX_ROUND_MS)
+    const dialed = await this.#ask(peer).catch(() => 0)
+    this.#roundMs = dialed > 0 ? FIRST_ROUND_MS : Math.min(this.#roundMs * 2, MAX_ROUND_MS)
   }
 
   async stop(): Promise<void> {
-    const { registrar, events } = this.components
-    clearTimeout(this.timer)
-    this.timer = undefined
-    this.redial.stop()
-    events.removeEventListener('peer:identify', this.onIdentify)
-    events.removeEventListener('peer:disconnect', this.onDisconnect)
+    const { registrar, events } = this.#components
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#redial.stop()
+    events.removeEventListener('peer:identify', this.#onIdentify)
+    events.removeEventListener('peer:disconnect', this.#onDisconnect)
     await registrar.unhandle(PEER_EXCHANGE_PROTOCOL)
   }
 
-  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
-    this.asked.delete(event.detail.toString())
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.#asked.delete(event.detail.toString())
   }
 
-  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols } = event.detail
     if (!protocols.includes(PEER_EXCHANGE_PROTOCOL)) return
-    if (this.components.connectionManager.getConnections().length >= this.init.targetPeers) return
+    if (this.#components.connectionManager.getConnections().length >= this.#init.targetPeers) return
     const key = peerId.toString()
-    if (this.asked.has(key)) return
-    this.asked.add(key)
-    this.ask(peerId).catch((err: Error) =>
-      this.components.logger?.debug({ err: err.message }, 'peer exchange failed'),
+    if (this.#asked.has(key)) return
+    this.#asked.add(key)
+    this.#ask(peerId).catch((err: Error) =>
+      this.#components.logger?.debug({ err: err.message }, 'peer exchange failed'),
     )
   }
 
-  private async answer(stream: Stream, requester: PeerId): Promise<void> {
-    const { connectionManager, peerStore } = this.components
+  async #answer(stream: Stream, requester: PeerId): Promise<void> {
+    const { connectionManager, peerStore } = this.#components
     const entries: PeerEntry[] = []
     // In random order: a seed answers every newcomer, and the same list would make them all dial
     // the seed's first peers.
@@ -143,8 +143,8 @@ export class PeerExchange {
   }
 
   /** Returns how many new peers it dialed. */
-  private async ask(peer: PeerId): Promise<number> {
-    const { connectionManager, peerStore, peerId } = this.components
+  async #ask(peer: PeerId): Promise<number> {
+    const { connectionManager, peerStore, peerId } = this.#components
     const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     const stream = await connectionManager.openStream(peer, PEER_EXCHANGE_PROTOCOL, { signal })
     let response: Uint8Array
@@ -156,14 +156,14 @@ export class PeerExchange {
     let dialed = 0
     for (const entry of parsePeerList(response)) {
       // The dials below are not awaited: count them, or every listed peer would be dialed.
-      if (connectionManager.getConnections().length + dialed >= this.init.targetPeers) break
+      if (connectionManager.getConnections().length + dialed >= this.#init.targetPeers) break
       if (entry.id.equals(peerId) || connectionManager.getConnections(entry.id).length > 0) continue
       await peerStore.merge(entry.id, { multiaddrs: entry.addrs })
       dialed++
       connectionManager
         .openConnection(entry.id, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
         .catch((err: Error) => {
-          this.components.logger?.debug({ err: err.message }, 'dial of an exchanged peer failed')
+          this.#components.logger?.debug({ err: err.message }, 'dial of an exchanged peer failed')
         })
     }
     return dialed

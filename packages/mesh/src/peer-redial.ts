@@ -51,83 +51,83 @@ export interface PeerRedialComponents {
  * are the seed dialer's (seed-dialer.ts).
  */
 export class PeerRedial {
-  private readonly init: PeerRedialInit
-  private readonly components: PeerRedialComponents
+  readonly #init: PeerRedialInit
+  readonly #components: PeerRedialComponents
   /** Listen addresses of connected mesh peers, from identify. */
-  private readonly addrs = new Map<string, Multiaddr[]>()
+  readonly #addrs = new Map<string, Multiaddr[]>()
   /** Insertion order is loss order: the oldest is dropped first when full. */
-  private readonly lost = new Map<string, LostPeer>()
-  private inFlight = 0
-  private timer: NodeJS.Timeout | undefined
-  private readonly random: () => number
+  readonly #lost = new Map<string, LostPeer>()
+  #inFlight = 0
+  #timer: NodeJS.Timeout | undefined
+  readonly #random: () => number
 
   constructor(init: PeerRedialInit, components: PeerRedialComponents) {
-    this.init = init
-    this.components = components
-    this.random = components.random ?? Math.random
+    this.#init = init
+    this.#components = components
+    this.#random = components.random ?? Math.random
   }
 
   start(): void {
-    const { events } = this.components
-    events.addEventListener('peer:identify', this.onIdentify)
-    events.addEventListener('peer:disconnect', this.onDisconnect)
-    this.timer = setInterval(() => this.tick(), TICK_MS)
-    this.timer.unref()
+    const { events } = this.#components
+    events.addEventListener('peer:identify', this.#onIdentify)
+    events.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#timer = setInterval(() => this.#tick(), TICK_MS)
+    this.#timer.unref()
   }
 
   stop(): void {
-    const { events } = this.components
-    clearInterval(this.timer)
-    this.timer = undefined
-    events.removeEventListener('peer:identify', this.onIdentify)
-    events.removeEventListener('peer:disconnect', this.onDisconnect)
-    this.lost.clear()
-    this.addrs.clear()
+    const { events } = this.#components
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    events.removeEventListener('peer:identify', this.#onIdentify)
+    events.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.#lost.clear()
+    this.#addrs.clear()
   }
 
-  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols, listenAddrs } = event.detail
     const key = peerId.toString()
-    this.lost.delete(key)
-    if (!protocols.includes(this.init.protocol)) return
+    this.#lost.delete(key)
+    if (!protocols.includes(this.#init.protocol)) return
     const addrs = listenAddrs.slice(0, MAX_ADDRS_PER_PEER).map((addr) => withPeerId(addr, key))
-    if (addrs.length > 0) this.addrs.set(key, addrs)
+    if (addrs.length > 0) this.#addrs.set(key, addrs)
   }
 
-  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
     const key = event.detail.toString()
-    const addrs = this.addrs.get(key)
-    this.addrs.delete(key)
-    if (addrs === undefined || this.timer === undefined) return
-    const now = this.components.now()
-    this.lost.delete(key)
-    this.lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + this.delay(0) })
-    if (this.lost.size > MAX_LOST_PEERS) this.lost.delete(this.lost.keys().next().value!)
+    const addrs = this.#addrs.get(key)
+    this.#addrs.delete(key)
+    if (addrs === undefined || this.#timer === undefined) return
+    const now = this.#components.now()
+    this.#lost.delete(key)
+    this.#lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + this.delay(0) })
+    if (this.#lost.size > MAX_LOST_PEERS) this.#lost.delete(this.#lost.keys().next().value!)
   }
 
   /** Exposed for tests: the wait before retry `attempt` (0: the first after the loss). */
   delay(attempt: number): number {
-    return redialDelay(attempt, LOST_PEER_BACKOFF, this.random)
+    return redialDelay(attempt, LOST_PEER_BACKOFF, this.#random)
   }
 
-  private tick(): void {
-    const { connectionManager, logger, now: clock } = this.components
+  #tick(): void {
+    const { connectionManager, logger, now: clock } = this.#components
     const now = clock()
-    for (const [key, peer] of this.lost) {
+    for (const [key, peer] of this.#lost) {
       if (now - peer.lostAt > FORGET_AFTER_MS) {
-        this.lost.delete(key)
+        this.#lost.delete(key)
         continue
       }
-      if (this.inFlight >= MAX_PARALLEL_DIALS) break
+      if (this.#inFlight >= MAX_PARALLEL_DIALS) break
       if (peer.nextAttemptAt > now) continue
       // Pushed back before the dial, so that a slow dial is not started again on the next tick.
       peer.nextAttemptAt = now + DIAL_TIMEOUT_MS
-      this.inFlight++
+      this.#inFlight++
       connectionManager
         .openConnection(peer.addrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
         .then(
           () => {
-            this.lost.delete(key)
+            this.#lost.delete(key)
             logger?.info({ peer: key, lostForMs: clock() - peer.lostAt }, 'reconnected to a lost peer')
           },
           (err: Error) => {
@@ -137,7 +137,7 @@ export class PeerRedial {
           },
         )
         .finally(() => {
-          this.inFlight--
+          this.#inFlight--
         })
     }
   }

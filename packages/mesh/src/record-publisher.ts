@@ -27,12 +27,12 @@ export interface RecordPublisherComponents {
  * signature (made off the handshake path, at the flush) proves all of them.
  */
 export class RecordPublisher {
-  private readonly builders = new Map<string, BatchBuilder>()
+  readonly #builders = new Map<string, BatchBuilder>()
   /** The stored records behind each builder's wire records, in the same order. */
-  private readonly pending = new Map<string, SessionRecord[]>()
-  private scheduled: NodeJS.Immediate | undefined
-  private readonly limits: Partial<WireLimits>
-  private readonly components: RecordPublisherComponents
+  readonly #pending = new Map<string, SessionRecord[]>()
+  #scheduled: NodeJS.Immediate | undefined
+  readonly #limits: Partial<WireLimits>
+  readonly #components: RecordPublisherComponents
 
   /**
    * Throws a RangeError when a batch of `maxBatchBytes` cannot hold one record of the largest size
@@ -40,40 +40,40 @@ export class RecordPublisher {
    */
   constructor(init: RecordPublisherInit, components: RecordPublisherComponents) {
     const limits = { ...init.limits }
-    this.limits = {
+    this.#limits = {
       ...limits,
       maxMessageBytes: Math.min(init.maxBatchBytes, limits.maxMessageBytes ?? DEFAULT_LIMITS.maxMessageBytes),
       maxRecords: Math.min(init.maxBatchRecords, limits.maxRecords ?? DEFAULT_LIMITS.maxRecords),
     }
-    new BatchBuilder('r'.repeat(limits.maxRealmBytes ?? DEFAULT_LIMITS.maxRealmBytes), this.limits)
-    this.components = components
+    new BatchBuilder('r'.repeat(limits.maxRealmBytes ?? DEFAULT_LIMITS.maxRealmBytes), this.#limits)
+    this.#components = components
   }
 
   add(record: SessionRecord): void {
-    let builder = this.builders.get(record.realm)
+    let builder = this.#builders.get(record.realm)
     if (builder === undefined) {
-      builder = new BatchBuilder(record.realm, this.limits)
-      this.builders.set(record.realm, builder)
-      this.pending.set(record.realm, [])
+      builder = new BatchBuilder(record.realm, this.#limits)
+      this.#builders.set(record.realm, builder)
+      this.#pending.set(record.realm, [])
     }
     const wireRecord: WireRecord = { id: record.id, created: record.created, expires: record.expires }
     if (record.value !== undefined) wireRecord.value = record.value
     if (!builder.add(wireRecord)) {
-      this.flushRealm(record.realm, builder)
+      this.#flushRealm(record.realm, builder)
       builder.add(wireRecord)
     }
-    this.pending.get(record.realm)!.push(record)
-    this.scheduled ??= setImmediate(() => this.flush())
+    this.#pending.get(record.realm)!.push(record)
+    this.#scheduled ??= setImmediate(() => this.flush())
   }
 
   /** Publishes every pending batch now. */
   flush(): void {
-    if (this.scheduled !== undefined) {
-      clearImmediate(this.scheduled)
-      this.scheduled = undefined
+    if (this.#scheduled !== undefined) {
+      clearImmediate(this.#scheduled)
+      this.#scheduled = undefined
     }
-    for (const [realm, builder] of this.builders) {
-      if (builder.count > 0) this.flushRealm(realm, builder)
+    for (const [realm, builder] of this.#builders) {
+      if (builder.count > 0) this.#flushRealm(realm, builder)
     }
   }
 
@@ -81,25 +81,25 @@ export class RecordPublisher {
     this.flush()
   }
 
-  private flushRealm(realm: string, builder: BatchBuilder): void {
+  #flushRealm(realm: string, builder: BatchBuilder): void {
     const count = builder.count
-    const { auth, attachProof, counters } = this.components
+    const { auth, attachProof, counters } = this.#components
     const { signature, proof } = auth.sign(realm, builder.records)
     const bytes = builder.build(signature)
     builder.reset()
-    const records = this.pending.get(realm)!
+    const records = this.#pending.get(realm)!
     for (const record of records) attachProof(record, proof)
     records.length = 0
     counters.recordsPublished += count
     counters.messagesPublished++
     counters.bytesPublished += bytes.byteLength
-    this.components.publish(realm, bytes).then(
+    this.#components.publish(realm, bytes).then(
       (recipients) => {
         if (recipients === 0) counters.publishedToNobody++
       },
       (err: unknown) => {
         counters.publishErrors++
-        this.components.onError?.(err)
+        this.#components.onError?.(err)
       },
     )
   }

@@ -37,15 +37,15 @@ const MAX_RECONNECT_DELAY_MS = 5000
  * called back with tight timeouts, and a frozen memcached stalled each handshake for seconds.
  */
 export class MemcacheSessionClient implements RemoteSessionCache {
-  private readonly init: Required<Omit<MemcacheSessionClientInit, 'socketPath' | 'host' | 'port'>> &
+  readonly #init: Required<Omit<MemcacheSessionClientInit, 'socketPath' | 'host' | 'port'>> &
     MemcacheSessionClientInit
-  private socket: Socket | undefined
-  private connected = false
-  private closed = false
-  private reconnectDelayMs: number
-  private reconnectTimer: NodeJS.Timeout | undefined
-  private readonly pending: PendingGet[] = []
-  private buffer: Buffer = Buffer.alloc(0)
+  #socket: Socket | undefined
+  #connected = false
+  #closed = false
+  #reconnectDelayMs: number
+  #reconnectTimer: NodeJS.Timeout | undefined
+  readonly #pending: PendingGet[] = []
+  #buffer: Buffer = Buffer.alloc(0)
   /** Counters for the caller's metrics. */
   readonly stats = {
     gets: 0,
@@ -62,7 +62,7 @@ export class MemcacheSessionClient implements RemoteSessionCache {
     if (init.socketPath === undefined && init.port === undefined) {
       throw new RangeError('memcache client: socketPath or port is required')
     }
-    this.init = {
+    this.#init = {
       keyPrefix: 'tls:',
       maxPending: 256,
       reconnectDelayMs: 100,
@@ -70,14 +70,14 @@ export class MemcacheSessionClient implements RemoteSessionCache {
       maxBufferedBytes: 4 * 1024 * 1024,
       ...init,
     }
-    this.reconnectDelayMs = this.init.reconnectDelayMs
-    this.connect()
+    this.#reconnectDelayMs = this.#init.reconnectDelayMs
+    this.#connect()
   }
 
   fetch(id: Uint8Array, options: { signal: AbortSignal }): Promise<Uint8Array | undefined> {
     this.stats.gets++
-    this.checkHung()
-    if (!this.connected || this.socket === undefined || this.pending.length >= this.init.maxPending) {
+    this.#checkHung()
+    if (!this.#connected || this.#socket === undefined || this.#pending.length >= this.#init.maxPending) {
       this.stats.unavailable++
       return Promise.resolve(undefined)
     }
@@ -103,108 +103,108 @@ export class MemcacheSessionClient implements RemoteSessionCache {
         resolve(undefined)
       }
       options.signal.addEventListener('abort', onAbort, { once: true })
-      this.pending.push(entry)
-      this.socket!.write(`get ${this.key(id)}\r\n`)
+      this.#pending.push(entry)
+      this.#socket!.write(`get ${this.#key(id)}\r\n`)
     })
   }
 
   store(id: Uint8Array, value: Uint8Array, ttlMs: number): void {
-    if (!this.connected || this.socket === undefined) return
-    this.checkHung()
+    if (!this.#connected || this.#socket === undefined) return
+    this.#checkHung()
     // A daemon that stopped reading (frozen, overloaded): drop rather than buffer without bound.
-    if (this.socket === undefined || this.socket.writableLength > this.init.maxBufferedBytes) {
+    if (this.#socket === undefined || this.#socket.writableLength > this.#init.maxBufferedBytes) {
       this.stats.dropped++
       return
     }
     this.stats.stores++
     const seconds = Math.max(1, Math.ceil(ttlMs / 1000))
-    this.socket.write(`set ${this.key(id)} 0 ${seconds} ${value.byteLength} noreply\r\n`)
-    this.socket.write(value)
-    this.socket.write(CRLF)
+    this.#socket.write(`set ${this.#key(id)} 0 ${seconds} ${value.byteLength} noreply\r\n`)
+    this.#socket.write(value)
+    this.#socket.write(CRLF)
   }
 
   /** An answer overdue by `hungAfterMs` means the daemon is hung: drop the connection and reconnect. */
-  private checkHung(): void {
-    const oldest = this.pending[0]
-    if (oldest !== undefined && Date.now() - oldest.sentAt > this.init.hungAfterMs) this.socket?.destroy()
+  #checkHung(): void {
+    const oldest = this.#pending[0]
+    if (oldest !== undefined && Date.now() - oldest.sentAt > this.#init.hungAfterMs) this.#socket?.destroy()
   }
 
   close(): void {
-    this.closed = true
-    clearTimeout(this.reconnectTimer)
-    this.socket?.destroy()
-    this.failPending()
+    this.#closed = true
+    clearTimeout(this.#reconnectTimer)
+    this.#socket?.destroy()
+    this.#failPending()
   }
 
-  private key(id: Uint8Array): string {
-    return `${this.init.keyPrefix}${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')}`
+  #key(id: Uint8Array): string {
+    return `${this.#init.keyPrefix}${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')}`
   }
 
-  private connect(): void {
-    if (this.closed) return
+  #connect(): void {
+    if (this.#closed) return
     const socket =
-      this.init.socketPath !== undefined
-        ? createConnection(this.init.socketPath)
-        : createConnection(this.init.port!, this.init.host ?? '127.0.0.1')
-    this.socket = socket
+      this.#init.socketPath !== undefined
+        ? createConnection(this.#init.socketPath)
+        : createConnection(this.#init.port!, this.#init.host ?? '127.0.0.1')
+    this.#socket = socket
     socket.setNoDelay(true)
     socket.on('connect', () => {
-      this.connected = true
-      this.reconnectDelayMs = this.init.reconnectDelayMs
+      this.#connected = true
+      this.#reconnectDelayMs = this.#init.reconnectDelayMs
     })
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', () => {})
     socket.on('close', () => {
-      this.connected = false
-      this.socket = undefined
-      this.buffer = Buffer.alloc(0)
-      this.failPending()
-      if (this.closed) return
+      this.#connected = false
+      this.#socket = undefined
+      this.#buffer = Buffer.alloc(0)
+      this.#failPending()
+      if (this.#closed) return
       this.stats.reconnects++
-      this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectDelayMs)
-      this.reconnectTimer.unref()
-      this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, MAX_RECONNECT_DELAY_MS)
+      this.#reconnectTimer = setTimeout(() => this.#connect(), this.#reconnectDelayMs)
+      this.#reconnectTimer.unref()
+      this.#reconnectDelayMs = Math.min(this.#reconnectDelayMs * 2, MAX_RECONNECT_DELAY_MS)
     })
     socket.unref()
   }
 
-  private failPending(): void {
-    for (const entry of this.pending.splice(0)) entry.resolve(undefined)
+  #failPending(): void {
+    for (const entry of this.#pending.splice(0)) entry.resolve(undefined)
   }
 
   /** Parses `VALUE <key> <flags> <bytes>\r\n<data>\r\nEND\r\n`, `END\r\n` or an error line, in order. */
-  private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
-    while (this.buffer.length > 0) {
-      const lineEnd = this.buffer.indexOf(CRLF)
+  #onData(chunk: Buffer): void {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
+    while (this.#buffer.length > 0) {
+      const lineEnd = this.#buffer.indexOf(CRLF)
       if (lineEnd < 0) return
-      const line = this.buffer.subarray(0, lineEnd).toString('latin1')
+      const line = this.#buffer.subarray(0, lineEnd).toString('latin1')
       if (line.startsWith('VALUE ')) {
         const bytes = Number(line.split(' ')[3])
         const dataStart = lineEnd + 2
         const need = dataStart + bytes + 2 + END.length
         if (!Number.isInteger(bytes) || bytes < 0) {
-          this.protocolError()
+          this.#protocolError()
           return
         }
-        if (this.buffer.length < need) return
-        if (!this.buffer.subarray(dataStart + bytes + 2, need).equals(END)) {
-          this.protocolError()
+        if (this.#buffer.length < need) return
+        if (!this.#buffer.subarray(dataStart + bytes + 2, need).equals(END)) {
+          this.#protocolError()
           return
         }
-        const value = Buffer.from(this.buffer.subarray(dataStart, dataStart + bytes))
-        this.buffer = this.buffer.subarray(need)
-        this.pending.shift()?.resolve(value)
+        const value = Buffer.from(this.#buffer.subarray(dataStart, dataStart + bytes))
+        this.#buffer = this.#buffer.subarray(need)
+        this.#pending.shift()?.resolve(value)
       } else {
         // END (a miss) or ERROR / CLIENT_ERROR / SERVER_ERROR: a miss either way.
-        this.buffer = this.buffer.subarray(lineEnd + 2)
-        this.pending.shift()?.resolve(undefined)
+        this.#buffer = this.#buffer.subarray(lineEnd + 2)
+        this.#pending.shift()?.resolve(undefined)
       }
     }
   }
 
-  private protocolError(): void {
-    this.socket?.destroy()
+  #protocolError(): void {
+    this.#socket?.destroy()
   }
 }
 

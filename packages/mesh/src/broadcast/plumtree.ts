@@ -43,12 +43,12 @@ export interface PlumtreeInit {
    * that every node is connected to is a star (each node's first copy comes from it directly, so
    * duplicate pruning keeps exactly those links) and it sends N-1 copies per batch, as push does.
    * Links beyond the cap are made lazy one at a time and the neighbour told so (a "full" PRUNE; see
-   * shedOverCap), and a GRAFT beyond it is answered but declined the same way, so the other nodes
+   * #shedOverCap), and a GRAFT beyond it is answered but declined the same way, so the other nodes
    * hang below the origin's children. Only a node's own GRAFTs may take it past the cap: it has to
    * get payloads from somewhere.
    */
   maxEagerPeers: number
-  /** Above the cap, one eager link is shed this often (see shedOverCap). */
+  /** Above the cap, one eager link is shed this often (see #shedOverCap). */
   shedIntervalMs: number
   /** Payloads kept to answer GRAFTs. */
   cacheEntries: number
@@ -192,7 +192,7 @@ const FULL_BACKOFF_MS = 10_000
 /** A neighbour that brought a payload first this recently is a parent, not shed. */
 const PARENT_WINDOW_MS = 2000
 
-/** Ids of GRAFTed payloads remembered (see `grafted`): many seconds of repairs. */
+/** Ids of GRAFTed payloads remembered (see `#grafted`): many seconds of repairs. */
 const GRAFTED_IDS_KEPT = 4096
 
 /** How fast the adaptive graft timeout returns to the configured one while no payload is late. */
@@ -229,62 +229,62 @@ export class Plumtree {
     ...emptyPlumtreeCounters(),
   }
 
-  private readonly init: PlumtreeInit
-  private readonly components: PlumtreeComponents
-  private readonly clock: PlumtreeClock
-  private readonly random: () => number
-  private readonly eager = new Set<string>()
-  private readonly lazy = new Set<string>()
+  readonly #init: PlumtreeInit
+  readonly #components: PlumtreeComponents
+  readonly #clock: PlumtreeClock
+  readonly #random: () => number
+  readonly #eager = new Set<string>()
+  readonly #lazy = new Set<string>()
   /** Ids received or sent, with the hops their first copy had travelled. */
-  private readonly seen: RecentIds<number>
-  private readonly cache: LRUCache<string, GossipPayload>
-  private readonly missing = new Map<string, Missing>()
+  readonly #seen: RecentIds<number>
+  readonly #cache: LRUCache<string, GossipPayload>
+  readonly #missing = new Map<string, Missing>()
   /** Duplicates in a row from each neighbour, since it last brought something new. */
-  private readonly duplicateStreaks = new Map<string, number>()
+  readonly #duplicateStreaks = new Map<string, number>()
   /** Ids to announce at the next flush. */
-  private lazyIds: Uint8Array[] = []
-  /** The fewest hops this node's copies of lazyIds carry: sent with them (see announcedHops). */
-  private lazyHops = Number.POSITIVE_INFINITY
+  #lazyIds: Uint8Array[] = []
+  /** The fewest hops this node's copies of #lazyIds carry: sent with them (see #announcedHops). */
+  #lazyHops = Number.POSITIVE_INFINITY
   /**
    * Neighbours that were lazy when those ids were forwarded, so did not get their payloads. The
    * flush picks from these, not from who is lazy at flush time: a neighbour grafted in between (its
    * parent died, say) would otherwise never hear of the batches that went down the dead branch.
    */
-  private readonly lazyTargets = new Set<string>()
+  readonly #lazyTargets = new Set<string>()
   /**
    * Neighbours a payload could not be queued to since the last flush (their queue was full): the
    * flush announces to them too, so that they GRAFT what they missed once their queue drains, rather
    * than wait for anti-entropy.
    */
-  private readonly failedTargets = new Set<string>()
+  readonly #failedTargets = new Set<string>()
   /** Ids whose payload came by GRAFT: later copies of them say nothing of a redundant path. */
-  private readonly grafted: LRUCache<string, true>
+  readonly #grafted: LRUCache<string, true>
   /** When each neighbour last brought a payload first: the ones that did lately are not shed. */
-  private readonly deliveredFirst = new Map<string, number>()
-  /** When this node may next shed an eager link beyond its cap (see shedOverCap). */
-  private nextShedAt = 0
+  readonly #deliveredFirst = new Map<string, number>()
+  /** When this node may next shed an eager link beyond its cap (see #shedOverCap). */
+  #nextShedAt = 0
   /** Neighbours that declined to be eager (see FULL_BACKOFF_MS): when they may be asked again. */
-  private readonly fullUntil = new Map<string, number>()
+  readonly #fullUntil = new Map<string, number>()
   /**
    * The hops each neighbour's copies carry, from its last IHAVE: a GRAFT goes to the announcer
    * nearest the origin. Random announcers hung nodes below nodes that were already deep (N = 10: two
    * relays below the origin, where the cap of 6 leaves room for every node at one).
    */
-  private readonly announcedHops = new Map<string, number>()
-  private lazyTimer: TimerHandle | undefined
-  /** Smoothed lateness of unasked payloads after their IHAVE (see sampleLateness). */
-  private lateness: { mean: number; deviation: number; sampledAt: number } | undefined
-  private stopped = false
+  readonly #announcedHops = new Map<string, number>()
+  #lazyTimer: TimerHandle | undefined
+  /** Smoothed lateness of unasked payloads after their IHAVE (see #sampleLateness). */
+  #lateness: { mean: number; deviation: number; sampledAt: number } | undefined
+  #stopped = false
 
   constructor(init: PlumtreeInit, components: PlumtreeComponents) {
-    this.init = init
-    this.components = components
+    this.#init = init
+    this.#components = components
     const clock = components.clock ?? realClock
-    this.clock = clock
-    this.random = components.random ?? Math.random
+    this.#clock = clock
+    this.#random = components.random ?? Math.random
     const now = () => clock.now()
-    this.seen = new RecentIds({ maxEntries: init.seenEntries, ttlMs: init.seenTtlMs, now })
-    this.cache = new LRUCache({
+    this.#seen = new RecentIds({ maxEntries: init.seenEntries, ttlMs: init.seenTtlMs, now })
+    this.#cache = new LRUCache({
       max: init.cacheEntries,
       ttl: init.cacheTtlMs,
       ttlAutopurge: false,
@@ -292,53 +292,53 @@ export class Plumtree {
       // an injected clock is read on every check instead, or a virtual run would depend on real time.
       ...(components.clock === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
     })
-    this.grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
+    this.#grafted = new LRUCache({ max: GRAFTED_IDS_KEPT })
   }
 
   get neighbours(): number {
-    return this.eager.size + this.lazy.size
+    return this.#eager.size + this.#lazy.size
   }
 
   addPeer(peer: string): void {
-    if (this.eager.has(peer) || this.lazy.has(peer)) return
-    this.eager.add(peer)
-    this.updateCounts()
+    if (this.#eager.has(peer) || this.#lazy.has(peer)) return
+    this.#eager.add(peer)
+    this.#updateCounts()
   }
 
   removePeer(peer: string): void {
-    this.eager.delete(peer)
-    this.lazy.delete(peer)
-    this.fullUntil.delete(peer)
-    this.announcedHops.delete(peer)
-    this.deliveredFirst.delete(peer)
-    this.duplicateStreaks.delete(peer)
-    for (const entry of this.missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
-    this.updateCounts()
+    this.#eager.delete(peer)
+    this.#lazy.delete(peer)
+    this.#fullUntil.delete(peer)
+    this.#announcedHops.delete(peer)
+    this.#deliveredFirst.delete(peer)
+    this.#duplicateStreaks.delete(peer)
+    for (const entry of this.#missing.values()) entry.announcers = entry.announcers.filter((p) => p !== peer)
+    this.#updateCounts()
   }
 
   /** Originates a payload: returns how many neighbours it was sent or announced to. */
   broadcast(payload: GossipPayload): number {
     const id = messageIdOf(payload.origin, payload.data)
-    this.seen.set(key(id), 0)
-    this.cache.set(key(id), payload)
-    this.shedOverCap()
-    const reached = this.sendPayload(payload, this.eager, undefined)
+    this.#seen.set(key(id), 0)
+    this.#cache.set(key(id), payload)
+    this.#shedOverCap()
+    const reached = this.#sendPayload(payload, this.#eager, undefined)
     this.stats.originated++
     this.stats.originPayloadsSent += reached
-    return reached + this.announceLater(id, 0)
+    return reached + this.#announceLater(id, 0)
   }
 
   onGossip(from: string, payload: GossipPayload): void {
     const id = messageIdOf(payload.origin, payload.data)
     const k = key(id)
-    const firstHops = this.seen.get(k)
+    const firstHops = this.#seen.get(k)
     if (firstHops !== undefined) {
       this.stats.duplicates++
       // The copy this node asked for came first: the neighbour that sent this one is on the tree
       // and only slow (its path was busy), so it is kept. Counting these pruned the links that were
       // delivering, left nodes with no eager link at all, and every batch was then GRAFTed (a
       // saturated 20-node fleet never settled).
-      if (this.grafted.has(k)) return
+      if (this.#grafted.has(k)) return
       // Nor is a neighbour whose copy came by a shorter path than the first one: the first was early
       // by chance (its sender's queue was short). Counting only copies that travelled as far or
       // farther grows the tree along shortest paths, which queueing noise does not reshape.
@@ -350,26 +350,26 @@ export class Plumtree {
       // eager cap (every link starts eager) the first duplicate prunes: waiting for three made the
       // start-up flood last three batches instead of one, on a saturated host seconds of backlog
       // after which a 20-node fleet often never settled.
-      const streak = (this.duplicateStreaks.get(from) ?? 0) + 1
-      if (streak < PRUNE_AFTER_DUPLICATES && this.eager.size <= this.init.maxEagerPeers) {
-        this.duplicateStreaks.set(from, streak)
+      const streak = (this.#duplicateStreaks.get(from) ?? 0) + 1
+      if (streak < PRUNE_AFTER_DUPLICATES && this.#eager.size <= this.#init.maxEagerPeers) {
+        this.#duplicateStreaks.set(from, streak)
         return
       }
-      this.duplicateStreaks.delete(from)
+      this.#duplicateStreaks.delete(from)
       // PRUNE even when the link is already lazy here: the sender still has it eager (a GRAFT or a
       // PRUNE crossed on the way).
-      this.demote(from)
+      this.#demote(from)
       this.stats.prunesSent++
-      this.sendPrune(from, false)
+      this.#sendPrune(from, false)
       return
     }
     // Checked before it is marked seen: a forged copy that came first must not make the genuine one
     // a duplicate.
-    if (!this.components.authenticate(payload, from)) return
-    this.seen.set(k, payload.hops)
-    this.deliveredFirst.set(from, this.clock.now())
-    const announcers = this.clearMissing(k, from)
-    this.duplicateStreaks.delete(from)
+    if (!this.#components.authenticate(payload, from)) return
+    this.#seen.set(k, payload.hops)
+    this.#deliveredFirst.set(from, this.#clock.now())
+    const announcers = this.#clearMissing(k, from)
+    this.#duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     this.stats.relaysBeforeArrival += payload.hops
     // Forwarded once its origin is proven, before it is validated and stored here: that work took a
@@ -379,64 +379,64 @@ export class Plumtree {
     // A payload that came first by a link that is lazy here leaves it lazy (Plumtree makes it eager):
     // it was in flight when the PRUNE crossed, and its sender has stopped pushing on that link. A
     // GRAFT restores links.
-    this.cache.set(k, payload)
-    this.shedOverCap()
+    this.#cache.set(k, payload)
+    this.#shedOverCap()
     // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
     // was a duplicate that pruned a link.
-    this.sendPayload(
+    this.#sendPayload(
       { ...payload, hops: payload.hops + 1 },
-      this.eager,
+      this.#eager,
       from,
       key(payload.origin),
       announcers,
     )
     // Announced even when nothing in it was new here ('ignore': this node had it by anti-entropy,
     // or it is from a newer version or a clock ahead): a neighbour may not have it.
-    if (this.components.deliver(payload, from) === 'reject') return
-    this.announceLater(id, payload.hops + 1)
+    if (this.#components.deliver(payload, from) === 'reject') return
+    this.#announceLater(id, payload.hops + 1)
   }
 
   onIHave(from: string, ids: Uint8Array[], hops = 0): void {
-    if (!this.eager.has(from) && !this.lazy.has(from)) return
-    this.announcedHops.set(from, hops)
+    if (!this.#eager.has(from) && !this.#lazy.has(from)) return
+    this.#announcedHops.set(from, hops)
     for (const id of ids) {
       const k = key(id)
-      if (this.seen.has(k)) continue
-      let entry = this.missing.get(k)
+      if (this.#seen.has(k)) continue
+      let entry = this.#missing.get(k)
       if (entry === undefined) {
-        if (this.missing.size >= MAX_MISSING) {
+        if (this.#missing.size >= MAX_MISSING) {
           this.stats.announcementsDropped++
           continue
         }
-        entry = { id, announcedAt: this.clock.now(), grafted: [], announcers: [], timer: undefined }
-        this.missing.set(k, entry)
-        entry.timer = this.clock.setTimer(this.currentGraftTimeout(), () => this.graft(k))
+        entry = { id, announcedAt: this.#clock.now(), grafted: [], announcers: [], timer: undefined }
+        this.#missing.set(k, entry)
+        entry.timer = this.#clock.setTimer(this.currentGraftTimeout(), () => this.#graft(k))
       }
       if (!entry.announcers.includes(from)) entry.announcers.push(from)
     }
   }
 
   onGraft(from: string, ids: Uint8Array[]): void {
-    if (!this.eager.has(from) && !this.lazy.has(from)) return
-    const declined = this.lazy.has(from) && this.eager.size >= this.init.maxEagerPeers
-    if (!declined) this.promote(from)
-    this.answerGraft(from, ids)
+    if (!this.#eager.has(from) && !this.#lazy.has(from)) return
+    const declined = this.#lazy.has(from) && this.#eager.size >= this.#init.maxEagerPeers
+    if (!declined) this.#promote(from)
+    this.#answerGraft(from, ids)
     if (declined) {
       this.stats.graftsDeclined++
-      this.sendPrune(from, true)
+      this.#sendPrune(from, true)
     }
   }
 
   onPrune(from: string, full: boolean): void {
-    if (full) this.fullUntil.set(from, this.clock.now() + FULL_BACKOFF_MS)
-    this.demote(from)
+    if (full) this.#fullUntil.set(from, this.#clock.now() + FULL_BACKOFF_MS)
+    this.#demote(from)
   }
 
   stop(): void {
-    this.stopped = true
-    this.clock.clearTimer(this.lazyTimer)
-    for (const entry of this.missing.values()) this.clock.clearTimer(entry.timer)
-    this.missing.clear()
+    this.#stopped = true
+    this.#clock.clearTimer(this.#lazyTimer)
+    for (const entry of this.#missing.values()) this.#clock.clearTimer(entry.timer)
+    this.#missing.clear()
   }
 
   /**
@@ -448,56 +448,56 @@ export class Plumtree {
    * start; measured before the duplicate rules in onGossip) made every node beyond it GRAFT at the
    * same moment, and on a saturated host (20 nodes, 2 cores, 2,000 records/s) the tree never settled.
    */
-  private shedOverCap(): void {
-    if (this.eager.size <= this.init.maxEagerPeers) return
-    const now = this.clock.now()
-    if (now < this.nextShedAt) return
-    this.nextShedAt = now + this.init.shedIntervalMs
-    const children = [...this.eager].filter(
-      (peer) => now - (this.deliveredFirst.get(peer) ?? 0) > PARENT_WINDOW_MS,
+  #shedOverCap(): void {
+    if (this.#eager.size <= this.#init.maxEagerPeers) return
+    const now = this.#clock.now()
+    if (now < this.#nextShedAt) return
+    this.#nextShedAt = now + this.#init.shedIntervalMs
+    const children = [...this.#eager].filter(
+      (peer) => now - (this.#deliveredFirst.get(peer) ?? 0) > PARENT_WINDOW_MS,
     )
-    const [peer] = this.sample(children, 1)
+    const [peer] = this.#sample(children, 1)
     if (peer === undefined) return
-    this.demote(peer)
+    this.#demote(peer)
     this.stats.linksShed++
-    this.sendPrune(peer, true)
+    this.#sendPrune(peer, true)
   }
 
   /** Makes a lazy link eager here (nothing for an eager link or a stranger). */
-  private promote(peer: string): void {
-    if (!this.lazy.delete(peer)) return
-    this.eager.add(peer)
-    this.updateCounts()
+  #promote(peer: string): void {
+    if (!this.#lazy.delete(peer)) return
+    this.#eager.add(peer)
+    this.#updateCounts()
   }
 
   /** Makes an eager link lazy here (nothing for a lazy link or a stranger). */
-  private demote(peer: string): void {
-    if (!this.eager.delete(peer)) return
-    this.lazy.add(peer)
-    this.updateCounts()
+  #demote(peer: string): void {
+    if (!this.#eager.delete(peer)) return
+    this.#lazy.add(peer)
+    this.#updateCounts()
   }
 
-  private sendPrune(peer: string, full: boolean): void {
-    this.components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.init.realm, full })
+  #sendPrune(peer: string, full: boolean): void {
+    this.#components.send(peer, { kind: BroadcastKind.PRUNE, realm: this.#init.realm, full })
   }
 
-  private answerGraft(from: string, ids: Uint8Array[]): void {
+  #answerGraft(from: string, ids: Uint8Array[]): void {
     if (ids.length > MAX_IDS_ANSWERED_PER_GRAFT) {
       this.stats.graftIdsRefused += ids.length - MAX_IDS_ANSWERED_PER_GRAFT
       ids = ids.slice(0, MAX_IDS_ANSWERED_PER_GRAFT)
     }
     for (const id of ids) {
-      const payload = this.cache.get(key(id))
+      const payload = this.#cache.get(key(id))
       if (payload === undefined) {
         this.stats.graftMisses++
         continue
       }
       this.stats.payloadsSent++
-      if (!this.components.send(from, { kind: BroadcastKind.GOSSIP, ...payload })) this.stats.sendFailures++
+      if (!this.#components.send(from, { kind: BroadcastKind.GOSSIP, ...payload })) this.stats.sendFailures++
     }
   }
 
-  private sendPayload(
+  #sendPayload(
     payload: GossipPayload,
     peers: Iterable<string>,
     from: string | undefined,
@@ -516,92 +516,92 @@ export class Plumtree {
         continue
       }
       this.stats.payloadsSent++
-      if (this.components.send(peer, frame)) {
+      if (this.#components.send(peer, frame)) {
         reached++
       } else {
         this.stats.sendFailures++
-        this.failedTargets.add(peer)
+        this.#failedTargets.add(peer)
       }
     }
     return reached
   }
 
   /** Queues an id for the next IHAVE flush to the lazy neighbours; returns how many it will reach. */
-  private announceLater(id: Uint8Array, hops: number): number {
-    if (this.lazy.size === 0 && this.failedTargets.size === 0) return 0
-    this.lazyIds.push(id)
-    this.lazyHops = Math.min(this.lazyHops, hops)
-    for (const peer of this.lazy) this.lazyTargets.add(peer)
-    const reached = Math.min(this.lazyTargets.size, this.init.lazyFanout)
-    if (this.lazyIds.length >= MAX_IDS_PER_IHAVE) {
-      this.clock.clearTimer(this.lazyTimer)
-      this.flushLazy()
-    } else if (this.lazyTimer === undefined && !this.stopped) {
-      this.lazyTimer = this.clock.setTimer(this.init.lazyFlushMs, () => this.flushLazy())
+  #announceLater(id: Uint8Array, hops: number): number {
+    if (this.#lazy.size === 0 && this.#failedTargets.size === 0) return 0
+    this.#lazyIds.push(id)
+    this.#lazyHops = Math.min(this.#lazyHops, hops)
+    for (const peer of this.#lazy) this.#lazyTargets.add(peer)
+    const reached = Math.min(this.#lazyTargets.size, this.#init.lazyFanout)
+    if (this.#lazyIds.length >= MAX_IDS_PER_IHAVE) {
+      this.#clock.clearTimer(this.#lazyTimer)
+      this.#flushLazy()
+    } else if (this.#lazyTimer === undefined && !this.#stopped) {
+      this.#lazyTimer = this.#clock.setTimer(this.#init.lazyFlushMs, () => this.#flushLazy())
     }
     return reached
   }
 
-  private flushLazy(): void {
-    this.lazyTimer = undefined
-    const ids = this.lazyIds
-    const hops = this.lazyHops
-    this.lazyIds = []
-    this.lazyHops = Number.POSITIVE_INFINITY
-    const isNeighbour = (peer: string): boolean => this.eager.has(peer) || this.lazy.has(peer)
-    const targets = new Set(this.sample([...this.lazyTargets].filter(isNeighbour), this.init.lazyFanout))
-    for (const peer of this.failedTargets) if (isNeighbour(peer)) targets.add(peer)
-    this.lazyTargets.clear()
-    this.failedTargets.clear()
+  #flushLazy(): void {
+    this.#lazyTimer = undefined
+    const ids = this.#lazyIds
+    const hops = this.#lazyHops
+    this.#lazyIds = []
+    this.#lazyHops = Number.POSITIVE_INFINITY
+    const isNeighbour = (peer: string): boolean => this.#eager.has(peer) || this.#lazy.has(peer)
+    const targets = new Set(this.#sample([...this.#lazyTargets].filter(isNeighbour), this.#init.lazyFanout))
+    for (const peer of this.#failedTargets) if (isNeighbour(peer)) targets.add(peer)
+    this.#lazyTargets.clear()
+    this.#failedTargets.clear()
     // One frame object for every announcement: the transport encodes it once.
-    const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.init.realm, ids, hops }
+    const frame: OutboundFrame = { kind: BroadcastKind.IHAVE, realm: this.#init.realm, ids, hops }
     for (const peer of targets) {
       this.stats.idsAnnounced += ids.length
-      if (!this.components.send(peer, frame)) this.stats.sendFailures++
+      if (!this.#components.send(peer, frame)) this.stats.sendFailures++
     }
   }
 
-  private graft(k: string): void {
-    const entry = this.missing.get(k)
-    if (entry === undefined || this.stopped) return
-    if (this.seen.has(k)) {
-      this.missing.delete(k)
+  #graft(k: string): void {
+    const entry = this.#missing.get(k)
+    if (entry === undefined || this.#stopped) return
+    if (this.#seen.has(k)) {
+      this.#missing.delete(k)
       return
     }
     // The announcer nearest the origin, at random among equals (not the first to announce: that was
     // the origin itself each time, and the hub of the tree). One that declined lately (the origin
     // once it has its cap of children) only when nobody else announced it.
-    const now = this.clock.now()
-    const open = entry.announcers.filter((peer) => (this.fullUntil.get(peer) ?? 0) <= now)
+    const now = this.#clock.now()
+    const open = entry.announcers.filter((peer) => (this.#fullUntil.get(peer) ?? 0) <= now)
     const candidates = open.length > 0 ? open : entry.announcers
-    const hopsOf = (peer: string): number => this.announcedHops.get(peer) ?? 0
+    const hopsOf = (peer: string): number => this.#announcedHops.get(peer) ?? 0
     const nearest = Math.min(...candidates.map(hopsOf))
-    const [announcer] = this.sample(
+    const [announcer] = this.#sample(
       candidates.filter((peer) => hopsOf(peer) === nearest),
       1,
     )
     if (announcer === undefined) {
       // Nobody left to ask: anti-entropy will bring it.
       this.stats.missingAbandoned++
-      this.missing.delete(k)
+      this.#missing.delete(k)
       return
     }
     entry.announcers = entry.announcers.filter((peer) => peer !== announcer)
-    this.promote(announcer)
+    this.#promote(announcer)
     entry.grafted.push(announcer)
     this.stats.graftsSent++
-    this.components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.init.realm, ids: [entry.id] })
-    entry.timer = this.clock.setTimer(this.init.regraftTimeoutMs, () => this.graft(k))
+    this.#components.send(announcer, { kind: BroadcastKind.GRAFT, realm: this.#init.realm, ids: [entry.id] })
+    entry.timer = this.#clock.setTimer(this.#init.regraftTimeoutMs, () => this.#graft(k))
   }
 
   /** Stops waiting for a payload that came; returns the neighbours known to have it (they announced it). */
-  private clearMissing(k: string, from: string): string[] | undefined {
-    const entry = this.missing.get(k)
+  #clearMissing(k: string, from: string): string[] | undefined {
+    const entry = this.#missing.get(k)
     if (entry === undefined) return undefined
-    this.clock.clearTimer(entry.timer)
-    this.missing.delete(k)
-    if (entry.grafted.length > 0) this.grafted.set(k, true)
-    if (!entry.grafted.includes(from)) this.sampleLateness(this.clock.now() - entry.announcedAt)
+    this.#clock.clearTimer(entry.timer)
+    this.#missing.delete(k)
+    if (entry.grafted.length > 0) this.#grafted.set(k, true)
+    if (!entry.grafted.includes(from)) this.#sampleLateness(this.#clock.now() - entry.announcedAt)
     return [...entry.announcers, ...entry.grafted]
   }
 
@@ -611,14 +611,14 @@ export class Plumtree {
    * makes nodes GRAFT payloads already on their way: each GRAFT adds an eager link and its duplicates
    * add load (seen with 20 nodes on 2 cores while a star was being thinned to the eager cap).
    */
-  private sampleLateness(ms: number): void {
-    const now = this.clock.now()
-    if (this.lateness === undefined) {
-      this.lateness = { mean: ms, deviation: ms / 2, sampledAt: now }
+  #sampleLateness(ms: number): void {
+    const now = this.#clock.now()
+    if (this.#lateness === undefined) {
+      this.#lateness = { mean: ms, deviation: ms / 2, sampledAt: now }
     } else {
-      this.lateness.deviation += (Math.abs(ms - this.lateness.mean) - this.lateness.deviation) / 4
-      this.lateness.mean += (ms - this.lateness.mean) / 8
-      this.lateness.sampledAt = now
+      this.#lateness.deviation += (Math.abs(ms - this.#lateness.mean) - this.#lateness.deviation) / 4
+      this.#lateness.mean += (ms - this.#lateness.mean) / 8
+      this.#lateness.sampledAt = now
     }
   }
 
@@ -628,20 +628,20 @@ export class Plumtree {
    * and a timeout left at its busiest made every later repair wait 4x longer (p99 1.7 s at N = 20).
    */
   currentGraftTimeout(): number {
-    const floor = this.init.graftTimeoutMs
-    if (this.lateness === undefined) return floor
-    const wanted = this.lateness.mean + 4 * this.lateness.deviation
-    const decay = 0.5 ** ((this.clock.now() - this.lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
+    const floor = this.#init.graftTimeoutMs
+    if (this.#lateness === undefined) return floor
+    const wanted = this.#lateness.mean + 4 * this.#lateness.deviation
+    const decay = 0.5 ** ((this.#clock.now() - this.#lateness.sampledAt) / LATENESS_HALF_LIFE_MS)
     const adapted = floor + Math.max(0, wanted - floor) * decay
     return Math.min(MAX_GRAFT_TIMEOUT_FACTOR * floor, Math.round(adapted))
   }
 
-  private sample<T>(items: T[], count: number): T[] {
-    return randomSample(items, count, this.random)
+  #sample<T>(items: T[], count: number): T[] {
+    return randomSample(items, count, this.#random)
   }
 
-  private updateCounts(): void {
-    this.stats.eagerPeers = this.eager.size
-    this.stats.lazyPeers = this.lazy.size
+  #updateCounts(): void {
+    this.stats.eagerPeers = this.#eager.size
+    this.stats.lazyPeers = this.#lazy.size
   }
 }

@@ -77,19 +77,19 @@ export interface ReconciliationSide {
 
 /** The ranges a responder listed: a pushed record whose key is in none of them was not asked for. */
 export class ListedRanges {
-  private readonly byDepth = new Map<number, Set<bigint>>()
+  readonly #byDepth = new Map<number, Set<bigint>>()
 
   add(depth: number, prefix: bigint): void {
-    let prefixes = this.byDepth.get(depth)
+    let prefixes = this.#byDepth.get(depth)
     if (prefixes === undefined) {
       prefixes = new Set()
-      this.byDepth.set(depth, prefixes)
+      this.#byDepth.set(depth, prefixes)
     }
     prefixes.add(prefix)
   }
 
   covers(key: bigint): boolean {
-    for (const [depth, prefixes] of this.byDepth) {
+    for (const [depth, prefixes] of this.#byDepth) {
       if (prefixes.has(depth === 0 ? 0n : key >> BigInt(64 - depth * 4))) return true
     }
     return false
@@ -104,17 +104,17 @@ export class ListedRanges {
 export class RecordPage {
   readonly records: ProvenWireRecord[] = []
   readonly proofs: RecordProof[] = []
-  private readonly proofIndex = new Map<RecordProof, number>()
+  readonly #proofIndex = new Map<RecordProof, number>()
   bytes = 0
 
   add(record: SessionRecord): boolean {
     const { proof } = record
     if (proof === undefined) return false
-    let index = this.proofIndex.get(proof)
+    let index = this.#proofIndex.get(proof)
     if (index === undefined) {
       index = this.proofs.length
       this.proofs.push(proof)
-      this.proofIndex.set(proof, index)
+      this.#proofIndex.set(proof, index)
       this.bytes += proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
     }
     const wire: ProvenWireRecord = {
