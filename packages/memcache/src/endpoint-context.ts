@@ -4,9 +4,6 @@ import type { CacheOperations } from './cache-operations.ts'
 import type { EndpointCounters, EndpointStats } from './endpoint-stats.ts'
 import type { ErrorReason, MemcacheMetrics } from './metrics.ts'
 
-/** memcache-server.ts's name for the store's `Logger`. */
-export type MemcacheLogger = Logger
-
 export interface EndpointLimits {
   readonly maxValueBytes: number
   readonly maxLineBytes: number

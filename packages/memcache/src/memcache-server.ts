@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import { BlockList, connect, createServer, isIP, type Server, type Socket } from 'node:net'
-import { isValidRealm, type SessionCache } from '@tlsmesh/store'
+import { isValidRealm, type Logger, type SessionCache } from '@tlsmesh/store'
 import type { Registry } from 'prom-client'
 import { CacheOperations, isFlushable } from './cache-operations.ts'
 import {
@@ -21,7 +21,7 @@ import {
   MIN_MAX_LINE_BYTES,
   SOCKET_OWNER_TIMEOUT_MS,
 } from './constants.ts'
-import type { EndpointContext, MemcacheLogger } from './endpoint-context.ts'
+import type { EndpointContext } from './endpoint-context.ts'
 import { type CacheUsage, EndpointCounters, EndpointStats } from './endpoint-stats.ts'
 import {
   InvalidMemcacheOptionError,
@@ -77,7 +77,7 @@ export interface MemcacheServerInit {
 export interface MemcacheServerComponents {
   cache: SessionCache
   registry?: Registry
-  logger?: MemcacheLogger
+  logger?: Logger
   /** Turns absolute exptimes into TTLs; pass the cache's clock. Default `Date.now`. */
   now?: () => number
   /** Items, bytes and evictions for `stats` (see `replicaCacheUsage`); without it they are left out. */

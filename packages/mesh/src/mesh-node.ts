@@ -5,12 +5,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   createReplicaStore,
   LocalSessionCache,
+  type Logger,
   type ReplicaStore,
   type ReplicaStoreInit,
   type SessionCache,
 } from '@tlsmesh/store'
 import type { WireLimits } from '@tlsmesh/wire'
-import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import {
   DEFAULT_BATCH_MAX_BYTES,
@@ -301,7 +301,7 @@ class Mesh implements MeshNode {
     this.#stopPruning?.()
     await this.#libp2p.stop()
     this.#parts.digests.stop()
-    this.#parts.logger?.info('mesh stopped')
+    this.#parts.logger?.info({}, 'mesh stopped')
   }
 
   flush(): void {

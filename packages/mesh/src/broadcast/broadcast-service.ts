@@ -1,5 +1,6 @@
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import type { Logger } from '@tlsmesh/store'
 import {
   type BroadcastFrame,
   BroadcastKind,
@@ -8,7 +9,6 @@ import {
   encodeBroadcastFrame,
   WireDecodeError,
 } from '@tlsmesh/wire'
-import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
 import type { NetworkComponents } from '../network-components.ts'
