@@ -1,5 +1,6 @@
 import type { OutboundFrame } from '@tlsmesh/mesh'
 import { BroadcastKind } from '@tlsmesh/wire'
+import type { CatchUp } from './catch-up.ts'
 import type { Network } from './network.ts'
 import type { Prng } from './prng.ts'
 import type { Scheduler } from './scheduler.ts'
@@ -21,6 +22,8 @@ export interface FleetComponents {
   prng: Prng
   traffic: Traffic
   delivered: SimNodeComponents['delivered']
+  /** Catch-up, when the run has it: told of every link that opens and of every node that starts. */
+  catchUp?: CatchUp
 }
 
 /** Round trips from a dial to an open broadcast link: TCP, pnet, Noise, yamux and identify. */
@@ -138,6 +141,7 @@ export class Fleet {
       delivered: this.#c.delivered,
     })
     this.nodes[index] = node
+    this.#c.catchUp?.schedulePeriodic(node, (n) => [...n.links].map((peer) => this.nodes[peer]!))
     return node
   }
 
@@ -162,9 +166,11 @@ export class Fleet {
       [a, b],
       [b, a],
     ] as const) {
+      const first = x.links.size === 0
       x.links.add(y.index)
       x.joinedAt ??= now
       x.tree.addPeer(y.name)
+      this.#c.catchUp?.linked(x, y, first)
     }
   }
 

@@ -1,8 +1,10 @@
+import type { CatchUp } from './catch-up.ts'
 import type { Fleet } from './fleet.ts'
 import { type Measures, summarize } from './measures.ts'
-import { PAYLOAD_BYTES } from './records.ts'
+import { PAYLOAD_BYTES, REALM, recordNoOf } from './records.ts'
 import type { Scheduler } from './scheduler.ts'
-import type { Delivery, SimOptions, SimResult } from './simulation.ts'
+import { nodeName } from './sim-node.ts'
+import type { Delivery, Invariants, SimOptions, SimResult } from './simulation.ts'
 import type { Traffic } from './traffic.ts'
 
 export interface Run {
@@ -11,6 +13,9 @@ export interface Run {
   traffic: Traffic
   measures: Measures
   epoch: number
+  /** When measured publishing starts. */
+  start: number
+  catchUp?: CatchUp
 }
 
 const MISSING_LISTED = 10
@@ -43,38 +48,64 @@ export function outcomeOf(options: SimOptions, run: Run): SimResult {
     latencyMs: summarize(measures.latencies),
     prunes: traffic.prunes,
     delivery: deliveryOf(run),
+    invariants: invariantsOf(run),
   }
 }
 
+function invariantsOf({ fleet, measures, scheduler }: Run): Invariants {
+  const originOf = new Map(measures.records.map((log) => [log.no, nodeName(log.origin)]))
+  const now = Math.floor(scheduler.now())
+  const invariants: Invariants = { foreignRecords: 0, maxReplicaEntries: 0, maxLinks: 0 }
+  for (const node of fleet.live()) {
+    let entries = 0
+    for (const record of node.store.entries(REALM, now)) {
+      entries++
+      if (originOf.get(recordNoOf(record.id)) !== record.origin) invariants.foreignRecords++
+    }
+    invariants.maxReplicaEntries = Math.max(invariants.maxReplicaEntries, entries)
+    invariants.maxLinks = Math.max(invariants.maxLinks, node.links.size)
+  }
+  return invariants
+}
+
 /**
- * Every live node must hold every measured record published after it joined the tree, except the
- * ones it had no path to when they were published (counted apart: catch-up would bring them).
+ * Every live node must hold every measured record published after it joined the tree. Those it had
+ * no path to when they were published are catch-up's: expected only when the run has catch-up, and
+ * counted apart either way.
  */
-function deliveryOf({ fleet, measures }: Run): Delivery {
+function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
   const delivery: Delivery = {
     expected: 0,
     delivered: 0,
     fraction: 1,
     missing: [],
     catchUpPairs: 0,
-    catchUpDeliveredByTree: 0,
+    catchUpPairsHeld: 0,
+    lastArrivalMs: 0,
+    catchUpSessions: catchUp?.sessions ?? 0,
+    catchUpRecords: catchUp?.recordsMoved ?? 0,
   }
+  let lastArrival = start
   for (const log of measures.records) {
     if (!log.measured) continue
     for (const node of fleet.live()) {
       if (node.index === log.origin || node.joinedAt === undefined || node.joinedAt > log.publishedAt)
         continue
       const holds = node.holds(log.no)
-      if (log.unreachable.has(node.index)) {
+      const cutOff = log.unreachable.has(node.index)
+      if (cutOff) {
         delivery.catchUpPairs++
-        if (holds) delivery.catchUpDeliveredByTree++
-        continue
+        if (holds) delivery.catchUpPairsHeld++
+        if (catchUp === undefined) continue
       }
       delivery.expected++
-      if (holds) delivery.delivered++
-      else if (delivery.missing.length < MISSING_LISTED) delivery.missing.push(`${log.no}@${node.index}`)
+      if (holds) {
+        delivery.delivered++
+        lastArrival = Math.max(lastArrival, node.arrivals.get(log.no) ?? start)
+      } else if (delivery.missing.length < MISSING_LISTED) delivery.missing.push(`${log.no}@${node.index}`)
     }
   }
   if (delivery.expected > 0) delivery.fraction = Number((delivery.delivered / delivery.expected).toFixed(6))
+  delivery.lastArrivalMs = Math.round(lastArrival - start)
   return delivery
 }

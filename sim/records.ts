@@ -1,5 +1,5 @@
 import type { GossipPayload } from '@tlsmesh/mesh'
-import type { SessionRecord } from '@tlsmesh/store'
+import type { RecordProof, SessionRecord } from '@tlsmesh/store'
 
 export const REALM = 'sim'
 
@@ -25,6 +25,20 @@ export function recordNoOf(data: Uint8Array): number {
   return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0)
 }
 
+/**
+ * Each origin's stand-in for the proof its batches carry: catch-up sends only records with a proof
+ * (signatures are not simulated, so nobody checks it).
+ */
+const proofs = new Map<string, RecordProof>()
+function proofOf(origin: string): RecordProof {
+  let proof = proofs.get(origin)
+  if (proof === undefined) {
+    proof = { origin, signature: new Uint8Array(64), digests: new Uint8Array(0) }
+    proofs.set(origin, proof)
+  }
+  return proof
+}
+
 /** The session a payload carries, as a receiver merges it into its replica. */
 export function sessionOf(payload: GossipPayload, origin: string): SessionRecord {
   const { data } = payload
@@ -36,6 +50,7 @@ export function sessionOf(payload: GossipPayload, origin: string): SessionRecord
     created,
     expires: created + RECORD_TTL_MS,
     origin,
+    proof: proofOf(origin),
   }
 }
 

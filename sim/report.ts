@@ -31,8 +31,11 @@ export function formatTable(result: SimResult): string {
   ]
   if (d.catchUpPairs > 0) {
     lines.push(
-      `cut off from the origin at publication (catch-up's job, not simulated): ${d.catchUpPairs} pairs, ${d.catchUpDeliveredByTree} delivered by the tree anyway`,
+      `cut off from the origin at publication: ${d.catchUpPairs} pairs, ${d.catchUpPairsHeld} held at the end`,
     )
   }
+  lines.push(
+    `catch-up: ${d.catchUpSessions} sessions moved ${d.catchUpRecords} records; last arrival ${d.lastArrivalMs} ms after measured publishing began`,
+  )
   return lines.join('\n')
 }

@@ -18,6 +18,7 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
       regions: { type: 'string' },
       loss: { type: 'string' },
       json: { type: 'boolean' },
+      'tree-only': { type: 'boolean' },
     },
   })
   const scenario = (values.scenario ?? DEFAULT_OPTIONS.scenario) as ScenarioName
@@ -37,6 +38,7 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
     rate: number('rate', values.rate, DEFAULT_OPTIONS.rate),
     regions: number('regions', values.regions, DEFAULT_OPTIONS.regions),
     loss: number('loss', values.loss, DEFAULT_OPTIONS.loss),
+    catchUp: values['tree-only'] !== true,
   }
   if (options.nodes < 2 || options.regions < 1 || options.rate <= 0) {
     throw new Error('--nodes: at least 2; --regions: at least 1; --rate: above 0')
@@ -46,7 +48,7 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
 
 const { options, json } = parseOptions(process.argv.slice(2))
 const began = performance.now()
-const result = runSimulation(options, (line) => process.stderr.write(`${line}\n`))
+const result = await runSimulation(options, (line) => process.stderr.write(`${line}\n`))
 // Wall time on stderr only: stdout is the same for the same seed.
 process.stderr.write(`done in ${((performance.now() - began) / 1000).toFixed(1)} s\n`)
 process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatTable(result)}\n`)

@@ -18,6 +18,7 @@ export class Scheduler implements PlumtreeClock {
   readonly #heap: Event[] = []
   /** Events run so far (the simulation's own cost measure). */
   executed = 0
+  #paused = false
 
   constructor(start: number) {
     this.#now = start
@@ -42,8 +43,16 @@ export class Scheduler implements PlumtreeClock {
     if (handle !== undefined) (handle as Event).cancelled = true
   }
 
-  /** Runs every event due up to `time`, then sets the clock to it. */
-  runUntil(time: number): void {
+  /** Makes `runUntil` return after the event that calls this: the run has asynchronous work first. */
+  pause(): void {
+    this.#paused = true
+  }
+
+  /**
+   * Runs every event due up to `time`, then sets the clock to it; returns false, the clock at the
+   * last event run, when an event paused it.
+   */
+  runUntil(time: number): boolean {
     const heap = this.#heap
     while (heap.length > 0 && heap[0]!.at <= time) {
       const event = this.#pop()
@@ -51,8 +60,13 @@ export class Scheduler implements PlumtreeClock {
       this.#now = event.at
       this.executed++
       event.fn()
+      if (this.#paused) {
+        this.#paused = false
+        return false
+      }
     }
     this.#now = Math.max(this.#now, time)
+    return true
   }
 
   #before(a: Event, b: Event): boolean {

@@ -12,7 +12,7 @@ import {
   type PlumtreeInit,
 } from '@tlsmesh/mesh'
 import { ReplicaStore } from '@tlsmesh/store'
-import { REALM, recordId, sessionOf } from './records.ts'
+import { REALM, recordId, recordNoOf, sessionOf } from './records.ts'
 import type { Scheduler } from './scheduler.ts'
 
 /** The daemon's settings: the defaults, and the cache and duplicate filter of BroadcastService. */
@@ -71,6 +71,10 @@ export class SimNode {
     this.startedAt = components.scheduler.now()
     // Room for every record of the run; lru-cache allocates its arrays for `max` up front.
     this.store = new ReplicaStore({ realms: [REALM], maxEntriesPerRealm: Math.max(16, maxRecords) })
+    this.store.watch({
+      stored: (record) => this.arrivals.set(recordNoOf(record.id), components.scheduler.now()),
+      removed: () => {},
+    })
     // The payload cache never fills in a run of `maxRecords`, so it answers every GRAFT the daemon's
     // 4,096 would, and lru-cache does not allocate 4,096 slots for each of 10,000 nodes.
     const cacheEntries = Math.min(PLUMTREE_INIT.cacheEntries, Math.max(16, maxRecords))
@@ -86,6 +90,9 @@ export class SimNode {
       },
     )
   }
+
+  /** When each record reached this replica, by record number: by the tree or by catch-up. */
+  readonly arrivals = new Map<number, number>()
 
   holds(no: number): boolean {
     return this.store.peek(REALM, recordId(no), Math.floor(this.#components.scheduler.now())) !== undefined

@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_PEERS } from '@tlsmesh/mesh'
+import { CatchUp } from './catch-up.ts'
 import { Fleet } from './fleet.ts'
 import { Measures, type Summary } from './measures.ts'
 import { Network } from './network.ts'
@@ -23,6 +24,8 @@ export interface SimOptions {
   lanMs: number
   wanMs: number
   loss: number
+  /** Run the mesh's catch-up beside the tree (the daemon does); false: the tree alone. */
+  catchUp: boolean
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
@@ -36,6 +39,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   lanMs: 0.2,
   wanMs: 30,
   loss: 0,
+  catchUp: true,
 }
 
 /** Virtual time starts at a real date: the replicas check records' times against it. */
@@ -52,9 +56,17 @@ export interface Delivery {
   fraction: number
   /** The first few pairs it missed, as "record@node". */
   missing: string[]
-  /** Pairs with no path from the node to the record's origin when it was published: catch-up's job. */
+  /**
+   * Pairs with no path from the node to the record's origin when it was published: only catch-up
+   * brings them. Expected (above) when the run has catch-up; how many were held at the end.
+   */
   catchUpPairs: number
-  catchUpDeliveredByTree: number
+  catchUpPairsHeld: number
+  /** Virtual ms from the start of measured publishing to the last expected pair's arrival. */
+  lastArrivalMs: number
+  /** Catch-up sessions run, and the records they moved (both ways). */
+  catchUpSessions: number
+  catchUpRecords: number
 }
 
 export interface SimResult {
@@ -80,9 +92,23 @@ export interface SimResult {
   latencyMs: Summary
   prunes: number
   delivery: Delivery
+  invariants: Invariants
 }
 
-export function runSimulation(options: SimOptions, progress: (line: string) => void = () => {}): SimResult {
+/** What must hold after every run, whatever the scenario and seed. */
+export interface Invariants {
+  /** Records held by a live node that no node published, or under another origin than its publisher. */
+  foreignRecords: number
+  /** The most records any live node holds: at most the run's records (nothing is kept twice). */
+  maxReplicaEntries: number
+  /** The most links any live node holds: at most the connection limit. */
+  maxLinks: number
+}
+
+export async function runSimulation(
+  options: SimOptions,
+  progress: (line: string) => void = () => {},
+): Promise<SimResult> {
   const run = setUp(options)
   const plan = scenario(options.scenario, options.records, options.rate)
   const start = EPOCH + WARMUP_MS
@@ -96,7 +122,10 @@ export function runSimulation(options: SimOptions, progress: (line: string) => v
   const { scheduler } = run
   const end = start + plan.spanMs + DRAIN_MS
   while (scheduler.now() < end) {
-    scheduler.runUntil(Math.min(end, scheduler.now() + PROGRESS_EVERY_MS))
+    if (!scheduler.runUntil(Math.min(end, scheduler.now() + PROGRESS_EVERY_MS))) {
+      await run.catchUp?.drain()
+      continue
+    }
     const virtual = (scheduler.now() - EPOCH) / 1000
     progress(`${options.scenario} N=${options.nodes}: ${virtual} s virtual, ${scheduler.executed} events`)
   }
@@ -108,6 +137,7 @@ function setUp(options: SimOptions): Run & { prng: Prng } {
   const scheduler = new Scheduler(EPOCH)
   const prng = new Prng(options.seed)
   const network = new Network(options, scheduler, prng)
+  const catchUp = options.catchUp ? new CatchUp({ scheduler, network, prng }) : undefined
   const traffic = new Traffic(total)
   const measures = new Measures()
   const fleet = new Fleet(
@@ -119,10 +149,20 @@ function setUp(options: SimOptions): Run & { prng: Prng } {
       traffic,
       delivered: (_node, payload) =>
         measures.delivered(recordNoOf(payload.data), payload.hops, scheduler.now()),
+      ...(catchUp !== undefined ? { catchUp } : {}),
     },
   )
   fleet.startLinked(options.nodes)
-  return { fleet, scheduler, prng, traffic, measures, epoch: EPOCH }
+  return {
+    fleet,
+    scheduler,
+    prng,
+    traffic,
+    measures,
+    epoch: EPOCH,
+    start: EPOCH + WARMUP_MS,
+    ...(catchUp !== undefined ? { catchUp } : {}),
+  }
 }
 
 /** Record `no` is published at `at` by a random live node that is on the tree. */

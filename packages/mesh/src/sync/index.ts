@@ -1,9 +1,11 @@
-// For benchmarks and tools that run set reconciliation outside a mesh node (bench/sync-efficiency.ts).
+// For benchmarks and tools that run set reconciliation outside a mesh node (bench/sync-efficiency.ts,
+// the simulator's catch-up).
 export type { KeyRangeDigest } from './key-range.ts'
 export { RealmDigest } from './realm-digest.ts'
 export {
   answerQuery,
   answerRecords,
+  ListedRanges,
   type ReconciliationResult,
   type ReconciliationSide,
   reconcile,

@@ -1,6 +1,6 @@
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
+import type { Logger, MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
   encodeSyncMessage,
@@ -9,7 +9,6 @@ import {
   type SyncLimits,
   type SyncMessage,
 } from '@tlsmesh/wire'
-import type { Logger } from 'pino'
 import { TOPIC_PREFIX } from '../constants.ts'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import { connectedPeers, type NetworkComponents } from '../network-components.ts'
@@ -339,6 +338,7 @@ export class SyncService {
     if (total.pulled + total.pushed > 0) {
       this.#components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
     }
+    if (total.pulled > 0) this.#spreadFrom(peer)
   }
 
   /**
@@ -369,13 +369,16 @@ export class SyncService {
     this.#components.penalize?.(peer, err.code)
   }
 
-  async #side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
+  async #side(realm: string, listed?: ListedRanges, tally?: { stored: number }): Promise<ReconciliationSide> {
     // The realm's live digest: nothing to build, and it follows the replica through the session.
     const digest = await this.#components.digests.of(realm)
     return {
       realm,
       digest,
-      receive: (message, requested) => this.#receive(realm, message, requested),
+      receive: (message, requested) => {
+        const stored = this.#receive(realm, message, requested)
+        if (tally !== undefined) tally.stored += stored
+      },
       ...(listed !== undefined ? { listed } : {}),
     }
   }
@@ -389,7 +392,8 @@ export class SyncService {
    * (an attacker who plants an id first must not get its genuine origin banned), and so do replica
    * sizes.
    */
-  #receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): void {
+  /** Returns how many records it stored. */
+  #receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): number {
     const { store, now, auth, originAllowed, onMerged, onRefused } = this.#components
     // Checked only when a requested record points at it: proofs nobody uses cost nothing.
     const checked = new Map<number, CheckedProof | undefined>()
@@ -398,6 +402,7 @@ export class SyncService {
       return checked.get(index)
     }
     const at = now()
+    let storedRecords = 0
     for (const record of message.records) {
       if (!requested(syncKeyOf(record.id))) throw this.#refuse('unrequested', message.records.length)
       const proof = proofOf(record.proof)
@@ -411,8 +416,24 @@ export class SyncService {
       const stored: SessionRecord = { ...record, realm, proof: proof.proof }
       const outcome = store.merge(stored, at, 'sync')
       onMerged?.(outcome, stored)
+      if (outcome === 'added' || outcome === 'replaced') storedRecords++
       if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
     }
+    return storedRecords
+  }
+
+  /**
+   * This node just learnt records by reconciling with `from`: it reconciles with another random
+   * peer soon, which does the same if it learns from it. Records pulled by catch-up are not
+   * gossiped on, so after a partition heals, what crossed on the links that came back spreads this
+   * way to the nodes without one, in rounds of a reconciliation, instead of waiting for each node's
+   * periodic one (30 s). A reconciliation that brings nothing ends the chain.
+   */
+  #spreadFrom(from: string): void {
+    const others = connectedPeers(this.#components.connectionManager).filter(
+      (peer) => peer.toString() !== from,
+    )
+    if (others.length > 0) this.#enqueueLater(others[Math.floor(Math.random() * others.length)]!)
   }
 
   #refuse(reason: RecordRefusal, records: number): SyncPeerMisbehavedError {
@@ -452,6 +473,7 @@ export class SyncService {
     const session = this.#sessionSignal()
     const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
     const sides = new Map<string, ReconciliationSide>()
+    const tally = { stored: 0 }
     try {
       for (;;) {
         const signal = this.#step(session)
@@ -460,6 +482,7 @@ export class SyncService {
         const message = decodeSyncMessage(bytes, this.#limits)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
+          if (tally.stored > 0) this.#spreadFrom(key)
           break
         }
         // Only realms this node serves: another realm's records are never read or stored here. A
@@ -472,7 +495,7 @@ export class SyncService {
         }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = await this.#side(message.realm, new ListedRanges())
+          side = await this.#side(message.realm, new ListedRanges(), tally)
           sides.set(message.realm, side)
         }
         const answer = RESPONDER[message.kind]
