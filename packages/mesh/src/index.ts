@@ -1,7 +1,8 @@
 // Must stay the first import: libp2p needs Promise.withResolvers, which Node 20 lacks.
 import './promise-with-resolvers.ts'
 
-export { BROADCAST_PROTOCOL, type BroadcastStats } from './broadcast/broadcast-service.ts'
+export { BROADCAST_PROTOCOL } from './broadcast/broadcast-service.ts'
+export type { BroadcastStats } from './broadcast/broadcast-stats.ts'
 export {
   type DeliveryVerdict,
   type GossipPayload,

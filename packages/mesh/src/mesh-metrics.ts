@@ -1,6 +1,6 @@
 import type { MergeOutcome } from '@tlsmesh/store'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { BroadcastStats } from './broadcast/broadcast-service.ts'
+import type { BroadcastStats } from './broadcast/broadcast-stats.ts'
 import type { RecordPath, RecordRefusal, ValidationCode } from './errors.ts'
 
 /**

@@ -1,6 +1,6 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { ReplicaStore } from '@tlsmesh/store'
-import type { BroadcastStats } from './broadcast/broadcast-service.ts'
+import type { BroadcastStats } from './broadcast/broadcast-stats.ts'
 import type { ValidationCode } from './errors.ts'
 import type { MeshCounters } from './mesh-metrics.ts'
 import type { PropagationWindow } from './propagation-window.ts'

@@ -12,6 +12,7 @@ import {
 import { TOPIC_PREFIX } from '../constants.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
 import type { NetworkComponents } from '../network-components.ts'
+import type { BroadcastStats } from './broadcast-stats.ts'
 import {
   type DeliveryVerdict,
   emptyPlumtreeCounters,
@@ -77,15 +78,6 @@ export interface BroadcastServiceComponents extends NetworkComponents {
   /** A neighbour sent something provably bad. */
   penalize(peer: string, reason: string): void
   logger?: Logger
-}
-
-export interface BroadcastStats extends PlumtreeCounters {
-  realms: Record<string, { eagerPeers: number; lazyPeers: number; graftTimeoutMs: number }>
-  framesDropped: number
-  badFrames: number
-  badSignatures: number
-  /** Links whose stream closed while the peer stayed connected (on another connection). */
-  linksReopened: number
 }
 
 interface Link {
