@@ -54,7 +54,7 @@ describe('pnpm sim', () => {
     expect(result.delivery.missing).toEqual([])
     // The cut heals 75 s after measured publishing starts; the lost links come back within the
     // redial ceiling (5 s), and what crosses them spreads by chained reconciliations. The design's
-    // target is 10 s after the heal; the N = 200 sweep's slowest seeds take 12.8 s.
+    // target is 10 s after the heal, not met yet: 12.8 to 25.3 s at N = 200 (README, "Open findings").
     expect(result.delivery.lastArrivalMs).toBeLessThanOrEqual(75_000 + 15_000)
   })
 
