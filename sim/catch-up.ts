@@ -6,6 +6,8 @@ import {
   RealmDigest,
   type ReconciliationSide,
   reconcile,
+  SPREAD_BUDGET,
+  SPREAD_MIN_AGE_MS,
 } from '@tlsmesh/mesh/sync'
 import type { SessionRecord } from '@tlsmesh/store'
 import { SyncKind, type SyncMessage } from '@tlsmesh/wire'
@@ -44,6 +46,8 @@ export class CatchUp {
   readonly #c: CatchUpComponents
   readonly #due: Array<() => Promise<void>> = []
   readonly #busy = new Set<SimNode>()
+  /** Reconciliations a node that learnt something still makes while they bring nothing. */
+  readonly #budget = new Map<SimNode, number>()
   /** What each node will start once its own reconciliation ends, in order. */
   readonly #pending = new Map<SimNode, SimNode[]>()
   #peersOf: (node: SimNode) => SimNode[] = () => []
@@ -125,16 +129,26 @@ export class CatchUp {
     if (next !== undefined) this.#request(node, next, 0)
   }
 
-  /** Stores what a session brought `node`; one that learnt something reconciles with another peer. */
+  /**
+   * Stores what a session brought `node`. A node that learnt something (records SPREAD_MIN_AGE_MS
+   * old or more) reconciles with other random peers, one after another, until SPREAD_BUDGET of them
+   * in a row brought it nothing (sync-service.ts).
+   */
   #land(node: SimNode, from: SimNode, records: SessionRecord[]): void {
     if (!node.up) return
     const at = Math.floor(this.#c.scheduler.now())
-    let stored = 0
+    let learnt = 0
     for (const record of records) {
       const outcome = node.store.merge(record, at, 'sync')
-      if (outcome === 'added' || outcome === 'replaced') stored++
+      if ((outcome === 'added' || outcome === 'replaced') && at - record.created >= SPREAD_MIN_AGE_MS)
+        learnt++
     }
-    if (stored === 0) return
+    const budget = learnt > 0 ? SPREAD_BUDGET : (this.#budget.get(node) ?? 0) - 1
+    if (budget <= 0) {
+      this.#budget.delete(node)
+      return
+    }
+    this.#budget.set(node, budget)
     const others = this.#peersOf(node).filter((peer) => peer !== from)
     if (others.length === 0) return
     const next = others[this.#c.prng.int(others.length)]!

@@ -82,10 +82,12 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
     catchUpPairs: 0,
     catchUpPairsHeld: 0,
     lastArrivalMs: 0,
+    lastCatchUpArrivalMs: 0,
     catchUpSessions: catchUp?.sessions ?? 0,
     catchUpRecords: catchUp?.recordsMoved ?? 0,
   }
   let lastArrival = start
+  let lastCatchUpArrival = start
   for (const log of measures.records) {
     if (!log.measured) continue
     for (const node of fleet.live()) {
@@ -95,7 +97,10 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
       const cutOff = log.unreachable.has(node.index)
       if (cutOff) {
         delivery.catchUpPairs++
-        if (holds) delivery.catchUpPairsHeld++
+        if (holds) {
+          delivery.catchUpPairsHeld++
+          lastCatchUpArrival = Math.max(lastCatchUpArrival, node.arrivals.get(log.no) ?? start)
+        }
         if (catchUp === undefined) continue
       }
       delivery.expected++
@@ -107,5 +112,6 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
   }
   if (delivery.expected > 0) delivery.fraction = Number((delivery.delivered / delivery.expected).toFixed(6))
   delivery.lastArrivalMs = Math.round(lastArrival - start)
+  delivery.lastCatchUpArrivalMs = Math.round(lastCatchUpArrival - start)
   return delivery
 }

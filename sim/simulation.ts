@@ -64,6 +64,8 @@ export interface Delivery {
   catchUpPairsHeld: number
   /** Virtual ms from the start of measured publishing to the last expected pair's arrival. */
   lastArrivalMs: number
+  /** The same for the cut-off pairs alone: when catch-up had brought the last of them. */
+  lastCatchUpArrivalMs: number
   /** Catch-up sessions run, and the records they moved (both ways). */
   catchUpSessions: number
   catchUpRecords: number
