@@ -19,6 +19,7 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
       loss: { type: 'string' },
       json: { type: 'boolean' },
       'tree-only': { type: 'boolean' },
+      origin: { type: 'string' },
     },
   })
   const scenario = (values.scenario ?? DEFAULT_OPTIONS.scenario) as ScenarioName
@@ -39,6 +40,7 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
     regions: number('regions', values.regions, DEFAULT_OPTIONS.regions),
     loss: number('loss', values.loss, DEFAULT_OPTIONS.loss),
     catchUp: values['tree-only'] !== true,
+    ...(values.origin !== undefined ? { origin: number('origin', values.origin, 0) } : {}),
   }
   if (options.nodes < 2 || options.regions < 1 || options.rate <= 0) {
     throw new Error('--nodes: at least 2; --regions: at least 1; --rate: above 0')

@@ -26,6 +26,8 @@ export interface SimOptions {
   loss: number
   /** Run the mesh's catch-up beside the tree (the daemon does); false: the tree alone. */
   catchUp: boolean
+  /** Publish every record from this node (as bench/scale.ts does) instead of from random ones. */
+  origin?: number
 }
 
 export const DEFAULT_OPTIONS: SimOptions = {
@@ -111,7 +113,7 @@ export async function runSimulation(
   options: SimOptions,
   progress: (line: string) => void = () => {},
 ): Promise<SimResult> {
-  const run = setUp(options)
+  const run = { ...setUp(options), ...(options.origin !== undefined ? { origin: options.origin } : {}) }
   const plan = scenario(options.scenario, options.records, options.rate)
   const start = EPOCH + WARMUP_MS
   plan.schedule({ ...run, regions: options.regions, start })
@@ -168,11 +170,17 @@ function setUp(options: SimOptions): Run & { prng: Prng } {
 }
 
 /** Record `no` is published at `at` by a random live node that is on the tree. */
-function publishAt(run: Run & { prng: Prng }, no: number, at: number, measured: boolean): void {
+function publishAt(
+  run: Run & { prng: Prng; origin?: number },
+  no: number,
+  at: number,
+  measured: boolean,
+): void {
   const { fleet, scheduler, prng, traffic, measures } = run
   scheduler.at(at, () => {
     const origins = fleet.live().filter((node) => node.joinedAt !== undefined)
-    const origin = origins[prng.int(origins.length)]!
+    const fixed = run.origin === undefined ? undefined : origins.find((node) => node.index === run.origin)
+    const origin = fixed ?? origins[prng.int(origins.length)]!
     const payload = recordPayload(no, origin.name, scheduler.now())
     traffic.published(no, payload.origin, payload.data)
     measures.published(no, origin.index, scheduler.now(), measured, fleet.unreachableFrom(origin))
