@@ -450,6 +450,9 @@ async function disseminate(
   if (topic === undefined) return 0
   const reached = services.broadcast?.publish(realm, batch) ?? 0
   if (reached > 0) return reached
+  // Nobody serves the realm yet: gossipsub would sign and cache the batch for no one (an Ed25519
+  // signature per batch on a lone node). Catch-up brings it to whoever joins.
+  if (services.pubsub.getSubscribers(topic).length === 0) return 0
   const result = await services.pubsub.publish(topic, batch)
   return result.recipients.length
 }
