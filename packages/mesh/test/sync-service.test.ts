@@ -59,7 +59,8 @@ beforeAll(async () => {
 class Network {
   readonly #handlers = new Map<string, StreamHandler>()
 
-  edge(self: PeerId): NetworkComponents {
+  /** `peers`: whom this node holds connections to (none by default: only explicit syncWith calls). */
+  edge(self: PeerId, peers: PeerId[] = []): NetworkComponents {
     const handlers = this.#handlers
     return {
       peerId: self,
@@ -73,7 +74,10 @@ class Network {
       },
       events: new EventTarget() as NetworkComponents['events'],
       connectionManager: {
-        getConnections: () => [],
+        getConnections: (remote?: PeerId) =>
+          peers
+            .filter((p) => remote === undefined || p.equals(remote))
+            .map((remotePeer) => ({ remotePeer, status: 'open' }) as Connection),
         openStream: async (remote) => {
           const handler = handlers.get(remote.toString())
           if (handler === undefined) throw new Error('no such peer')
@@ -111,6 +115,7 @@ async function startNode(
   net: Network,
   identity: Signer,
   originAllowed: (origin: string) => boolean = () => true,
+  connectedTo: Signer[] = [],
 ): Promise<Node> {
   const store = createReplicaStore({ realms: [REALM] })
   const node: Omit<Node, 'service'> = { store, penalized: [], refused: [], merged: [] }
@@ -118,7 +123,10 @@ async function startNode(
   const service = new SyncService(
     { realms: [REALM], intervalMs: 3_600_000, timeoutMs: 5000 },
     {
-      ...net.edge(identity.peerId),
+      ...net.edge(
+        identity.peerId,
+        connectedTo.map((s) => s.peerId),
+      ),
       store,
       digests,
       now: () => NOW,
@@ -489,5 +497,35 @@ describe('SyncService: what a peer pushes', () => {
     await expect(reconcile(side, await dial(net, attacker, victim))).rejects.toThrow()
     await expect.poll(() => v.penalized).toEqual([[attacker.origin, 'forged']])
     expect(v.store.stats().entries).toBe(0)
+  })
+})
+
+describe('SyncService: spreading what catch-up taught', () => {
+  async function line(created: number) {
+    const net = new Network()
+    const records = published(third, 20, { created, expires: created + 3_600_000 })
+    // `peer` holds records the other two lack; `victim` is connected to both, `attacker` (here just a
+    // third honest node) only to `victim`.
+    const source = await startNode(net, peer, undefined, [victim])
+    for (const r of records) source.store.merge(r, NOW)
+    const learner = await startNode(net, victim, undefined, [peer, attacker])
+    const other = await startNode(net, attacker, undefined, [victim])
+    expect(await learner.service.syncWith(peer.peerId)).toBe(true)
+    expect(learner.service.stats.lastResult).toMatchObject({ pulled: 20 })
+    expect(learner.store.stats().entries).toBe(20)
+    return { records, other }
+  }
+
+  it('a node that learnt older records reconciles with another peer unasked, which then holds them too', async () => {
+    const { records, other } = await line(NOW - 10_000)
+    await expect.poll(() => other.store.stats().entries, { timeout: 5000 }).toBe(20)
+    for (const r of records) expect(heldIn(other.store, r.id)).toEqual(heldIn(storeOf(records), r.id))
+  })
+
+  it('records younger than SPREAD_MIN_AGE_MS start no chain: they are still coming down the tree', async () => {
+    const { other } = await line(NOW - 10)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(other.store.stats().entries).toBe(0)
+    expect(other.service.stats.served).toBe(0)
   })
 })
