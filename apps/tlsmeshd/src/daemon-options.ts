@@ -322,7 +322,8 @@ function checkKeyPath(field: string, value: string): string {
 
 /**
  * kB, MB, GB are powers of 1000 (SI, as disks and `ls --si` count); K, M, G and KiB, MiB, GiB powers
- * of 1024, as `64M` always meant here. Case is not significant: nobody sizes a replica in millibytes.
+ * of 1024, so that `64M` keeps meaning 64 MiB. Case is not significant: nobody sizes a replica in
+ * millibytes.
  */
 const SIZE_UNITS: Record<string, number> = {
   '': 1,

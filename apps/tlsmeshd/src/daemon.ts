@@ -95,8 +95,8 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
 }
 
 /**
- * A mesh that can change its allowlist while running. Not (yet) on MeshNode's interface: used when
- * present, otherwise an allowlist change waits for a restart.
+ * A mesh that can change its allowlist while running. MeshNode declares `setAllowPeers`; a mesh
+ * without it leaves an allowlist change to a restart.
  */
 interface AllowlistControl {
   setAllowPeers(peers: string[] | undefined): void

@@ -25,9 +25,9 @@ export const DEFAULT_HEARTBEAT_MS = 700
 export const DEFAULT_TARGET_PEERS = 6
 /**
  * libp2p pings every connection this often and closes it when the ping fails. Each ping opens a
- * stream (negotiation, a peer-store write): at libp2p's 10 s, pings were most of an idle node's
- * bytes and CPU (N = 20: 1.4 KB/s and 1.6% of a core per node). A dead process is noticed at once
- * anyway (TCP reset); this bounds how long a frozen host or a silent partition holds a link.
+ * stream (negotiation, a peer-store write): at libp2p's 10 s, pings are most of an idle node's
+ * bytes and CPU. A dead process is noticed at once anyway (TCP reset); this bounds how long a
+ * frozen host or a silent partition holds a link.
  */
 export const PING_INTERVAL_MS = 30_000
 export const DEFAULT_MAX_CONNECTIONS = 256
@@ -52,15 +52,15 @@ export const PRE_KEY_MAX_PENDING = 256
  * libp2p's own limit on inbound connections still being upgraded (`maxIncomingPendingConnections`,
  * default 10): above PRE_KEY_MAX_PENDING, so that libp2p never refuses a newcomer that would have
  * pushed out an unproven one, with room for key holders' Noise handshakes. At libp2p's 10, twelve
- * idle connections made every key holder's dial fail with ECONNRESET for 10 s.
+ * idle connections make every key holder's dial fail with ECONNRESET for 10 s.
  */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 512
 /**
  * libp2p refuses every further connection from a host for the rest of a second once it has opened
- * this many in that second (`inboundConnectionThreshold`, default 5), a key holder's too: 1,000 idle
- * connections from a key holder's address would have locked it out. The pre-key caps above bound what
- * such connections cost, so this is a backstop only, above the ~1,000 a second that one node took in
- * from a flood on the 2-core test machine.
+ * this many in that second (`inboundConnectionThreshold`, default 5), a key holder's too: idle
+ * connections from a key holder's address would lock it out. The pre-key caps above bound what such
+ * connections cost, so this is a backstop only, above the ~1,000 a second one node takes in from a
+ * flood on 2 cores.
  */
 export const INBOUND_CONNECTION_THRESHOLD = 5000
 
@@ -85,15 +85,15 @@ export const DEFAULT_SYNC_TIMEOUT_MS = 30_000
 export const DEFAULT_DISSEMINATION: 'tree' | 'gossipsub' = 'tree'
 /**
  * A node that hears of a batch by id waits this long for the payload before it asks the announcer:
- * well above a tree path's delivery time even on a loaded node (measured: at 150 ms, a saturated
- * 20-node fleet grafted spuriously, and each spurious graft adds duplicates and load), and under the
- * one second in which a broken tree must be repaired.
+ * well above a tree path's delivery time even on a loaded node (at 150 ms a saturated 20-node fleet
+ * grafts spuriously, and each spurious graft adds duplicates and load), and under the one second in
+ * which a broken tree must be repaired.
  */
 export const DEFAULT_GRAFT_TIMEOUT_MS = 400
 export const DEFAULT_REGRAFT_TIMEOUT_MS = 200
 /**
  * Ids of batches sent to lazy neighbours go out in groups this often. Announcements only matter when
- * the tree breaks, so they can wait: at 25 ms, a busy node sent one IHAVE frame per batch per lazy
+ * the tree breaks, so they can wait: at 25 ms a busy node sends one IHAVE frame per batch per lazy
  * neighbour, and those frames cost more CPU than the payloads. A missing batch is still asked for
  * within this plus the graft timeout (600 ms), inside the second a repair may take.
  */

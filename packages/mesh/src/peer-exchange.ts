@@ -172,9 +172,10 @@ export class PeerExchange {
 
 /**
  * Reads until the remote closes its writable end. Not `for await` nor the 'end' event alone: the answer
- * and the remote's close usually arrive while `dialProtocol` is still negotiating, whose reader then
+ * and the remote's close usually arrive while `openStream` is still negotiating, whose reader then
  * pushes the bytes back after 'end' and 'remoteCloseWrite' have fired, so neither comes again and
- * every exchange hung until the connection closed. Done is: the remote closed, and nothing unread.
+ * the exchange would hang until the connection closes. Done is: the remote closed, and nothing
+ * unread.
  */
 function readToEnd(stream: Stream, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {

@@ -7,8 +7,8 @@ import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 /**
  * A lost peer is retried within 1 s, then within 2 s, 4 s, and 5 s from then on (full jitter under
  * each ceiling, so that the nodes that lost the same peer at the same moment do not all come back
- * at once): a partition healed after a minute is noticed within 5 s (issue 5 wants convergence
- * within 10 s of the heal), at the cost of one TCP connect every 2.5 s on average per lost peer
+ * at once): a partition healed after a minute is noticed within 5 s (the fleet must converge within
+ * 10 s of the heal), at the cost of one TCP connect every 2.5 s on average per lost peer
  * (refused or unanswered) while it stays away. The tick is the resolution of the schedule.
  */
 const TICK_MS = 1000
@@ -45,10 +45,10 @@ export interface PeerRedialComponents {
 /**
  * Redials mesh peers this node lost. libp2p redials nobody on its own (bootstrap dials its seeds once,
  * at start), and peer exchange only asks connected peers: after a partition long enough for the
- * connection monitor to close the links across it (measured here: 60 s), each half stayed connected
- * only within itself, for good. The addresses come from identify and are kept here, because the peer
- * store drops an address an hour after it first saw it, even while the peer stays connected. Seeds
- * are the seed dialer's (seed-dialer.ts).
+ * connection monitor to close the links across it (see PING_INTERVAL_MS), each half would stay
+ * connected only within itself, for good. The addresses come from identify and are kept here,
+ * because the peer store drops an address an hour after it first saw it, even while the peer stays
+ * connected. Seeds are the seed dialer's (seed-dialer.ts).
  */
 export class PeerRedial {
   readonly #init: PeerRedialInit

@@ -1,5 +1,5 @@
 // Inbound connections before they prove the mesh key. libp2p refuses a newcomer once 10 connections
-// are being upgraded, and gives each 10 s: twelve idle TCP connections kept every key holder out.
+// are being upgraded, and gives each 10 s: twelve idle TCP connections keep every key holder out.
 // Here an unproven connection is held for a short deadline, and at a cap the oldest unproven one is
 // dropped instead of the newcomer, so that a key holder (which proves the key within 1.5 round trips)
 // gets in however many idle connections arrived before it, even from its own address.

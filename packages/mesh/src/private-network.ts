@@ -4,9 +4,9 @@
 // connection keeps two 64-byte slots of it for good; and the first update larger than what is left
 // (a 1 MiB write does it at once; ~5,100 leaked connections make any write do it) grows the memory,
 // which detaches every other cipher's cached view, whose next update grows it again: within a few
-// hundred updates it hits the limit and an uncaught RangeError kills the process (measured with
-// scripts/soak/pnet-leak-repro.ts). Here each connection owns two small JavaScript keystream states
-// that go away with it.
+// hundred updates it hits the limit and an uncaught RangeError kills the process
+// (scripts/soak/pnet-leak-repro.ts reproduces it). Here each connection owns two small JavaScript
+// keystream states that go away with it.
 import type {
   AbortOptions,
   ConnectionProtector,

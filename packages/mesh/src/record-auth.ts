@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache'
 
 // DER prefixes of an Ed25519 SubjectPublicKeyInfo and PKCS#8 private key (RFC 8410): node:crypto
 // takes raw keys this way. One KeyObject per key, made once: importing a key per call (what
-// @libp2p/crypto does) cost more than the signature check itself.
+// @libp2p/crypto does) costs more than the signature check itself.
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const ORIGIN_KEYS = 4096

@@ -7,7 +7,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
  * - `host:port`, `[v6]:port`, `/ip4|ip6/ADDR/tcp/PORT`: dialed without a peer id (learned in the Noise
  *   handshake; the mesh key already tells fleet members from strangers);
  * - `/dns|dns4|dns6/NAME/tcp/PORT` (or `NAME:PORT`): resolved to every A/AAAA record at each dial;
- * - anything with `/p2p/<peer id>`: dialed as libp2p dials it, as before.
+ * - anything with `/p2p/<peer id>`: dialed as libp2p dials it.
  */
 export type SeedAddress =
   | { kind: 'address'; source: string; addr: Multiaddr }

@@ -16,8 +16,8 @@ export const SEED_DIAL_TIMEOUT_MS = 5000
 export const SEED_CHECK_INTERVAL_MS = 1000
 /**
  * Retries while no seed answers: full jitter under 1 s, 2 s, 4 s ... 30 s. A node whose seed was
- * down or too busy at its start (measured: 3 of 20 nodes started at once on 2 cores) would otherwise
- * stay alone for good; the jitter keeps a fleet that lost its seed from returning to it in lockstep.
+ * down or too busy at its start (a whole fleet starting at once) would otherwise stay alone for
+ * good; the jitter keeps a fleet that lost its seed from returning to it in lockstep.
  */
 export const SEED_RETRY_BACKOFF: RedialBackoff = { baseMs: 1000, maxMs: 30_000, floorMs: 250 }
 /** Addresses dialed in one round, whatever the seeds resolve to. */

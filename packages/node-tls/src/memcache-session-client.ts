@@ -33,8 +33,8 @@ const MAX_RECONNECT_DELAY_MS = 5000
  * A small memcached text-protocol client for TLS sessions, made for the handshake path: one
  * pipelined connection, every lookup bounded by the caller's signal, stores fire-and-forget with
  * `noreply`, and when the daemon is down or hung every lookup is an immediate miss (a full handshake)
- * while it reconnects in the background. Measured here: a general-purpose client (memjs) once never
- * called back with tight timeouts, and a frozen memcached stalled each handshake for seconds.
+ * while it reconnects in the background. A general-purpose client (memjs) can fail to call back
+ * under tight timeouts, and stall each handshake for seconds on a frozen memcached.
  */
 export class MemcacheSessionClient implements RemoteSessionCache {
   readonly #init: Required<Omit<MemcacheSessionClientInit, 'socketPath' | 'host' | 'port'>> &

@@ -48,9 +48,9 @@ export const MAX_ORIGIN_LENGTH = 128
 
 /**
  * What a stored record costs beyond its id, value and origin bytes, so that the byte budget bounds
- * heap use and not only payload. Measured on Node 20 (100k records, heap delta after gc): ~440 bytes
- * of heap per entry besides the copied id+value bytes (the record object with two boxed doubles
- * ~100, one ArrayBuffer and its id and value views ~250, the latin1 key string ~50, lru-cache's Map
- * entry ~35), plus 36 bytes per slot of lru-cache's preallocated arrays. 440 + 36, rounded up.
+ * heap use and not only payload: the record object with two boxed doubles, the views of its id and
+ * value over a pooled slab, the latin1 key string, lru-cache's Map entry, and 36 bytes per slot of
+ * lru-cache's preallocated arrays. bench/memory.ts measures 656 bytes of heap for a record of 232
+ * payload bytes, ~425 of overhead: this bound stays above it.
  */
 export const RECORD_OVERHEAD_BYTES = 480

@@ -1,9 +1,9 @@
 /**
  * The keys of one realm by the second they expire in, so that pruning visits the records that
- * expired and not the whole realm: a scan of 1,000,000 records every 10 s held the event loop for
- * hundreds of milliseconds, in the process that answers every resumption. A key is in exactly one
- * bucket while its record is held (the store adds it when a record is stored and removes it when
- * the record leaves, whatever the reason).
+ * expired and not the whole realm: a scan of 1,000,000 records every 10 s would hold the event loop
+ * for hundreds of milliseconds, in the process that answers every resumption. A key is in exactly
+ * one bucket while its record is held (the store adds it when a record is stored and removes it
+ * when the record leaves, whatever the reason).
  */
 export class ExpiryWheel {
   readonly #bucketMs: number

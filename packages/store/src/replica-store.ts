@@ -385,8 +385,9 @@ function idKey(id: Uint8Array): string {
  * One allocation for id and value, detached from the caller's buffers: a decoder's views would keep
  * a whole gossip message alive, and a reused read buffer would change under the replica. From Node's
  * Buffer pool (8 KiB slabs for small sizes), so that records do not each carry an ArrayBuffer and its
- * backing-store bookkeeping: measured 738 -> 656 bytes per 232-byte record (bench/memory.ts). Records
- * of one slab were made together and expire together, so slabs are not held by stragglers for long.
+ * backing-store bookkeeping (about 80 bytes a record; bench/memory.ts measures heap per record).
+ * Records of one slab were made together and expire together, so slabs are not held by stragglers
+ * for long.
  */
 function copyRecord(record: SessionRecord): SessionRecord {
   const { realm, id, value, created, expires, origin, proof } = record

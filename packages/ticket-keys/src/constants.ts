@@ -5,11 +5,11 @@
  */
 
 /**
- * Hourly rotation, the practice the issue asks for: a key encrypts for one hour, so a stolen key
- * opens at most an hour's worth of new tickets. Published practice is longer (Twitter: a new key
- * every 12 h; Go's crypto/tls: every 24 h), so hourly is on the careful side. A shorter period buys
- * little: every rotation costs a Node server one full handshake per outstanding ticket (it holds one
- * key), nginx and HAProxy nothing.
+ * Hourly rotation: a key encrypts for one hour, so a stolen key opens at most an hour's worth of
+ * new tickets. Published practice is longer (Twitter: a new key every 12 h; Go's crypto/tls: every
+ * 24 h), so hourly is on the careful side. A shorter period buys little: every rotation costs a
+ * Node server one full handshake per outstanding ticket (it holds one key), nginx and HAProxy
+ * nothing.
  */
 export const DEFAULT_ROTATION_MS = 60 * 60 * 1000
 

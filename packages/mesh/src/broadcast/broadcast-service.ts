@@ -239,7 +239,7 @@ export class BroadcastService {
       this.#links.delete(peer)
       // Two nodes that dialed each other at once hold two connections until libp2p closes one; the
       // link may have been on that one. Still connected: open another, keeping the peer's place in
-      // the trees (dropping it made its neighbours graft and prune around it for good).
+      // the trees (dropping it would make its neighbours graft and prune around it for good).
       if (
         !this.#stopped &&
         this.#components.connectionManager.getConnections(peerId).some((c) => c.status === 'open')

@@ -24,7 +24,8 @@ export interface PlumtreeInit {
   realm: string
   /**
    * How long a node waits at least for a payload it heard of by IHAVE before it GRAFTs the announcer.
-   * It waits longer (up to 4x) while payloads keep arriving late but unasked (see graftTimeout).
+   * It waits longer (up to 4x) while payloads keep arriving late but unasked (see
+   * currentGraftTimeout).
    */
   graftTimeoutMs: number
   /** Then how long it waits on that announcer before it GRAFTs the next one. */
@@ -34,7 +35,7 @@ export interface PlumtreeInit {
   /**
    * Each flush announces to at most this many lazy neighbours, picked at random: an IHAVE frame costs
    * about what a payload frame does (a write, a Noise and a pnet pass), and announcing to every lazy
-   * neighbour made a node send ~N frames per batch where the tree sends it one.
+   * neighbour would make a node send ~N frames per batch where the tree sends it one.
    */
   lazyFanout: number
   /**
@@ -267,8 +268,8 @@ export class Plumtree {
   readonly #fullUntil = new Map<string, number>()
   /**
    * The hops each neighbour's copies carry, from its last IHAVE: a GRAFT goes to the announcer
-   * nearest the origin. Random announcers hung nodes below nodes that were already deep (N = 10: two
-   * relays below the origin, where the cap of 6 leaves room for every node at one).
+   * nearest the origin. Random announcers would hang nodes below nodes already deep, where the cap
+   * of 6 leaves room for every node of a 10-node fleet one relay below the origin.
    */
   readonly #announcedHops = new Map<string, number>()
   #lazyTimer: TimerHandle | undefined
@@ -335,9 +336,9 @@ export class Plumtree {
     if (firstHops !== undefined) {
       this.stats.duplicates++
       // The copy this node asked for came first: the neighbour that sent this one is on the tree
-      // and only slow (its path was busy), so it is kept. Counting these pruned the links that were
-      // delivering, left nodes with no eager link at all, and every batch was then GRAFTed (a
-      // saturated 20-node fleet never settled).
+      // and only slow (its path was busy), so it is kept. Counting these would prune the links that
+      // deliver, leaving nodes with no eager link and every batch GRAFTed: a saturated fleet would
+      // never settle.
       if (this.#grafted.has(k)) return
       // Nor is a neighbour whose copy came by a shorter path than the first one: the first was early
       // by chance (its sender's queue was short). Counting only copies that travelled as far or
@@ -346,10 +347,10 @@ export class Plumtree {
       // A second path to us: keep one. The link stays for announcements. Only a link that brought
       // nothing but duplicates lately is pruned: with batches in flight on every link at once, a
       // tree link also brings the odd duplicate, and pruning on the first one (as Plumtree does)
-      // cut tree links as fast as GRAFTs restored them (N = 20: 0.8 eager links per node). Above the
-      // eager cap (every link starts eager) the first duplicate prunes: waiting for three made the
-      // start-up flood last three batches instead of one, on a saturated host seconds of backlog
-      // after which a 20-node fleet often never settled.
+      // cuts tree links as fast as GRAFTs restore them. Above the eager cap (every link starts
+      // eager) the first duplicate prunes: waiting for three would make the start-up flood last
+      // three batches instead of one, on a saturated host seconds of backlog after which the tree
+      // may never settle.
       const streak = (this.#duplicateStreaks.get(from) ?? 0) + 1
       if (streak < PRUNE_AFTER_DUPLICATES && this.#eager.size <= this.#init.maxEagerPeers) {
         this.#duplicateStreaks.set(from, streak)
@@ -372,17 +373,17 @@ export class Plumtree {
     this.#duplicateStreaks.delete(from)
     this.stats.payloadsReceived++
     this.stats.relaysBeforeArrival += payload.hops
-    // Forwarded once its origin is proven, before it is validated and stored here: that work took a
-    // millisecond per batch at every relay, on the path of every node below (N = 10: p99 24-45 ms
-    // against push's 11, 21-28 ms with this order). What its records are worth is for each node to
-    // judge; a payload its origin signed invalid costs the origin, not the relays (deliver).
+    // Forwarded once its origin is proven, before it is validated and stored here: that work takes
+    // about a millisecond per batch at every relay, and would lie on the path of every node below.
+    // What its records are worth is for each node to judge; a payload its origin signed invalid
+    // costs the origin, not the relays (deliver).
     // A payload that came first by a link that is lazy here leaves it lazy (Plumtree makes it eager):
     // it was in flight when the PRUNE crossed, and its sender has stopped pushing on that link. A
     // GRAFT restores links.
     this.#cache.set(k, payload)
     this.#shedOverCap()
     // Not back to its origin either, when that is a neighbour: it has it, and each copy sent back
-    // was a duplicate that pruned a link.
+    // would be a duplicate that prunes a link.
     this.#sendPayload(
       { ...payload, hops: payload.hops + 1 },
       this.#eager,
@@ -445,8 +446,8 @@ export class Plumtree {
    * so the first batches go to all neighbours and duplicate pruning settles the tree at once, even
    * under full load: a star around a busy origin. The star is then thinned one child at a time, each
    * of which GRAFTs its way below another node. Capping at once (links beyond the cap lazy from the
-   * start; measured before the duplicate rules in onGossip) made every node beyond it GRAFT at the
-   * same moment, and on a saturated host (20 nodes, 2 cores, 2,000 records/s) the tree never settled.
+   * start) makes every node beyond it GRAFT at the same moment, and on a saturated host the tree
+   * does not settle.
    */
   #shedOverCap(): void {
     if (this.#eager.size <= this.#init.maxEagerPeers) return
@@ -568,9 +569,9 @@ export class Plumtree {
       this.#missing.delete(k)
       return
     }
-    // The announcer nearest the origin, at random among equals (not the first to announce: that was
-    // the origin itself each time, and the hub of the tree). One that declined lately (the origin
-    // once it has its cap of children) only when nobody else announced it.
+    // The announcer nearest the origin, at random among equals (not the first to announce: that is
+    // the origin itself each time, which would make it the hub of the tree). One that declined
+    // lately (the origin once it has its cap of children) only when nobody else announced it.
     const now = this.#clock.now()
     const open = entry.announcers.filter((peer) => (this.#fullUntil.get(peer) ?? 0) <= now)
     const candidates = open.length > 0 ? open : entry.announcers
@@ -609,7 +610,7 @@ export class Plumtree {
    * How late payloads come after their announcement when nobody asked for them, smoothed as TCP
    * smooths round-trip times (RFC 6298). On a saturated host every path is slow, and a fixed timeout
    * makes nodes GRAFT payloads already on their way: each GRAFT adds an eager link and its duplicates
-   * add load (seen with 20 nodes on 2 cores while a star was being thinned to the eager cap).
+   * add load.
    */
   #sampleLateness(ms: number): void {
     const now = this.#clock.now()
@@ -625,7 +626,7 @@ export class Plumtree {
   /**
    * What the lateness asks for, less the more time has passed since a payload was last late: once
    * the tree carries every payload ahead of its IHAVE, no sample comes to bring the estimate down,
-   * and a timeout left at its busiest made every later repair wait 4x longer (p99 1.7 s at N = 20).
+   * and a timeout left at its busiest would make every later repair wait up to 4x longer.
    */
   currentGraftTimeout(): number {
     const floor = this.#init.graftTimeoutMs

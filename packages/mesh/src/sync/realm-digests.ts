@@ -45,9 +45,9 @@ function deferredChanges(digests: ReadonlyMap<string, IncrementalDigest>) {
 
 /**
  * One incremental digest per realm served, fed by the replica's changes, so that a reconciliation
- * reads its realm's digest instead of building one: at 1,000,000 records, building one held the event
- * loop 1.2 to 2.1 s per session. The replica may hold records at start (a store kept across a mesh
- * restart): those are added in slices, and a realm's digest is handed out once they are in.
+ * reads its realm's digest instead of building one: at 1,000,000 records, building one would hold
+ * the event loop 1 to 2 s per session. The replica may hold records at start (a store kept across a
+ * mesh restart): those are added in slices, and a realm's digest is handed out once they are in.
  */
 export class RealmDigests {
   readonly #realms: readonly string[]

@@ -25,7 +25,7 @@ const LIST_SPARSE = DEFAULT_SYNC_LIMITS.maxItemsPerRange
 const QUERY_RANGES = DEFAULT_SYNC_LIMITS.maxRanges
 /**
  * Items one ANSWER lists at most: about 45 KB, some 6 ms to encode or decode (about 3 us an item) in
- * a process that answers TLS resumptions meanwhile; 16,384 stalled a responder for 30-50 ms a message
+ * a process that answers TLS resumptions meanwhile; 16,384 stall a responder for 30-50 ms a message
  * (bench/stall.ts, catch-up at 100,000 records). A range past it is answered bare, for the initiator
  * to split; the initiator sizes its queries to stay under it. More round trips cost little on a LAN.
  */
