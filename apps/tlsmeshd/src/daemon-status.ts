@@ -102,7 +102,6 @@ export interface StatusComponents {
   registry: Registry
   version: string
   realms: readonly string[]
-  meshName: string
   /** The memcached endpoint's realm and counts; absent without one. */
   memcache?: { realm: string; totals(): MemcacheTotals }
   /** Read on every request: SIGHUP may change them. */

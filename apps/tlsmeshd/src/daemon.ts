@@ -9,7 +9,6 @@ import {
 } from '@tlsmesh/memcache'
 import {
   createMeshNode,
-  DEFAULT_MESH_NAME,
   type KeyFileInit,
   KeyFilePermissionsError,
   loadOrCreateIdentity,
@@ -278,7 +277,6 @@ export async function startDaemon(
     registry,
     version: VERSION,
     realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
-    meshName: options.meshName ?? DEFAULT_MESH_NAME,
     ...(memcache !== undefined && options.memcache !== undefined
       ? { memcache: { realm: options.memcache.realm, totals: () => memcache.totals() } }
       : {}),
