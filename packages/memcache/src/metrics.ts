@@ -195,72 +195,60 @@ function countsOf(registry: Registry): Set<MemcacheCounts> {
 function registerCounts(registry: Registry, all: Set<MemcacheCounts>): void {
   const registers = [registry]
   const total = (pick: (counts: MemcacheCounts) => number): number => sum([...all].map(pick))
-  new Counter({
-    name: 'tlsmesh_memcache_commands_total',
-    help: 'memcached commands received, by command and protocol',
-    labelNames: ['command', 'protocol'],
-    registers,
-    collect() {
-      this.reset()
-      for (const protocol of PROTOCOLS) {
-        for (const command of COMMANDS) {
-          this.inc(
-            { command, protocol },
-            total((c) => c.commands[protocol][command]),
-          )
-        }
-      }
-    },
-  })
-  new Counter({
-    name: 'tlsmesh_memcache_errors_total',
-    help: 'memcached requests and connections refused or failed, by reason',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      this.reset()
-      for (const reason of ERROR_REASONS)
-        this.inc(
-          { reason },
-          total((c) => c.errors[reason]),
-        )
-    },
-  })
-  new Counter({
-    name: 'tlsmesh_memcache_hits_total',
-    help: 'keys looked up by get/gets/gat/gats and found',
-    registers,
-    collect() {
-      this.reset()
-      this.inc(total((c) => c.hits))
-    },
-  })
-  new Counter({
-    name: 'tlsmesh_memcache_misses_total',
-    help: 'keys looked up by get/gets/gat/gats and not found',
-    registers,
-    collect() {
-      this.reset()
-      this.inc(total((c) => c.misses))
-    },
-  })
-  new Counter({
-    name: 'tlsmesh_memcache_connections_refused_total',
-    help: 'connections closed before any command was read, by listener and reason',
-    labelNames: ['listener', 'reason'],
-    registers,
-    collect() {
-      this.reset()
-      for (const listener of LISTENERS) {
-        for (const reason of REFUSAL_REASONS) {
-          this.inc(
-            { listener, reason },
-            total((c) => c.refused[listener][reason]),
-          )
-        }
-      }
-    },
-  })
+  /** A counter whose values, by label, are read from the endpoints' counts when scraped. */
+  const collected = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => Array<[Record<string, string>, number]>,
+  ): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset()
+        for (const [labels, value] of read()) this.inc(labels, value)
+      },
+    })
+  }
+  collected(
+    'tlsmesh_memcache_commands_total',
+    'memcached commands received, by command and protocol',
+    ['command', 'protocol'],
+    () =>
+      PROTOCOLS.flatMap((protocol) =>
+        COMMANDS.map((command): [Record<string, string>, number] => [
+          { command, protocol },
+          total((c) => c.commands[protocol][command]),
+        ]),
+      ),
+  )
+  collected(
+    'tlsmesh_memcache_errors_total',
+    'memcached requests and connections refused or failed, by reason',
+    ['reason'],
+    () => ERROR_REASONS.map((reason) => [{ reason }, total((c) => c.errors[reason])]),
+  )
+  collected('tlsmesh_memcache_hits_total', 'keys looked up by get/gets/gat/gats and found', [], () => [
+    [{}, total((c) => c.hits)],
+  ])
+  collected('tlsmesh_memcache_misses_total', 'keys looked up by get/gets/gat/gats and not found', [], () => [
+    [{}, total((c) => c.misses)],
+  ])
+  collected(
+    'tlsmesh_memcache_connections_refused_total',
+    'connections closed before any command was read, by listener and reason',
+    ['listener', 'reason'],
+    () =>
+      LISTENERS.flatMap((listener) =>
+        REFUSAL_REASONS.map((reason): [Record<string, string>, number] => [
+          { listener, reason },
+          total((c) => c.refused[listener][reason]),
+        ]),
+      ),
+  )
   new Gauge({
     name: 'tlsmesh_memcache_connections',
     help: 'open memcached connections, by listener',
