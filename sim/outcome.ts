@@ -83,6 +83,7 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
     catchUpPairsHeld: 0,
     lastArrivalMs: 0,
     lastCatchUpArrivalMs: 0,
+    maxPairLatencyMs: 0,
     catchUpSessions: catchUp?.sessions ?? 0,
     catchUpRecords: catchUp?.recordsMoved ?? 0,
   }
@@ -106,7 +107,13 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
       delivery.expected++
       if (holds) {
         delivery.delivered++
-        lastArrival = Math.max(lastArrival, node.arrivals.get(log.no) ?? start)
+        const arrival = node.arrivals.get(log.no) ?? start
+        lastArrival = Math.max(lastArrival, arrival)
+        if (!cutOff)
+          delivery.maxPairLatencyMs = Math.max(
+            delivery.maxPairLatencyMs,
+            Math.round(arrival - log.publishedAt),
+          )
       } else if (delivery.missing.length < MISSING_LISTED) delivery.missing.push(`${log.no}@${node.index}`)
     }
   }

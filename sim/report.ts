@@ -35,7 +35,7 @@ export function formatTable(result: SimResult): string {
     )
   }
   lines.push(
-    `catch-up: ${d.catchUpSessions} sessions moved ${d.catchUpRecords} records; last arrival ${d.lastArrivalMs} ms after measured publishing began (of a cut-off pair: ${d.lastCatchUpArrivalMs} ms)`,
+    `catch-up: ${d.catchUpSessions} sessions moved ${d.catchUpRecords} records; last arrival ${d.lastArrivalMs} ms after measured publishing began (of a cut-off pair: ${d.lastCatchUpArrivalMs} ms); slowest reachable pair ${d.maxPairLatencyMs} ms`,
   )
   return lines.join('\n')
 }

@@ -68,6 +68,8 @@ export interface Delivery {
   lastArrivalMs: number
   /** The same for the cut-off pairs alone: when catch-up had brought the last of them. */
   lastCatchUpArrivalMs: number
+  /** The longest a node took to hold a record published while it was on the tree and reachable. */
+  maxPairLatencyMs: number
   /** Catch-up sessions run, and the records they moved (both ways). */
   catchUpSessions: number
   catchUpRecords: number

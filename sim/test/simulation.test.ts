@@ -29,10 +29,11 @@ describe('pnpm sim', () => {
     expect(result.perRecord.originSends.max).toBeLessThanOrEqual(DEFAULT_MAX_EAGER_PEERS)
   })
 
-  it('crash: with 20% of the nodes dead at once, every live node gets every record', async () => {
+  it('crash: with 20% of the nodes dead at once, every live node gets every record within 5 s', async () => {
     const result = await runSimulation(small({ scenario: 'crash' }))
     expect(result.delivery.expected).toBeGreaterThan(0)
     expect(result.delivery.missing).toEqual([])
+    expect(result.delivery.maxPairLatencyMs).toBeLessThanOrEqual(5000)
     expect(result.copiesPerDelivery).toBeLessThan(1.5)
   })
 
