@@ -29,6 +29,8 @@ export interface CatchUpComponents {
   scheduler: Scheduler
   network: Network
   prng: Prng
+  /** The node's linked peers. */
+  peersOf: (node: SimNode) => SimNode[]
 }
 
 /**
@@ -50,7 +52,6 @@ export class CatchUp {
   readonly #budget = new Map<SimNode, number>()
   /** What each node will start once its own reconciliation ends, in order. */
   readonly #pending = new Map<SimNode, SimNode[]>()
-  #peersOf: (node: SimNode) => SimNode[] = () => []
 
   constructor(components: CatchUpComponents) {
     this.#c = components
@@ -63,11 +64,10 @@ export class CatchUp {
   }
 
   /** Every `DEFAULT_SYNC_INTERVAL_MS`, a random linked peer, from a random phase on. */
-  schedulePeriodic(node: SimNode, peers: (node: SimNode) => SimNode[]): void {
-    this.#peersOf = peers
+  schedulePeriodic(node: SimNode): void {
     const tick = (): void => {
       if (!node.up) return
-      const linked = peers(node)
+      const linked = this.#c.peersOf(node)
       if (linked.length > 0) this.#request(node, linked[this.#c.prng.int(linked.length)]!, MAX_RETRIES)
       this.#c.scheduler.at(this.#c.scheduler.now() + DEFAULT_SYNC_INTERVAL_MS, tick)
     }
@@ -149,7 +149,7 @@ export class CatchUp {
       return
     }
     this.#budget.set(node, budget)
-    const others = this.#peersOf(node).filter((peer) => peer !== from)
+    const others = this.#c.peersOf(node).filter((peer) => peer !== from)
     if (others.length === 0) return
     const next = others[this.#c.prng.int(others.length)]!
     this.#later(node, next, MEETING_DELAY_MS * (1 + this.#c.prng.float()), 0)

@@ -141,7 +141,7 @@ export class Fleet {
       delivered: this.#c.delivered,
     })
     this.nodes[index] = node
-    this.#c.catchUp?.schedulePeriodic(node, (n) => [...n.links].map((peer) => this.nodes[peer]!))
+    this.#c.catchUp?.schedulePeriodic(node)
     return node
   }
 

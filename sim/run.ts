@@ -29,10 +29,11 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
     if (!Number.isFinite(value) || value < 0) throw new Error(`--${name}: expected a number >= 0, got ${raw}`)
     return value
   }
+  const nodes = number('nodes', values.nodes, DEFAULT_OPTIONS.nodes)
   const options: SimOptions = {
     ...DEFAULT_OPTIONS,
     scenario,
-    nodes: number('nodes', values.nodes, DEFAULT_OPTIONS.nodes),
+    nodes,
     seed: number('seed', values.seed, DEFAULT_OPTIONS.seed),
     records: number('records', values.records, DEFAULT_OPTIONS.records),
     warmupRecords: number('warmup-records', values['warmup-records'], DEFAULT_OPTIONS.warmupRecords),
@@ -41,6 +42,9 @@ function parseOptions(argv: string[]): { options: SimOptions; json: boolean } {
     loss: number('loss', values.loss, DEFAULT_OPTIONS.loss),
     catchUp: values['tree-only'] !== true,
     ...(values.origin !== undefined ? { origin: number('origin', values.origin, 0) } : {}),
+  }
+  if (options.origin !== undefined && !(Number.isInteger(options.origin) && options.origin < nodes)) {
+    throw new Error(`--origin: a node index from 0 to ${nodes - 1}, got ${values.origin}`)
   }
   if (options.nodes < 2 || options.regions < 1 || options.rate <= 0) {
     throw new Error('--nodes: at least 2; --regions: at least 1; --rate: above 0')

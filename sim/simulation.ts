@@ -8,6 +8,7 @@ import { Prng } from './prng.ts'
 import { recordNoOf, recordPayload } from './records.ts'
 import { type ScenarioName, scenario } from './scenarios.ts'
 import { Scheduler } from './scheduler.ts'
+import type { SimNode } from './sim-node.ts'
 import { Traffic } from './traffic.ts'
 
 export interface SimOptions {
@@ -143,7 +144,9 @@ function setUp(options: SimOptions): Run & { prng: Prng } {
   const scheduler = new Scheduler(EPOCH)
   const prng = new Prng(options.seed)
   const network = new Network(options, scheduler, prng)
-  const catchUp = options.catchUp ? new CatchUp({ scheduler, network, prng }) : undefined
+  // Read at each session, after the fleet below exists.
+  const peersOf = (node: SimNode): SimNode[] => [...node.links].map((peer) => fleet.nodes[peer]!)
+  const catchUp = options.catchUp ? new CatchUp({ scheduler, network, prng, peersOf }) : undefined
   const traffic = new Traffic(total)
   const measures = new Measures()
   const fleet = new Fleet(

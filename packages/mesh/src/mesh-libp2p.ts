@@ -183,7 +183,6 @@ function meshServices(
   components: MeshLibp2pComponents,
 ): ServiceFactoryMap<MeshServices> {
   const { policy, ingest, logger, now } = components
-  const penalize = (peer: string, reason: string): void => policy.penalize(peer, reason)
   const withLogger = logger !== undefined ? { logger } : {}
   return {
     identify: identify(),
@@ -217,7 +216,7 @@ function meshServices(
         originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
         onMerged: (outcome, record) => ingest.merged(outcome, record),
         onRefused: (reason, records) => ingest.refused(reason, records),
-        penalize,
+        penalize: (peer, reason) => policy.penalize(peer, reason),
         ...withLogger,
       }),
     ...(init.broadcast !== undefined

@@ -101,6 +101,21 @@ function simulate(
   }
 }
 
+/** One tree of realm 'r' with short timers, as the single-node tests drive it. */
+const SINGLE_INIT = {
+  realm: 'r',
+  graftTimeoutMs: 40,
+  regraftTimeoutMs: 20,
+  lazyFlushMs: 5,
+  lazyFanout: 6,
+  maxEagerPeers: 64,
+  shedIntervalMs: 0,
+  cacheEntries: 100,
+  cacheTtlMs: 30_000,
+  seenEntries: 100,
+  seenTtlMs: 60_000,
+}
+
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -117,19 +132,7 @@ function single(
   const sent: Array<{ peer: string; frame: OutboundFrame }> = []
   const deliveredFrom: string[] = []
   const tree = new Plumtree(
-    {
-      realm: 'r',
-      graftTimeoutMs: 40,
-      regraftTimeoutMs: 20,
-      lazyFlushMs: 5,
-      lazyFanout: 6,
-      maxEagerPeers,
-      shedIntervalMs: 0,
-      cacheEntries: 100,
-      cacheTtlMs: 30_000,
-      seenEntries: 100,
-      seenTtlMs: 60_000,
-    },
+    { ...SINGLE_INIT, maxEagerPeers },
     {
       send: (peer, frame) => !refuse(peer, frame) && sent.push({ peer, frame }) > 0,
       authenticate: authentic,
@@ -550,35 +553,20 @@ describe('Plumtree', () => {
     const timers: Array<{ at: number; fn: () => void }> = []
     const sent: Array<{ peer: string; frame: OutboundFrame }> = []
     let draws = 0
-    const tree = new Plumtree(
-      {
-        realm: 'r',
-        graftTimeoutMs: 40,
-        regraftTimeoutMs: 20,
-        lazyFlushMs: 5,
-        lazyFanout: 6,
-        maxEagerPeers: 64,
-        shedIntervalMs: 0,
-        cacheEntries: 100,
-        cacheTtlMs: 30_000,
-        seenEntries: 100,
-        seenTtlMs: 60_000,
+    const tree = new Plumtree(SINGLE_INIT, {
+      send: (peer, frame) => sent.push({ peer, frame }) > 0,
+      authenticate: () => true,
+      deliver: () => 'accept',
+      clock: {
+        now: () => now,
+        setTimer: (ms, fn) => timers.push({ at: now + ms, fn }),
+        clearTimer: () => {},
       },
-      {
-        send: (peer, frame) => sent.push({ peer, frame }) > 0,
-        authenticate: () => true,
-        deliver: () => 'accept',
-        clock: {
-          now: () => now,
-          setTimer: (ms, fn) => timers.push({ at: now + ms, fn }),
-          clearTimer: () => {},
-        },
-        random: () => {
-          draws++
-          return 0
-        },
+      random: () => {
+        draws++
+        return 0
       },
-    )
+    })
     tree.addPeer('a')
     tree.addPeer('b')
     const p = { realm: 'r', origin: Buffer.from('o'), data: randomBytes(16), hops: 0 }
