@@ -113,7 +113,10 @@ export class CatchUp {
     this.sessions++
     this.recordsMoved += toNode.length + toPeer.length
     const rtt = 2 * network.latency(node.index, peer.index)
-    scheduler.at(scheduler.now() + (result.rounds + 1) * rtt, () => {
+    const transfer =
+      network.serialization(node.index, peer.index, wireBytes(toPeer)) +
+      network.serialization(peer.index, node.index, wireBytes(toNode))
+    scheduler.at(scheduler.now() + (result.rounds + 1) * rtt + transfer, () => {
       this.#busy.delete(node)
       this.#busy.delete(peer)
       this.#land(node, peer, toNode)
@@ -174,4 +177,11 @@ function sideOf(
     },
     ...(listed !== undefined ? { listed } : {}),
   }
+}
+
+/** What records take in RECORDS messages: the session, its id, and about 100 bytes of fields and proof. */
+function wireBytes(records: SessionRecord[]): number {
+  let bytes = 0
+  for (const record of records) bytes += (record.value?.byteLength ?? 0) + record.id.byteLength + 100
+  return bytes
 }

@@ -45,6 +45,8 @@ export class Fleet {
   readonly #c: FleetComponents
   readonly #dialing = new Map<number, Set<number>>()
   readonly #topUpsDue = new Set<number>()
+  /** Peer exchange on every new link (startSeeded); a fleet started linked has no need of it. */
+  #exchanging = false
 
   constructor(init: FleetInit, components: FleetComponents) {
     this.#init = init
@@ -65,6 +67,22 @@ export class Fleet {
         if (this.#canLink(node, peer)) this.#link(node, peer)
       }
     }
+  }
+
+  /**
+   * Starts `count` nodes as bench/scale.ts does: node 0 first, then the others at random moments
+   * over `spreadMs`, each dialing node 0 as its seed. A node that links below its target asks the
+   * peer for the peers it has and dials them up to its target (peer exchange), so a small fleet
+   * becomes a full mesh, as the real one does.
+   */
+  startSeeded(count: number, spreadMs: number): void {
+    for (let i = 0; i < count; i++) this.#spawn(i)
+    const seed = this.nodes[0]!
+    for (const node of this.nodes.slice(1)) {
+      const at = this.#c.scheduler.now() + this.#c.prng.float() * spreadMs
+      this.#c.scheduler.at(at, () => this.#dial(node, seed))
+    }
+    this.#exchanging = true
   }
 
   /** A new process at `index` (a restart, or a newcomer past the end) that joins by dialing. */
@@ -148,9 +166,9 @@ export class Fleet {
   #send(from: SimNode, to: string, frame: OutboundFrame): boolean {
     const index = nodeIndex(to)
     if (!from.links.has(index)) return false
-    this.#c.traffic.count(from.name, frame)
+    const bytes = this.#c.traffic.count(from.name, frame)
     const target = this.nodes[index]!
-    this.#c.network.transmit(from.index, index, () => {
+    this.#c.network.transmit(from.index, index, bytes, () => {
       if (target.up && target.links.has(from.index)) receive(target, from.name, frame)
     })
     return true
@@ -180,27 +198,61 @@ export class Fleet {
     this.#topUp(node)
   }
 
+  /** The peers `node` is dialing. */
+  #pendingOf(node: SimNode): Set<number> {
+    let pending = this.#dialing.get(node.index)
+    if (pending === undefined) {
+      pending = new Set()
+      this.#dialing.set(node.index, pending)
+    }
+    return pending
+  }
+
   /** Dials `b` from `a`: the link opens after the handshake if both are the same processes still. */
   #dial(a: SimNode, b: SimNode): void {
-    const pending = this.#dialing.get(a.index) ?? new Set<number>()
-    this.#dialing.set(a.index, pending)
+    const pending = this.#pendingOf(a)
     pending.add(b.index)
     const rtt = 2 * this.#c.network.latency(a.index, b.index)
     this.#c.scheduler.at(this.#c.scheduler.now() + HANDSHAKE_ROUND_TRIPS * rtt, () => {
       pending.delete(b.index)
       const same = this.nodes[a.index] === a && this.nodes[b.index] === b
-      if (same && this.#canLink(a, b) && this.#c.network.reachable(a.index, b.index)) this.#link(a, b)
+      if (!same || !this.#canLink(a, b) || !this.#c.network.reachable(a.index, b.index)) return
+      this.#link(a, b)
+      if (this.#exchanging) this.#exchange(a, b)
+    })
+  }
+
+  /**
+   * Peer exchange (peer-exchange.ts) from `node`, below its target, to the peer it just linked to:
+   * one round trip later it has the peer's list of linked peers, in random order, and dials them
+   * until its links and dials in flight reach the target.
+   */
+  #exchange(node: SimNode, peer: SimNode): void {
+    const { scheduler, network, prng } = this.#c
+    if (node.links.size >= this.#init.targetPeers) return
+    scheduler.at(scheduler.now() + 2 * network.latency(node.index, peer.index), () => {
+      if (!node.up || !peer.up) return
+      const listed = [...peer.links].filter((index) => index !== node.index)
+      const pending = this.#pendingOf(node)
+      for (let left = listed.length; left > 0; left--) {
+        if (node.links.size + pending.size >= this.#init.targetPeers) break
+        const pick = prng.int(left)
+        const index = listed[pick]!
+        listed[pick] = listed[left - 1]!
+        const next = this.nodes[index]!
+        if (this.#canLink(node, next) && !pending.has(index)) this.#dial(node, next)
+      }
     })
   }
 
   /** Dials random peers up to the target; tries again later while the node is below it. */
   #topUp(node: SimNode): void {
     if (!node.up || this.nodes[node.index] !== node) return
-    const pending = this.#dialing.get(node.index)
-    let missing = this.#init.targetPeers - node.links.size - (pending?.size ?? 0)
+    const pending = this.#pendingOf(node)
+    let missing = this.#init.targetPeers - node.links.size - pending.size
     for (let picks = 0; missing > 0 && picks < PICKS_PER_DIAL * missing; picks++) {
       const peer = this.nodes[this.#c.prng.int(this.nodes.length)]!
-      if (!this.#canLink(node, peer) || pending?.has(peer.index)) continue
+      if (!this.#canLink(node, peer) || pending.has(peer.index)) continue
       this.#dial(node, peer)
       missing--
     }

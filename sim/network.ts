@@ -10,7 +10,19 @@ export interface NetworkInit {
   wanMs: number
   /** Probability that a frame is lost (a stream reset, a dropped queue), independently per frame. */
   loss: number
+  /** Bandwidth of a link inside a region, and between two, each way (megabits per second). */
+  lanMbps: number
+  wanMbps: number
+  /**
+   * What a node spends on a frame before it acts on it: decrypting, decoding and checking the
+   * origin's signature. Each hop pays it, so a path of two short links is not faster than one
+   * direct link, as on loopback, where it is most of a hop.
+   */
+  handleMs: number
 }
+
+/** Added to each frame's encoded size on the wire: length prefix, yamux header, Noise tag and length. */
+export const FRAME_OVERHEAD_BYTES = 32
 
 /** Fits any node index of a run (up to 2^20 nodes) into one number key per link. */
 const LINK_KEY_BASE = 1 << 20
@@ -25,6 +37,8 @@ export class Network {
   readonly #scheduler: Scheduler
   readonly #prng: Prng
   readonly #latencies = new Map<number, number>()
+  /** Per direction of a link (a * LINK_KEY_BASE + b): when its last frame has left. */
+  readonly #busyUntil = new Map<number, number>()
   #cut: ReadonlySet<number> | undefined
 
   constructor(init: NetworkInit, scheduler: Scheduler, prng: Prng) {
@@ -35,6 +49,12 @@ export class Network {
 
   regionOf(node: number): number {
     return node % this.#init.regions
+  }
+
+  /** Milliseconds that `bytes` take to leave a node on the link from `a` to `b`. */
+  serialization(a: number, b: number, bytes: number): number {
+    const mbps = this.regionOf(a) === this.regionOf(b) ? this.#init.lanMbps : this.#init.wanMbps
+    return (bytes * 8) / (mbps * 1000)
   }
 
   latency(a: number, b: number): number {
@@ -64,10 +84,19 @@ export class Network {
     return this.#cut === undefined || this.#cut.has(a) === this.#cut.has(b)
   }
 
-  /** Carries something from `a` to `b`: `arrive` runs one latency later unless it is lost or cut. */
-  transmit(a: number, b: number, arrive: () => void): void {
+  /**
+   * Carries a frame of `bytes` from `a` to `b`: it leaves once the frames before it on the link have
+   * (a link is a queue, first in first out), and `arrive` runs when it has crossed and been handled,
+   * unless it is lost or cut.
+   */
+  transmit(a: number, b: number, bytes: number, arrive: () => void): void {
     if (!this.reachable(a, b)) return
     if (this.#init.loss > 0 && this.#prng.float() < this.#init.loss) return
-    this.#scheduler.at(this.#scheduler.now() + this.latency(a, b), arrive)
+    const direction = a * LINK_KEY_BASE + b
+    const leaves =
+      Math.max(this.#scheduler.now(), this.#busyUntil.get(direction) ?? 0) +
+      this.serialization(a, b, bytes + FRAME_OVERHEAD_BYTES)
+    this.#busyUntil.set(direction, leaves)
+    this.#scheduler.at(leaves + this.latency(a, b) + this.#init.handleMs, arrive)
   }
 }

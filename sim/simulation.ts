@@ -24,12 +24,25 @@ export interface SimOptions {
   regions: number
   lanMs: number
   wanMs: number
+  lanMbps: number
+  wanMbps: number
+  /** What a node spends on a tree frame before acting on it (see NetworkInit.handleMs). */
+  handleMs: number
   loss: number
+  /**
+   * How the fleet forms: `linked`, every node dialed random peers up to its target before the run;
+   * `seeded`, as bench/scale.ts starts its processes (node 0 is every node's seed, and peer
+   * exchange does the rest).
+   */
+  join: JoinMode
   /** Run the mesh's catch-up beside the tree (the daemon does); false: the tree alone. */
   catchUp: boolean
   /** Publish every record from this node (as bench/scale.ts does) instead of from random ones. */
   origin?: number
 }
+
+export const JOIN_MODES = ['linked', 'seeded'] as const
+export type JoinMode = (typeof JOIN_MODES)[number]
 
 export const DEFAULT_OPTIONS: SimOptions = {
   scenario: 'steady',
@@ -41,8 +54,28 @@ export const DEFAULT_OPTIONS: SimOptions = {
   regions: 3,
   lanMs: 0.2,
   wanMs: 30,
+  lanMbps: 1000,
+  wanMbps: 100,
+  handleMs: 0.1,
   loss: 0,
+  join: 'linked',
   catchUp: true,
+}
+
+/**
+ * The conditions of bench/scale.ts: processes on loopback (one region, ~50 µs a hop, most of a hop's
+ * time spent handling the frame), started together with node 0 as every node's seed, 250 batches of
+ * warm-up, then every batch from node 0 (a batch of 64 records is one payload here).
+ */
+export const SCALE_BENCH_CONDITIONS: Partial<SimOptions> = {
+  regions: 1,
+  lanMs: 0.05,
+  handleMs: 0.1,
+  join: 'seeded',
+  origin: 0,
+  records: 63,
+  warmupRecords: 250,
+  rate: 31,
 }
 
 /** Virtual time starts at a real date: the replicas check records' times against it. */
@@ -51,6 +84,10 @@ const WARMUP_MS = 10_000
 /** After the last publication: repairs, redials and the last GRAFTs. */
 const DRAIN_MS = 20_000
 const PROGRESS_EVERY_MS = 5000
+/** A seeded fleet's processes start over this long after the seed's (bench/lib/mesh-fleet.ts forks them together). */
+const SEEDED_START_SPREAD_MS = 1000
+/** A seeded fleet forms over this long before the warm-up begins, as bench/scale.ts waits for its mesh. */
+const SEEDED_FORM_MS = 3000
 
 export interface Delivery {
   /** (record, node) pairs that the tree alone must deliver, and how many it did. */
@@ -141,7 +178,7 @@ export async function runSimulation(
 
 function setUp(options: SimOptions): Run & { prng: Prng } {
   const total = options.warmupRecords + options.records
-  const scheduler = new Scheduler(EPOCH)
+  const scheduler = new Scheduler(options.join === 'seeded' ? EPOCH - SEEDED_FORM_MS : EPOCH)
   const prng = new Prng(options.seed)
   const network = new Network(options, scheduler, prng)
   // Read at each session, after the fleet below exists.
@@ -161,7 +198,8 @@ function setUp(options: SimOptions): Run & { prng: Prng } {
       ...(catchUp !== undefined ? { catchUp } : {}),
     },
   )
-  fleet.startLinked(options.nodes)
+  if (options.join === 'seeded') fleet.startSeeded(options.nodes, SEEDED_START_SPREAD_MS)
+  else fleet.startLinked(options.nodes)
   return {
     fleet,
     scheduler,

@@ -42,7 +42,8 @@ export class Traffic {
     this.#recordOf.set(idKey(messageIdOf(origin, data)), no)
   }
 
-  count(from: string, frame: OutboundFrame): void {
+  /** Counts a frame sent by `from`; returns its encoded size. */
+  count(from: string, frame: OutboundFrame): number {
     const cost = this.#cost(frame)
     switch (frame.kind) {
       case BroadcastKind.GOSSIP: {
@@ -65,6 +66,7 @@ export class Traffic {
         this.prunes++
         break
     }
+    return cost.bytes
   }
 
   #cost(frame: OutboundFrame): FrameCost {

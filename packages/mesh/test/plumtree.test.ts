@@ -327,15 +327,17 @@ describe('Plumtree', () => {
     vi.useRealTimers()
   })
 
-  it('prunes a neighbour whose copies come second by as long a path, not one by a shorter path', () => {
-    for (const [dupHops, prunes] of [
-      [2, 1],
-      [0, 0],
+  it('prunes a neighbour whose copies come second by as long a path after 3, by a shorter path after 8', () => {
+    for (const [dupHops, batches, prunes] of [
+      [2, 3, 1],
+      [0, 3, 0],
+      [0, 7, 0],
+      [0, 8, 1],
     ] as const) {
       const { tree, sent, payload } = single()
       tree.addPeer('near')
       tree.addPeer('far')
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < batches; i++) {
         const p = payload()
         tree.onGossip('far', { ...p, hops: 1 })
         tree.onGossip('near', { ...p, hops: dupHops })

@@ -164,6 +164,13 @@ export function messageIdOf(origin: Uint8Array, data: Uint8Array): Uint8Array {
 
 /** Duplicates in a row that make a link lazy. */
 const PRUNE_AFTER_DUPLICATES = 3
+/**
+ * The same, when the duplicates came by a shorter path than the first copies: the first were early
+ * by chance (their sender's queue was short) a few times, but never this many times in a row. A path
+ * with more hops that is always faster (a link between regions against two inside one) is not
+ * chance, and without a limit its duplicates would be sent forever.
+ */
+const PRUNE_AFTER_SHORTER_PATH_DUPLICATES = 8
 
 /** Well under the wire's 4,096 ids per frame; reached only above ~300,000 records/s. */
 const MAX_IDS_PER_IHAVE = 1024
@@ -340,19 +347,17 @@ export class Plumtree {
       // deliver, leaving nodes with no eager link and every batch GRAFTed: a saturated fleet would
       // never settle.
       if (this.#grafted.has(k)) return
-      // Nor is a neighbour whose copy came by a shorter path than the first one: the first was early
-      // by chance (its sender's queue was short). Counting only copies that travelled as far or
-      // farther grows the tree along shortest paths, which queueing noise does not reshape.
-      if (payload.hops < firstHops) return
       // A second path to us: keep one. The link stays for announcements. Only a link that brought
       // nothing but duplicates lately is pruned: with batches in flight on every link at once, a
       // tree link also brings the odd duplicate, and pruning on the first one (as Plumtree does)
-      // cuts tree links as fast as GRAFTs restore them. Above the eager cap (every link starts
-      // eager) the first duplicate prunes: waiting for three would make the start-up flood last
-      // three batches instead of one, on a saturated host seconds of backlog after which the tree
-      // may never settle.
+      // cuts tree links as fast as GRAFTs restore them. A neighbour whose copies come by a shorter
+      // path than the first ones needs a longer streak, so that queueing noise does not reshape a
+      // tree grown along shortest paths. Above the eager cap (every link starts eager) the first
+      // duplicate prunes: waiting would make the start-up flood last several batches instead of
+      // one, on a saturated host seconds of backlog after which the tree may never settle.
       const streak = (this.#duplicateStreaks.get(from) ?? 0) + 1
-      if (streak < PRUNE_AFTER_DUPLICATES && this.#eager.size <= this.#init.maxEagerPeers) {
+      const limit = payload.hops < firstHops ? PRUNE_AFTER_SHORTER_PATH_DUPLICATES : PRUNE_AFTER_DUPLICATES
+      if (streak < limit && this.#eager.size <= this.#init.maxEagerPeers) {
         this.#duplicateStreaks.set(from, streak)
         return
       }
