@@ -1,4 +1,4 @@
-import type { PlumtreeClock, TimerHandle } from '@tlsmesh/mesh'
+import type { MeshClock, TimerHandle } from '@tlsmesh/mesh'
 
 interface Event {
   at: number
@@ -10,9 +10,9 @@ interface Event {
 
 /**
  * Virtual time: a binary heap of events run in time order. Nothing waits; a run of minutes of
- * virtual time takes what its events cost. It is also the Plumtrees' clock (PlumtreeClock).
+ * virtual time takes what its events cost. It is also the Plumtrees' clock (MeshClock).
  */
-export class Scheduler implements PlumtreeClock {
+export class Scheduler implements MeshClock {
   #now: number
   #seq = 0
   readonly #heap: Event[] = []

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
-import { createMeshNode, type MeshNode, type MeshNodeInit } from '@tlsmesh/mesh'
+import { createMeshNode, type MeshNode, type MeshNodeInit, realClock } from '@tlsmesh/mesh'
 import type { SessionRecord } from '@tlsmesh/store'
 import type { Registry } from 'prom-client'
 import { loopDelayWindow } from './loop-delay.ts'
@@ -93,7 +93,7 @@ if (config.mode === 'push') {
         maxBytesPerRealm: config.maxBytesPerRealm ?? 1 << 30,
       },
     },
-    { onRecordReceived, now },
+    { onRecordReceived, clock: { ...realClock, now } },
   )
   await mesh.start()
   registry = mesh.registry

@@ -9,13 +9,11 @@ export {
   messageIdOf,
   type OutboundFrame,
   Plumtree,
-  type PlumtreeClock,
   type PlumtreeComponents,
   type PlumtreeInit,
   type PlumtreeStats,
-  realClock,
-  type TimerHandle,
 } from './broadcast/plumtree.ts'
+export { type MeshClock, realClock, repeat, type TimerHandle } from './clock.ts'
 export * from './constants.ts'
 export {
   GossipValidationError,

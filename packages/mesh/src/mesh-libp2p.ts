@@ -13,6 +13,7 @@ import type { Logger, ReplicaStore } from '@tlsmesh/store'
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { BroadcastService, type BroadcastServiceInit } from './broadcast/broadcast-service.ts'
+import type { MeshClock } from './clock.ts'
 import {
   INBOUND_CONNECTION_THRESHOLD,
   MAX_INCOMING_PENDING_CONNECTIONS,
@@ -113,7 +114,7 @@ export interface MeshLibp2pComponents {
   auth: RecordAuthenticator
   policy: PeerPolicy
   ingest: RecordIngest
-  now: () => number
+  clock: MeshClock
   logger?: Logger
 }
 
@@ -148,7 +149,7 @@ export async function createMeshLibp2p(
       ? {
           connectionProtector: createPrivateNetworkProtector({
             psk: parseMeshKey(init.meshKey),
-            admission: createPreKeyAdmission({ registry }),
+            admission: createPreKeyAdmission({ registry, clock: components.clock }),
           }),
         }
       : {}),
@@ -182,7 +183,7 @@ function meshServices(
   init: MeshLibp2pInit,
   components: MeshLibp2pComponents,
 ): ServiceFactoryMap<MeshServices> {
-  const { policy, ingest, logger, now } = components
+  const { policy, ingest, logger, clock } = components
   const withLogger = logger !== undefined ? { logger } : {}
   return {
     identify: identify(),
@@ -193,7 +194,11 @@ function meshServices(
     seeds: ({ connectionManager }: Libp2pComponents) =>
       createSeedDialer(
         { seeds: init.seeds },
-        { connectionManager, ...(logger !== undefined ? { logger: logger.child({ module: 'seeds' }) } : {}) },
+        {
+          connectionManager,
+          clock,
+          ...(logger !== undefined ? { logger: logger.child({ module: 'seeds' }) } : {}),
+        },
       ),
     exchange: (libp2p: Libp2pComponents) =>
       new PeerExchange(
@@ -202,7 +207,7 @@ function meshServices(
           ...networkOf(libp2p),
           connectionManager: libp2p.connectionManager,
           peerStore: libp2p.peerStore,
-          now,
+          clock,
           ...withLogger,
         },
       ),
@@ -211,7 +216,7 @@ function meshServices(
         ...networkOf(libp2p),
         store: components.store,
         digests: components.digests,
-        now,
+        clock,
         auth: components.auth,
         originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
         onMerged: (outcome, record) => ingest.merged(outcome, record),
@@ -265,7 +270,7 @@ function gossipsubService(init: MeshLibp2pInit, { policy, ingest }: MeshLibp2pCo
 function broadcastService(
   init: MeshLibp2pInit,
   broadcast: BroadcastServiceInit,
-  { ingest, policy, logger }: MeshLibp2pComponents,
+  { ingest, policy, clock, logger }: MeshLibp2pComponents,
 ) {
   return (libp2p: Libp2pComponents & { pubsub: GossipSub }): BroadcastService => {
     const { pubsub } = libp2p
@@ -275,6 +280,7 @@ function broadcastService(
       authenticate: (realm, origin, data) => ingest.authenticate(realm, origin, data),
       validate: (batch) => ingest.validate(batch),
       penalize: (peer, reason) => policy.penalize(peer, reason),
+      clock,
       ...(logger !== undefined ? { logger } : {}),
     })
     pubsub.addEventListener('subscription-change', () => service.refreshNeighbours())

@@ -12,6 +12,7 @@ import {
 } from '@tlsmesh/store'
 import type { WireLimits } from '@tlsmesh/wire'
 import { Registry } from 'prom-client'
+import { type MeshClock, realClock } from './clock.ts'
 import {
   DEFAULT_BATCH_MAX_BYTES,
   DEFAULT_BATCH_MAX_RECORDS,
@@ -129,7 +130,8 @@ export interface MeshNodeComponents {
   store?: ReplicaStore
   registry?: Registry
   logger?: Logger
-  now?: () => number
+  /** Where the mesh reads the time and sets its timers; default `realClock`. */
+  clock?: MeshClock
   /** Called for each record stored from gossip (benchmarks measure propagation with it). */
   onRecordReceived?: (realm: string, id: Uint8Array, created: number, receivedAt: number) => void
 }
@@ -178,7 +180,8 @@ export async function createMeshNode(
 ): Promise<MeshNode> {
   checkInit(init)
   const meshName = init.meshName ?? DEFAULT_MESH_NAME
-  const now = components.now ?? Date.now
+  const clock = components.clock ?? realClock
+  const now = (): number => clock.now()
   const registry = components.registry ?? new Registry()
   const logger = components.logger?.child({ module: 'mesh' })
   const withLogger = logger !== undefined ? { logger } : {}
@@ -210,7 +213,7 @@ export async function createMeshNode(
   const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
   const settings = libp2pInit(init, meshName, topics)
   const libp2p = await createMeshLibp2p(settings, {
-    ...{ privateKey, registry, store, digests, auth, policy, ingest, now },
+    ...{ privateKey, registry, store, digests, auth, policy, ingest, clock },
     ...withLogger,
   })
   registerNodeMetrics(registry, libp2p, store)
@@ -229,7 +232,7 @@ export async function createMeshNode(
     },
   )
   return new Mesh({
-    ...{ init, meshName, self, now, store, registry, metrics, ingest, policy, digests, topics, libp2p },
+    ...{ init, meshName, self, clock, store, registry, metrics, ingest, policy, digests, topics, libp2p },
     ...{
       publisher,
       logger,
@@ -243,7 +246,7 @@ interface MeshParts {
   init: MeshNodeInit
   meshName: string
   self: string
-  now: () => number
+  clock: MeshClock
   logger: Logger | undefined
   store: ReplicaStore
   registry: Registry
@@ -276,7 +279,11 @@ class Mesh implements MeshNode {
     this.store = parts.store
     this.registry = parts.registry
     this.counters = parts.metrics.counters
-    this.cache = new LocalSessionCache({ store: parts.store, now: parts.now, origin: parts.self })
+    this.cache = new LocalSessionCache({
+      store: parts.store,
+      now: () => parts.clock.now(),
+      origin: parts.self,
+    })
   }
 
   static libp2pOf(node: MeshNode): Libp2p<MeshServices> {
@@ -285,13 +292,13 @@ class Mesh implements MeshNode {
   }
 
   async start(): Promise<void> {
-    const { digests, topics, store, now, init, logger, self } = this.#parts
+    const { digests, topics, store, clock, init, logger, self } = this.#parts
     this.#unfollowStore = this.#followStore()
     digests.start()
     await this.#libp2p.start()
     for (const topic of topics.values()) this.#libp2p.services.pubsub.subscribe(topic)
-    this.#startedAt = now()
-    this.#stopPruning = startPruning(store, now, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
+    this.#startedAt = clock.now()
+    this.#stopPruning = startPruning(store, clock, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS)
     logger?.info({ peerId: self, listen: this.multiaddrs(), realms: init.realms }, 'mesh started')
   }
 
@@ -338,7 +345,7 @@ class Mesh implements MeshNode {
   }
 
   status(): MeshStatus {
-    const { self, meshName, topics, store, metrics, ingest, now } = this.#parts
+    const { self, meshName, topics, store, metrics, ingest, clock } = this.#parts
     const { pubsub, sync, broadcast } = this.#libp2p.services
     return meshStatus({
       ...{ peerId: self, meshName, listenAddrs: this.multiaddrs(), topics, pubsub, store },
@@ -347,7 +354,7 @@ class Mesh implements MeshNode {
       propagation: ingest.propagation,
       sync: sync.stats,
       broadcast: broadcast?.stats() ?? null,
-      uptimeMs: this.#startedAt === 0 ? 0 : now() - this.#startedAt,
+      uptimeMs: this.#startedAt === 0 ? 0 : clock.now() - this.#startedAt,
     })
   }
 

@@ -10,6 +10,7 @@ import type { ConnectionManager } from '@libp2p/interface-internal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '@tlsmesh/store'
+import type { MeshClock, TimerHandle } from './clock.ts'
 import { TOPIC_PREFIX } from './constants.ts'
 import { connectedPeers, type NetworkComponents } from './network-components.ts'
 import { PeerRedial } from './peer-redial.ts'
@@ -37,7 +38,7 @@ export interface PeerExchangeInit {
 export interface PeerExchangeComponents extends NetworkComponents {
   connectionManager: Pick<ConnectionManager, 'getConnections' | 'openStream' | 'openConnection'>
   peerStore: Pick<PeerStore, 'get' | 'merge'>
-  now: () => number
+  clock: MeshClock
   logger?: Logger
 }
 
@@ -53,7 +54,7 @@ export class PeerExchange {
   readonly #components: PeerExchangeComponents
   readonly #asked = new Set<string>()
   #roundMs = FIRST_ROUND_MS
-  #timer: NodeJS.Timeout | undefined
+  #timer: TimerHandle | undefined
   readonly #redial: PeerRedial
 
   constructor(init: PeerExchangeInit, components: PeerExchangeComponents) {
@@ -74,12 +75,11 @@ export class PeerExchange {
   }
 
   #schedule(): void {
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#components.clock.setTimer(this.#roundMs, () => {
       this.#round().finally(() => {
         if (this.#timer !== undefined) this.#schedule()
       })
-    }, this.#roundMs)
-    this.#timer.unref()
+    })
   }
 
   /** Asks one random connected peer for its peers while this node has fewer than it wants. */
@@ -98,7 +98,7 @@ export class PeerExchange {
 
   async stop(): Promise<void> {
     const { registrar, events } = this.#components
-    clearTimeout(this.#timer)
+    this.#components.clock.clearTimer(this.#timer)
     this.#timer = undefined
     this.#redial.stop()
     events.removeEventListener('peer:identify', this.#onIdentify)

@@ -2,6 +2,7 @@ import type { IdentifyResult, Libp2pEvents, PeerId, TypedEventTarget } from '@li
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { CODE_P2P, type Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '@tlsmesh/store'
+import { type MeshClock, repeat } from './clock.ts'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 
 /**
@@ -36,7 +37,7 @@ export interface PeerRedialInit {
 export interface PeerRedialComponents {
   connectionManager: Pick<ConnectionManager, 'openConnection'>
   events: TypedEventTarget<Libp2pEvents>
-  now: () => number
+  clock: MeshClock
   logger?: Logger
   /** The jitter's source (Math.random by default). */
   random?: () => number
@@ -58,7 +59,7 @@ export class PeerRedial {
   /** Insertion order is loss order: the oldest is dropped first when full. */
   readonly #lost = new Map<string, LostPeer>()
   #inFlight = 0
-  #timer: NodeJS.Timeout | undefined
+  #stopTicking: (() => void) | undefined
   readonly #random: () => number
 
   constructor(init: PeerRedialInit, components: PeerRedialComponents) {
@@ -71,14 +72,13 @@ export class PeerRedial {
     const { events } = this.#components
     events.addEventListener('peer:identify', this.#onIdentify)
     events.addEventListener('peer:disconnect', this.#onDisconnect)
-    this.#timer = setInterval(() => this.#tick(), TICK_MS)
-    this.#timer.unref()
+    this.#stopTicking = repeat(this.#components.clock, TICK_MS, () => this.#tick())
   }
 
   stop(): void {
     const { events } = this.#components
-    clearInterval(this.#timer)
-    this.#timer = undefined
+    this.#stopTicking?.()
+    this.#stopTicking = undefined
     events.removeEventListener('peer:identify', this.#onIdentify)
     events.removeEventListener('peer:disconnect', this.#onDisconnect)
     this.#lost.clear()
@@ -98,8 +98,8 @@ export class PeerRedial {
     const key = event.detail.toString()
     const addrs = this.#addrs.get(key)
     this.#addrs.delete(key)
-    if (addrs === undefined || this.#timer === undefined) return
-    const now = this.#components.now()
+    if (addrs === undefined || this.#stopTicking === undefined) return
+    const now = this.#components.clock.now()
     this.#lost.delete(key)
     this.#lost.set(key, { addrs, lostAt: now, failures: 0, nextAttemptAt: now + this.delay(0) })
     if (this.#lost.size > MAX_LOST_PEERS) this.#lost.delete(this.#lost.keys().next().value!)
@@ -111,8 +111,8 @@ export class PeerRedial {
   }
 
   #tick(): void {
-    const { connectionManager, logger, now: clock } = this.#components
-    const now = clock()
+    const { connectionManager, logger, clock } = this.#components
+    const now = clock.now()
     for (const [key, peer] of this.#lost) {
       if (now - peer.lostAt > FORGET_AFTER_MS) {
         this.#lost.delete(key)
@@ -128,11 +128,11 @@ export class PeerRedial {
         .then(
           () => {
             this.#lost.delete(key)
-            logger?.info({ peer: key, lostForMs: clock() - peer.lostAt }, 'reconnected to a lost peer')
+            logger?.info({ peer: key, lostForMs: clock.now() - peer.lostAt }, 'reconnected to a lost peer')
           },
           (err: Error) => {
             peer.failures++
-            peer.nextAttemptAt = clock() + this.delay(peer.failures)
+            peer.nextAttemptAt = clock.now() + this.delay(peer.failures)
             logger?.debug({ peer: key, err: err.message }, 'redial of a lost peer failed')
           },
         )

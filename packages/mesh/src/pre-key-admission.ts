@@ -4,6 +4,7 @@
 // dropped instead of the newcomer, so that a key holder (which proves the key within 1.5 round trips)
 // gets in however many idle connections arrived before it, even from its own address.
 import { Counter, type Registry } from 'prom-client'
+import { type MeshClock, realClock } from './clock.ts'
 import { PRE_KEY_DEADLINE_MS, PRE_KEY_MAX_PENDING, PRE_KEY_MAX_PER_ADDRESS } from './constants.ts'
 
 export const PRE_KEY_REFUSALS = ['address-cap', 'pending-cap', 'deadline', 'key-mismatch'] as const
@@ -37,8 +38,8 @@ export const DEFAULT_PRE_KEY_ADMISSION: PreKeyAdmissionInit = {
 }
 
 export interface PreKeyAdmissionComponents {
-  /** Runs `fn` after `ms`; returns a cancel. Default: an unref'd setTimeout. */
-  setTimer?: (fn: () => void, ms: number) => () => void
+  /** Default `realClock`. */
+  clock?: MeshClock
 }
 
 /** One unproven connection's place; every method may be called any number of times. */
@@ -54,12 +55,6 @@ interface Entry {
   readonly abort: (err: Error) => void
   cancelTimer: () => void
   done: boolean
-}
-
-const defaultSetTimer = (fn: () => void, ms: number): (() => void) => {
-  const timer = setTimeout(fn, ms)
-  timer.unref()
-  return () => clearTimeout(timer)
 }
 
 /**
@@ -83,7 +78,7 @@ export function addressKey(host: string): string {
 /** Bounds inbound connections that have not proven the mesh key: per address, in all, and in time. */
 export class PreKeyAdmission {
   readonly #init: PreKeyAdmissionInit
-  readonly #setTimer: NonNullable<PreKeyAdmissionComponents['setTimer']>
+  readonly #clock: MeshClock
   /** Insertion order is age: the first is the oldest. */
   readonly #pending = new Set<Entry>()
   readonly #byAddress = new Map<string, Set<Entry>>()
@@ -96,7 +91,7 @@ export class PreKeyAdmission {
       if (!(Number.isSafeInteger(value) && value >= 1))
         throw new RangeError(`${field}: a whole number of at least 1`)
     }
-    this.#setTimer = components.setTimer ?? defaultSetTimer
+    this.#clock = components.clock ?? realClock
   }
 
   /** Unproven connections held now. */
@@ -128,7 +123,8 @@ export class PreKeyAdmission {
     const set = this.#byAddress.get(address) ?? new Set()
     set.add(entry)
     this.#byAddress.set(address, set)
-    entry.cancelTimer = this.#setTimer(() => this.#refuse(entry, 'deadline'), this.#init.deadlineMs)
+    const timer = this.#clock.setTimer(this.#init.deadlineMs, () => this.#refuse(entry, 'deadline'))
+    entry.cancelTimer = () => this.#clock.clearTimer(timer)
     return {
       proven: () => this.#remove(entry),
       release: (code) => {

@@ -1,4 +1,5 @@
 import type { ReplicaStore } from '@tlsmesh/store'
+import { type MeshClock, repeat } from './clock.ts'
 
 /**
  * Records expired per turn of the event loop. Each expiry also updates the sync digest, a few
@@ -8,21 +9,20 @@ import type { ReplicaStore } from '@tlsmesh/store'
 const PRUNE_SLICE = 512
 
 /** Drops expired records from `store` every `intervalMs`, a slice per turn; returns what stops it. */
-export function startPruning(store: ReplicaStore, now: () => number, intervalMs: number): () => void {
+export function startPruning(store: ReplicaStore, clock: MeshClock, intervalMs: number): () => void {
   let stopped = false
   let next: NodeJS.Immediate | undefined
   const slice = (): void => {
     next = undefined
     if (stopped) return
-    if (store.prune(now(), PRUNE_SLICE) >= PRUNE_SLICE) next = setImmediate(slice)
+    if (store.prune(clock.now(), PRUNE_SLICE) >= PRUNE_SLICE) next = setImmediate(slice)
   }
-  const timer = setInterval(() => {
+  const stopTicking = repeat(clock, intervalMs, () => {
     if (next === undefined) slice()
-  }, intervalMs)
-  timer.unref()
+  })
   return () => {
     stopped = true
-    clearInterval(timer)
+    stopTicking()
     if (next !== undefined) clearImmediate(next)
   }
 }

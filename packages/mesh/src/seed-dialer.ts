@@ -1,6 +1,7 @@
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '@tlsmesh/store'
+import { type MeshClock, realClock, type TimerHandle } from './clock.ts'
 import { type RedialBackoff, redialDelay } from './redial-backoff.ts'
 import {
   type HostResolver,
@@ -31,16 +32,12 @@ export interface SeedDialerInit {
   backoff?: RedialBackoff
 }
 
-export interface SeedDialerTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
 export interface SeedDialerComponents {
   connectionManager: Pick<ConnectionManager, 'openConnection' | 'getConnections'>
   resolve?: HostResolver
   random?: () => number
-  timers?: SeedDialerTimers
+  /** Default `realClock`. */
+  clock?: MeshClock
   logger?: Logger
 }
 
@@ -58,15 +55,6 @@ export interface SeedDialer {
   dialSeeds(seeds?: SeedAddress[]): Promise<SeedDialRound>
 }
 
-const realTimers: SeedDialerTimers = {
-  setTimeout: (fn, ms) => {
-    const timer = setTimeout(fn, ms)
-    timer.unref()
-    return timer
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-}
-
 /**
  * Dials the configured seeds: at start, and again (with jittered backoff) whenever this node has no
  * connection. A seed without a peer id is dialed by address, the peer id learned in the Noise
@@ -78,23 +66,23 @@ export function createSeedDialer(init: SeedDialerInit, components: SeedDialerCom
   const { connectionManager } = components
   const resolve = components.resolve ?? systemResolver
   const random = components.random ?? Math.random
-  const timers = components.timers ?? realTimers
+  const clock = components.clock ?? realClock
   const logger = components.logger
   const dialTimeoutMs = init.dialTimeoutMs ?? SEED_DIAL_TIMEOUT_MS
   const checkIntervalMs = init.checkIntervalMs ?? SEED_CHECK_INTERVAL_MS
   const backoff = init.backoff ?? SEED_RETRY_BACKOFF
   let seeds = init.seeds.map(parseSeed)
   let controller: AbortController | undefined
-  let timer: unknown
+  let timer: TimerHandle
   let failures = 0
   let alone = true
 
   const schedule = (ms: number): void => {
     if (controller === undefined) return
-    timer = timers.setTimeout(() => {
+    timer = clock.setTimer(ms, () => {
       timer = undefined
       round().catch((err: Error) => logger?.warn({ err: err.message }, 'seed round failed'))
-    }, ms)
+    })
   }
 
   const addressesOf = async (seed: SeedAddress): Promise<Multiaddr[]> => {
@@ -169,7 +157,7 @@ export function createSeedDialer(init: SeedDialerInit, components: SeedDialerCom
     stop() {
       controller?.abort()
       controller = undefined
-      if (timer !== undefined) timers.clearTimeout(timer)
+      if (timer !== undefined) clock.clearTimer(timer)
       timer = undefined
     },
     setSeeds(next) {

@@ -3,6 +3,8 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
+import { PRE_KEY_DEADLINE_MS } from '../src/constants.ts'
+import { ManualClock } from '../src/manual-clock.ts'
 import { generateMeshKey } from '../src/mesh-key.ts'
 import {
   addressKey,
@@ -15,31 +17,10 @@ import {
 } from '../src/pre-key-admission.ts'
 import { createPrivateNetworkProtector } from '../src/private-network.ts'
 
-/** Timers that fire only when told to. */
-function manualTimers() {
-  const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = []
-  return {
-    setTimer(fn: () => void, ms: number) {
-      const timer = { fn, ms, cancelled: false }
-      timers.push(timer)
-      return () => {
-        timer.cancelled = true
-      }
-    },
-    /** Fires every timer still armed. */
-    fireAll() {
-      for (const timer of timers.splice(0)) if (!timer.cancelled) timer.fn()
-    },
-    get armed() {
-      return timers.filter((t) => !t.cancelled).length
-    },
-  }
-}
-
 /** An admission on manual timers, and each admitted connection's abort error (if aborted). */
 function admissionWith(init: Partial<PreKeyAdmissionInit>) {
-  const timers = manualTimers()
-  const admission = new PreKeyAdmission(init, { setTimer: timers.setTimer })
+  const clock = new ManualClock()
+  const admission = new PreKeyAdmission(init, { clock })
   const aborted: Array<PreKeyRefusal | undefined> = []
   const admit = (host: string) => {
     const index = aborted.push(undefined) - 1
@@ -47,7 +28,7 @@ function admissionWith(init: Partial<PreKeyAdmissionInit>) {
       aborted[index] = (err as PreKeyRefusedError).code
     })
   }
-  return { admission, timers, aborted, admit }
+  return { admission, clock, aborted, admit }
 }
 
 const refusals = (admission: PreKeyAdmission) => Object.fromEntries(admission.refused)
@@ -77,12 +58,14 @@ describe('PreKeyAdmission', () => {
   })
 
   it('drops a connection silent past the deadline; one that proved the key is left alone', () => {
-    const { admission, timers, aborted, admit } = admissionWith({ deadlineMs: 2000 })
+    const { admission, clock, aborted, admit } = admissionWith({ deadlineMs: 2000 })
     const silent = admit('10.0.0.1')
     const keyHolder = admit('10.0.0.1')
     keyHolder.proven()
-    expect(timers.armed).toBe(1)
-    timers.fireAll()
+    expect(clock.pending).toBe(1)
+    clock.advance(1999)
+    expect(aborted).toEqual([undefined, undefined])
+    clock.advance(1)
     expect(aborted).toEqual(['deadline', undefined])
     expect(admission.pending).toBe(0)
     // Its close handler releases it afterwards: nothing more is counted.
@@ -92,19 +75,19 @@ describe('PreKeyAdmission', () => {
   })
 
   it('counts a connection released for another key once, and frees its place', () => {
-    const { admission, timers, aborted, admit } = admissionWith({ maxPerAddress: 1 })
+    const { admission, clock, aborted, admit } = admissionWith({ maxPerAddress: 1 })
     const wrongKey = admit('10.0.0.1')
     wrongKey.release('key-mismatch')
     wrongKey.release('key-mismatch')
     wrongKey.release()
     admit('10.0.0.1')
     expect(aborted).toEqual([undefined, undefined])
-    expect(timers.armed).toBe(1)
+    expect(clock.pending).toBe(1)
     expect(refusals(admission)).toEqual({ 'key-mismatch': 1 })
   })
 
   it('a dropped connection whose abort releases it at once is still counted once', () => {
-    const admission = new PreKeyAdmission({ maxPerAddress: 1 }, { setTimer: manualTimers().setTimer })
+    const admission = new PreKeyAdmission({ maxPerAddress: 1 }, { clock: new ManualClock() })
     const tickets: Array<ReturnType<PreKeyAdmission['admit']>> = []
     const admitReleasingOnAbort = () => {
       const ticket = admission.admit('10.0.0.1', () => ticket.release('key-mismatch'))
@@ -139,11 +122,11 @@ describe('PreKeyAdmission', () => {
 
   it('exports tlsmesh_mesh_prekey_refused_total with every reason', async () => {
     const registry = new Registry()
-    const timers = manualTimers()
-    const admission = createPreKeyAdmission({ registry, setTimer: timers.setTimer }, { maxPerAddress: 1 })
+    const clock = new ManualClock()
+    const admission = createPreKeyAdmission({ registry, clock }, { maxPerAddress: 1 })
     admission.admit('10.0.0.1', () => {})
     admission.admit('10.0.0.1', () => {})
-    timers.fireAll()
+    clock.advance(PRE_KEY_DEADLINE_MS)
     const metric = await registry.getSingleMetricAsString('tlsmesh_mesh_prekey_refused_total')
     for (const reason of PRE_KEY_REFUSALS) {
       const count = reason === 'address-cap' || reason === 'deadline' ? 1 : 0

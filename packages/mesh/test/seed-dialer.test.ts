@@ -1,5 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
+import { type MeshClock, realClock } from '../src/clock.ts'
 import { LOST_PEER_BACKOFF, PeerRedial } from '../src/peer-redial.ts'
 import { redialDelay } from '../src/redial-backoff.ts'
 import type { HostResolver } from '../src/seed-address.ts'
@@ -8,19 +9,19 @@ import {
   SEED_CHECK_INTERVAL_MS,
   SEED_RETRY_BACKOFF,
   type SeedDialerComponents,
-  type SeedDialerTimers,
 } from '../src/seed-dialer.ts'
 
 /** Timers run by hand: each step runs the next one due and waits until the round has scheduled again. */
 function manualTimers() {
   const pending: Array<{ fn: () => void; ms: number }> = []
-  const timers: SeedDialerTimers = {
-    setTimeout(fn, ms) {
+  const timers: MeshClock = {
+    now: () => 0,
+    setTimer(ms, fn) {
       const timer = { fn, ms }
       pending.push(timer)
       return timer
     },
-    clearTimeout(handle) {
+    clearTimer(handle) {
       const i = pending.indexOf(handle as never)
       if (i >= 0) pending.splice(i, 1)
     },
@@ -87,7 +88,7 @@ describe('seed dialer', () => {
       {
         connectionManager: net.connectionManager,
         resolve,
-        timers: clock.timers,
+        clock: clock.timers,
         random: () => [0.5, 0.9, 0.1][draws++ % 3]!,
       },
     )
@@ -122,7 +123,7 @@ describe('seed dialer', () => {
       {
         connectionManager: net.connectionManager,
         resolve: resolverOver({ 'seed.example': ['10.0.0.1'] }),
-        timers: clock.timers,
+        clock: clock.timers,
       },
     )
     dialer.start()
@@ -143,7 +144,7 @@ describe('seed dialer', () => {
     const clock = manualTimers()
     const dialer = createSeedDialer(
       { seeds: ['10.0.0.1:1'] },
-      { connectionManager: net.connectionManager, timers: clock.timers },
+      { connectionManager: net.connectionManager, clock: clock.timers },
     )
     dialer.start()
     await clock.step()
@@ -204,7 +205,7 @@ describe('redial jitter', () => {
     const redial = (r: number) =>
       new PeerRedial(
         { protocol: '/x' },
-        { connectionManager: {} as never, events: {} as never, now: Date.now, random: () => r },
+        { connectionManager: {} as never, events: {} as never, clock: realClock, random: () => r },
       )
     expect([0, 0.5, 0.999].map((r) => redial(r).delay(3))).toEqual([250, 2625, 4995])
   })

@@ -9,7 +9,9 @@ import {
   type SyncMessage,
 } from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type MeshClock, realClock } from '../src/clock.ts'
 import type { RecordRefusal } from '../src/errors.ts'
+import { ManualClock } from '../src/manual-clock.ts'
 import type { NetworkComponents } from '../src/network-components.ts'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
 import { RealmDigests } from '../src/sync/realm-digests.ts'
@@ -37,6 +39,8 @@ import {
 const REALM = 'web'
 const NOW = 1_800_000_000_000
 const DAY_MS = 24 * 3600_000
+/** Longer than any test: only a test's own clock reaches it. */
+const INTERVAL_MS = 60_000
 
 /** Honest nodes: the one under test, a peer, a third origin whose records are relayed; the attacker. */
 let victim: Signer
@@ -116,12 +120,13 @@ async function startNode(
   identity: Signer,
   originAllowed: (origin: string) => boolean = () => true,
   connectedTo: Signer[] = [],
+  clock: MeshClock = { ...realClock, now: () => NOW },
 ): Promise<Node> {
   const store = createReplicaStore({ realms: [REALM] })
   const node: Omit<Node, 'service'> = { store, penalized: [], refused: [], merged: [] }
   const digests = new RealmDigests([REALM], { store, now: () => NOW })
   const service = new SyncService(
-    { realms: [REALM], intervalMs: 3_600_000, timeoutMs: 5000 },
+    { realms: [REALM], intervalMs: INTERVAL_MS, timeoutMs: 5000 },
     {
       ...net.edge(
         identity.peerId,
@@ -129,7 +134,7 @@ async function startNode(
       ),
       store,
       digests,
-      now: () => NOW,
+      clock,
       auth: identity.auth,
       originAllowed,
       onMerged: (outcome) => node.merged.push(outcome),
@@ -520,6 +525,21 @@ describe('SyncService: spreading what catch-up taught', () => {
     const { records, other } = await line(NOW - 10_000)
     await expect.poll(() => other.store.stats().entries, { timeout: 5000 }).toBe(20)
     for (const r of records) expect(heldIn(other.store, r.id)).toEqual(heldIn(storeOf(records), r.id))
+  })
+
+  it('reconciles with a random peer each period of the clock it is given', async () => {
+    const net = new Network()
+    const clock = new ManualClock(NOW)
+    const source = await startNode(net, peer, undefined, [victim])
+    for (const r of published(third, 20)) source.store.merge(r, NOW)
+    const learner = await startNode(net, victim, undefined, [peer], clock)
+    clock.advance(INTERVAL_MS - 1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(learner.service.stats.started).toBe(0)
+    clock.advance(1)
+    await expect.poll(() => learner.store.stats().entries).toBe(20)
+    clock.advance(INTERVAL_MS)
+    await expect.poll(() => learner.service.stats.succeeded).toBe(2)
   })
 
   it('records younger than SPREAD_MIN_AGE_MS start no chain: they are still coming down the tree', async () => {

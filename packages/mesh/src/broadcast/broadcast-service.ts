@@ -9,6 +9,7 @@ import {
   encodeBroadcastFrame,
   WireDecodeError,
 } from '@tlsmesh/wire'
+import type { MeshClock } from '../clock.ts'
 import { TOPIC_PREFIX } from '../constants.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
 import type { NetworkComponents } from '../network-components.ts'
@@ -77,6 +78,8 @@ export interface BroadcastServiceComponents extends NetworkComponents {
   validate(batch: AuthenticatedBatch): DeliveryVerdict
   /** A neighbour sent something provably bad. */
   penalize(peer: string, reason: string): void
+  /** The trees' clock; default `realClock`. */
+  clock?: MeshClock
   logger?: Logger
 }
 
@@ -132,6 +135,7 @@ export class BroadcastService {
             send: (peer, frame) => this.#send(peer, frame),
             authenticate: (payload, from) => this.#authenticate(payload, from),
             deliver: (payload, from) => this.#deliver(payload, from),
+            ...(components.clock !== undefined ? { clock: components.clock } : {}),
           },
         ),
       )

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { BroadcastKind } from '@tlsmesh/wire'
 import { LRUCache } from 'lru-cache'
+import { type MeshClock, realClock, type TimerHandle } from '../clock.ts'
 import { randomSample } from '../random-sample.ts'
 import { RecentIds } from './recent-ids.ts'
 
@@ -59,27 +60,6 @@ export interface PlumtreeInit {
   seenTtlMs: number
 }
 
-/** Opaque to Plumtree: whatever `setTimer` returned, handed back to `clearTimer`. */
-export type TimerHandle = unknown
-
-/**
- * Where a Plumtree reads the time and sets its timers: the real clock by default, a virtual one in a
- * simulation (sim/), which must replay the same run from the same seed.
- */
-export interface PlumtreeClock {
-  /** Milliseconds; only differences are used. */
-  now(): number
-  setTimer(ms: number, fn: () => void): TimerHandle
-  clearTimer(handle: TimerHandle): void
-}
-
-/** Date.now and unref'd timers: a pending repair or flush does not keep the process alive. */
-export const realClock: PlumtreeClock = {
-  now: () => Date.now(),
-  setTimer: (ms, fn) => setTimeout(fn, ms).unref(),
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
-}
-
 export interface PlumtreeComponents {
   /** Queues a frame to a neighbour; false when it could not (no link, or its queue is full). */
   send(peer: string, frame: OutboundFrame): boolean
@@ -88,7 +68,7 @@ export interface PlumtreeComponents {
   /** Validates an authenticated payload and applies it. */
   deliver(payload: GossipPayload, from: string): DeliveryVerdict
   /** Default `realClock`. */
-  clock?: PlumtreeClock
+  clock?: MeshClock
   /** Uniform in [0, 1), for every random choice (whom to shed, announce to, GRAFT). Default Math.random. */
   random?: () => number
 }
@@ -239,7 +219,7 @@ export class Plumtree {
 
   readonly #init: PlumtreeInit
   readonly #components: PlumtreeComponents
-  readonly #clock: PlumtreeClock
+  readonly #clock: MeshClock
   readonly #random: () => number
   readonly #eager = new Set<string>()
   readonly #lazy = new Set<string>()

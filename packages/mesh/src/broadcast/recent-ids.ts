@@ -19,10 +19,10 @@ export class RecentIds<V> {
   #previous = new Map<string, V>()
   #currentSince: number
 
-  constructor(init: { maxEntries: number; ttlMs: number; now?: () => number }) {
+  constructor(init: { maxEntries: number; ttlMs: number; now: () => number }) {
     this.#maxPerGeneration = Math.max(1, Math.floor(init.maxEntries / 2))
     this.#ttlMs = init.ttlMs
-    this.#now = init.now ?? Date.now
+    this.#now = init.now
     this.#currentSince = this.#now()
   }
 

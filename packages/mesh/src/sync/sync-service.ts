@@ -9,6 +9,7 @@ import {
   type SyncLimits,
   type SyncMessage,
 } from '@tlsmesh/wire'
+import { type MeshClock, repeat, type TimerHandle } from '../clock.ts'
 import { TOPIC_PREFIX } from '../constants.ts'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import { connectedPeers, type NetworkComponents } from '../network-components.ts'
@@ -70,7 +71,7 @@ export interface SyncServiceComponents extends NetworkComponents {
   store: ReplicaStore
   /** The served realms' digests, kept up to date with `store`. */
   digests: RealmDigests
-  now: () => number
+  clock: MeshClock
   /** Checks that each record received is its origin's. */
   auth: RecordAuthenticator
   /** Whether records of this origin may be stored (the allowlist applies to signers). */
@@ -139,7 +140,7 @@ export class SyncService {
   readonly #components: SyncServiceComponents
   readonly #limits: Readonly<SyncLimits>
   readonly #realms: Set<string>
-  #timer: NodeJS.Timeout | undefined
+  #stopTicking: (() => void) | undefined
   readonly #shutdown = new AbortController()
   /** Set when this node has no peer: the next peer it meets gets a reconciliation at once. */
   #isolated = true
@@ -155,7 +156,9 @@ export class SyncService {
   readonly #lost = new Set<string>()
   readonly #pending = new Map<string, PeerId>()
   /** Reconciliations with peers just met, waiting out MEETING_SYNC_DELAY_MS. */
-  readonly #delayed = new Map<string, NodeJS.Timeout>()
+  readonly #delayed = new Map<string, TimerHandle>()
+  /** Retries of declined reconciliations (#retryLater), cancelled on stop. */
+  readonly #retries = new Set<TimerHandle>()
 
   constructor(init: SyncServiceInit, components: SyncServiceComponents) {
     this.#init = init
@@ -176,17 +179,20 @@ export class SyncService {
     )
     events.addEventListener('peer:identify', this.#onIdentify)
     events.addEventListener('peer:disconnect', this.#onDisconnect)
-    this.#timer = setInterval(() => this.#syncWithRandomPeer(), this.#init.intervalMs)
-    this.#timer.unref()
+    this.#stopTicking = repeat(this.#components.clock, this.#init.intervalMs, () =>
+      this.#syncWithRandomPeer(),
+    )
   }
 
   async stop(): Promise<void> {
     const { registrar, events } = this.#components
-    clearInterval(this.#timer)
+    const { clock } = this.#components
+    this.#stopTicking?.()
     this.#shutdown.abort()
     this.#pending.clear()
-    for (const timer of this.#delayed.values()) clearTimeout(timer)
+    for (const timer of [...this.#delayed.values(), ...this.#retries]) clock.clearTimer(timer)
     this.#delayed.clear()
+    this.#retries.clear()
     events.removeEventListener('peer:identify', this.#onIdentify)
     events.removeEventListener('peer:disconnect', this.#onDisconnect)
     await registrar.unhandle(SYNC_PROTOCOL)
@@ -231,18 +237,21 @@ export class SyncService {
     if (this.#declinedRetries.size > MAX_LOST_PEERS) {
       this.#declinedRetries.delete(this.#declinedRetries.keys().next().value!)
     }
-    setTimeout(() => this.#enqueue(peer), MEETING_SYNC_DELAY_MS * (1 + Math.random())).unref()
+    const timer = this.#components.clock.setTimer(MEETING_SYNC_DELAY_MS * (1 + Math.random()), () => {
+      this.#retries.delete(timer)
+      this.#enqueue(peer)
+    })
+    this.#retries.add(timer)
   }
 
   #enqueueLater(peer: PeerId): void {
     const key = peer.toString()
     if (this.#delayed.has(key) || this.#delayed.size >= MAX_PENDING_SYNCS) return
     const delay = MEETING_SYNC_DELAY_MS * (1 + Math.random())
-    const timer = setTimeout(() => {
+    const timer = this.#components.clock.setTimer(delay, () => {
       this.#delayed.delete(key)
       this.#enqueue(peer)
-    }, delay)
-    timer.unref()
+    })
     this.#delayed.set(key, timer)
   }
 
@@ -285,7 +294,7 @@ export class SyncService {
     this.stats.running = true
     this.#runningWith = peer.toString()
     this.stats.started++
-    const started = this.#components.now()
+    const started = this.#components.clock.now()
     const session = this.#sessionSignal()
     let stream: Stream | undefined
     try {
@@ -295,7 +304,7 @@ export class SyncService {
       const total = await this.#reconcileRealms(lp, session, tally)
       await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: this.#step(session) })
       await stream.close({ signal: this.#step(session) })
-      this.#succeeded(peer.toString(), total, this.#components.now() - started)
+      this.#succeeded(peer.toString(), total, this.#components.clock.now() - started)
       this.#spreadAfter(peer.toString(), tally.learnt)
       return true
     } catch (err) {
@@ -349,7 +358,7 @@ export class SyncService {
     this.#declinedRetries.delete(peer)
     this.stats.recordsPulled += total.pulled
     this.stats.recordsPushed += total.pushed
-    this.stats.lastSyncAt = this.#components.now()
+    this.stats.lastSyncAt = this.#components.clock.now()
     this.stats.lastResult = { ...total, peer, durationMs }
     if (total.pulled + total.pushed > 0) {
       this.#components.logger?.info({ peer, ...total, durationMs }, 'replica reconciled')
@@ -409,14 +418,14 @@ export class SyncService {
    */
   /** Returns how many records it stored that are SPREAD_MIN_AGE_MS old or more. */
   #receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): number {
-    const { store, now, auth, originAllowed, onMerged, onRefused } = this.#components
+    const { store, clock, auth, originAllowed, onMerged, onRefused } = this.#components
     // Checked only when a requested record points at it: proofs nobody uses cost nothing.
     const checked = new Map<number, CheckedProof | undefined>()
     const proofOf = (index: number): CheckedProof | undefined => {
       if (!checked.has(index)) checked.set(index, auth.checkProof(realm, message.proofs[index]!))
       return checked.get(index)
     }
-    const at = now()
+    const at = clock.now()
     let learnt = 0
     for (const record of message.records) {
       if (!requested(syncKeyOf(record.id))) throw this.#refuse('unrequested', message.records.length)
@@ -486,7 +495,7 @@ export class SyncService {
     this.stats.served++
     // The peer reconciles with this node: the one this node was about to start with it is moot.
     const key = peer.toString()
-    clearTimeout(this.#delayed.get(key))
+    this.#components.clock.clearTimer(this.#delayed.get(key))
     this.#delayed.delete(key)
     this.#pending.delete(key)
     const session = this.#sessionSignal()
