@@ -14,7 +14,8 @@ import {
   startTlsmeshd,
   type Tlsmeshd,
 } from '../test/e2e/lib/tlsmeshd-fleet.ts'
-import { percentile, progress, spread, writeResult } from './lib/bench-report.ts'
+import { progress, writeResult } from './lib/bench-report.ts'
+import { describeRun, type FleetRun, spreadRuns, summarizeRun } from './lib/fleet-run.ts'
 import { freePort, startMemcached } from './lib/memcached-process.ts'
 
 const { values } = parseArgs({
@@ -29,16 +30,7 @@ const connections = Number(values.connections)
 const loops = Number(values.loops)
 const repeat = Number(values.repeat)
 
-interface Run {
-  resumptionRate: number
-  connectionsPerSecond: number
-  resumedPerSecond: number
-  handshakeP50Ms: number
-  handshakeP99Ms: number
-  errors: number
-}
-
-async function measure(fleet: Fleet, during?: (elapsed: Promise<unknown>) => void): Promise<Run> {
+async function measure(fleet: Fleet, during?: (elapsed: Promise<unknown>) => void): Promise<FleetRun> {
   const pending = runChainedClients({
     host: '127.0.0.1',
     port: fleet.balancerPort,
@@ -47,15 +39,7 @@ async function measure(fleet: Fleet, during?: (elapsed: Promise<unknown>) => voi
     tlsVersion: 'TLSv1.2',
   })
   during?.(pending)
-  const r = await pending
-  return {
-    resumptionRate: r.offered === 0 ? 0 : r.resumed / r.offered,
-    connectionsPerSecond: r.connections / (r.elapsedMs / 1000),
-    resumedPerSecond: r.resumed / (r.elapsedMs / 1000),
-    handshakeP50Ms: percentile(r.handshakeMs, 0.5),
-    handshakeP99Ms: percentile(r.handshakeMs, 0.99),
-    errors: r.errors,
-  }
+  return summarizeRun(await pending)
 }
 
 const files = createFleetFiles()
@@ -90,8 +74,8 @@ const fleets: Record<string, Fleet> = {
 }
 await fleets.tlsmesh!.waitForMesh()
 
-const runs: Record<string, Run[]> = {}
-const addRun = (name: string, run: Run): void => {
+const runs: Record<string, FleetRun[]> = {}
+const addRun = (name: string, run: FleetRun): void => {
   runs[name] = [...(runs[name] ?? []), run]
 }
 try {
@@ -99,10 +83,7 @@ try {
     for (const [name, fleet] of Object.entries(fleets)) {
       const run = await measure(fleet)
       addRun(name, run)
-      progress(
-        `${name} run ${r + 1}/${repeat}: ${(run.resumptionRate * 100).toFixed(1)}% resumed, ${run.connectionsPerSecond.toFixed(0)} conns/s, ` +
-          `p50 ${run.handshakeP50Ms.toFixed(2)} ms, p99 ${run.handshakeP99Ms.toFixed(2)} ms, ${run.errors} errors`,
-      )
+      progress(`${name} run ${r + 1}/${repeat}: ${describeRun(run)}`)
     }
   }
   // Faults: the central memcached dies a third of the way into the run.
@@ -144,15 +125,7 @@ try {
   files.remove()
 }
 
-const rows = Object.entries(runs).map(([name, list]) => ({
-  fleet: name,
-  resumptionRate: spread(list.map((r) => r.resumptionRate)),
-  connectionsPerSecond: spread(list.map((r) => r.connectionsPerSecond)),
-  resumedPerSecond: spread(list.map((r) => r.resumedPerSecond)),
-  handshakeP50Ms: spread(list.map((r) => r.handshakeP50Ms)),
-  handshakeP99Ms: spread(list.map((r) => r.handshakeP99Ms)),
-  errors: list.reduce((n, r) => n + r.errors, 0),
-}))
+const rows = Object.entries(runs).map(([name, list]) => ({ fleet: name, ...spreadRuns(list) }))
 const path = writeResult(values.out, { connections, loops, repeat, tlsVersion: 'TLSv1.2', rows })
 console.log(JSON.stringify(rows, null, 2))
 progress(`wrote ${path}`)

@@ -1,11 +1,12 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
-// then regenerates BENCHMARKS.md. Parts: fleet-resumption, scale, ingest, catch-up, sync-efficiency,
-// stall, memcache, memory, startup, model. Extra flags after `--` go to every part.
+// then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, ingest, catch-up,
+// sync-efficiency, stall, memcache, memory, startup, model. Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const PARTS = [
   'fleet-resumption',
+  'fleet-distance',
   'scale',
   'ingest',
   'catch-up',
@@ -16,8 +17,11 @@ const PARTS = [
   'startup',
   'model',
 ] as const
-/** Minutes a part may run (15 unless listed): stall fills fresh nodes with 1,000,000 records each run. */
-const TIMEOUT_MINUTES: Partial<Record<(typeof PARTS)[number], number>> = { stall: 45 }
+/**
+ * Minutes a part may run (15 unless listed): stall fills fresh nodes with 1,000,000 records each run;
+ * fleet-distance starts a lab of 20 processes per round-trip time (about 5 minutes).
+ */
+const TIMEOUT_MINUTES: Partial<Record<(typeof PARTS)[number], number>> = { stall: 45, 'fleet-distance': 15 }
 const args = process.argv.slice(2)
 const dash = args.indexOf('--')
 const chosen = (dash >= 0 ? args.slice(0, dash) : args).filter((a) => !a.startsWith('-'))

@@ -49,9 +49,11 @@ export interface FleetServer {
   stop(): Promise<void>
 }
 
-/** Starts one HTTPS server process (scripts/fleet/https-server.ts). */
-export async function startFleetServer(config: FleetServerConfig): Promise<FleetServer> {
-  const { child, ready } = await forkScript(join(here, 'https-server.ts'), [JSON.stringify(config)])
+/** Starts one HTTPS server process (scripts/fleet/https-server.ts), in network namespace `netns` if given. */
+export async function startFleetServer(config: FleetServerConfig, netns?: string): Promise<FleetServer> {
+  const { child, ready } = await forkScript(join(here, 'https-server.ts'), [JSON.stringify(config)], {
+    ...(netns !== undefined ? { netns } : {}),
+  })
   return {
     child,
     port: ready.port as number,
@@ -61,7 +63,15 @@ export async function startFleetServer(config: FleetServerConfig): Promise<Fleet
   }
 }
 
+/** A network namespace and the address a process listens on there (a NetnsLab host). */
+export interface FleetHost {
+  ns: string
+  address: string
+}
+
 export interface Fleet {
+  /** Where clients connect: 127.0.0.1 unless the balancer runs in a namespace of its own. */
+  balancerAddress: string
   balancerPort: number
   serverPorts: number[]
   servers: FleetServer[]
@@ -82,6 +92,9 @@ export async function startFleet(init: {
   memcache?: (server: number) => FleetServerConfig['memcache']
   /** Resume with TLS 1.3 tickets under scheduled ticket keys (see https-server.ts). */
   tickets?: boolean
+  /** Server i runs in hosts[i], the balancer in `balancerHost`; default: every process on loopback. */
+  hosts?: FleetHost[]
+  balancerHost?: FleetHost
 }): Promise<Fleet> {
   const realm = init.realm ?? 'demo'
   const base: FleetServerConfig = {
@@ -96,18 +109,27 @@ export async function startFleet(init: {
   }
   // Every node knows only the first one: the others find each other through it.
   const memcache = (i: number) => (init.memcache !== undefined ? { memcache: init.memcache(i) } : {})
-  const first = await startFleetServer({ ...base, ...memcache(0), seeds: [] })
+  const address = (host: FleetHost | undefined): string => host?.address ?? '127.0.0.1'
+  const start = (i: number, seeds: string[]): Promise<FleetServer> =>
+    startFleetServer({ ...base, ...memcache(i), host: address(init.hosts?.[i]), seeds }, init.hosts?.[i]?.ns)
+  const first = await start(0, [])
   const rest = await Promise.all(
-    Array.from({ length: init.servers - 1 }, (_, i) =>
-      startFleetServer({ ...base, ...memcache(i + 1), seeds: first.multiaddrs }),
-    ),
+    Array.from({ length: init.servers - 1 }, (_, i) => start(i + 1, first.multiaddrs)),
   )
   const servers = [first, ...rest]
   const serverPorts = servers.map((s) => s.port)
-  const balancer = await forkScript(join(here, 'round-robin-balancer.ts'), ['0', ...serverPorts.map(String)])
+  const balancer = await forkScript(
+    join(here, 'round-robin-balancer.ts'),
+    [
+      `${address(init.balancerHost)}:0`,
+      ...serverPorts.map((port, i) => `${address(init.hosts?.[i])}:${port}`),
+    ],
+    { ...(init.balancerHost !== undefined ? { netns: init.balancerHost.ns } : {}) },
+  )
   const all = [...servers.map((s) => s.child), balancer.child]
 
   const fleet: Fleet = {
+    balancerAddress: address(init.balancerHost),
     balancerPort: balancer.ready.port as number,
     serverPorts,
     servers,

@@ -30,6 +30,8 @@ export interface FleetServerConfig {
   /** Resume with session tickets under scheduled ticket keys (TLS 1.3) instead of session ids. */
   tickets?: boolean
   port: number
+  /** Address the HTTPS server (and an embedded mesh node) listens on. Default 127.0.0.1. */
+  host?: string
   certFile: string
   keyFile: string
   meshKeyFile?: string
@@ -39,6 +41,7 @@ export interface FleetServerConfig {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as FleetServerConfig
+const host = config.host ?? '127.0.0.1'
 const realms = config.tickets === true ? [config.realm, ticketKeyRealm(config.realm)] : [config.realm]
 
 // A demo fleet starts all at once: propose soon rather than after the production grace period.
@@ -52,6 +55,7 @@ if (config.mode === 'remote') {
   mesh = await createMeshNode({
     meshKey: readFileSync(config.meshKeyFile ?? ''),
     seeds: config.seeds ?? [],
+    listen: [`/ip4/${host}/tcp/0`],
     realms,
     // Competing key proposals settle by the schedule's rule (a key under way is never replaced).
     store: { contested: { [ticketKeyRealm(config.realm)]: ticketKeyContestRule(TICKET_SCHEDULE) } },
@@ -84,7 +88,7 @@ const server = createServer(
 const adapter = attachSessionCache(server, cache, { realm: config.realm })
 const tickets = schedule !== undefined ? attachTicketKeys(server, schedule) : undefined
 
-server.listen(config.port, '127.0.0.1', () => {
+server.listen(config.port, host, () => {
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   process.send?.({ type: 'ready', port, multiaddrs: mesh?.multiaddrs() ?? [] })

@@ -23,14 +23,24 @@ export interface ChainedClientResult {
   elapsedMs: number
 }
 
-interface Connection {
+/** Where one connection goes. */
+export type ConnectTarget = Pick<ChainedClientInit, 'host' | 'port' | 'tlsVersion' | 'servername'>
+
+export interface Connection {
   resumed: boolean
   handshakeMs: number
   session: Buffer | undefined
 }
 
-/** One HTTPS request on a new connection that offers `session`; resolves once the response ends. */
-function requestOnce(init: ChainedClientInit, session: Buffer | undefined): Promise<Connection> {
+/**
+ * One HTTPS request on a new connection that offers `session`; resolves once the response ends.
+ * `onSecure` gets the connection's session as soon as the handshake completes.
+ */
+export function requestOnce(
+  init: ConnectTarget,
+  session: Buffer | undefined,
+  onSecure?: (session: Buffer | undefined) => void,
+): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
     let handshakeMs = 0
@@ -52,6 +62,7 @@ function requestOnce(init: ChainedClientInit, session: Buffer | undefined): Prom
     socket.once('secureConnect', () => {
       handshakeMs = performance.now() - started
       resumed = socket.isSessionReused()
+      onSecure?.(socket.getSession())
       socket.write('GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n')
     })
     socket.on('data', () => {})

@@ -23,11 +23,19 @@ export function createRoundRobinBalancer(backends: Array<{ host: string; port: n
   })
 }
 
-// Run as a process: balancer.ts <listenPort> <backendPort>...  Prints "listening <port>".
+/** `port` or `host:port`; the host defaults to 127.0.0.1. */
+function endpoint(arg: string): { host: string; port: number } {
+  const colon = arg.lastIndexOf(':')
+  return colon < 0
+    ? { host: '127.0.0.1', port: Number(arg) }
+    : { host: arg.slice(0, colon), port: Number(arg.slice(colon + 1)) }
+}
+
+// Run as a process: balancer.ts <[host:]listenPort> <[host:]backendPort>...  Sends "ready" with its port.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [listenPort, ...backendPorts] = process.argv.slice(2).map(Number)
-  const server = createRoundRobinBalancer(backendPorts.map((port) => ({ host: '127.0.0.1', port })))
-  server.listen(listenPort ?? 0, '127.0.0.1', () => {
+  const [listen, ...backends] = process.argv.slice(2).map(endpoint)
+  const server = createRoundRobinBalancer(backends)
+  server.listen(listen?.port ?? 0, listen?.host ?? '127.0.0.1', () => {
     const address = server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
     process.send?.({ type: 'ready', port })

@@ -18,14 +18,20 @@ function profileArgs(): string[] {
   return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
 }
 
-/** Forks `script` (an absolute path); resolves with the child and its first "ready" message. */
+/**
+ * Forks `script` (an absolute path), inside the network namespace `netns` if given (through `ip netns
+ * exec`, which keeps the IPC descriptor); resolves with the child and its first "ready" message.
+ */
 export function forkScript(
   script: string,
   args: string[],
-  options: { execArgv?: string[] } = {},
+  options: { execArgv?: string[]; netns?: string } = {},
 ): Promise<{ child: ChildProcess; ready: ChildMessage }> {
+  const node = ['--import', 'tsx', ...profileArgs(), ...(options.execArgv ?? [])]
   const child = fork(script, args, {
-    execArgv: ['--import', 'tsx', ...profileArgs(), ...(options.execArgv ?? [])],
+    ...(options.netns !== undefined
+      ? { execPath: 'ip', execArgv: ['netns', 'exec', options.netns, process.execPath, ...node] }
+      : { execArgv: node }),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   children.add(child)
