@@ -576,55 +576,262 @@ if (startup !== undefined) {
   )
 }
 
-const model = load('model')
-if (model !== undefined) {
-  const sizes = model.rows.map((r: Json) => r.nodes)
-  const designs = ['push', 'gossipsub', 'tree', 'centralStore']
-  // Two significant figures below 1 KB/s: the central store's 0.05 KB/s at N = 10,000 is not 0.0.
-  const kb = (v: number): string => (v < 1 ? String(Number(v.toPrecision(2))) : n1(v))
-  const designLabel: Record<string, string> = {
-    push: 'push',
-    gossipsub: 'gossipsub',
-    tree: 'tree',
-    centralStore: 'central store',
-  }
-  out.push(
-    '## 7. Beyond this machine (a model, not a measurement)',
+function simulationIntro(sim: Json): string[] {
+  const o = sim.steady[0]?.options ?? sim.faults[0].options
+  const minutes = `${Math.floor(sim.totalWallSeconds / 60)} min ${sim.totalWallSeconds % 60} s`
+  return [
+    "`pnpm sim` (sim/, see sim/README.md) runs N instances of the mesh's real `Plumtree`, its catch-up",
+    '(the real set reconciliation) and a real `ReplicaStore` per node in one process, over a simulated',
+    `network in virtual time: ${o.regions} regions, links of about ${o.lanMs} ms inside a region and ${o.wanMs} ms between`,
+    `regions, each direction a queue at ${n0(o.lanMbps)} or ${n0(o.wanMbps)} Mbit/s, and ${o.handleMs} ms spent by the receiver on`,
+    'each frame. Each node dials random peers until it has 6 links, as the daemon does. Not simulated:',
+    'signatures, CPU beyond that cost per frame (no node is ever overloaded), gossipsub.',
     '',
-    `${model.label}. Fleet-wide ${n0(model.rateRecordsPerSecond)} new sessions/s.`,
-    `Calibration: ${Object.entries(model.calibration)
-      .map(([k, v]) => `${k} ${typeof v === 'number' ? n2(v) : v}`)
-      .join(', ')}.`,
-    '',
-    ...model.assumptions.map((a: string) => `- ${a}`),
+    'Each run publishes its warm-up records over 10 s while the tree forms (not measured), then the',
+    'measured records from random nodes, then waits 20 s. A run takes time in proportion to N times the',
+    `records, so from N = ${n0(sim.largeN.from)} it measures ${sim.largeN.records} records at ${sim.largeN.rate}/s. The warm-up stays ${o.warmupRecords} records: after 10, the`,
+    'tree is still forming when 50 records/s begin, and a row measures its settling (GRAFTs, repairs',
+    'of a second). A run is deterministic (virtual time, one seeded random generator: the same seed',
+    `gives the same result byte for byte), so each row is one run of seed ${sim.seed} and has no spread; only the`,
+    'wall time depends on the machine. A pair is a (record, live node) the node must hold. Measured by',
+    '`node --max-old-space-size=8192 --import tsx bench/simulation.ts` (part `simulation` of `pnpm bench`),',
+    `${minutes} for every row below; one row alone: \`pnpm sim --nodes 1000\`.`,
+  ]
+}
+
+const pairs = (d: Json): string =>
+  d.delivered === d.expected ? `all ${n0(d.expected)}` : `${n0(d.delivered)} of ${n0(d.expected)}`
+
+const kb = (bytes: number): string => (bytes < 100 * 1024 ? n1(bytes / 1024) : n0(bytes / 1024))
+
+function steadyTable(sim: Json): string[] {
+  const top = sim.steady.find((r: Json) => r.nodes === 10_000)
+  return [
+    '### Steady: nothing fails',
     '',
     table(
-      ['N', ...designs.map((d) => `${designLabel[d]}: KB/s per node, fan-out, conns, delay ms`)],
-      model.rows.map((r: Json) => [
+      [
+        'N',
+        'records (warm-up), rate/s',
+        'links per node',
+        'payload copies per record (÷ N-1)',
+        'copies per delivery',
+        'origin sends mean / max',
+        'IHAVE KB per record (bytes per node)',
+        'GRAFTs per record',
+        'last-delivery hops',
+        'tree depth mean / max',
+        'latency p50 / p99 / max ms',
+        'pairs delivered',
+        'wall s',
+      ],
+      sim.steady.map((r: Json) => [
         n0(r.nodes),
-        ...designs.map(
-          (d) =>
-            `${kb(r[d].bytesPerNodePerSecond / 1024)}, ${n0(r[d].originFanOut)}, ${n0(r[d].connectionsPerNode)}, ${n1(r[d].propagationMs)}`,
-        ),
+        `${r.options.records} (${r.options.warmupRecords}), ${r.options.rate}`,
+        n1(r.linksPerNode),
+        `${n0(r.copiesPerRecord)} (${(r.copiesPerRecord / (r.nodes - 1)).toFixed(3)})`,
+        r.copiesPerDelivery.toFixed(3),
+        `${n2(r.originSends.mean)} / ${r.originSends.max}`,
+        `${kb(r.ihaveBytesPerRecord)} (${n0(r.ihaveBytesPerRecord / (r.nodes - 1))})`,
+        n2(r.grafts),
+        n1(r.lastDeliveryHops),
+        `${n1(r.treeDepth.mean)} / ${r.treeDepth.max}`,
+        `${n0(r.latencyMs.p50)} / ${n0(r.latencyMs.p99)} / ${n0(r.latencyMs.max)}`,
+        pairs(r.delivery),
+        n1(r.wallSeconds),
       ]),
     ),
+    ...(top === undefined ? [] : ['', steadyTarget(top)]),
+  ]
+}
+
+function steadyTarget(r: Json): string {
+  const ratio = r.copiesPerRecord / (r.nodes - 1)
+  const misses = [
+    ...(ratio > 1.05 ? ['copies'] : []),
+    ...(r.originSends.max > 6 ? ['origin sends'] : []),
+    ...(r.delivery.delivered < r.delivery.expected ? ['delivery'] : []),
+  ]
+  return [
+    'Target at N = 10,000: payload copies per record <= 1.05 x (N-1), origin sends <= 6, every pair',
+    `delivered. Simulated: ${ratio.toFixed(3)} x (N-1), origin sends at most ${r.originSends.max}, ${pairs(r.delivery)} pairs delivered:`,
+    misses.length === 0 ? '**met**.' : `**not met** (${misses.join(', ')}).`,
+  ].join('\n')
+}
+
+function faultTable(sim: Json): string[] {
+  const n = sim.faults[0]?.nodes ?? 0
+  const regions = sim.faults[0]?.options.regions ?? 0
+  const fault: Record<string, { what: string; target: string; met: (r: Json) => boolean }> = {
+    crash: {
+      what: '20% of the nodes die 10 s in and restart empty 15 s later',
+      target: 'every pair, each within 5 s',
+      met: (r) => r.delivery.maxPairLatencyMs <= 5000,
+    },
+    partition: {
+      what: `region ${regions} of ${regions} cut off from 15 s to ${n0(sim.healAtMs / 1000)} s, then healed`,
+      target: 'every pair, the cut-off ones within 10 s of the heal',
+      met: (r) => r.lastCatchUpAfterHealMs <= 10_000,
+    },
+    churn: {
+      what: '1% of the nodes replaced per minute for 2 minutes',
+      target: 'every pair',
+      met: () => true,
+    },
+  }
+  const allHeld = (d: Json): boolean => d.delivered === d.expected && d.catchUpPairsHeld === d.catchUpPairs
+  const lastCutOff = (r: Json): string =>
+    r.lastCatchUpAfterHealMs !== undefined
+      ? `${n0(r.lastCatchUpAfterHealMs)} ms after the heal`
+      : r.delivery.catchUpPairs > 0
+        ? `${n0(r.delivery.lastCatchUpArrivalMs)} ms after publishing began`
+        : '-'
+  return [
+    `### Faults at N = ${n0(n)}`,
     '',
+    'Measured records are published over the scenario (40 s for the crash, 90 s for the partition, 120 s',
+    "for churn). Cut off = pairs whose node had no path to the record's origin when it was published: only",
+    'catch-up brings them. Slowest pair = the longest a node took to hold a record published while it was',
+    'live and reachable.',
+    '',
+    table(
+      [
+        'scenario',
+        'what happens',
+        'pairs delivered',
+        'cut off: held',
+        'slowest pair ms',
+        'last cut-off pair',
+        'copies per delivery',
+        'latency p50 / p99 ms',
+        'target',
+        'met',
+        'wall s',
+      ],
+      sim.faults.map((r: Json) => [
+        r.scenario,
+        fault[r.scenario]?.what ?? '-',
+        pairs(r.delivery),
+        r.delivery.catchUpPairs > 0
+          ? `${n0(r.delivery.catchUpPairsHeld)} of ${n0(r.delivery.catchUpPairs)}`
+          : '-',
+        n0(r.delivery.maxPairLatencyMs),
+        lastCutOff(r),
+        r.copiesPerDelivery.toFixed(3),
+        `${n0(r.latencyMs.p50)} / ${n0(r.latencyMs.p99)}`,
+        fault[r.scenario]?.target ?? '-',
+        allHeld(r.delivery) && fault[r.scenario]?.met(r) === true ? 'yes' : 'no',
+        n1(r.wallSeconds),
+      ]),
+    ),
+  ]
+}
+
+function agreementTable(sim: Json): string[] {
+  if (sim.agreement === undefined) return []
+  const within = (a: number, b: number): boolean => Math.abs(a - b) <= 0.1 * b
+  return [
+    '### The simulator against the real processes',
+    '',
+    "Section 2's conditions in the simulator (`SCALE_BENCH_CONDITIONS`: one region, 0.05 ms a link, the",
+    "fleet formed from node 0 as every node's seed, every batch from node 0 after 250 of warm-up, a batch",
+    `of 64 records as one payload; ${sim.agreement.batches} batches) against the tree rows of section 2 up to N = 20.`,
+    '`sim/test/agreement.test.ts` fails when payload copies or origin sends differ by more than 10%. The',
+    'real nodes hold more links (they also dial each other in both directions at once), which does not',
+    'change what the tree sends.',
+    '',
+    table(
+      [
+        'N',
+        'payload copies per batch: sim / real',
+        'origin sends per batch: sim / real',
+        'links per node: sim / real',
+        'within 10%',
+      ],
+      sim.agreement.rows.map((r: Json) => [
+        String(r.nodes),
+        `${n2(r.sim.copiesPerBatch)} / ${n2(r.real.copiesPerBatch)}`,
+        `${n2(r.sim.originSendsPerBatch)} / ${n2(r.real.originSendsPerBatch)}`,
+        `${n1(r.sim.linksPerNode)} / ${n1(r.real.linksPerNode)}`,
+        within(r.sim.copiesPerBatch, r.real.copiesPerBatch) &&
+        within(r.sim.originSendsPerBatch, r.real.originSendsPerBatch)
+          ? 'yes'
+          : 'no',
+      ]),
+    ),
+  ]
+}
+
+function simulationCharts(sim: Json): string[] {
+  const x = sim.steady.map((r: Json) => r.nodes) as number[]
+  const of = (f: (r: Json) => number): number[] => sim.steady.map(f)
+  return [
     chart(
-      'model-bandwidth',
+      'sim-origin',
       lineChart({
-        title: 'MODEL: bandwidth per node (KB/s) against N',
-        yLabel: 'KB/s per node (log)',
+        title: 'Simulated: origin sends per record (push: N-1); fleet copies ÷ (N-1)',
+        yLabel: 'copies per record (log)',
         xLabel: 'nodes (log)',
-        x: sizes,
+        x,
         logX: true,
         log: true,
-        series: designs.map((d) => ({
-          name: designLabel[d]!,
-          values: model.rows.map((r: Json) => r[d].bytesPerNodePerSecond / 1024),
-        })),
+        series: [
+          { name: 'push: origin sends (N-1)', values: x.map((n) => n - 1) },
+          { name: 'tree: origin sends, max', values: of((r) => r.originSends.max) },
+          { name: 'tree: origin sends, mean', values: of((r) => r.originSends.mean) },
+          { name: 'tree: payload copies ÷ (N-1)', values: of((r) => r.copiesPerRecord / (r.nodes - 1)) },
+        ],
       }),
     ),
     '',
+    chart(
+      'sim-depth',
+      lineChart({
+        title: 'Simulated: hops from the origin to the deepest and to the last delivery',
+        yLabel: 'hops',
+        xLabel: 'nodes (log)',
+        x,
+        logX: true,
+        series: [
+          { name: 'tree depth, max', values: of((r) => r.treeDepth.max) },
+          { name: 'tree depth, mean', values: of((r) => r.treeDepth.mean) },
+          { name: 'last-delivery hops, mean', values: of((r) => r.lastDeliveryHops) },
+        ],
+      }),
+    ),
+    '',
+    chart(
+      'sim-latency',
+      lineChart({
+        title: `Simulated: latency of each delivery, from publication (regions ${sim.steady[0]?.options.wanMs} ms apart)`,
+        yLabel: 'ms',
+        xLabel: 'nodes (log)',
+        x,
+        logX: true,
+        series: [
+          { name: 'p99', values: of((r) => r.latencyMs.p99) },
+          { name: 'p50', values: of((r) => r.latencyMs.p50) },
+        ],
+      }),
+    ),
+    '',
+  ]
+}
+
+const simulation = load('simulation')
+if (simulation !== undefined) {
+  out.push(
+    '## 7. Beyond this machine: the simulator (pnpm sim)',
+    '',
+    ...simulationIntro(simulation),
+    '',
+    ...steadyTable(simulation),
+    '',
+    ...faultTable(simulation),
+    '',
+    ...agreementTable(simulation),
+    '',
+    ...simulationCharts(simulation),
   )
 }
 

@@ -163,7 +163,8 @@ function marker(i: number, x: number, y: number): string {
 function legend(frame: Frame, series: Series[], kind: 'bar' | 'line'): string[] {
   const parts: string[] = []
   let x = frame.left
-  let y = frame.height - 12
+  // The frame leaves room below the axis for every row: the first row sits as high as the others need.
+  let y = frame.height - 12 - (legendRows(frame, series, kind) - 1) * 16
   for (const [i, s] of series.entries()) {
     const color = PALETTE[i % PALETTE.length]!
     const swatch = kind === 'bar' ? 12 : 28

@@ -99,6 +99,28 @@ describe('svg-chart: labels do not overlap', () => {
     expect(svg.match(/<path d="M/g)).toHaveLength(fleet.length)
   })
 
+  it('draws a legend of several rows inside the chart', () => {
+    const names = [
+      'push: origin sends (N-1)',
+      'tree: origin sends, max',
+      'tree: origin sends, mean',
+      'tree: copies',
+    ]
+    const svg = lineChart({
+      title: 'copies',
+      yLabel: 'copies',
+      xLabel: 'nodes',
+      x: [10, 100],
+      series: names.map((name) => ({ name, values: [1, 2] })),
+    })
+    const height = Number(svg.match(/height="(\d+)"/)![1])
+    const legendYs = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)" font-size="12">/g)].map((m) =>
+      Number(m[1]),
+    )
+    expect(new Set(legendYs).size).toBeGreaterThan(1)
+    for (const y of legendYs) expect(y).toBeLessThanOrEqual(height - 4)
+  })
+
   it('drops x labels that would touch their neighbour, keeping the first and the last', () => {
     const labels = ['1', '2', '3', '4', '100k']
     expect(spacedLabels([0, 200, 400, 600, 800], labels)).toEqual([true, true, true, true, true])
