@@ -345,6 +345,60 @@ if (changes !== undefined) {
   )
 }
 
+const overload = load('overload')
+if (overload !== undefined) {
+  const rows: Json[] = overload.rows
+  const push = rows.find((r) => r.design === 'push')
+  const ratio = (r: Json, field: string): string => `${n2(r[field].median / push[field].median)}x`
+  const verdict = (r: Json): string => {
+    if (r.design === 'push') return '-'
+    const met =
+      r.bytesPerRecord.median <= 1.1 * push.bytesPerRecord.median &&
+      r.p99Ms.median <= push.p99Ms.median &&
+      Number.isFinite(r.recoveryMs.max ?? Number.NaN) &&
+      r.recoveryMs.max <= 5000
+    return met ? 'met' : 'not met'
+  }
+  out.push(
+    '## 2b. Overload',
+    '',
+    `${overload.nodes} node processes pinned to one core (\`taskset\`, core ${overload.cpu}), the tree beside push, ` +
+      `${overload.rows[0].p50Ms.runs.length} runs each, alternating. A calm phase at ${overload.calmRate} records/s ` +
+      `gives each design its steady propagation p99; then ${n0(overload.records)} records offered at ` +
+      `${n0(overload.rate)}/s, more than one core carries; then ${overload.recoverySeconds} s calm again. ` +
+      'Bytes and CPU count the overload and the calm records behind it, which carry its backlog. "Back to steady" is ' +
+      'how long after the last overload record was made the records stopped taking longer than 1.5x the calm p99 ' +
+      '(or the calm p99 + 20 ms), for good; "-" when they never did within the window.',
+    "Target: the tree sends at most 1.1x push's bytes and at most push's p99, and is back to steady within 5 s.",
+    '',
+    table(
+      [
+        'design',
+        'calm p99 ms',
+        'overload p50 / p99 ms',
+        'B/record',
+        'x push',
+        'CPU ms/record',
+        'GRAFTs',
+        'back to steady ms',
+        'target',
+      ],
+      rows.map((r) => [
+        r.design,
+        range(r.calmP99Ms, n0),
+        `${range(r.p50Ms, n0)} / ${range(r.p99Ms, n0)}`,
+        range(r.bytesPerRecord, n0),
+        ratio(r, 'bytesPerRecord'),
+        range(r.cpuMsPerRecord, n2),
+        range(r.grafts, n0),
+        range(r.recoveryMs, n0),
+        verdict(r),
+      ]),
+    ),
+    '',
+  )
+}
+
 const ingest = load('ingest')
 if (ingest !== undefined) {
   out.push(

@@ -1,5 +1,5 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
-// then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, ingest, catch-up,
+// then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest, catch-up,
 // sync-efficiency, stall, memcache, memory, startup, simulation. Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -8,6 +8,7 @@ const PARTS = [
   'fleet-resumption',
   'fleet-distance',
   'scale',
+  'overload',
   'ingest',
   'catch-up',
   'sync-efficiency',

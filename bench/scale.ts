@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { percentile, progress, requireWholeNumbers, writeResult } from './lib/bench-report.ts'
 import { type MeshFleet, type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
+import { propagationOf } from './lib/propagation.ts'
 
 const { values } = parseArgs({
   options: {
@@ -144,17 +145,8 @@ async function measure(design: Design, n: number): Promise<Record<string, unknow
     const delivered = Math.min(...after.slice(1).map((r, i) => r.received - warmed[i + 1]!)) / records
     if (process.env.TLSMESH_CPU_PROFILE_DIR)
       progress(`load window (monotonic us) ${loadStartUs} ${process.hrtime.bigint() / 1000n}`)
-    const arrivals = await fleet.arrivals(realm)
-    const created = new Map(arrivals[0]!.published.filter(([id]) => !warmupIds.has(id)))
-    const perRecordMax = new Map<string, number>()
-    for (const node of arrivals.slice(1)) {
-      for (const [id, at] of node.arrivals) {
-        if (!created.has(id)) continue
-        const delay = at - (created.get(id) ?? at)
-        perRecordMax.set(id, Math.max(perRecordMax.get(id) ?? 0, delay))
-      }
-    }
-    const delays = [...perRecordMax.values()]
+    const measured = propagationOf(await fleet.arrivals(realm), (id) => !warmupIds.has(id))
+    const delays = measured.map((record) => record.delayMs)
     const originSent = after[0]!.bytes.sent - before[0]!.bytes.sent
     const totalSent = sum(after, (r) => r.bytes.sent) - sum(before, (r) => r.bytes.sent)
     const cpu = sum(after, cpuMs) - sum(before, cpuMs)
