@@ -5,10 +5,10 @@
 //   node --max-old-space-size=8192 --import tsx bench/simulation.ts [--sizes 10,100,1000]
 //     [--fault-nodes 1000] [--out simulation]
 // N = 10,000 peaks at 4.4 GB of RSS: past Node's default heap limit (~4 GB).
-import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { ScenarioName } from '../sim/scenarios.ts'
+import { readRealTreeRows } from '../sim/real-scale.ts'
+import { PARTITION_HEAL_AT_MS as HEAL_AT_MS, type ScenarioName } from '../sim/scenarios.ts'
 import {
   DEFAULT_OPTIONS,
   runSimulation,
@@ -38,8 +38,6 @@ requireWholeNumbers('simulation', { 'fault-nodes': faultNodes }, 2)
  */
 const LARGE_N = 2000
 const LARGE_N_RECORDS = { records: 100, rate: 50 }
-/** sim/scenarios.ts heals the partition 75 s after measured publishing starts. */
-const HEAL_AT_MS = 75_000
 const FAULT_SCENARIOS: ScenarioName[] = ['crash', 'partition', 'churn']
 
 async function timed(options: SimOptions): Promise<{ result: SimResult; wallSeconds: number }> {
@@ -96,23 +94,13 @@ async function faultRow(scenario: ScenarioName) {
   }
 }
 
-interface ScaleRow {
-  design: string
-  nodes: number
-  connectionsPerNode: number
-  tree?: { originSendsPerBatch: number; payloadsSent: number }
-}
-
 /** The tree rows of the last real scale run up to N = 20, as sim/test/agreement.test.ts checks them. */
 async function agreement() {
-  const path = join(RESULTS_DIR, 'scale.json')
-  if (!existsSync(path)) return undefined
-  const scale = JSON.parse(readFileSync(path, 'utf8')) as { records: number; burst: number; rows: ScaleRow[] }
-  const batches = Math.ceil(scale.records / scale.burst)
+  const real = readRealTreeRows(join(RESULTS_DIR, 'scale.json'))
+  if (real === undefined) return undefined
   const rows = []
-  for (const row of scale.rows) {
-    if (row.design !== 'tree' || row.nodes > 20 || row.tree === undefined) continue
-    const options = { ...DEFAULT_OPTIONS, ...SCALE_BENCH_CONDITIONS, nodes: row.nodes, records: batches }
+  for (const row of real.rows) {
+    const options = { ...DEFAULT_OPTIONS, ...SCALE_BENCH_CONDITIONS, nodes: row.nodes, records: real.batches }
     const { result, wallSeconds } = await timed(options)
     rows.push({
       nodes: row.nodes,
@@ -122,16 +110,12 @@ async function agreement() {
         linksPerNode: result.nodesAtEnd.degree.mean,
         deliveryFraction: result.delivery.fraction,
       },
-      real: {
-        copiesPerBatch: Number((row.tree.payloadsSent / batches).toFixed(2)),
-        originSendsPerBatch: row.tree.originSendsPerBatch,
-        linksPerNode: row.connectionsPerNode,
-      },
+      real: { ...row, copiesPerBatch: Number(row.copiesPerBatch.toFixed(2)) },
       wallSeconds,
       options,
     })
   }
-  return { batches, rows }
+  return { batches: real.batches, rows }
 }
 
 const began = performance.now()

@@ -24,6 +24,9 @@ export interface Scenario {
 }
 
 const CHURN_SPAN_MS = 120_000
+/** The partition: region 3 is cut off this long after measured publishing starts, and healed at the second. */
+export const PARTITION_CUT_AT_MS = 15_000
+export const PARTITION_HEAL_AT_MS = 75_000
 
 /** peer-redial.ts's ceiling: a healed partition's lost peers are redialed within it. */
 const REDIAL_CEILING_MS = 5000
@@ -55,10 +58,10 @@ function crashFifth({ fleet, scheduler, prng, start }: ScenarioContext): void {
 
 /** The last region is cut off from 15 s to 75 s: 60 s, twice the ping interval that detects it. */
 function cutLastRegion({ fleet, scheduler, regions, start }: ScenarioContext): void {
-  scheduler.at(start + 15_000, () => {
+  scheduler.at(start + PARTITION_CUT_AT_MS, () => {
     const region = fleet.nodes.filter((node) => node.index % regions === regions - 1)
     const severed = fleet.cut(new Set(region.map((node) => node.index)), PING_INTERVAL_MS)
-    scheduler.at(start + 75_000, () => fleet.heal(severed, REDIAL_CEILING_MS))
+    scheduler.at(start + PARTITION_HEAL_AT_MS, () => fleet.heal(severed, REDIAL_CEILING_MS))
   })
 }
 

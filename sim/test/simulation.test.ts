@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_EAGER_PEERS } from '@tlsmesh/mesh'
 import { describe, expect, it } from 'vitest'
+import { PARTITION_HEAL_AT_MS } from '../scenarios.ts'
 import { DEFAULT_OPTIONS, runSimulation, type SimOptions } from '../simulation.ts'
 
 const small = (options: Partial<SimOptions>): SimOptions => ({
@@ -54,7 +55,7 @@ describe('pnpm sim', () => {
     expect(result.delivery.catchUpPairsHeld).toBe(result.delivery.catchUpPairs)
     expect(result.delivery.missing).toEqual([])
     // The cut heals 75 s after measured publishing starts.
-    expect(result.delivery.lastCatchUpArrivalMs).toBeLessThanOrEqual(75_000 + 10_000)
+    expect(result.delivery.lastCatchUpArrivalMs).toBeLessThanOrEqual(PARTITION_HEAL_AT_MS + 10_000)
   })
 
   it('churn: with 1% of the nodes replaced per minute, every node gets what was published once it had joined', async () => {
