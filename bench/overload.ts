@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { percentile, progress, requireWholeNumbers, spread, writeResult } from './lib/bench-report.ts'
-import { type MeshFleet, type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
+import { cpuMs, type MeshFleet, type NodeReport, startMeshFleet, sum } from './lib/mesh-fleet.ts'
 import { type Propagation, propagationOf } from './lib/propagation.ts'
 
 const { values } = parseArgs({
@@ -57,9 +57,6 @@ const RECOVERED_SLACK_MS = 20
 type Design = 'push' | 'tree'
 const designs: Design[] = ['push', 'tree']
 
-const sum = (reports: NodeReport[], pick: (r: NodeReport) => number): number =>
-  reports.reduce((total, r) => total + pick(r), 0)
-const cpuMs = (r: NodeReport): number => (r.cpu.user + r.cpu.system) / 1000
 const treeSum = (reports: NodeReport[], pick: (s: NonNullable<NodeReport['mesh']['broadcast']>) => number) =>
   sum(reports, (r) => (r.mesh?.broadcast ? pick(r.mesh.broadcast) : 0))
 

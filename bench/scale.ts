@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { percentile, progress, requireWholeNumbers, writeResult } from './lib/bench-report.ts'
-import { type MeshFleet, type NodeReport, startMeshFleet } from './lib/mesh-fleet.ts'
+import { cpuMs, type MeshFleet, type NodeReport, startMeshFleet, sum } from './lib/mesh-fleet.ts'
 import { propagationOf } from './lib/propagation.ts'
 
 const { values } = parseArgs({
@@ -45,10 +45,6 @@ requireWholeNumbers('scale', {
 type Design = 'push' | 'gossipsub' | 'tree'
 const designs = values.designs.split(',') as Design[]
 const realm = 'scale'
-
-const sum = (reports: NodeReport[], pick: (r: NodeReport) => number): number =>
-  reports.reduce((total, r) => total + pick(r), 0)
-const cpuMs = (r: NodeReport): number => (r.cpu.user + r.cpu.system) / 1000
 
 /**
  * A node restarted with an empty replica (kill -9, then a new process with the same identity, seeded

@@ -18,6 +18,13 @@ export interface NodeReport {
   bytes: { sent: number; received: number; byProtocol: Record<string, number> }
 }
 
+/** `pick` of every node's report, added up. */
+export const sum = (reports: NodeReport[], pick: (r: NodeReport) => number): number =>
+  reports.reduce((total, r) => total + pick(r), 0)
+
+/** A node's CPU time so far, user and system, in ms. */
+export const cpuMs = (r: NodeReport): number => (r.cpu.user + r.cpu.system) / 1000
+
 export interface Arrivals {
   /** [id prefix, arrival ms] per record received. */
   arrivals: Array<[string, number]>
