@@ -6,7 +6,6 @@ import {
   RealmDigest,
   type ReconciliationSide,
   reconcile,
-  SPREAD_BUDGET,
   SPREAD_MIN_AGE_MS,
 } from '@tlsmesh/mesh/sync'
 import type { SessionRecord } from '@tlsmesh/store'
@@ -48,8 +47,8 @@ export class CatchUp {
   readonly #c: CatchUpComponents
   readonly #due: Array<() => Promise<void>> = []
   readonly #busy = new Set<SimNode>()
-  /** Reconciliations a node that learnt something still makes while they bring nothing. */
-  readonly #budget = new Map<SimNode, number>()
+  /** When each node last asked a peer about young records it was taught. */
+  readonly #lastYoungCheck = new Map<SimNode, number>()
   /** What each node will start once its own reconciliation ends, in order. */
   readonly #pending = new Map<SimNode, SimNode[]>()
 
@@ -134,28 +133,32 @@ export class CatchUp {
 
   /**
    * Stores what a session brought `node`. A node that learnt something (records SPREAD_MIN_AGE_MS
-   * old or more) reconciles with other random peers, one after another, until SPREAD_BUDGET of them
-   * in a row brought it nothing (sync-service.ts).
+   * old or more) reconciles with every other linked peer, a moment later each; one taught younger
+   * records only asks one more random peer once they are old enough, at most once a period
+   * (sync-service.ts).
    */
   #land(node: SimNode, from: SimNode, records: SessionRecord[]): void {
     if (!node.up) return
     const at = Math.floor(this.#c.scheduler.now())
     let learnt = 0
+    let young = 0
     for (const record of records) {
       const outcome = node.store.merge(record, at, 'sync')
-      if ((outcome === 'added' || outcome === 'replaced') && at - record.created >= SPREAD_MIN_AGE_MS)
-        learnt++
+      if (outcome !== 'added' && outcome !== 'replaced') continue
+      if (at - record.created >= SPREAD_MIN_AGE_MS) learnt++
+      else young++
     }
-    const budget = learnt > 0 ? SPREAD_BUDGET : (this.#budget.get(node) ?? 0) - 1
-    if (budget <= 0) {
-      this.#budget.delete(node)
-      return
+    if (learnt > 0) {
+      for (const peer of this.#c.peersOf(node)) {
+        if (peer !== from) this.#later(node, peer, MEETING_DELAY_MS * (1 + this.#c.prng.float()), 0)
+      }
+    } else if (young > 0 && at - (this.#lastYoungCheck.get(node) ?? -Infinity) >= DEFAULT_SYNC_INTERVAL_MS) {
+      this.#lastYoungCheck.set(node, at)
+      this.#c.scheduler.at(at + SPREAD_MIN_AGE_MS, () => {
+        const others = this.#c.peersOf(node).filter((peer) => peer !== from)
+        if (others.length > 0) this.#request(node, others[this.#c.prng.int(others.length)]!, 0)
+      })
     }
-    this.#budget.set(node, budget)
-    const others = this.#c.peersOf(node).filter((peer) => peer !== from)
-    if (others.length === 0) return
-    const next = others[this.#c.prng.int(others.length)]!
-    this.#later(node, next, MEETING_DELAY_MS * (1 + this.#c.prng.float()), 0)
   }
 }
 

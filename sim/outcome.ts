@@ -84,11 +84,13 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
     lastArrivalMs: 0,
     lastCatchUpArrivalMs: 0,
     maxPairLatencyMs: 0,
+    catchUpArrivalMs: summarize([]),
     catchUpSessions: catchUp?.sessions ?? 0,
     catchUpRecords: catchUp?.recordsMoved ?? 0,
   }
   let lastArrival = start
   let lastCatchUpArrival = start
+  const catchUpArrivals: number[] = []
   for (const log of measures.records) {
     if (!log.measured) continue
     for (const node of fleet.live()) {
@@ -100,7 +102,9 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
         delivery.catchUpPairs++
         if (holds) {
           delivery.catchUpPairsHeld++
-          lastCatchUpArrival = Math.max(lastCatchUpArrival, node.arrivals.get(log.no) ?? start)
+          const arrival = node.arrivals.get(log.no) ?? start
+          lastCatchUpArrival = Math.max(lastCatchUpArrival, arrival)
+          catchUpArrivals.push(arrival - start)
         }
         if (catchUp === undefined) continue
       }
@@ -120,5 +124,6 @@ function deliveryOf({ fleet, measures, start, catchUp }: Run): Delivery {
   if (delivery.expected > 0) delivery.fraction = Number((delivery.delivered / delivery.expected).toFixed(6))
   delivery.lastArrivalMs = Math.round(lastArrival - start)
   delivery.lastCatchUpArrivalMs = Math.round(lastCatchUpArrival - start)
+  delivery.catchUpArrivalMs = summarize(catchUpArrivals)
   return delivery
 }

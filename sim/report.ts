@@ -32,6 +32,7 @@ export function formatTable(result: SimResult): string {
   if (d.catchUpPairs > 0) {
     lines.push(
       `cut off from the origin at publication: ${d.catchUpPairs} pairs, ${d.catchUpPairsHeld} held at the end`,
+      row('their arrival after measured start', d.catchUpArrivalMs, ' ms'),
     )
   }
   lines.push(

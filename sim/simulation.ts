@@ -106,6 +106,8 @@ export interface Delivery {
   lastArrivalMs: number
   /** The same for the cut-off pairs alone: when catch-up had brought the last of them. */
   lastCatchUpArrivalMs: number
+  /** When each held cut-off pair arrived, in virtual ms from the start of measured publishing. */
+  catchUpArrivalMs: Summary
   /** The longest a node took to hold a record published while it was on the tree and reachable. */
   maxPairLatencyMs: number
   /** Catch-up sessions run, and the records they moved (both ways). */

@@ -23,7 +23,7 @@ import {
   RecordPage,
   reconcile,
 } from '../src/sync/set-reconciliation.ts'
-import { SYNC_PROTOCOL, SyncService } from '../src/sync/sync-service.ts'
+import { SPREAD_MIN_AGE_MS, SYNC_PROTOCOL, SyncService } from '../src/sync/sync-service.ts'
 import {
   createSigner,
   forger,
@@ -527,6 +527,22 @@ describe('SyncService: spreading what catch-up taught', () => {
     for (const r of records) expect(heldIn(other.store, r.id)).toEqual(heldIn(storeOf(records), r.id))
   })
 
+  it('a node that learnt older records reconciles with every other peer at once, not one after another', async () => {
+    const net = new Network()
+    const clock = new ManualClock(NOW)
+    const others = await Promise.all(Array.from({ length: 4 }, () => createSigner()))
+    const source = await startNode(net, peer, undefined, [victim])
+    for (const r of published(third, 20, { created: NOW - 10_000, expires: NOW + 3_600_000 })) {
+      source.store.merge(r, NOW)
+    }
+    const learner = await startNode(net, victim, undefined, [peer, ...others], clock)
+    const reached = await Promise.all(others.map((other) => startNode(net, other, undefined, [victim])))
+    expect(await learner.service.syncWith(peer.peerId)).toBe(true)
+    // Each follow-up waits one to two meeting delays (250 ms): all of them are due by then.
+    clock.advance(500)
+    for (const node of reached) await expect.poll(() => node.store.stats().entries).toBe(20)
+  })
+
   it('reconciles with a random peer each period of the clock it is given', async () => {
     const net = new Network()
     const clock = new ManualClock(NOW)
@@ -542,10 +558,36 @@ describe('SyncService: spreading what catch-up taught', () => {
     await expect.poll(() => learner.service.stats.succeeded).toBe(2)
   })
 
-  it('records younger than SPREAD_MIN_AGE_MS start no chain: they are still coming down the tree', async () => {
-    const { other } = await line(NOW - 10)
-    await new Promise((resolve) => setTimeout(resolve, 1500))
-    expect(other.store.stats().entries).toBe(0)
-    expect(other.service.stats.served).toBe(0)
+  it('records younger than SPREAD_MIN_AGE_MS start no spread: once old enough, one peer is asked, at most once a period', async () => {
+    const net = new Network()
+    const clock = new ManualClock(NOW)
+    const [a, b] = await Promise.all([createSigner(), createSigner()])
+    const source = await startNode(net, peer, undefined, [victim])
+    const young = () => published(third, 20, { created: clock.now() - 10, expires: clock.now() + 3_600_000 })
+    for (const r of young()) source.store.merge(r, NOW)
+    const learner = await startNode(net, victim, undefined, [peer, a!, b!], clock)
+    const others = await Promise.all([a!, b!].map((s) => startNode(net, s, undefined, [victim])))
+    const served = () => others.reduce((sum, node) => sum + node.service.stats.served, 0)
+    const held = () => others.map((node) => node.store.stats().entries)
+
+    expect(await learner.service.syncWith(peer.peerId)).toBe(true)
+    expect(learner.store.stats().entries).toBe(20)
+    // Still coming down the tree, most likely: nobody is asked yet.
+    clock.advance(SPREAD_MIN_AGE_MS - 1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(served()).toBe(0)
+    // Old enough now: exactly one other peer is asked, and holds them.
+    clock.advance(1)
+    await expect.poll(held).toContainEqual(20)
+    expect(held().sort()).toEqual([0, 20])
+    expect(served()).toBe(1)
+
+    // More young records within the same period: no second check.
+    for (const r of young()) source.store.merge(r, NOW)
+    expect(await learner.service.syncWith(peer.peerId)).toBe(true)
+    expect(learner.store.stats().entries).toBe(40)
+    clock.advance(2 * SPREAD_MIN_AGE_MS)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(served()).toBe(1)
   })
 })

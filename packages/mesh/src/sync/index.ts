@@ -10,4 +10,4 @@ export {
   type ReconciliationSide,
   reconcile,
 } from './set-reconciliation.ts'
-export { SPREAD_BUDGET, SPREAD_MIN_AGE_MS } from './sync-service.ts'
+export { SPREAD_MIN_AGE_MS } from './sync-service.ts'
