@@ -287,6 +287,33 @@ describe('text protocol', () => {
     expect(await ep.metric('tlsmesh_memcache_commands_total', { command: 'set', protocol: 'text' })).toBe(200)
   })
 
+  it('answers 5,000 sets pipelined in one write in order, and keeps a trailing partial command', async () => {
+    const value = 'v'.repeat(200)
+    let request = ''
+    for (let i = 0; i < 5000; i++) request += `set k${i} 0 0 ${value.length}\r\n${value}\r\n`
+    // A command cut in its data block: held until the rest arrives, never answered early.
+    c.send(`${request}set tail 0 0 5\r\nab`)
+    const expected = 'STORED\r\n'.repeat(5000)
+    const reply = await c.read((b) => (b.length >= expected.length ? expected.length : undefined))
+    expect(reply.toString('latin1')).toBe(expected)
+    expect((await c.quiet(20)).length).toBe(0)
+    c.send('cde\r\nget tail k0 k4999\r\n')
+    expect(await c.line()).toBe('STORED')
+    expect(await c.retrieval()).toBe(
+      `VALUE tail 0 5\r\nabcde\r\nVALUE k0 0 200\r\n${value}\r\nVALUE k4999 0 200\r\n${value}\r\nEND\r\n`,
+    )
+    expect(await ep.metric('tlsmesh_memcache_commands_total', { command: 'set', protocol: 'text' })).toBe(
+      5001,
+    )
+  })
+
+  it('gat with an exptime and no key answers an empty list; a miss after a hit still ends the list', async () => {
+    await set('a', 'alpha')
+    c.send('gat 10\r\nget a missing\r\n')
+    expect(await c.retrieval()).toBe('END\r\n')
+    expect(await c.retrieval()).toBe('VALUE a 0 5\r\nalpha\r\nEND\r\n')
+  })
+
   it('reassembles commands split across packets, one byte at a time', async () => {
     const script = 'set key 1 0 5\r\nva\r\nl\r\ngets key\r\ndelete key\r\n'
     c.socket.setNoDelay(true)
