@@ -29,8 +29,8 @@ export class MeshCounters {
   /** Records refused by authentication, ownership or bounds, by path and reason. */
   readonly recordRefusals = new Map<`${RecordPath}:${RecordRefusal}`, number>()
 
-  countRecord(outcome: MergeOutcome): void {
-    this.recordsReceived.set(outcome, (this.recordsReceived.get(outcome) ?? 0) + 1)
+  countRecord(outcome: MergeOutcome, n = 1): void {
+    this.recordsReceived.set(outcome, (this.recordsReceived.get(outcome) ?? 0) + n)
   }
 
   countRecordRefusal(path: RecordPath, reason: RecordRefusal, n = 1): void {

@@ -175,6 +175,8 @@ describe('validateBatch: accepted', () => {
     expect(text(s.store.get(REALM, bytes('session-1'), NOW)?.value)).toBe('secret-new')
     expect(s.counters.recordsReceived.get('replaced')).toBe(1)
     expect(s.counters.recordsReceived.get('duplicate')).toBe(1)
+    // Stored records are counted per batch, the rest per record: the totals are the same.
+    expect(s.counters.recordsReceived.get('added')).toBe(2)
     expect(s.counters.recordsStored).toBe(3)
     expect(s.counters.accepted).toBe(2)
   })
@@ -421,6 +423,15 @@ describe("validateBatch: other origins' records", () => {
     expect(s.store.get(REALM, bytes('mine'), NOW)?.origin).toBe(origin.origin)
     expect(s.counters.recordRefusals.get('gossip:not-owner')).toBe(1)
     expect(s.counters.rejected).toBe(0)
+  })
+
+  it("stores its origin's tombstone over its own record: the session is gone", () => {
+    const s = setup()
+    expect(s.verdict({ data: batch([wireRecord()]) })).toBe('accept')
+    expect(s.verdict({ data: batch([wireRecord({ created: NOW + 1, value: undefined })]) })).toBe('accept')
+    expect(s.store.get(REALM, bytes('session-1'), NOW)).toBeUndefined()
+    expect(s.store.peek(REALM, bytes('session-1'), NOW)).toMatchObject({ created: NOW + 1, value: undefined })
+    expect(s.counters.recordsReceived.get('replaced')).toBe(1)
   })
 
   it('refuses a tombstone for an id another origin holds: nobody else deletes a session', () => {
