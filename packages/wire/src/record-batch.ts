@@ -88,7 +88,8 @@ export function encodeValidBatch(
 
 /**
  * Decodes and validates a batch. Every refusal is a WireDecodeError whose `code` says why; nothing
- * else escapes. The returned byte arrays are copies, so holding a record does not pin the message.
+ * else escapes. The returned byte arrays are copies, so holding a record does not pin the message:
+ * the records' ids and values share one allocation per batch, about their size.
  */
 export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): RecordBatch {
   const resolved = resolveLimits(limits)
@@ -114,8 +115,30 @@ export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): Re
   if (message.signature.byteLength !== SIGNATURE_BYTES) {
     throw new MalformedMessageError(`the signature is not ${SIGNATURE_BYTES} bytes`)
   }
-  const records = message.records.map((record, index) => fromMessage(record, index, resolved))
+  const records = message.records.map((record, index) => checkedRecord(record, index, resolved))
+  detach(records)
   return { realm: message.realm, records, signature: new Uint8Array(message.signature) }
+}
+
+/**
+ * Moves the records' ids and values out of the message into one allocation: a copy per field costs
+ * an ArrayBuffer each (two per record, with their backing-store bookkeeping for the GC), and a
+ * receiver copies records again as it stores them.
+ */
+function detach(records: WireRecord[]): void {
+  let size = 0
+  for (const record of records) size += record.id.byteLength + (record.value?.byteLength ?? 0)
+  const copy = new Uint8Array(size)
+  let at = 0
+  const take = (bytes: Uint8Array): Uint8Array => {
+    copy.set(bytes, at)
+    at += bytes.byteLength
+    return copy.subarray(at - bytes.byteLength, at)
+  }
+  for (const record of records) {
+    record.id = take(record.id)
+    if (record.value !== undefined) record.value = take(record.value)
+  }
 }
 
 export function toMessage(record: WireRecord, proof?: number): WireRecordMessage {
@@ -129,11 +152,22 @@ export function toMessage(record: WireRecord, proof?: number): WireRecordMessage
   }
 }
 
+/** A decoded record, validated, with copies of its bytes (see decodeBatch for a batch's). */
 export function fromMessage(
   message: WireRecordMessage,
   index: number,
   limits: Readonly<WireLimits>,
 ): WireRecord {
+  const record = checkedRecord(message, index, limits)
+  // protons hands out views into the message; a replica keeps records for minutes. Not `.slice()`:
+  // on a Node Buffer (what a socket delivers) it returns a view of the same memory, not a copy.
+  record.id = new Uint8Array(record.id)
+  if (record.value !== undefined) record.value = new Uint8Array(record.value)
+  return record
+}
+
+/** A decoded record, validated; its bytes are still views into the message. */
+function checkedRecord(message: WireRecordMessage, index: number, limits: Readonly<WireLimits>): WireRecord {
   if (message.created > MAX_SAFE_TIME || message.expires > MAX_SAFE_TIME) {
     throw new InvalidRecordError(`record ${index}: a time is beyond Number.MAX_SAFE_INTEGER`)
   }
@@ -146,10 +180,6 @@ export function fromMessage(
   if (message.origin !== undefined) record.origin = message.origin
   const problem = recordProblem(record, limits)
   if (problem !== undefined) throw new InvalidRecordError(`record ${index}: ${problem}`)
-  // protons hands out views into the message; a replica keeps records for minutes. Not `.slice()`:
-  // on a Node Buffer (what a socket delivers) it returns a view of the same memory, not a copy.
-  record.id = new Uint8Array(record.id)
-  if (record.value !== undefined) record.value = new Uint8Array(record.value)
   return record
 }
 

@@ -108,9 +108,24 @@ describe('round trip', () => {
     message.set(encoded)
     const decoded = decodeBatch(message).records[0]!
     expect(decoded.id.buffer).not.toBe(message.buffer)
-    expect(decoded.value!.buffer.byteLength).toBe(decoded.value!.byteLength)
+    expect(decoded.value!.buffer.byteLength).toBe(decoded.id.byteLength + decoded.value!.byteLength)
     message.fill(0)
     expect(decoded).toEqual(record())
+  })
+
+  it("copies a batch's records into one allocation of their size, not one per id and value", () => {
+    const records = [record(), record({ id: bytes(4, 7), value: undefined }), record({ id: bytes(8, 9) })]
+    const encoded = encodeBatch(batch('r', records))
+    const decoded = decodeBatch(encoded).records
+    const [first] = decoded
+    for (const r of decoded) {
+      expect(r.id.buffer).toBe(first!.id.buffer)
+      if (r.value !== undefined) expect(r.value.buffer).toBe(first!.id.buffer)
+    }
+    const size = records.reduce((n, r) => n + r.id.byteLength + (r.value?.byteLength ?? 0), 0)
+    expect(first!.id.buffer.byteLength).toBe(size)
+    encoded.fill(0)
+    expect(decoded).toEqual(records)
   })
 
   it('writes no proof index on a batch record: only sync records name a proof', () => {
