@@ -345,6 +345,53 @@ if (changes !== undefined) {
   )
 }
 
+const nodeCost = load('node-cost')
+if (nodeCost?.profile !== undefined) out.push(...receiveCostSection(nodeCost))
+
+/** A leaf's CPU per received record and where it goes, from bench/node-cost.ts --profile. */
+function receiveCostSection(cost: Json): string[] {
+  // Columns: the run before the last change (`before`, if kept), then the last run.
+  const runs: Array<{ label: string; run: Json }> = [
+    ...(cost.before !== undefined ? [{ label: cost.before.label, run: cost.before }] : []),
+    { label: cost.label ?? 'now', run: cost },
+  ]
+  const columns = runs.flatMap(({ label, run }) =>
+    run.profile.map((p: Json) => ({
+      title: `${p.design}, ${label}`,
+      profile: p,
+      cpu: run.leafCpu[p.design],
+    })),
+  )
+  const categories = [
+    ...new Set(columns.flatMap((c) => c.profile.categories.map((x: Json) => x.category))),
+  ] as string[]
+  const usOf = (profile: Json, category: string): number =>
+    profile.categories.find((x: Json) => x.category === category)?.usPerRecord ?? 0
+  categories.sort((a, b) => usOf(columns.at(-1)!.profile, b) - usOf(columns.at(-1)!.profile, a))
+  return [
+    '### Receive cost of a leaf',
+    '',
+    `\`bench/node-cost.ts\`: ${cost.nodes} node processes, node 0 publishes ${n0(cost.records)} records of 200 bytes at ` +
+      `${n0(cost.rate)}/s in batches of 64; with 3 nodes nobody relays, so a leaf's CPU (user + system, ` +
+      'per record received) is what receiving, decrypting, checking and storing costs. CPU: median (min–max) over ' +
+      `the leaves of ${cost.repeat ?? 1} run(s) without a profiler. Below it, where that time goes, from V8 CPU ` +
+      "profiles of one more run (`--profile`: 1 ms samples of each leaf's main thread within the measured " +
+      "window; a sample counts for the nearest frame of its stack that a category names): each category's share " +
+      "of the samples times the user CPU, and the system CPU as the kernel's share.",
+    'Target (issue 15): a tree leaf at most 12 µs per record, and no more than a push leaf.',
+    ...(cost.note !== undefined ? ['', cost.note] : []),
+    '',
+    table(
+      ['µs per record', ...columns.map((c) => c.title)],
+      [
+        ['**leaf CPU**', ...columns.map((c) => `**${range(c.cpu, n1)}**`)],
+        ...categories.map((category) => [category, ...columns.map((c) => n1(usOf(c.profile, category)))]),
+      ],
+    ),
+    '',
+  ]
+}
+
 const overload = load('overload')
 if (overload !== undefined) {
   const rows: Json[] = overload.rows
