@@ -455,9 +455,7 @@ export class SyncService {
    */
   #spreadAfter(from: string, tally: SessionTally): void {
     if (tally.learnt > 0) {
-      for (const peer of connectedPeers(this.#components.connectionManager)) {
-        if (peer.toString() !== from) this.#enqueueLater(peer)
-      }
+      for (const peer of this.#peersBut(from)) this.#enqueueLater(peer)
     } else if (tally.young > 0) {
       this.#checkYoungLater(from)
     }
@@ -477,12 +475,14 @@ export class SyncService {
     this.#lastYoungCheck = clock.now()
     const timer = clock.setTimer(SPREAD_MIN_AGE_MS, () => {
       this.#retries.delete(timer)
-      const others = connectedPeers(this.#components.connectionManager).filter(
-        (peer) => peer.toString() !== from,
-      )
+      const others = this.#peersBut(from)
       if (others.length > 0) this.#enqueue(others[Math.floor(Math.random() * others.length)]!)
     })
     this.#retries.add(timer)
+  }
+
+  #peersBut(from: string): PeerId[] {
+    return connectedPeers(this.#components.connectionManager).filter((peer) => peer.toString() !== from)
   }
 
   #refuse(reason: RecordRefusal, records: number): SyncPeerMisbehavedError {
