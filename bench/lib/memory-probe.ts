@@ -1,9 +1,15 @@
 // Fills one ReplicaStore with `count` records in a fresh process (run with --expose-gc) and prints
-// heap and RSS growth against the payload bytes, as one JSON line.
+// heap and RSS growth against the payload bytes, as one JSON line. With `digest`, the store is
+// followed by the catch-up digest a mesh node keeps of it, as in a running node.
 import { randomBytes } from 'node:crypto'
+import { RealmDigests } from '@tlsmesh/mesh/sync'
 import { createReplicaStore } from '@tlsmesh/store'
 
-const { count, valueBytes } = JSON.parse(process.argv[2] ?? '{}') as { count: number; valueBytes: number }
+const { count, valueBytes, digest } = JSON.parse(process.argv[2] ?? '{}') as {
+  count: number
+  valueBytes: number
+  digest?: boolean
+}
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
 const settle = (): void => {
@@ -15,6 +21,9 @@ const store = createReplicaStore({
   maxEntriesPerRealm: count,
   maxBytesPerRealm: Number.MAX_SAFE_INTEGER,
 })
+const digests = digest === true ? new RealmDigests(['bench'], { store, now: () => now }) : undefined
+digests?.start()
+await digests?.of('bench')
 settle()
 const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
 const rssBefore = process.memoryUsage().rss
@@ -36,6 +45,7 @@ for (let i = 0; i < count; i++) {
   // Make every id distinct: the pool is reused.
   pool.writeUInt32BE(i, offset)
 }
+await digests?.of('bench')
 settle()
 const memory = process.memoryUsage()
 const heapGrowth = memory.heapUsed + memory.arrayBuffers - heapBefore
@@ -43,6 +53,7 @@ const payload = count * (32 + valueBytes)
 process.stdout.write(
   `${JSON.stringify({
     count,
+    digest: digests !== undefined,
     entries: store.stats().entries,
     payloadBytes: payload,
     heapGrowthBytes: heapGrowth,

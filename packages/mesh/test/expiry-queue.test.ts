@@ -2,13 +2,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ExpiryQueue } from '../src/sync/expiry-queue.ts'
 
-interface Item {
-  record: { expires: number }
-  queueIndex: number
-}
-
 describe('ExpiryQueue', () => {
-  it('takes out exactly the items expired at each instant, whatever was added and removed before', () => {
+  it('takes out exactly the slots expired at each instant, soonest first, whatever was added and removed before', () => {
     const step = fc.oneof(
       fc.record({ add: fc.integer({ min: 0, max: 100 }) }),
       fc.record({ remove: fc.nat() }),
@@ -16,28 +11,37 @@ describe('ExpiryQueue', () => {
     )
     fc.assert(
       fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
-        const queue = new ExpiryQueue<Item>()
-        const model = new Set<Item>()
+        const queue = new ExpiryQueue()
+        // Slot -> expiry, for the slots in the queue; freed slots are reused, as a digest does.
+        const model = new Map<number, number>()
+        const free: number[] = []
+        let next = 0
         for (const s of steps) {
           if ('add' in s) {
-            const item = { record: { expires: s.add }, queueIndex: -1 }
-            queue.add(item)
-            model.add(item)
+            const slot = free.pop() ?? next++
+            queue.add(slot, s.add)
+            model.set(slot, s.add)
           } else if ('remove' in s) {
-            const held = [...model]
-            const item = held[s.remove % Math.max(1, held.length)]
-            if (item === undefined) continue
-            queue.remove(item)
-            queue.remove(item)
-            model.delete(item)
+            const held = [...model.keys()]
+            const slot = held[s.remove % Math.max(1, held.length)]
+            if (slot === undefined) continue
+            queue.remove(slot)
+            queue.remove(slot)
+            model.delete(slot)
+            free.push(slot)
           } else {
-            const expected = [...model].filter((item) => item.record.expires <= s.takeAt)
-            const taken = queue.takeExpired(s.takeAt)
-            expect(new Set(taken)).toEqual(new Set(expected))
-            expect(taken.map((item) => item.record.expires)).toEqual(
-              expected.map((item) => item.record.expires).sort((a, b) => a - b),
+            const expected = [...model].filter(([, expires]) => expires <= s.takeAt)
+            const taken: number[] = []
+            for (let slot = queue.firstExpired(s.takeAt); slot >= 0; slot = queue.firstExpired(s.takeAt)) {
+              queue.remove(slot)
+              taken.push(slot)
+              free.push(slot)
+            }
+            expect(new Set(taken)).toEqual(new Set(expected.map(([slot]) => slot)))
+            expect(taken.map((slot) => model.get(slot))).toEqual(
+              expected.map(([, expires]) => expires).sort((a, b) => a - b),
             )
-            for (const item of taken) model.delete(item)
+            for (const slot of taken) model.delete(slot)
           }
           expect(queue.size).toBe(model.size)
         }

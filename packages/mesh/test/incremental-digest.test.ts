@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { IncrementalDigest } from '../src/sync/incremental-digest.ts'
 import type { KeyRangeDigest } from '../src/sync/key-range.ts'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
-import { hashesOf } from '../src/sync/sync-keys.ts'
+import { hashesOf, syncKeyOf } from '../src/sync/sync-keys.ts'
 import { numberedRecord } from './digest-fixtures.ts'
 
 const REALM = 'web'
@@ -134,6 +134,28 @@ describe('IncrementalDigest', () => {
     clock.now = NOW + 10
     expectSameAsFromScratch(digest, store, clock.now, 4)
     expect(digest.range(0, 0n).count).toBe(15_000)
+  })
+
+  it('reads the last range of a depth, whose end lies past every key, as the reference does', () => {
+    const { store, digest } = watchedStore(100)
+    // Ids whose keys start with 0xffff: about one in 65,536.
+    for (let i = 0, found = 0; found < 3; i++) {
+      const record = numberedRecord(REALM, NOW, i)
+      if (syncKeyOf(record.id) >> 48n !== 0xffffn) continue
+      store.merge(record, NOW)
+      found++
+    }
+    store.merge(numberedRecord(REALM, NOW, -1), NOW)
+    const reference = new RealmDigest(store.entries(REALM, NOW))
+    for (const [depth, prefix] of [
+      [4, 0xffffn],
+      [2, 0xffn],
+      [16, 0xffffffffffffffffn],
+    ] as const) {
+      expect(digest.range(depth, prefix)).toEqual(reference.range(depth, prefix))
+      expect(digest.items(depth, prefix)).toEqual(reference.items(depth, prefix))
+    }
+    expect(digest.range(4, 0xffffn).count).toBe(3)
   })
 
   it('leaves out a record past its expiry that the replica still holds: no count, no item, no record', () => {

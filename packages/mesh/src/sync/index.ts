@@ -2,6 +2,7 @@
 // the simulator's catch-up).
 export type { KeyRangeDigest } from './key-range.ts'
 export { RealmDigest } from './realm-digest.ts'
+export { RealmDigests } from './realm-digests.ts'
 export {
   answerQuery,
   answerRecords,

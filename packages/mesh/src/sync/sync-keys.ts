@@ -36,6 +36,14 @@ export function versionFingerprintOf(record: SessionRecord): bigint {
  * whose hash matches the difference of the `created` times.
  */
 function fingerprintOf(idHash: Buffer, record: SessionRecord): bigint {
+  writeFingerprint(idHash, record, scratch, 0)
+  return (BigInt(scratch[0]!) << 32n) | BigInt(scratch[1]!)
+}
+
+const scratch = new Uint32Array(2)
+
+/** `fingerprintOf` as two unsigned 32-bit words, high first, written to `into` at `at`. */
+function writeFingerprint(idHash: Buffer, record: SessionRecord, into: Uint32Array, at: number): void {
   const origin = originHashOf(record.origin)
   const tombstone = record.value === undefined ? 0x9e3779b9 : 0
   let hi = (idHash.readUInt32BE(8) ^ Math.floor(record.created / 2 ** 32) ^ origin[0] ^ tombstone) >>> 0
@@ -43,7 +51,20 @@ function fingerprintOf(idHash: Buffer, record: SessionRecord): bigint {
   lo = fmix32(lo ^ Math.imul(hi, 0x85ebca6b))
   hi = fmix32(hi ^ Math.imul(lo, 0xc2b2ae35))
   lo = fmix32(lo ^ hi)
-  return (BigInt(hi) << 32n) | BigInt(lo)
+  into[at] = hi
+  into[at + 1] = lo
+}
+
+/**
+ * A record's sync key and fingerprint as four unsigned 32-bit words (key high, key low, fingerprint
+ * high, low) written to `into` at `at`: what the live digest keeps per record, in typed arrays,
+ * instead of two BigInts and an object.
+ */
+export function writeHashes(record: SessionRecord, into: Uint32Array, at: number): void {
+  const idHash = sha256(record.id)
+  into[at] = idHash.readUInt32BE(0)
+  into[at + 1] = idHash.readUInt32BE(4)
+  writeFingerprint(idHash, record, into, at + 2)
 }
 
 function fmix32(value: number): number {
@@ -77,9 +98,10 @@ export interface RecordHashes {
 }
 
 /**
- * Each stored record's sync key and fingerprint, computed once: a digest that removes a record finds
- * it by the key it was added under. The replica never changes a stored record in place (a change is
- * a new object), so a record's hashes stay valid for as long as it is held.
+ * Each record's sync key and fingerprint as BigInts, computed once per record object: the from-scratch
+ * digest (`RealmDigest`) reads them, and the simulator builds one per reconciliation of the same
+ * records. The replica never changes a stored record in place (a change is a new object), so a
+ * record's hashes stay valid for as long as it is held. The live digest keeps its own (`writeHashes`).
  */
 const cache = new WeakMap<SessionRecord, RecordHashes>()
 
