@@ -4,7 +4,7 @@
  */
 
 /**
- * Sessions per realm. A ~200-byte TLS 1.2 session is accounted ~700 bytes (with the overhead below),
+ * Sessions per realm. A ~200-byte TLS 1.2 session is accounted ~650 bytes (with the overhead below),
  * so 100k of them come to about the default byte budget: whichever limit is reached first applies.
  */
 export const DEFAULT_MAX_ENTRIES_PER_REALM = 100_000
@@ -48,9 +48,10 @@ export const MAX_ORIGIN_LENGTH = 128
 
 /**
  * What a stored record costs beyond its id, value and origin bytes, so that the byte budget bounds
- * heap use and not only payload: the record object with two boxed doubles, the views of its id and
- * value over a pooled slab, the latin1 key string, lru-cache's Map entry, and 36 bytes per slot of
- * lru-cache's preallocated arrays. bench/memory.ts measures 656 bytes of heap for a record of 232
- * payload bytes, ~425 of overhead: this bound stays above it.
+ * heap use and not only payload: the record object with two boxed doubles and a reference to its
+ * pooled bytes, the latin1 key string, lru-cache's Map entry and preallocated slot arrays, the expiry
+ * wheel's entry, and the mesh's catch-up digest entry (about 58 bytes). bench/memory.ts measures 573
+ * bytes of heap for a record of 232 payload bytes held by a node, ~341 of overhead: this bound stays
+ * above it.
  */
-export const RECORD_OVERHEAD_BYTES = 480
+export const RECORD_OVERHEAD_BYTES = 360

@@ -28,3 +28,4 @@ export {
 } from './replica-store.ts'
 export type { SessionCache } from './session-cache.ts'
 export type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
+export { plainRecord, StoredRecord } from './stored-record.ts'

@@ -14,6 +14,7 @@ import { ExpiryWheel } from './expiry-wheel.ts'
 import { OriginShares } from './origin-shares.ts'
 import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 import type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
+import { StoredRecord } from './stored-record.ts'
 
 /** Who hands a record to `merge`: this node's own cache API, or a peer by gossip or by catch-up. */
 export type RecordSource = 'local' | 'gossip' | 'sync'
@@ -188,7 +189,7 @@ export class ReplicaStore {
     cache ??= this.#createCache(record.realm)
     if (outcome === 'added' && source !== 'local' && this.#overQuota(cache, record)) return 'over-quota'
     this.#shares.get(cache)!.add(record.origin, recordSize(record))
-    const stored = copyRecord(record)
+    const stored = new StoredRecord(record)
     // lru-cache reports what this displaced (the old version, evictions) before `set` returns.
     cache.set(key, stored)
     this.#expiries.get(cache)!.add(key, stored.expires)
@@ -366,7 +367,11 @@ export function createReplicaStore(init: ReplicaStoreInit = {}): ReplicaStore {
 
 /** The bytes a record is accounted for against the realm's byte budget. */
 export function recordSize(record: SessionRecord): number {
-  return record.id.byteLength + (record.value?.byteLength ?? 0) + record.origin.length + RECORD_OVERHEAD_BYTES
+  const bytes =
+    record instanceof StoredRecord
+      ? record.byteLength
+      : record.id.byteLength + (record.value?.byteLength ?? 0)
+  return bytes + record.origin.length + RECORD_OVERHEAD_BYTES
 }
 
 /** > 0 if `a` wins over `b`, < 0 if `b` wins, 0 for the same version. */
@@ -379,33 +384,6 @@ export function compareVersions(a: SessionRecord, b: SessionRecord): number {
 /** latin1 maps each byte to one char, so distinct ids are distinct keys (TextDecoder's 'latin1' is windows-1252). */
 function idKey(id: Uint8Array): string {
   return String.fromCharCode.apply(null, id as unknown as number[])
-}
-
-/**
- * One allocation for id and value, detached from the caller's buffers: a decoder's views would keep
- * a whole gossip message alive, and a reused read buffer would change under the replica. From Node's
- * Buffer pool (8 KiB slabs for small sizes), so that records do not each carry an ArrayBuffer and its
- * backing-store bookkeeping (about 80 bytes a record; bench/memory.ts measures heap per record).
- * Records of one slab were made together and expire together, so slabs are not held by stragglers
- * for long.
- */
-function copyRecord(record: SessionRecord): SessionRecord {
-  const { realm, id, value, created, expires, origin, proof } = record
-  const pooled = Buffer.allocUnsafe(id.byteLength + (value?.byteLength ?? 0))
-  // Plain Uint8Array views (not Buffers) over the pooled memory: what callers get stays the same type.
-  const bytes = new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength)
-  bytes.set(id, 0)
-  if (value !== undefined) bytes.set(value, id.byteLength)
-  // One shape for every stored record (the proof is always a property), so V8 keeps one hidden class.
-  return {
-    realm,
-    id: value === undefined ? bytes : bytes.subarray(0, id.byteLength),
-    value: value === undefined ? undefined : bytes.subarray(id.byteLength),
-    created,
-    expires,
-    origin,
-    proof,
-  }
 }
 
 function positiveInteger(field: string, value: number): number {

@@ -1,8 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH } from '../src/constants.ts'
-import { compareVersions, createReplicaStore, type ReplicaStoreInit } from '../src/replica-store.ts'
+import {
+  compareVersions,
+  createReplicaStore,
+  type ReplicaStoreInit,
+  recordSize,
+} from '../src/replica-store.ts'
 import type { MergeOutcome, SessionRecord } from '../src/session-record.ts'
+import { plainRecord, StoredRecord } from '../src/stored-record.ts'
 import { bytes, NOW, record, tombstone } from './records.ts'
 
 const decode = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b))
@@ -68,6 +74,27 @@ describe('merge order', () => {
     incoming.value?.fill(0)
     incoming.id.fill(0)
     expect(decode(store.get('web', bytes('session-1'), NOW)?.value)).toBe('original')
+  })
+
+  it('hands out its copy with every field, a tombstone without a value, and a plain copy of it on request', () => {
+    const store = createReplicaStore()
+    const live = record({ value: bytes('value') })
+    const gone = record({ id: bytes('session-2'), value: undefined })
+    store.merge(live, NOW)
+    store.merge(gone, NOW)
+    const stored = store.peek('web', live.id, NOW)!
+    expect(stored).toBeInstanceOf(StoredRecord)
+    expect({ ...plainRecord(stored), proof: undefined }).toEqual({ ...live, proof: undefined })
+    expect(recordSize(stored)).toBe(recordSize(live))
+    const tombstone = store.peek('web', gone.id, NOW)!
+    expect(tombstone.value).toBeUndefined()
+    expect(decode(tombstone.id)).toBe('session-2')
+    expect(recordSize(tombstone)).toBe(recordSize(gone))
+    // Its id and value are not own properties: what spreading it keeps.
+    expect(Object.keys({ ...stored })).not.toContain('id')
+    expect(Object.keys(plainRecord(stored))).toEqual(
+      expect.arrayContaining(['realm', 'id', 'value', 'created', 'expires', 'origin', 'proof']),
+    )
   })
 })
 

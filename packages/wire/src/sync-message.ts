@@ -95,7 +95,19 @@ export function encodeSyncMessage(message: SyncMessage): Uint8Array {
       listed: range.items !== undefined,
     })),
     // The origin travels once, in the proof.
-    records: message.records.map((record) => toMessage({ ...record, origin: undefined }, record.proof)),
+    records: message.records.map((record) =>
+      toMessage(
+        // Field by field: a stored record's id and value are accessors, which spreading would drop.
+        {
+          id: record.id,
+          value: record.value,
+          created: record.created,
+          expires: record.expires,
+          origin: undefined,
+        },
+        record.proof,
+      ),
+    ),
     wanted: message.wanted,
     proofs: message.proofs.map((proof) => ({
       origin: proof.origin,
