@@ -104,9 +104,14 @@ export class CacheOperations {
     }
     if (checksCas && existing !== undefined && casUniqueOf(existing) !== cas) return { result: 'exists' }
 
-    if (existing?.value !== undefined && (command === 'append' || command === 'prepend')) {
+    const existingValue = existing?.value
+    if (
+      existing !== undefined &&
+      existingValue !== undefined &&
+      (command === 'append' || command === 'prepend')
+    ) {
       // memcached ignores the flags and exptime of append/prepend: the item keeps its own.
-      const old = decodeStoredValue(existing.value)
+      const old = decodeStoredValue(existingValue)
       if (old.data.byteLength + data.byteLength > this.#maxValueBytes) return { result: 'too-large' }
       const joined = command === 'append' ? Buffer.concat([old.data, data]) : Buffer.concat([data, old.data])
       // At least 1 ms: a TTL of 0 would mean the cache's default, not "what is left".
@@ -228,7 +233,9 @@ function live(record: SessionRecord | undefined): SessionRecord | undefined {
 }
 
 function toHit(record: SessionRecord | undefined): Hit | undefined {
-  if (record?.value === undefined) return undefined
-  const { flags, data } = decodeStoredValue(record.value)
-  return { flags, data, record }
+  // Read once: a stored record's value is a view made on each read.
+  const value = record?.value
+  if (value === undefined) return undefined
+  const { flags, data } = decodeStoredValue(value)
+  return { flags, data, record: record! }
 }

@@ -57,7 +57,8 @@ export class RecordPublisher {
       this.#pending.set(record.realm, [])
     }
     const wireRecord: WireRecord = { id: record.id, created: record.created, expires: record.expires }
-    if (record.value !== undefined) wireRecord.value = record.value
+    const value = record.value
+    if (value !== undefined) wireRecord.value = value
     if (!builder.add(wireRecord)) {
       this.#flushRealm(record.realm, builder)
       builder.add(wireRecord)
