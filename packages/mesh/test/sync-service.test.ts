@@ -62,10 +62,17 @@ beforeAll(async () => {
  */
 class Network {
   readonly #handlers = new Map<string, StreamHandler>()
+  readonly #protocol: string
+
+  /** `protocol`: what every stream negotiates (the current sync protocol unless said otherwise). */
+  constructor(protocol = SYNC_PROTOCOL) {
+    this.#protocol = protocol
+  }
 
   /** `peers`: whom this node holds connections to (none by default: only explicit syncWith calls). */
   edge(self: PeerId, peers: PeerId[] = []): NetworkComponents {
     const handlers = this.#handlers
+    const protocol = this.#protocol
     return {
       peerId: self,
       registrar: {
@@ -85,7 +92,10 @@ class Network {
         openStream: async (remote) => {
           const handler = handlers.get(remote.toString())
           if (handler === undefined) throw new Error('no such peer')
-          const [outbound, inbound] = await streamPair({ protocol: SYNC_PROTOCOL })
+          const [outbound, inbound] = await streamPair({ protocol })
+          // What libp2p sets on both ends once the protocol is negotiated.
+          outbound.protocol = protocol
+          inbound.protocol = protocol
           void handler(inbound, { remotePeer: self } as Connection)
           return outbound
         },
@@ -502,6 +512,27 @@ describe('SyncService: what a peer pushes', () => {
     await expect(reconcile(side, await dial(net, attacker, victim))).rejects.toThrow()
     await expect.poll(() => v.penalized).toEqual([[attacker.origin, 'forged']])
     expect(v.store.stats().entries).toBe(0)
+  })
+})
+
+describe('SyncService: proofs within a session', () => {
+  it('sends each batch proof once a session, and reconciles the same with a node of the older protocol', async () => {
+    // 2,000 records of 32 batches: every page of 500 draws on nearly every batch.
+    const records = published(third, 2000)
+    const received: Record<string, number> = {}
+    for (const protocol of [SYNC_PROTOCOL, '/tlsmesh/1/sync/2.0.0']) {
+      const net = new Network(protocol)
+      const holder = await startNode(net, peer)
+      for (const r of records) holder.store.merge(r, NOW)
+      const empty = await startNode(net, victim)
+      expect(await empty.service.syncWith(peer.peerId)).toBe(true)
+      expect(empty.store.stats().entries).toBe(2000)
+      expect(empty.penalized).toEqual([])
+      received[protocol] = empty.service.stats.bytesReceived
+    }
+    // 32 proofs of 1.1 KB each: once in all, against once a page (4 pages) for the older protocol.
+    const saved = received['/tlsmesh/1/sync/2.0.0']! - received[SYNC_PROTOCOL]!
+    expect(saved).toBeGreaterThan(2 * 32 * 1100)
   })
 })
 

@@ -38,3 +38,4 @@ export {
   type SyncMessage,
   type SyncRange,
 } from './sync-message.ts'
+export { SESSION_PROOF_BYTES, SyncProofTable } from './sync-proof-table.ts'

@@ -207,6 +207,7 @@ export interface RecordProof {
   origin: string
   signature: Uint8Array<ArrayBuffer>
   digests: Uint8Array<ArrayBuffer>
+  earlier?: number
 }
 
 export namespace RecordProof {
@@ -232,6 +233,11 @@ export namespace RecordProof {
         if ((obj.digests != null && obj.digests.byteLength > 0)) {
           w.uint32(26)
           w.bytes(obj.digests)
+        }
+
+        if (obj.earlier != null) {
+          w.uint32(32)
+          w.uint32(obj.earlier)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -260,6 +266,10 @@ export namespace RecordProof {
             }
             case 3: {
               obj.digests = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.earlier = reader.uint32()
               break
             }
             default: {
@@ -298,6 +308,13 @@ export namespace RecordProof {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.earlier`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -325,6 +342,11 @@ export namespace RecordProof {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RecordProofEarlierFieldEvent {
+    field: '$.earlier'
+    value: number
+  }
+
   export function encode (obj: RecordProof): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RecordProof.codec())
   }
@@ -333,7 +355,7 @@ export namespace RecordProof {
     return decodeMessage(buf, RecordProof.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordProof>): Generator<RecordProofOriginFieldEvent | RecordProofSignatureFieldEvent | RecordProofDigestsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RecordProof>): Generator<RecordProofOriginFieldEvent | RecordProofSignatureFieldEvent | RecordProofDigestsFieldEvent | RecordProofEarlierFieldEvent> {
     return streamMessage(buf, RecordProof.codec(), opts)
   }
 }
@@ -1292,6 +1314,12 @@ export namespace SyncMessage {
     index: number
   }
 
+  export interface SyncMessageProofsEarlierFieldEvent {
+    field: '$.proofs[].earlier'
+    value: number
+    index: number
+  }
+
   export function encode (obj: SyncMessage): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncMessage.codec())
   }
@@ -1300,7 +1328,7 @@ export namespace SyncMessage {
     return decodeMessage(buf, SyncMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageVersionFieldEvent | SyncMessageKindFieldEvent | SyncMessageRealmFieldEvent | SyncMessageRangesDepthFieldEvent | SyncMessageRangesPrefixFieldEvent | SyncMessageRangesFingerprintFieldEvent | SyncMessageRangesCountFieldEvent | SyncMessageRangesItemsKeyFieldEvent | SyncMessageRangesItemsFingerprintFieldEvent | SyncMessageRangesListedFieldEvent | SyncMessageRecordsIdFieldEvent | SyncMessageRecordsValueFieldEvent | SyncMessageRecordsCreatedFieldEvent | SyncMessageRecordsExpiresFieldEvent | SyncMessageRecordsOriginFieldEvent | SyncMessageRecordsProofFieldEvent | SyncMessageWantedFieldEvent | SyncMessageProofsOriginFieldEvent | SyncMessageProofsSignatureFieldEvent | SyncMessageProofsDigestsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncMessage>): Generator<SyncMessageVersionFieldEvent | SyncMessageKindFieldEvent | SyncMessageRealmFieldEvent | SyncMessageRangesDepthFieldEvent | SyncMessageRangesPrefixFieldEvent | SyncMessageRangesFingerprintFieldEvent | SyncMessageRangesCountFieldEvent | SyncMessageRangesItemsKeyFieldEvent | SyncMessageRangesItemsFingerprintFieldEvent | SyncMessageRangesListedFieldEvent | SyncMessageRecordsIdFieldEvent | SyncMessageRecordsValueFieldEvent | SyncMessageRecordsCreatedFieldEvent | SyncMessageRecordsExpiresFieldEvent | SyncMessageRecordsOriginFieldEvent | SyncMessageRecordsProofFieldEvent | SyncMessageWantedFieldEvent | SyncMessageProofsOriginFieldEvent | SyncMessageProofsSignatureFieldEvent | SyncMessageProofsDigestsFieldEvent | SyncMessageProofsEarlierFieldEvent> {
     return streamMessage(buf, SyncMessage.codec(), opts)
   }
 }

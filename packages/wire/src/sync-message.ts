@@ -10,6 +10,7 @@ import {
 import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.ts'
 import { checkSizeAndVersion, fromMessage, toMessage, type WireRecord } from './record-batch.ts'
 import { RECORD_DIGEST_BYTES } from './record-digest.ts'
+import type { SyncProofTable } from './sync-proof-table.ts'
 import { originProblem, realmProblem, resolveLimits } from './validation.ts'
 
 export { SyncKind }
@@ -81,7 +82,7 @@ export function resolveSyncLimits(limits?: Partial<SyncLimits>): Readonly<SyncLi
   return { ...DEFAULT_SYNC_LIMITS, ...limits }
 }
 
-export function encodeSyncMessage(message: SyncMessage): Uint8Array {
+export function encodeSyncMessage(message: SyncMessage, sent?: SyncProofTable): Uint8Array {
   return SyncMessageCodec.encode({
     version: WIRE_VERSION,
     kind: message.kind,
@@ -109,16 +110,30 @@ export function encodeSyncMessage(message: SyncMessage): Uint8Array {
       ),
     ),
     wanted: message.wanted,
-    proofs: message.proofs.map((proof) => ({
-      origin: proof.origin,
-      signature: proof.signature as Uint8Array<ArrayBuffer>,
-      digests: proof.digests as Uint8Array<ArrayBuffer>,
-    })),
+    proofs: message.proofs.map((proof) => {
+      const earlier = sent?.numberOf(proof)
+      if (earlier !== undefined) return { origin: '', signature: EMPTY, digests: EMPTY, earlier }
+      sent?.add(proof)
+      return {
+        origin: proof.origin,
+        signature: proof.signature as Uint8Array<ArrayBuffer>,
+        digests: proof.digests as Uint8Array<ArrayBuffer>,
+      }
+    }),
   })
 }
 
-/** Decodes and validates a sync message; every refusal is a WireDecodeError. */
-export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits>): SyncMessage {
+const EMPTY = new Uint8Array(0)
+
+/**
+ * Decodes and validates a sync message; every refusal is a WireDecodeError. Within a session whose
+ * peer may name proofs it sent before, `received` is that session's table of them.
+ */
+export function decodeSyncMessage(
+  bytes: Uint8Array,
+  limits?: Partial<SyncLimits>,
+  received?: SyncProofTable,
+): SyncMessage {
   const resolved = resolveSyncLimits(limits)
   checkSizeAndVersion(bytes, resolved.maxMessageBytes)
   let message: SyncMessageCodec
@@ -165,7 +180,7 @@ export function decodeSyncMessage(bytes: Uint8Array, limits?: Partial<SyncLimits
     }
     ranges.push(decoded)
   }
-  const proofs = message.proofs.map((proof, index) => decodeProof(proof, index, resolved))
+  const proofs = message.proofs.map((proof, index) => decodeProof(proof, index, resolved, received))
   const records = message.records.map((record, index): ProvenWireRecord => {
     const decoded = fromMessage({ ...record, origin: undefined }, index, resolved)
     // Relayed records must say whose they are, and prove it.
@@ -181,8 +196,18 @@ function decodeProof(
   proof: SyncMessageCodec['proofs'][number],
   index: number,
   limits: Readonly<SyncLimits>,
+  received: SyncProofTable | undefined,
 ): RecordProof {
-  const { origin, signature, digests } = proof
+  const { origin, signature, digests, earlier } = proof
+  if (earlier !== undefined) {
+    if (origin !== '' || signature.byteLength > 0 || digests.byteLength > 0) {
+      throw new InvalidRecordError(`proof ${index}: names an earlier proof and carries one too`)
+    }
+    const named = received?.proof(earlier)
+    if (named === undefined)
+      throw new InvalidRecordError(`proof ${index}: names proof ${earlier}, never sent`)
+    return named
+  }
   const problem = originProblem(origin, limits)
   if (problem !== undefined) throw new InvalidRecordError(`proof ${index}: ${problem}`)
   if (signature.byteLength !== SIGNATURE_BYTES) {
@@ -192,5 +217,7 @@ function decodeProof(
   if (!Number.isInteger(count) || count < 1 || count > limits.maxProofDigests) {
     throw new InvalidRecordError(`proof ${index}: digests are not 1-${limits.maxProofDigests} whole digests`)
   }
-  return { origin, signature: new Uint8Array(signature), digests: new Uint8Array(digests) }
+  const decoded = { origin, signature: new Uint8Array(signature), digests: new Uint8Array(digests) }
+  received?.add(decoded)
+  return decoded
 }

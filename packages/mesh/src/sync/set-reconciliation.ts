@@ -5,6 +5,7 @@ import {
   type ProvenWireRecord,
   SyncKind,
   type SyncMessage,
+  type SyncProofTable,
   type SyncRange,
 } from '@tlsmesh/wire'
 import type { DigestItem, KeyRangeDigest } from './key-range.ts'
@@ -39,6 +40,8 @@ const PAGE_BYTES = 256 * 1024
 const PAGE_RECORDS = 500
 /** Room kept for a record's proof: a batch of 64 records' digests and the signature. */
 const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
+/** A proof the peer has already, sent as its number. */
+const NUMBERED_PROOF_BYTES = 8
 const PAGE_WANTED = 1000
 /** This side's items of a listed range are read this many at most at a time (~1 ms of work). */
 const PART_ITEMS = 4096
@@ -73,6 +76,11 @@ export interface ReconciliationSide {
   receive(message: SyncMessage, requested: (key: bigint) => boolean): void
   /** Key ranges this side listed item by item in its answers: the peer may push records in them. */
   listed?: ListedRanges
+  /**
+   * The proofs this side's session has sent the peer, when the session numbers them (the encoder
+   * sends a numbered proof as its number): a page counts such a proof as a few bytes, not its size.
+   */
+  proofsSent?: SyncProofTable
 }
 
 /** The ranges a responder listed: a pushed record whose key is in none of them was not asked for. */
@@ -105,7 +113,12 @@ export class RecordPage {
   readonly records: ProvenWireRecord[] = []
   readonly proofs: RecordProof[] = []
   readonly #proofIndex = new Map<RecordProof, number>()
+  readonly #sent: SyncProofTable | undefined
   bytes = 0
+
+  constructor(sent?: SyncProofTable) {
+    this.#sent = sent
+  }
 
   add(record: SessionRecord): boolean {
     const { proof } = record
@@ -115,7 +128,10 @@ export class RecordPage {
       index = this.proofs.length
       this.proofs.push(proof)
       this.#proofIndex.set(proof, index)
-      this.bytes += proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
+      this.bytes +=
+        this.#sent?.numberOf(proof) !== undefined
+          ? NUMBERED_PROOF_BYTES
+          : proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
     }
     const wire: ProvenWireRecord = {
       id: record.id,
@@ -200,7 +216,7 @@ function listable(count: number, theirs: SyncRange, budget: number): boolean {
 export function answerRecords(side: ReconciliationSide, message: SyncMessage): SyncMessage {
   const listed = side.listed
   side.receive(message, (key) => listed?.covers(key) === true)
-  const page = new RecordPage()
+  const page = new RecordPage(side.proofsSent)
   fillPage(page, side.digest, message.wanted, 0)
   return {
     kind: SyncKind.RECORDS,
@@ -382,7 +398,7 @@ class Initiator {
   async #exchangeRecords(): Promise<void> {
     this.#countRound()
     const { digest, realm } = this.#side
-    const out = new RecordPage()
+    const out = new RecordPage(this.#side.proofsSent)
     this.#push = this.#push.slice(fillPage(out, digest, this.#push, 0))
     const page = this.#wanted.slice(0, PAGE_WANTED)
     this.#wanted = this.#wanted.slice(PAGE_WANTED)

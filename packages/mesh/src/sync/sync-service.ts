@@ -8,6 +8,7 @@ import {
   SyncKind,
   type SyncLimits,
   type SyncMessage,
+  SyncProofTable,
 } from '@tlsmesh/wire'
 import { type MeshClock, repeat, type TimerHandle } from '../clock.ts'
 import { TOPIC_PREFIX } from '../constants.ts'
@@ -30,7 +31,14 @@ import { syncKeyOf } from './sync-keys.ts'
  * with the fingerprint function (2: one sha256 per record, mixed with its version), so that a fleet
  * mid-upgrade skips catch-up between versions instead of finding every range different.
  */
-export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/2.0.0`
+export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/3.0.0`
+/**
+ * The protocol before proofs were numbered within a session (every page carried its records'
+ * proofs in full): still served and dialed after SYNC_PROTOCOL, so that a fleet upgrading one node
+ * at a time keeps reconciling.
+ */
+const SYNC_PROTOCOL_V2 = `${TOPIC_PREFIX}/sync/2.0.0`
+const SYNC_PROTOCOLS = [SYNC_PROTOCOL, SYNC_PROTOCOL_V2]
 /** Peers remembered as lost, the oldest forgotten first; a reconnection of one of them triggers a sync. */
 const MAX_LOST_PEERS = 1024
 /** A whole session's deadline, in message deadlines (`timeoutMs`, 30 s by default: 10 minutes). */
@@ -162,14 +170,12 @@ export class SyncService {
 
   async start(): Promise<void> {
     const { registrar, events } = this.#components
-    await registrar.handle(
-      SYNC_PROTOCOL,
-      (stream, connection) => this.#serve(stream, connection.remotePeer),
-      {
+    for (const protocol of SYNC_PROTOCOLS) {
+      await registrar.handle(protocol, (stream, connection) => this.#serve(stream, connection.remotePeer), {
         maxInboundStreams: 4,
         maxOutboundStreams: 4,
-      },
-    )
+      })
+    }
     events.addEventListener('peer:identify', this.#onIdentify)
     events.addEventListener('peer:disconnect', this.#onDisconnect)
     this.#stopTicking = repeat(this.#components.clock, this.#init.intervalMs, () =>
@@ -188,14 +194,14 @@ export class SyncService {
     this.#retries.clear()
     events.removeEventListener('peer:identify', this.#onIdentify)
     events.removeEventListener('peer:disconnect', this.#onDisconnect)
-    await registrar.unhandle(SYNC_PROTOCOL)
+    for (const protocol of SYNC_PROTOCOLS) await registrar.unhandle(protocol)
   }
 
   readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols } = event.detail
     const key = peerId.toString()
     const returning = this.#lost.delete(key)
-    if (!protocols.includes(SYNC_PROTOCOL)) return
+    if (!SYNC_PROTOCOLS.some((protocol) => protocols.includes(protocol))) return
     // A peer met for the first time may hold what this node published before they were connected
     // (a fleet starting together, a ticket key proposed before the mesh formed), and gossip will not
     // resend it: reconcile with it. Equal replicas cost one round trip of a few dozen bytes.
@@ -291,10 +297,10 @@ export class SyncService {
     const session = this.#sessionSignal()
     let stream: Stream | undefined
     try {
-      stream = await connectionManager.openStream(peer, SYNC_PROTOCOL, { signal: this.#step(session) })
+      stream = await connectionManager.openStream(peer, SYNC_PROTOCOLS, { signal: this.#step(session) })
       const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
       const tally: SessionTally = { learnt: 0, young: 0 }
-      const total = await this.#reconcileRealms(lp, session, tally)
+      const total = await this.#reconcileRealms(lp, session, tally, proofTables(stream))
       await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: this.#step(session) })
       await stream.close({ signal: this.#step(session) })
       this.#succeeded(peer.toString(), total, this.#components.clock.now() - started)
@@ -323,21 +329,22 @@ export class SyncService {
     lp: LengthPrefixedStream<Stream>,
     session: AbortSignal,
     tally: SessionTally,
+    proofs: ProofTables,
   ): Promise<ReconciliationResult> {
     const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
-      const bytes = encodeSyncMessage(message)
+      const bytes = encodeSyncMessage(message, proofs.sent)
       this.stats.bytesSent += bytes.byteLength
       const signal = this.#step(session)
       await lp.write(bytes, { signal })
       const reply = (await lp.read({ signal })).subarray()
       this.stats.bytesReceived += reply.byteLength
-      const decoded = decodeSyncMessage(reply, this.#limits)
+      const decoded = decodeSyncMessage(reply, this.#limits, proofs.received)
       if (decoded.kind === SyncKind.DONE) throw new SyncDeclinedError('the peer is reconciling with another')
       return decoded
     }
     const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
     for (const realm of this.#realms) {
-      const result = await reconcile(await this.#side(realm, tally), exchange)
+      const result = await reconcile(await this.#side(realm, tally, proofs.sent), exchange)
       total.rounds += result.rounds
       total.pushed += result.pushed
       total.pulled += result.pulled
@@ -375,8 +382,13 @@ export class SyncService {
     return AbortSignal.any([AbortSignal.timeout(this.#init.timeoutMs), session])
   }
 
-  async #reply(lp: LengthPrefixedStream<Stream>, message: SyncMessage, signal: AbortSignal) {
-    const encoded = encodeSyncMessage(message)
+  async #reply(
+    lp: LengthPrefixedStream<Stream>,
+    message: SyncMessage,
+    signal: AbortSignal,
+    sent?: SyncProofTable,
+  ) {
+    const encoded = encodeSyncMessage(message, sent)
     this.stats.bytesSent += encoded.byteLength
     await lp.write(encoded, { signal })
   }
@@ -387,7 +399,12 @@ export class SyncService {
     this.#components.penalize?.(peer, err.code)
   }
 
-  async #side(realm: string, tally: SessionTally, listed?: ListedRanges): Promise<ReconciliationSide> {
+  async #side(
+    realm: string,
+    tally: SessionTally,
+    proofsSent: SyncProofTable | undefined,
+    listed?: ListedRanges,
+  ): Promise<ReconciliationSide> {
     // The realm's live digest: nothing to build, and it follows the replica through the session.
     const digest = await this.#components.digests.of(realm)
     return {
@@ -397,6 +414,7 @@ export class SyncService {
         this.#receive(realm, message, requested, tally)
       },
       ...(listed !== undefined ? { listed } : {}),
+      ...(proofsSent !== undefined ? { proofsSent } : {}),
     }
   }
 
@@ -523,12 +541,13 @@ export class SyncService {
     const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
     const sides = new Map<string, ReconciliationSide>()
     const tally: SessionTally = { learnt: 0, young: 0 }
+    const proofs = proofTables(stream)
     try {
       for (;;) {
         const signal = this.#step(session)
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
-        const message = decodeSyncMessage(bytes, this.#limits)
+        const message = decodeSyncMessage(bytes, this.#limits, proofs.received)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
           this.#spreadAfter(key, tally)
@@ -544,12 +563,12 @@ export class SyncService {
         }
         let side = sides.get(message.realm)
         if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = await this.#side(message.realm, tally, new ListedRanges())
+          side = await this.#side(message.realm, tally, proofs.sent, new ListedRanges())
           sides.set(message.realm, side)
         }
         const answer = RESPONDER[message.kind]
         if (answer === undefined) throw new Error(`unexpected sync message ${message.kind}`)
-        await this.#reply(lp, answer(side, message), signal)
+        await this.#reply(lp, answer(side, message), signal, proofs.sent)
       }
       await stream.close({ signal: this.#step(session) })
     } catch (err) {
@@ -592,4 +611,15 @@ class SyncDeclinedError extends Error {
 
 function emptyAnswer(realm: string): SyncMessage {
   return { kind: SyncKind.ANSWER, realm, ranges: [], records: [], proofs: [], wanted: [] }
+}
+
+/** A session's proof numbering, one table per direction; none on a stream of the older protocol. */
+interface ProofTables {
+  sent?: SyncProofTable
+  received?: SyncProofTable
+}
+
+function proofTables(stream: Stream): ProofTables {
+  if (stream.protocol !== SYNC_PROTOCOL) return {}
+  return { sent: new SyncProofTable(), received: new SyncProofTable() }
 }
