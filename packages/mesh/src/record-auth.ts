@@ -52,6 +52,8 @@ export class RecordAuthenticator {
     // The digests twice (the proof's bytes, the set's strings) plus the entries' overhead.
     sizeCalculation: (checked) => checked.proof.digests.byteLength * 18 + 256,
   })
+  /** Proof objects checked already (or equal to one that was), for as long as anything holds them. */
+  readonly #checkedObjects = new WeakMap<RecordProof, { realm: string; checked: CheckedProof }>()
 
   constructor(privateKey: PrivateKey, origin: string) {
     if (privateKey.type !== 'Ed25519') throw new TypeError('a tlsmesh identity is an Ed25519 key')
@@ -87,11 +89,17 @@ export class RecordAuthenticator {
    * its origin did not sign it.
    */
   checkProof(realm: string, proof: RecordProof): CheckedProof | undefined {
+    // A proof object seen before: a sync session names each batch's proof by number after its first
+    // page, so the pages of a catch-up hand in the same few thousand objects again and again.
+    const seen = this.#checkedObjects.get(proof)
+    if (seen !== undefined && seen.realm === realm) return seen.checked
     if (proof.signature.byteLength !== SIGNATURE_BYTES) return undefined
     const cacheKey = `${realm}\0${proof.origin}\0${Buffer.from(proof.signature).toString('base64')}`
     const cached = this.#checked.get(cacheKey)
     if (cached !== undefined) {
-      return equalBytes(cached.proof.digests, proof.digests) ? cached : undefined
+      if (!equalBytes(cached.proof.digests, proof.digests)) return undefined
+      this.#checkedObjects.set(proof, { realm, checked: cached })
+      return cached
     }
     const key = this.#originKey(proof.origin)
     if (key === undefined) return undefined
@@ -99,6 +107,7 @@ export class RecordAuthenticator {
     if (!verify(null, manifest, key, proof.signature)) return undefined
     const checked: CheckedProof = { proof }
     this.#checked.set(cacheKey, checked)
+    this.#checkedObjects.set(proof, { realm, checked })
     return checked
   }
 

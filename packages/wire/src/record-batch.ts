@@ -125,7 +125,7 @@ export function decodeBatch(bytes: Uint8Array, limits?: Partial<WireLimits>): Re
  * an ArrayBuffer each (two per record, with their backing-store bookkeeping for the GC), and a
  * receiver copies records again as it stores them.
  */
-function detach(records: WireRecord[]): void {
+export function detach(records: WireRecord[]): void {
   let size = 0
   for (const record of records) size += record.id.byteLength + (record.value?.byteLength ?? 0)
   const copy = new Uint8Array(size)
@@ -152,22 +152,12 @@ export function toMessage(record: WireRecord, proof?: number): WireRecordMessage
   }
 }
 
-/** A decoded record, validated, with copies of its bytes (see decodeBatch for a batch's). */
-export function fromMessage(
+/** A decoded record, validated; its bytes are still views into the message. */
+export function checkedRecord(
   message: WireRecordMessage,
   index: number,
   limits: Readonly<WireLimits>,
 ): WireRecord {
-  const record = checkedRecord(message, index, limits)
-  // protons hands out views into the message; a replica keeps records for minutes. Not `.slice()`:
-  // on a Node Buffer (what a socket delivers) it returns a view of the same memory, not a copy.
-  record.id = new Uint8Array(record.id)
-  if (record.value !== undefined) record.value = new Uint8Array(record.value)
-  return record
-}
-
-/** A decoded record, validated; its bytes are still views into the message. */
-function checkedRecord(message: WireRecordMessage, index: number, limits: Readonly<WireLimits>): WireRecord {
   if (message.created > MAX_SAFE_TIME || message.expires > MAX_SAFE_TIME) {
     throw new InvalidRecordError(`record ${index}: a time is beyond Number.MAX_SAFE_INTEGER`)
   }

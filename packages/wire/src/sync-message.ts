@@ -8,7 +8,7 @@ import {
   UnsupportedVersionError,
 } from './errors.ts'
 import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.ts'
-import { checkSizeAndVersion, fromMessage, toMessage, type WireRecord } from './record-batch.ts'
+import { checkedRecord, checkSizeAndVersion, detach, toMessage, type WireRecord } from './record-batch.ts'
 import { RECORD_DIGEST_BYTES } from './record-digest.ts'
 import type { SyncProofTable } from './sync-proof-table.ts'
 import { originProblem, realmProblem, resolveLimits } from './validation.ts'
@@ -182,12 +182,17 @@ export function decodeSyncMessage(
   }
   const proofs = message.proofs.map((proof, index) => decodeProof(proof, index, resolved, received))
   const records = message.records.map((record, index): ProvenWireRecord => {
-    const decoded = fromMessage({ ...record, origin: undefined }, index, resolved)
-    // Relayed records must say whose they are, and prove it.
+    // Relayed records must say whose they are, and prove it: an origin of their own is ignored.
     const proof = record.proof === undefined ? undefined : proofs[record.proof]
     if (proof === undefined) throw new InvalidRecordError(`record ${index}: no proof`)
-    return { ...decoded, origin: proof.origin, proof: record.proof! }
+    record.origin = undefined
+    const decoded = checkedRecord(record, index, resolved) as ProvenWireRecord
+    decoded.origin = proof.origin
+    decoded.proof = record.proof!
+    return decoded
   })
+  // One copy of the page's bytes: protons hands out views into the message.
+  detach(records)
   const wanted = message.wanted.map((key) => BigInt.asUintN(64, key))
   return { kind: message.kind, realm: message.realm, ranges, records, proofs, wanted }
 }

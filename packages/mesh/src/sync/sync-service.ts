@@ -452,7 +452,15 @@ export class SyncService {
         onRefused?.('origin-not-allowed', 1)
         continue
       }
-      const stored: SessionRecord = { ...record, realm, proof: proof.proof }
+      const stored: SessionRecord = {
+        realm,
+        id: record.id,
+        value: record.value,
+        created: record.created,
+        expires: record.expires,
+        origin: record.origin,
+        proof: proof.proof,
+      }
       const outcome = store.merge(stored, at, 'sync')
       onMerged?.(outcome, stored)
       if (outcome === 'added' || outcome === 'replaced') {
