@@ -158,6 +158,30 @@ describe('set reconciliation', () => {
     }
   })
 
+  it('keeps two record pages in flight: an empty side pulls 5,000 records and ends equal', async () => {
+    const [a, b] = stores()
+    for (const r of published(5000)) b.merge(r, NOW)
+    const responder = side(b, new ListedRanges())
+    let outstanding = 0
+    let most = 0
+    const result = await reconcile(side(a), (message) => {
+      outstanding++
+      most = Math.max(most, outstanding)
+      const reply =
+        message.kind === SyncKind.QUERY ? answerQuery(responder, message) : answerRecords(responder, message)
+      // The answer comes a turn later, as from a peer; the next page may go out meanwhile.
+      return new Promise((resolve) =>
+        setImmediate(() => {
+          outstanding--
+          resolve(reply)
+        }),
+      )
+    })
+    expect(most).toBe(2)
+    expect(result.pulled).toBe(5000)
+    expect(fingerprintOf(a)).toBe(fingerprintOf(b))
+  })
+
   it('a live digest follows a record replaced by a newer version (new stored object, new hashes)', () => {
     const store = createReplicaStore({ realms: [REALM] })
     const first = record()

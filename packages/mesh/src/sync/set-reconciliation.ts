@@ -43,6 +43,8 @@ const PROOF_ALLOWANCE = 64 * 16 + 64 + 64
 /** A proof the peer has already, sent as its number. */
 const NUMBERED_PROOF_BYTES = 8
 const PAGE_WANTED = 1000
+/** Record pages in flight at once within a session (see Initiator's #exchangeRecords). */
+const PIPELINE = 2
 /** This side's items of a listed range are read this many at most at a time (~1 ms of work). */
 const PART_ITEMS = 4096
 /** The initiator works through an answer this long at most before it serves the event loop. */
@@ -298,6 +300,8 @@ class Initiator {
   #push: bigint[] = []
   /** Keys the responder listed that this side lacks (in that version). */
   #wanted: bigint[] = []
+  /** Record exchanges sent whose answers are not taken in yet, oldest first (at most PIPELINE). */
+  readonly #inFlight: Array<Promise<void>> = []
 
   constructor(side: ReconciliationSide, exchange: (message: SyncMessage) => Promise<SyncMessage>) {
     this.#side = side
@@ -310,7 +314,10 @@ class Initiator {
       await this.#query(queries)
       queries = this.#nextQueries()
     }
-    while (this.#push.length > 0 || this.#wanted.length > 0) await this.#exchangeRecords()
+    while (this.#push.length > 0 || this.#wanted.length > 0 || this.#inFlight.length > 0) {
+      if (this.#push.length > 0 || this.#wanted.length > 0) await this.#exchangeRecords()
+      else await this.#inFlight.shift()
+    }
     return this.result
   }
 
@@ -394,7 +401,12 @@ class Initiator {
     }
   }
 
-  /** One page of records each way; the responder answers with (part of) what this side wants. */
+  /**
+   * One page of records each way; the responder answers with (part of) what this side wants. Up to
+   * PIPELINE pages are in flight: the next goes out before the last answer is in, so that the
+   * responder fills a page while this side stores the one before (an empty node pulls its replica
+   * in hundreds of pages). Returns once fewer than PIPELINE are in flight.
+   */
   async #exchangeRecords(): Promise<void> {
     this.#countRound()
     const { digest, realm } = this.#side
@@ -402,17 +414,24 @@ class Initiator {
     this.#push = this.#push.slice(fillPage(out, digest, this.#push, 0))
     const page = this.#wanted.slice(0, PAGE_WANTED)
     this.#wanted = this.#wanted.slice(PAGE_WANTED)
-    const asked = new Set(page)
-    const answer = await this.#exchange({
+    const taken = this.#exchange({
       kind: SyncKind.RECORDS,
       realm,
       ranges: [],
       records: out.records,
       proofs: out.proofs,
       wanted: page,
-    })
+    }).then((answer) => this.#take(answer, out.records.length, page))
+    // Awaited in turn below or by run(); a failure meanwhile must not go unhandled.
+    taken.catch(() => {})
+    this.#inFlight.push(taken)
+    if (this.#inFlight.length >= PIPELINE) await this.#inFlight.shift()
+  }
+
+  #take(answer: SyncMessage, pushed: number, page: readonly bigint[]): void {
     if (answer.kind !== SyncKind.RECORDS) throw new Error(`expected RECORDS, got ${answer.kind}`)
-    this.result.pushed += out.records.length
+    const asked = new Set(page)
+    this.result.pushed += pushed
     this.#side.receive(answer, (key) => asked.has(key))
     this.result.pulled += answer.records.length
     if (answer.records.length === 0) return
@@ -429,7 +448,11 @@ class Initiator {
   }
 }
 
-/** Reconciles `side` with the peer behind `exchange`, as the initiator (see Initiator). */
+/**
+ * Reconciles `side` with the peer behind `exchange`, as the initiator (see Initiator). `exchange`
+ * sends a message and resolves with the peer's answer to it; it is called again before an answer is
+ * in (record pages are pipelined), so it sends in the order called and answers in that order.
+ */
 export function reconcile(
   side: ReconciliationSide,
   exchange: (message: SyncMessage) => Promise<SyncMessage>,

@@ -331,16 +331,27 @@ export class SyncService {
     tally: SessionTally,
     proofs: ProofTables,
   ): Promise<ReconciliationResult> {
-    const exchange = async (message: SyncMessage): Promise<SyncMessage> => {
+    // A message may go out before the answer to the one before is in (record pages are pipelined):
+    // writes in the order the messages are made, and each reply read after the one before it, as
+    // the peer answers in order and both sides number proofs in that order.
+    let lastWrite: Promise<unknown> = Promise.resolve()
+    let lastRead: Promise<unknown> = Promise.resolve()
+    const exchange = (message: SyncMessage): Promise<SyncMessage> => {
       const bytes = encodeSyncMessage(message, proofs.sent)
       this.stats.bytesSent += bytes.byteLength
       const signal = this.#step(session)
-      await lp.write(bytes, { signal })
-      const reply = (await lp.read({ signal })).subarray()
-      this.stats.bytesReceived += reply.byteLength
-      const decoded = decodeSyncMessage(reply, this.#limits, proofs.received)
-      if (decoded.kind === SyncKind.DONE) throw new SyncDeclinedError('the peer is reconciling with another')
-      return decoded
+      const written = lastWrite.then(() => lp.write(bytes, { signal }))
+      const replied = Promise.all([written, lastRead]).then(async () => {
+        const reply = (await lp.read({ signal })).subarray()
+        this.stats.bytesReceived += reply.byteLength
+        const decoded = decodeSyncMessage(reply, this.#limits, proofs.received)
+        if (decoded.kind === SyncKind.DONE)
+          throw new SyncDeclinedError('the peer is reconciling with another')
+        return decoded
+      })
+      lastWrite = written.catch(() => {})
+      lastRead = replied.catch(() => {})
+      return replied
     }
     const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
     for (const realm of this.#realms) {
