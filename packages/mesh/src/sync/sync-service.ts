@@ -29,7 +29,8 @@ import { syncKeyOf } from './sync-keys.ts'
 /**
  * Nodes reconcile only with nodes that compute fingerprints the same way: the major version changes
  * with the fingerprint function (2: one sha256 per record, mixed with its version), so that a fleet
- * mid-upgrade skips catch-up between versions instead of finding every range different.
+ * mid-upgrade skips catch-up between versions instead of finding every range different. 3 has the
+ * fingerprints of 2 and numbers proofs within a session (`SyncProofTable`).
  */
 export const SYNC_PROTOCOL = `${TOPIC_PREFIX}/sync/3.0.0`
 /**
@@ -331,28 +332,7 @@ export class SyncService {
     tally: SessionTally,
     proofs: ProofTables,
   ): Promise<ReconciliationResult> {
-    // A message may go out before the answer to the one before is in (record pages are pipelined):
-    // writes in the order the messages are made, and each reply read after the one before it, as
-    // the peer answers in order and both sides number proofs in that order.
-    let lastWrite: Promise<unknown> = Promise.resolve()
-    let lastRead: Promise<unknown> = Promise.resolve()
-    const exchange = (message: SyncMessage): Promise<SyncMessage> => {
-      const bytes = encodeSyncMessage(message, proofs.sent)
-      this.stats.bytesSent += bytes.byteLength
-      const signal = this.#step(session)
-      const written = lastWrite.then(() => lp.write(bytes, { signal }))
-      const replied = Promise.all([written, lastRead]).then(async () => {
-        const reply = (await lp.read({ signal })).subarray()
-        this.stats.bytesReceived += reply.byteLength
-        const decoded = decodeSyncMessage(reply, this.#limits, proofs.received)
-        if (decoded.kind === SyncKind.DONE)
-          throw new SyncDeclinedError('the peer is reconciling with another')
-        return decoded
-      })
-      lastWrite = written.catch(() => {})
-      lastRead = replied.catch(() => {})
-      return replied
-    }
+    const exchange = this.#exchanger(lp, session, proofs)
     const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
     for (const realm of this.#realms) {
       const result = await reconcile(await this.#side(realm, tally, proofs.sent), exchange)
@@ -362,6 +342,39 @@ export class SyncService {
       total.differingRanges += result.differingRanges
     }
     return total
+  }
+
+  /**
+   * The initiator's request/reply over `lp`. A message may go out before the answer to the one before
+   * is in (record pages are pipelined): writes go in the order the messages are made, and each reply
+   * is read after the one before it, as the peer answers in order and both sides number proofs in
+   * that order.
+   */
+  #exchanger(
+    lp: LengthPrefixedStream<Stream>,
+    session: AbortSignal,
+    proofs: ProofTables,
+  ): (message: SyncMessage) => Promise<SyncMessage> {
+    let lastWrite: Promise<unknown> = Promise.resolve()
+    let lastRead: Promise<unknown> = Promise.resolve()
+    return (message) => {
+      const bytes = encodeSyncMessage(message, proofs.sent)
+      this.stats.bytesSent += bytes.byteLength
+      const signal = this.#step(session)
+      const written = lastWrite.then(() => lp.write(bytes, { signal }))
+      const replied = Promise.all([written, lastRead]).then(async () => {
+        const reply = (await lp.read({ signal })).subarray()
+        this.stats.bytesReceived += reply.byteLength
+        const decoded = decodeSyncMessage(reply, this.#limits, proofs.received)
+        if (decoded.kind === SyncKind.DONE) {
+          throw new SyncDeclinedError('the peer is reconciling with another')
+        }
+        return decoded
+      })
+      lastWrite = written.catch(() => {})
+      lastRead = replied.catch(() => {})
+      return replied
+    }
   }
 
   #succeeded(peer: string, total: ReconciliationResult, durationMs: number): void {
