@@ -599,6 +599,13 @@ if (stall !== undefined) {
     out.push(
       `### ${n0(size)} records (M's heap ${range(memory.heapUsedBytes, (v) => n0(v / 2 ** 20))} MB used, --max-old-space-size=${stall.heapMb[size]})`,
       '',
+      ...(memory.emptyCatchUpMs !== undefined
+        ? [
+            `Before the phases, C joined empty and held the ${n0(size * (1 - stall.missingFraction))} records M held then ${range(memory.emptyCatchUpMs, n0)} ms after its spawn`,
+            '(target for a restarted node: the whole replica within 30 s of its start).',
+            '',
+          ]
+        : []),
       table(
         [
           'phase',

@@ -140,6 +140,8 @@ interface Run {
   /** M's heap used and RSS once it held every record, before the phases. */
   heapUsedBytes: number
   rssBytes: number
+  /** From C's spawn, empty, until it held the 90% M held then. */
+  emptyCatchUpMs: number
 }
 
 /** One run at `size` records: fresh nodes, the four phases. */
@@ -192,8 +194,9 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
       90_000 + held,
       async () => (await entriesOf(C)) >= held,
     )
+    const emptyCatchUpMs = Date.now() - joined
     progress(
-      `${label}: C's process started in ${cStartedMs} ms; it held them ${Date.now() - joined} ms after it spawned`,
+      `${label}: C's process started in ${cStartedMs} ms; it held them ${emptyCatchUpMs} ms after it spawned`,
     )
     await Promise.all([allow(C, []), allow(m.child, [p.id])])
     progress(`${label}: M wrote the last ${size - held} with C cut off ${await fill(size - held, held)}`)
@@ -213,7 +216,7 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
 
     const fleet: Fleet = { m: m.child, P, C, load: load.child, mAddr, mId, pId: p.id, cId: c.id, size }
     const phases = await runPhases(fleet, label)
-    return { phases, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss }
+    return { phases, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss, emptyCatchUpMs }
   } finally {
     await Promise.all(children.map((child) => stopChild(child, 2000)))
   }
@@ -336,6 +339,7 @@ try {
     memory.push({
       size,
       heapUsedBytes: spread(runs.map((run) => run.heapUsedBytes)),
+      emptyCatchUpMs: spread(runs.map((run) => run.emptyCatchUpMs)),
       rssBytes: spread(runs.map((run) => run.rssBytes)),
     })
     for (const phase of PHASES) {
