@@ -7,6 +7,7 @@ import {
   encodeSyncMessage,
   SyncKind,
   type SyncMessage,
+  SyncProofTable,
 } from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type MeshClock, realClock } from '../src/clock.ts'
@@ -175,6 +176,7 @@ function serveFrom(
   self: Signer,
   store: ReplicaStore,
   tamper: (reply: SyncMessage) => SyncMessage = (reply) => reply,
+  sent?: SyncProofTable,
 ): void {
   net.handle(self.peerId, async (stream) => {
     const lp = lpStream(stream)
@@ -190,7 +192,7 @@ function serveFrom(
         if (message.kind === SyncKind.DONE) break
         const reply =
           message.kind === SyncKind.QUERY ? answerQuery(side, message) : tamper(answerRecords(side, message))
-        await lp.write(encodeSyncMessage(reply))
+        await lp.write(encodeSyncMessage(reply, sent))
       }
       await stream.close()
     } catch (err) {
@@ -516,6 +518,20 @@ describe('SyncService: what a peer pushes', () => {
 })
 
 describe('SyncService: proofs within a session', () => {
+  it('ends a session whose peer names a proof by a number it never sent: nothing stored', async () => {
+    const net = new Network()
+    const records = published(third, 10)
+    // The peer numbers the proof as if it had sent it before: every record names number 0.
+    const pretended = new SyncProofTable()
+    pretended.add(records[0]!.proof!)
+    serveFrom(net, peer, storeOf(records), (reply) => reply, pretended)
+    const v = await startNode(net, victim)
+    expect(await v.service.syncWith(peer.peerId)).toBe(false)
+    expect(v.store.stats().entries).toBe(0)
+    expect(v.merged).toEqual([])
+    expect(v.service.stats).toMatchObject({ failed: 1, recordsPulled: 0 })
+  })
+
   it('sends each batch proof once a session, and reconciles the same with a node of the older protocol', async () => {
     // 2,000 records of 32 batches: every page of 500 draws on nearly every batch.
     const records = published(third, 2000)

@@ -70,18 +70,13 @@ export class IncrementalDigest implements KeyRangeDigest {
 
   /** Takes `record` out, if held (it may have been dropped as expired already). */
   remove(record: SessionRecord): void {
-    const scratch = this.#scratch
-    writeHashes(record, scratch, 0)
-    const hi = scratch[0]!
-    const lo = scratch[1]!
-    const bucket = hi >>> (32 - BUCKET_BITS)
+    writeHashes(record, this.#scratch, 0)
+    const [bucket, start, end] = this.#withKey(this.#scratch[0]!, this.#scratch[1]!)
     const slots = this.#buckets[bucket]!
-    const size = this.#bucketSizes[bucket]!
-    for (let at = this.#lowerBound(bucket, hi, lo, 0); at < size && this.#keyIs(slots[at]!, hi, lo); at++) {
-      if (this.#records[slots[at]!] === record) {
-        this.#removeAt(bucket, at)
-        return
-      }
+    for (let at = start; at < end; at++) {
+      if (this.#records[slots[at]!] !== record) continue
+      this.#removeAt(bucket, at)
+      return
     }
   }
 
@@ -123,26 +118,19 @@ export class IncrementalDigest implements KeyRangeDigest {
 
   recordsWithKey(key: bigint): SessionRecord[] {
     this.#dropExpired()
-    const hi = Number(key >> 32n)
-    const lo = Number(key & 0xffffffffn)
-    const bucket = hi >>> (32 - BUCKET_BITS)
+    const [bucket, start, end] = this.#withKey(Number(key >> 32n), Number(key & 0xffffffffn))
     const slots = this.#buckets[bucket]!
-    const size = this.#bucketSizes[bucket]!
     const found: SessionRecord[] = []
-    for (let at = this.#lowerBound(bucket, hi, lo, 0); at < size && this.#keyIs(slots[at]!, hi, lo); at++) {
-      found.push(this.#records[slots[at]!]!)
-    }
+    for (let at = start; at < end; at++) found.push(this.#records[slots[at]!]!)
     return found
   }
 
   #dropExpired(): void {
     const now = this.#now()
     for (let slot = this.#expiry.firstExpired(now); slot >= 0; slot = this.#expiry.firstExpired(now)) {
-      const hi = this.#hashes[slot * WORDS]!
-      const lo = this.#hashes[slot * WORDS + 1]!
-      const bucket = hi >>> (32 - BUCKET_BITS)
+      const [bucket, start] = this.#withKey(this.#hashes[slot * WORDS]!, this.#hashes[slot * WORDS + 1]!)
       const slots = this.#buckets[bucket]!
-      let at = this.#lowerBound(bucket, hi, lo, 0)
+      let at = start
       while (slots[at] !== slot) at++
       this.#removeAt(bucket, at)
     }
@@ -227,8 +215,11 @@ export class IncrementalDigest implements KeyRangeDigest {
       : this.#lowerBound(bucket, hi, lo + 1, 0)
   }
 
-  #keyIs(slot: number, hi: number, lo: number): boolean {
-    return this.#hashes[slot * WORDS] === hi && this.#hashes[slot * WORDS + 1] === lo
+  /** The bucket of key (hi, lo), and the positions [start, end) in it of the entries with that key. */
+  #withKey(hi: number, lo: number): [number, number, number] {
+    const bucket = hi >>> (32 - BUCKET_BITS)
+    const start = this.#lowerBound(bucket, hi, lo, 0)
+    return [bucket, start, this.#upperBound(bucket, hi, lo)]
   }
 
   #account(bucket: number, slot: number, count: number): void {
