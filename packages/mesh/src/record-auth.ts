@@ -24,8 +24,10 @@ const ORIGIN_KEYS = 4096
  */
 const CHECKED_PROOFS = 8192
 const CHECKED_PROOF_BYTES = 32 * 1024 * 1024
+/** Proofs of up to this many digest bytes are scanned; larger ones (a key holder's, say) are indexed. */
+const SCANNED_DIGEST_BYTES = 128 * RECORD_DIGEST_BYTES
 
-/** A proof whose signature checked out; its digests are indexed on the first lookup (sync only). */
+/** A proof whose signature checked out; a large one's digests are indexed on the first lookup (sync only). */
 export interface CheckedProof {
   readonly proof: RecordProof
   digests?: ReadonlySet<string>
@@ -113,15 +115,17 @@ export class RecordAuthenticator {
 
   /** Whether a checked proof covers this exact record. */
   covers(checked: CheckedProof, record: WireRecord): boolean {
-    if (checked.digests === undefined) {
-      const digests = new Set<string>()
-      const all = checked.proof.digests
-      for (let at = 0; at < all.byteLength; at += RECORD_DIGEST_BYTES) {
-        digests.add(Buffer.from(all.buffer, all.byteOffset + at, RECORD_DIGEST_BYTES).toString('latin1'))
-      }
-      checked.digests = digests
+    const digest = recordDigest(record)
+    const all = checked.proof.digests
+    if (all.byteLength > SCANNED_DIGEST_BYTES)
+      return indexOf(checked).has(Buffer.from(digest).toString('latin1'))
+    // A batch's few dozen digests: a scan that mostly stops at a digest's first byte costs less
+    // than one string made to look the digest up.
+    const first = digest[0]
+    for (let at = 0; at < all.byteLength; at += RECORD_DIGEST_BYTES) {
+      if (all[at] === first && sameDigest(all, at, digest)) return true
     }
-    return checked.digests.has(Buffer.from(recordDigest(record)).toString('latin1'))
+    return false
   }
 
   #originKey(origin: string): KeyObject | undefined {
@@ -147,4 +151,22 @@ function importOriginKey(origin: string): KeyObject | false {
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0
+}
+
+function indexOf(checked: CheckedProof): ReadonlySet<string> {
+  if (checked.digests !== undefined) return checked.digests
+  const digests = new Set<string>()
+  const all = checked.proof.digests
+  for (let at = 0; at < all.byteLength; at += RECORD_DIGEST_BYTES) {
+    digests.add(Buffer.from(all.buffer, all.byteOffset + at, RECORD_DIGEST_BYTES).toString('latin1'))
+  }
+  checked.digests = digests
+  return digests
+}
+
+function sameDigest(all: Uint8Array, at: number, digest: Uint8Array): boolean {
+  for (let i = 1; i < RECORD_DIGEST_BYTES; i++) {
+    if (all[at + i] !== digest[i]) return false
+  }
+  return true
 }
