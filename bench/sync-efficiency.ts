@@ -6,7 +6,7 @@
 //   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--batch 64] [--repeat 3]
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { answerQuery, answerRecords, RealmDigest, reconcile } from '@tlsmesh/mesh/sync'
+import { answerQuery, answerRecords, RealmDigest, reconcile, syncKeyOf } from '@tlsmesh/mesh/sync'
 import { createReplicaStore, type RecordProof, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
@@ -58,8 +58,11 @@ function published(count: number): SessionRecord[] {
 const side = (store: ReplicaStore) => ({
   realm: REALM,
   digest: new RealmDigest(store.entries(REALM, now)),
-  receive: (message: SyncMessage) => {
-    for (const r of message.records) store.merge({ ...r, realm: REALM, proof: message.proofs[r.proof] }, now)
+  receive: (message: SyncMessage, requested: (key: bigint) => boolean) => {
+    for (const r of message.records) {
+      requested(syncKeyOf(r.id))
+      store.merge({ ...r, realm: REALM, proof: message.proofs[r.proof] }, now)
+    }
   },
 })
 

@@ -7,6 +7,7 @@ import {
   type ReconciliationSide,
   reconcile,
   SPREAD_MIN_AGE_MS,
+  syncKeyOf,
 } from '@tlsmesh/mesh/sync'
 import type { SessionRecord } from '@tlsmesh/store'
 import { SyncKind, type SyncMessage } from '@tlsmesh/wire'
@@ -172,9 +173,10 @@ function sideOf(
   return {
     realm: REALM,
     digest: new RealmDigest(node.store.entries(REALM, now)),
-    // Every peer is honest here: nothing to refuse.
-    receive: (message: SyncMessage) => {
+    // Every peer is honest here: nothing to refuse, but the initiator learns from `requested` which keys came.
+    receive: (message: SyncMessage, requested: (key: bigint) => boolean) => {
       for (const record of message.records) {
+        requested(syncKeyOf(record.id))
         received.push({ ...record, realm: REALM, proof: message.proofs[record.proof]! })
       }
     },

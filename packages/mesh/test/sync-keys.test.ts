@@ -22,6 +22,23 @@ describe('sync keys and version fingerprints', () => {
     expect(hashesOf(r).fingerprint).toBe(versionFingerprintOf(r))
   })
 
+  it('hashes an id changed in place, or one that differs from the last only in its last byte, afresh', () => {
+    const keyOf = (id: Uint8Array) => createHash('sha256').update(id).digest().readBigUInt64BE(0)
+    const id = new Uint8Array(randomBytes(32))
+    const before = keyOf(id)
+    expect(syncKeyOf(id)).toBe(before)
+    id[31]! ^= 1
+    expect(syncKeyOf(id)).toBe(keyOf(id))
+    expect(syncKeyOf(id)).not.toBe(before)
+    const shorter = id.subarray(0, 31)
+    expect(syncKeyOf(shorter)).toBe(keyOf(shorter))
+    // Ids longer than what is remembered are hashed every time.
+    const long = new Uint8Array(randomBytes(100))
+    expect(syncKeyOf(long)).toBe(keyOf(long))
+    long[99]! ^= 1
+    expect(syncKeyOf(long)).toBe(keyOf(long))
+  })
+
   it('gives one version one fingerprint, whatever its value bytes and expiry', () => {
     const a = record()
     const b = record({ value: new Uint8Array([7, 7]), expires: a.expires + 5000 })

@@ -11,4 +11,5 @@ export {
   type ReconciliationSide,
   reconcile,
 } from './set-reconciliation.ts'
+export { syncKeyOf } from './sync-keys.ts'
 export { SPREAD_MIN_AGE_MS } from './sync-service.ts'

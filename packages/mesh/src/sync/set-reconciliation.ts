@@ -9,7 +9,6 @@ import {
   type SyncRange,
 } from '@tlsmesh/wire'
 import type { DigestItem, KeyRangeDigest } from './key-range.ts'
-import { syncKeyOf } from './sync-keys.ts'
 import { TimeSlice } from './time-slice.ts'
 
 /** Ranges with at most this many records on the responder's side are listed item by item. */
@@ -72,8 +71,9 @@ export interface ReconciliationSide {
   digest: KeyRangeDigest
   /**
    * Stores the records of a RECORDS message from the peer; `requested` says which keys this side
-   * asked for. Throws on a record the peer had no business sending (forged, unrequested): the
-   * reconciliation ends there.
+   * asked for, and is called with every record's key, in order, before the record is stored (the
+   * initiator learns from it which keys came). Throws on a record the peer had no business sending
+   * (forged, unrequested): the reconciliation ends there.
    */
   receive(message: SyncMessage, requested: (key: bigint) => boolean): void
   /** Key ranges this side listed item by item in its answers: the peer may push records in them. */
@@ -431,13 +431,15 @@ class Initiator {
   #take(answer: SyncMessage, pushed: number, page: readonly bigint[]): void {
     if (answer.kind !== SyncKind.RECORDS) throw new Error(`expected RECORDS, got ${answer.kind}`)
     const asked = new Set(page)
+    const received = new Set<bigint>()
     this.result.pushed += pushed
-    this.#side.receive(answer, (key) => asked.has(key))
+    this.#side.receive(answer, (key) => {
+      received.add(key)
+      return asked.has(key)
+    })
     this.result.pulled += answer.records.length
     if (answer.records.length === 0) return
     // Keys the responder did not fit in this page are asked for again; keys it no longer has are not.
-    const received = new Set<bigint>()
-    for (const record of answer.records) received.add(syncKeyOf(record.id))
     for (const key of page) {
       if (!received.has(key)) this.#wanted.push(key)
     }
