@@ -250,12 +250,9 @@ export class ReplicaStore {
   prune(now: number, limit = Number.POSITIVE_INFINITY): number {
     let removed = 0
     for (const [realm, cache] of this.#caches) {
-      for (const key of this.#expiries.get(cache)!.candidates(now, limit - removed)) {
-        const record = cache.peek(key)
-        if (record === undefined || record.expires > now) continue
-        this.#expire(cache, key, record)
-        removed++
-      }
+      removed += this.#expiries
+        .get(cache)!
+        .prune(now, limit - removed, (key) => this.#expire(cache, key, cache.peek(key)!))
       if (cache.size === 0 && this.#configured === undefined) this.#caches.delete(realm)
       if (removed >= limit) break
     }
@@ -345,9 +342,9 @@ export class ReplicaStore {
       // disposeAfter rather than dispose: it runs once the cache is consistent, so watchers may read
       // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
       // removal of an expired one (reported by #expire).
-      disposeAfter: (record, key, reason) => {
+      disposeAfter: (record, _key, reason) => {
         this.#shares.get(cache)?.remove(record.origin, recordSize(record))
-        this.#expiries.get(cache)?.remove(key, record.expires)
+        this.#expiries.get(cache)?.remove(record.expires)
         if (reason === 'set') this.#removed(record, 'replace')
         if (reason !== 'evict') return
         this.#evictions++
@@ -356,7 +353,7 @@ export class ReplicaStore {
     })
     this.#caches.set(realm, cache)
     this.#shares.set(cache, new OriginShares())
-    this.#expiries.set(cache, new ExpiryWheel())
+    this.#expiries.set(cache, new ExpiryWheel((key) => cache.peek(key)?.expires))
     return cache
   }
 }
