@@ -21,36 +21,51 @@ let scratch = Buffer.allocUnsafe(4096)
  * created (8 bytes) | expires (8 bytes). Realm and origin are bound once per batch, in the manifest.
  */
 export function recordDigest(record: Pick<WireRecord, 'id' | 'value' | 'created' | 'expires'>): Uint8Array {
+  const digest = new Uint8Array(RECORD_DIGEST_BYTES)
+  writeRecordDigest(record, digest, 0)
+  return digest
+}
+
+/** `recordDigest`, written into `out` at `at`. */
+function writeRecordDigest(
+  record: Pick<WireRecord, 'id' | 'value' | 'created' | 'expires'>,
+  out: Uint8Array,
+  at: number,
+): void {
   const { id, value } = record
   if (id.byteLength > 255) throw new RangeError('an id is at most 255 bytes')
   const size = RECORD_DOMAIN.byteLength + 1 + id.byteLength + 5 + (value?.byteLength ?? 0) + 16
   if (scratch.byteLength < size) scratch = Buffer.allocUnsafe(size)
   scratch.set(RECORD_DOMAIN, 0)
-  let at = RECORD_DOMAIN.byteLength
-  scratch[at++] = id.byteLength
-  scratch.set(id, at)
-  at += id.byteLength
+  let end = RECORD_DOMAIN.byteLength
+  scratch[end++] = id.byteLength
+  scratch.set(id, end)
+  end += id.byteLength
   if (value === undefined) {
-    scratch[at++] = 0
+    scratch[end++] = 0
   } else {
-    scratch[at++] = 1
-    at = scratch.writeUInt32BE(value.byteLength, at)
-    scratch.set(value, at)
-    at += value.byteLength
+    scratch[end++] = 1
+    end = scratch.writeUInt32BE(value.byteLength, end)
+    scratch.set(value, end)
+    end += value.byteLength
   }
-  at = writeUint64(scratch, record.created, at)
-  at = writeUint64(scratch, record.expires, at)
-  const digest = sha256(scratch.subarray(0, at))
-  return new Uint8Array(digest.buffer, digest.byteOffset, RECORD_DIGEST_BYTES)
+  end = writeUint64(scratch, record.created, end)
+  end = writeUint64(scratch, record.expires, end)
+  const digest = sha256Latin1(scratch.subarray(0, end))
+  for (let i = 0; i < RECORD_DIGEST_BYTES; i++) out[at + i] = digest.charCodeAt(i)
 }
 
-// crypto.hash (Node 20.12+) skips the Hash object: 1.6 us against 2.7 us for 250 bytes here.
-const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer })
+/**
+ * sha256 as a latin1 ('binary') string, one char per byte. crypto.hash (Node 20.12+) skips the Hash object,
+ * and its string output costs a third of its Buffer output (0.4 us against 1.9 us for 280 bytes on
+ * Node 20 here).
+ */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'binary') => string })
   .hash
-const sha256 = (data: Uint8Array): Buffer =>
+const sha256Latin1 = (data: Uint8Array): string =>
   oneShot !== undefined
-    ? oneShot('sha256', data, 'buffer')
-    : crypto.createHash('sha256').update(data).digest()
+    ? oneShot('sha256', data, 'binary')
+    : crypto.createHash('sha256').update(data).digest('binary')
 
 /** A safe integer as 8 bytes big-endian, without a BigInt. */
 function writeUint64(buffer: Buffer, value: number, at: number): number {
@@ -62,7 +77,7 @@ function writeUint64(buffer: Buffer, value: number, at: number): number {
 /** The digests of a batch's records, concatenated in order: what a manifest and a proof carry. */
 export function recordDigests(records: readonly WireRecord[]): Uint8Array {
   const out = new Uint8Array(records.length * RECORD_DIGEST_BYTES)
-  for (let i = 0; i < records.length; i++) out.set(recordDigest(records[i]!), i * RECORD_DIGEST_BYTES)
+  for (let i = 0; i < records.length; i++) writeRecordDigest(records[i]!, out, i * RECORD_DIGEST_BYTES)
   return out
 }
 
