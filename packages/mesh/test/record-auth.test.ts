@@ -1,4 +1,5 @@
-import { recordDigest } from '@tlsmesh/wire'
+import { randomBytes } from 'node:crypto'
+import { manifestBytes, recordDigest } from '@tlsmesh/wire'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createSigner, type Signer, sessionRecord, signRecords } from './signed-records.ts'
 
@@ -50,5 +51,20 @@ describe('RecordAuthenticator.covers', () => {
       for (const r of batch) expect(covered(batch, r)).toBe(true)
     }
     expect(collisions).toBeGreaterThan(0)
+  })
+
+  it("does not take a digest that a signer's made-up proof holds across two of its digests", async () => {
+    const record = sessionRecord(now, { realm: 'a', origin: origin.origin })
+    const digest = recordDigest(record)
+    const straddled = Buffer.concat([randomBytes(8), digest, randomBytes(8)])
+    const proofOf = async (digests: Uint8Array) => {
+      const signature = await origin.privateKey.sign(manifestBytes('a', origin.origin, digests))
+      return checker.auth.checkProof('a', { origin: origin.origin, signature, digests })!
+    }
+    const across = await proofOf(new Uint8Array(Buffer.concat([randomBytes(32), straddled, randomBytes(16)])))
+    expect(checker.auth.covers(across, record)).toBe(false)
+    // The same, with the digest also in its place further on.
+    const also = await proofOf(new Uint8Array(Buffer.concat([straddled, randomBytes(16), digest])))
+    expect(checker.auth.covers(also, record)).toBe(true)
   })
 })
