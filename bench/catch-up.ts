@@ -1,12 +1,15 @@
 // Catch-up: a node is down while the fleet creates sessions; after it restarts (empty replica), how
-// long until it holds all of them? And what did the reconciliation cost against a full copy?
+// long until it holds all of them? And what did the reconciliation cost against a full copy, in bytes
+// and in CPU: the restarted node's from its first status to the last (its start-up is left out) and
+// the other nodes' over the same window, per record pulled. On this shared 2-core host the CPU is a
+// steadier measure than the time.
 //   node --import tsx bench/catch-up.ts [--nodes 3] [--records 10000] [--repeat 3]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { progress, spread, writeResult } from './lib/bench-report.ts'
-import { startMeshFleet } from './lib/mesh-fleet.ts'
+import { cpuMs, startMeshFleet } from './lib/mesh-fleet.ts'
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +27,8 @@ const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-bench-'))
 const fleet = await startMeshFleet({ nodes, dir, realms: [realm] })
 const catchUpMs: number[] = []
 const syncBytes: number[] = []
+const pullerUsPerRecord: number[] = []
+const serversUsPerRecord: number[] = []
 try {
   await fleet.waitForMesh(Math.min(nodes - 1, 4), realm)
   let expected = 0
@@ -35,9 +40,12 @@ try {
     const started = Date.now()
     await fleet.restart(victim)
     let held = 0
-    let report = (await fleet.status())[victim]!
+    const first = await fleet.status()
+    let reports = first
+    let report = first[victim]!
     while (Date.now() - started < 30_000) {
-      report = (await fleet.status())[victim]!
+      reports = await fleet.status()
+      report = reports[victim]!
       held = report.mesh.realms[realm]?.entries ?? 0
       if (held >= expected) break
       await new Promise((resolve) => setTimeout(resolve, 20))
@@ -45,16 +53,28 @@ try {
     const ms = Date.now() - started
     catchUpMs.push(ms)
     syncBytes.push(report.mesh.sync.bytesReceived + report.mesh.sync.bytesSent)
+    const pulled = Math.max(1, report.mesh.sync.recordsPulled)
+    const spent = reports.map((r, i) => cpuMs(r) - cpuMs(first[i]!))
+    pullerUsPerRecord.push((spent[victim]! * 1000) / pulled)
+    serversUsPerRecord.push((spent.reduce((a, b) => a + b, 0) - spent[victim]!) * (1000 / pulled))
     progress(
       `run ${r + 1}/${repeat}: restarted node holds ${held}/${expected} records ${ms} ms after its process started ` +
-        `(sync: ${report.mesh.sync.recordsPulled} pulled, ${report.mesh.sync.bytesReceived} bytes in)`,
+        `(sync: ${report.mesh.sync.recordsPulled} pulled, ${report.mesh.sync.bytesReceived} bytes in; CPU per record ` +
+        `${pullerUsPerRecord.at(-1)!.toFixed(1)} us there, ${serversUsPerRecord.at(-1)!.toFixed(1)} us on the others)`,
     )
   }
 } finally {
   await fleet.stop()
   rmSync(dir, { recursive: true, force: true })
 }
-const result = { nodes, recordsPerRun: records, catchUpMs: spread(catchUpMs), syncBytes: spread(syncBytes) }
+const result = {
+  nodes,
+  recordsPerRun: records,
+  catchUpMs: spread(catchUpMs),
+  syncBytes: spread(syncBytes),
+  pullerCpuUsPerRecord: spread(pullerUsPerRecord),
+  serversCpuUsPerRecord: spread(serversUsPerRecord),
+}
 const path = writeResult(values.out, result)
 console.log(JSON.stringify(result, null, 2))
 progress(`wrote ${path}`)
