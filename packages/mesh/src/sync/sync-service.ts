@@ -16,6 +16,7 @@ import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import { connectedPeers, type NetworkComponents } from '../network-components.ts'
 import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
 import type { RealmDigests } from './realm-digests.ts'
+import { SessionDeadline } from './session-deadline.ts'
 import {
   answerQuery,
   answerRecords,
@@ -295,15 +296,15 @@ export class SyncService {
     this.#runningWith = peer.toString()
     this.stats.started++
     const started = this.#components.clock.now()
-    const session = this.#sessionSignal()
+    const session = this.#session()
     let stream: Stream | undefined
     try {
-      stream = await connectionManager.openStream(peer, SYNC_PROTOCOLS, { signal: this.#step(session) })
+      stream = await connectionManager.openStream(peer, SYNC_PROTOCOLS, { signal: session.step() })
       const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
       const tally: SessionTally = { learnt: 0, young: 0 }
       const total = await this.#reconcileRealms(lp, session, tally, proofTables(stream))
-      await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: this.#step(session) })
-      await stream.close({ signal: this.#step(session) })
+      await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: session.step() })
+      await stream.close({ signal: session.step() })
       this.#succeeded(peer.toString(), total, this.#components.clock.now() - started)
       this.#spreadAfter(peer.toString(), tally)
       return true
@@ -319,6 +320,7 @@ export class SyncService {
       logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'reconciliation failed')
       return false
     } finally {
+      session.end()
       this.stats.running = false
       this.#runningWith = undefined
       this.#drain()
@@ -328,7 +330,7 @@ export class SyncService {
   /** The initiator's side of a session: every realm in turn, each message under its own deadline. */
   async #reconcileRealms(
     lp: LengthPrefixedStream<Stream>,
-    session: AbortSignal,
+    session: SessionDeadline,
     tally: SessionTally,
     proofs: ProofTables,
   ): Promise<ReconciliationResult> {
@@ -352,7 +354,7 @@ export class SyncService {
    */
   #exchanger(
     lp: LengthPrefixedStream<Stream>,
-    session: AbortSignal,
+    session: SessionDeadline,
     proofs: ProofTables,
   ): (message: SyncMessage) => Promise<SyncMessage> {
     let lastWrite: Promise<unknown> = Promise.resolve()
@@ -360,7 +362,7 @@ export class SyncService {
     return (message) => {
       const bytes = encodeSyncMessage(message, proofs.sent)
       this.stats.bytesSent += bytes.byteLength
-      const signal = this.#step(session)
+      const signal = session.step()
       const written = lastWrite.then(() => lp.write(bytes, { signal }))
       const replied = Promise.all([written, lastRead]).then(async () => {
         const reply = (await lp.read({ signal })).subarray()
@@ -395,15 +397,9 @@ export class SyncService {
    * deadline of `timeoutMs` would cut off after 30 s; a peer that goes quiet is still given up on
    * after one.
    */
-  #sessionSignal(): AbortSignal {
-    return AbortSignal.any([
-      AbortSignal.timeout(this.#init.timeoutMs * SESSION_TIMEOUTS),
-      this.#shutdown.signal,
-    ])
-  }
-
-  #step(session: AbortSignal): AbortSignal {
-    return AbortSignal.any([AbortSignal.timeout(this.#init.timeoutMs), session])
+  #session(): SessionDeadline {
+    const { timeoutMs } = this.#init
+    return new SessionDeadline(timeoutMs, timeoutMs * SESSION_TIMEOUTS, this.#shutdown.signal)
   }
 
   async #reply(
@@ -556,11 +552,13 @@ export class SyncService {
     if (this.#declines(peer.toString())) {
       this.stats.declined++
       const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
-      const signal = this.#step(this.#sessionSignal())
+      const session = this.#session()
+      const signal = session.step()
       await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal }).then(
         () => stream.close({ signal }),
         (err: Error) => stream.abort(err),
       )
+      session.end()
       return
     }
     this.stats.served++
@@ -569,14 +567,14 @@ export class SyncService {
     this.#components.clock.clearTimer(this.#delayed.get(key))
     this.#delayed.delete(key)
     this.#pending.delete(key)
-    const session = this.#sessionSignal()
+    const session = this.#session()
     const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
     const sides = new Map<string, ReconciliationSide>()
     const tally: SessionTally = { learnt: 0, young: 0 }
     const proofs = proofTables(stream)
     try {
       for (;;) {
-        const signal = this.#step(session)
+        const signal = session.step()
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
         const message = decodeSyncMessage(bytes, this.#limits, proofs.received)
@@ -602,11 +600,13 @@ export class SyncService {
         if (answer === undefined) throw new Error(`unexpected sync message ${message.kind}`)
         await this.#reply(lp, answer(side, message), signal, proofs.sent)
       }
-      await stream.close({ signal: this.#step(session) })
+      await stream.close({ signal: session.step() })
     } catch (err) {
       stream.abort(err as Error)
       this.#strikeIfMisbehaved(key, err)
       this.#components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
+    } finally {
+      session.end()
     }
   }
 }
