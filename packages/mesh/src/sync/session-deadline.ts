@@ -5,10 +5,9 @@
  * session ends.
  *
  * Not AbortSignal.timeout per message: each is a timer that stays armed after the message is done,
- * and a signal kept (with the signals made from it) until that timer fires. A node that
- * answers 260 reconciliations a second holds tens of thousands of them, and when their timers come due
- * together, their aborts ran for 250-300 ms in one turn of the event loop (bench/stall.ts, 1,000,000
- * records, in the replication phase after the queries).
+ * and a signal kept (with the signals made from it) until that timer fires, 30 s later, and a
+ * session's 10 minutes later. A node answering 260 reconciliations a second (bench/stall.ts, queries)
+ * held tens of thousands of them, all surviving into the old generation.
  */
 export class SessionDeadline {
   readonly #controller = new AbortController()
