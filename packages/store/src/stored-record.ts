@@ -7,14 +7,13 @@ import type { RecordProof, SessionRecord } from './session-record.ts'
  *
  * `id` and `value` are views made on each read, not fields: two typed arrays per record cost 192
  * bytes of heap and two objects for the garbage collector to mark, nearly as much as the payload
- * itself, in the server's own process at 1,000,000 records. A caller reads each once per use. Being
- * accessors, they are not own properties: `{ ...record }`, `structuredClone` and `Object.keys` see
+ * itself, in the server's own process at 1,000,000 records. A caller reads each once per use.
+ * `created` and `expires` are computed too (see `#createdHigh`). Being accessors, these four are not
+ * own properties: `{ ...record }`, `structuredClone` and `Object.keys` see
  * only the other fields, so a copy is built field by field (`plainRecord`).
  */
 export class StoredRecord implements SessionRecord {
   readonly realm: string
-  readonly created: number
-  readonly expires: number
   readonly origin: string
   /** Set once the record's batch is signed, or lent by a duplicate that carries it (see `merge`). */
   proof: RecordProof | undefined
@@ -23,12 +22,23 @@ export class StoredRecord implements SessionRecord {
   readonly #idLength: number
   /** -1 for a tombstone. */
   readonly #valueLength: number
+  /**
+   * `created` and `expires` as two small integers each (TIME_SPLIT): a millisecond time is no small
+   * integer, and V8 keeps a field holding one in a heap number of its own, two more objects per
+   * record for the garbage collector to mark (and 32 bytes).
+   */
+  readonly #createdHigh: number
+  readonly #createdLow: number
+  readonly #expiresHigh: number
+  readonly #expiresLow: number
 
   constructor(record: SessionRecord) {
     const { id, value } = record
     this.realm = record.realm
-    this.created = record.created
-    this.expires = record.expires
+    this.#createdHigh = Math.floor(record.created / TIME_SPLIT)
+    this.#createdLow = record.created - this.#createdHigh * TIME_SPLIT
+    this.#expiresHigh = Math.floor(record.expires / TIME_SPLIT)
+    this.#expiresLow = record.expires - this.#expiresHigh * TIME_SPLIT
     this.origin = record.origin
     this.proof = record.proof
     const pooled = Buffer.allocUnsafe(id.byteLength + (value?.byteLength ?? 0))
@@ -38,6 +48,14 @@ export class StoredRecord implements SessionRecord {
     this.#offset = pooled.byteOffset
     this.#idLength = id.byteLength
     this.#valueLength = value === undefined ? -1 : value.byteLength
+  }
+
+  get created(): number {
+    return this.#createdHigh * TIME_SPLIT + this.#createdLow
+  }
+
+  get expires(): number {
+    return this.#expiresHigh * TIME_SPLIT + this.#expiresLow
   }
 
   get id(): Uint8Array {
@@ -54,6 +72,9 @@ export class StoredRecord implements SessionRecord {
     return this.#idLength + Math.max(this.#valueLength, 0)
   }
 }
+
+/** Milliseconds times split in two below it: both parts small integers for times up to 2^54. */
+const TIME_SPLIT = 2 ** 23
 
 /** A plain object with the record's fields, own properties all (what spreading a plain record gives). */
 export function plainRecord(record: SessionRecord): SessionRecord {

@@ -96,6 +96,15 @@ describe('merge order', () => {
       expect.arrayContaining(['realm', 'id', 'value', 'created', 'expires', 'origin', 'proof']),
     )
   })
+
+  it('gives back every time it was made with, to the millisecond', () => {
+    const times = [0, 1, 2 ** 23 - 1, 2 ** 23, 2 ** 23 + 1, NOW, NOW + 123, 2 ** 53 - 1, -1, -(2 ** 23) - 1]
+    for (const created of times) {
+      const expires = created === 2 ** 53 - 1 ? created : created + 86_400_123
+      const stored = new StoredRecord(record({ created, expires }))
+      expect([stored.created, stored.expires]).toEqual([created, expires])
+    }
+  })
 })
 
 /** Every outcome of merge, with a store and a record that produce it: a new outcome must get a case. */
