@@ -498,6 +498,12 @@ if (catchUp !== undefined) {
     '',
     `Time from its process start until it holds every record: **${range(catchUp.catchUpMs, n0)} ms**;`,
     `reconciliation bytes (both ways): ${range(catchUp.syncBytes, n0)}.`,
+    ...(catchUp.pullerCpuUsPerRecord !== undefined
+      ? [
+          `CPU per record pulled: ${range(catchUp.pullerCpuUsPerRecord, n1)} µs on the restarted node (from its first status`,
+          `on), ${range(catchUp.serversCpuUsPerRecord, n1)} µs on the nodes serving it.`,
+        ]
+      : []),
     '',
     'Larger replicas, one run each (`bench/catch-up.ts --records N --repeat 1`; in the stall bench below,',
     "an empty C pulls M's 900,000). Records travel by key, so a batch's records land on many pages, and",
@@ -513,6 +519,25 @@ if (catchUp !== undefined) {
         ['50,000', '7.5-8.8 s, 89.5 MB', '4.3-4.4 s, 14.9 MB', '-'],
         ['100,000', '8.3 s', '6.9-7.0 s', '5.3-5.5 s, 29.9 MB'],
         ['900,000 (stall bench)', '217 s', '-', '35.0 and 44.3 s in two runs (target: 30 s from the start)'],
+      ],
+    ),
+    '',
+    'Then the receive path got cheaper per record: sha256 taken as a latin1 string (crypto.hash with a',
+    "Buffer output costs 1.9 µs on Node 20, with a string output 0.4), each id hashed once, a proof's",
+    'digests searched with Buffer.indexOf, the expiry wheel an array per second instead of a set.',
+    'CPU per record pulled, 100,000 records (`bench/catch-up.ts --records 50000 --repeat 2`, its second',
+    'restart; a6eca37 and e3ec88f alternating, 2 runs each):',
+    '',
+    table(
+      ['', 'before', 'after'],
+      [
+        ['the restarted node', '50.6, 45.1 µs', '34.6, 36.5 µs'],
+        ['the nodes serving it', '27.9, 24.8 µs', '22.9, 23.4 µs'],
+        [
+          '900,000 records, empty node, from its spawn (stall bench)',
+          '35.0, 44.3 s',
+          '30.2, 25.7, 32.3, 28.5 s (01ec813, 05ca4ac)',
+        ],
       ],
     ),
     '',
@@ -578,6 +603,19 @@ if (stall !== undefined) {
     "commit 47a9638): at 1,000,000 records M's heap held 698 MB; loop max 66.9 ms idle, 96.6 in the",
     'catch-up (100,000 records in 26.3 s), 71.4 under queries and 117.8 in replication (p99 14.0, longest',
     'GC 63 ms); at 100,000 the catch-up had loop p99 17.0 ms, max 41.5, get p99 38 ms.',
+    '',
+    'Before the cheaper receive path (sha256 as latin1 strings, one hash per id, array expiry buckets,',
+    'proof digests searched natively; the runs of 73739c2 and 8fc2d18), at 1,000,000 records: the empty C',
+    'held 900,000 records 35.0 and 44.3 s after its spawn; catch-up of 100,000 in 11.0 and 9.3 s, loop p99 /',
+    'max 15.0 / 31.1 and 11.3 / 33.0; queries 6.8 / 25.8 and 8.3 / 21.3; replication 4.5 / 29.3 and 6.0 / 29.3.',
+    'After (01ec813 and 05ca4ac, four runs without a profiler): the empty C 30.2, 25.7, 32.3 and 28.5 s;',
+    'catch-up 6.0, 8.8, 10.8 and 6.6 s, loop p99 / max 9.6 / 22.4, 14.3 / 65.4, 17.9 / 44.4, 10.6 / 23.3;',
+    'queries 7.3 / 16.3, 6.0 / 21.0, 5.8 / 25.2, 5.6 / 24.0 (260-300 reconciliations/s, 190 before). In',
+    'replication every one of the four had one stall: loop max 256, 305, 312 and 130 ms (p99 4.5-5.7).',
+    'With --trace-gc on M, a Mark-Compact of its 587 MB heap (to 328 MB: the fill leaves ~260 MB of',
+    'garbage in the old generation) fell in that phase: 160 ms of incremental marking steps over 326 ms',
+    "beside P's own, on 2 cores; its pause alone was 20 ms. With a CPU profiler on M (two runs) the",
+    'phase had no stall (max 18.3, 12.6 ms). Not solved: the table below is the 05ca4ac run.',
     '',
   )
   for (const size of stall.sizes as number[]) {
@@ -660,6 +698,15 @@ if (memcache !== undefined) {
     '',
     `Throughput as a ratio to memcached: get ${range(memcache.throughputRatio.get, n2)}, set ${range(memcache.throughputRatio.set, n2)}.`,
     '',
+    'A set costs tlsmeshd a record digest and a sync key (sha256 each), a share of a batch signature,',
+    'and the catch-up digest entry; the reply write is about 20 µs of kernel time per request on this',
+    'host, a get the same, where memcached spreads its requests over 4 threads. Before and after the',
+    'latin1 hashes and one hash per id (a6eca37 and 05ca4ac alternating, `--repeat 2`, two pairs): set',
+    '19,055 / 15,058 and 22,048 / 22,740 ops/s before (0.37-0.54x memcached), 12,557 / 24,200 and 24,960 /',
+    '25,663 after (0.32-0.63x; the first run had memcached itself at 23,000 gets/s); set p99 in the quieter',
+    'pair 3.03 / 2.78 ms before, 2.81 / 2.59 after. Gets were 1.00-1.16x memcached before and 0.98-1.43x',
+    'after in those runs, with p99 1.3-2.1 ms against 0.8-4.4: throughput near the target, p99 not.',
+    '',
   )
 }
 
@@ -677,6 +724,10 @@ if (memory !== undefined) {
     'on each read (commits e8a93a0, b74fc6c): the store alone took 656 and 647 bytes a record at 100,000',
     'and 1,000,000 records (2.83x and 2.79x the payload), and a node at 100,000 took 902 (3.89x), 209 of',
     'them for the digest (bench/lib/memory-probe.ts, one run).',
+    'At 1,000,000 records (store, node), one run each of `--repeat 3` (all three alike): 500 and 549 bytes a',
+    'record with set-based expiry buckets; 490 and 539 with an array per second (1011e76: a slot costs 8',
+    'bytes where a set entry cost about 18); then stored records without heap numbers for their two times',
+    '(0eb5c75) the table below.',
     '',
     table(
       [
