@@ -23,7 +23,7 @@ describe('RecordAuthenticator.covers', () => {
     return checker.auth.covers(checked!, record)
   }
 
-  // A batch's usual size is scanned; one of more than 128 records (a key holder's, say) is indexed.
+  // A batch's usual size is searched; one of more than 128 records (a key holder's, say) is indexed.
   for (const batchRecords of [64, 300]) {
     it(`answers for every record of a ${batchRecords}-record batch, and for nothing else`, () => {
       const records = signed(batchRecords, batchRecords)
