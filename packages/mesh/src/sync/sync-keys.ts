@@ -4,8 +4,8 @@ import type { SessionRecord } from '@tlsmesh/store'
 /**
  * One sha256 per record gives both its sync key and, mixed with its version, its fingerprint: the
  * digest hashes each record as it is stored, on the path of every write and every received batch.
- * The hash is taken as a latin1 ('binary') string, one char per byte: crypto.hash's string output costs a third
- * of its Buffer output on Node 20 (0.4 us against 1.9 us here).
+ * The hash is taken as a latin1 ('binary') string, one char per byte: crypto.hash's string output
+ * costs a fifth of its Buffer output on Node 20 (0.4 us against 1.9 us here).
  */
 const oneShot = (crypto as { hash?: (algorithm: 'sha256', data: Uint8Array, encoding: 'binary') => string })
   .hash
