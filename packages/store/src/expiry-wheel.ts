@@ -5,15 +5,17 @@
  *
  * A bucket is an array that keys are appended to, not a set: a key costs one array slot, and adding
  * it costs a push where a set of a million keys costs a hash insert and its rehashes. Removing a
- * record only counts it out of its bucket; its slot stays until the bucket is pruned, or compacted
- * once more than half its slots are stale (so a client that sets one key again and again grows no
- * bucket past twice its live keys). A key's slot is live while its record is held with an expiry in
- * that bucket: `expiryOf` (the store's view) tells, and it decides nothing else.
+ * record only counts it out of its bucket; its slot stays until pruning visits it, or the bucket is
+ * compacted once more than half its slots are stale (so a client that sets one key again and again
+ * grows no bucket past twice its live keys). A key's slot is live while its record is held with an
+ * expiry in that bucket: `expiryOf` (the store's view) tells, and it decides nothing else.
  */
 export class ExpiryWheel {
   readonly #bucketMs: number
   readonly #expiryOf: (key: string) => number | undefined
   readonly #buckets = new Map<number, Bucket>()
+  /** The bucket `prune` is walking: not compacted under it. */
+  #pruning: Bucket | undefined
 
   constructor(expiryOf: (key: string) => number | undefined, bucketMs = 1000) {
     this.#expiryOf = expiryOf
@@ -37,16 +39,21 @@ export class ExpiryWheel {
     if (bucket === undefined) return
     bucket.live--
     if (bucket.live <= 0) this.#buckets.delete(id)
-    else if (bucket.keys.length >= COMPACT_MIN_SLOTS && bucket.live * 2 < bucket.keys.length) {
+    else if (
+      bucket !== this.#pruning &&
+      bucket.keys.length >= COMPACT_MIN_SLOTS &&
+      bucket.live * 2 < bucket.keys.length
+    ) {
       bucket.keys = this.#liveKeys(id, bucket.keys)
     }
   }
 
   /**
    * Calls `expire` for each key whose record expired by `now`, oldest bucket first, at most `limit`
-   * times; returns how many. `expire` must remove the record (its `remove` finds the bucket out of
-   * the wheel while it is visited, and is ignored). Visits the buckets before `now`'s, whose live
-   * keys have all expired, and `now`'s own, whose unexpired keys stay.
+   * times; returns how many. `expire` must remove the record. Slots visited whose records expired or
+   * went are dropped, so each is visited once however small the slices: a bucket before `now`'s
+   * (every live key in it has expired) is taken from its end, a pop per slot; `now`'s own in the
+   * order its keys came, passing over at most `limit` unexpired keys, which stay.
    */
   prune(now: number, limit: number, expire: (key: string) => void): number {
     const current = this.#bucketOf(now)
@@ -54,26 +61,48 @@ export class ExpiryWheel {
     let expired = 0
     for (const id of due) {
       if (expired >= limit) break
-      const bucket = this.#buckets.get(id)!
-      this.#buckets.delete(id)
-      const kept: string[] = []
-      let visited = 0
-      let expiredHere = 0
-      for (; visited < bucket.keys.length && expired < limit; visited++) {
-        const key = bucket.keys[visited]!
-        const expires = this.#expiryOf(key)
-        if (expires === undefined || this.#bucketOf(expires) !== id) continue
-        if (expires > now) {
-          kept.push(key)
-          continue
-        }
-        expire(key)
-        expired++
-        expiredHere++
-      }
-      const rest = visited < bucket.keys.length ? kept.concat(bucket.keys.slice(visited)) : kept
-      this.#putBack(id, rest, bucket.live - expiredHere)
+      const bucket = this.#buckets.get(id)
+      if (bucket === undefined) continue
+      this.#pruning = bucket
+      expired +=
+        id < current
+          ? this.#expireAll(id, bucket, limit - expired, expire)
+          : this.#expireDue(id, bucket, now, limit - expired, expire)
+      this.#pruning = undefined
     }
+    return expired
+  }
+
+  #expireAll(id: number, bucket: Bucket, limit: number, expire: (key: string) => void): number {
+    const keys = bucket.keys
+    let expired = 0
+    while (keys.length > 0 && expired < limit && bucket.live > 0) {
+      const key = keys.pop()!
+      if (!this.#holds(id, key)) continue
+      expire(key)
+      expired++
+    }
+    return expired
+  }
+
+  #expireDue(id: number, bucket: Bucket, now: number, limit: number, expire: (key: string) => void): number {
+    const keys = bucket.keys
+    let kept = 0
+    let expired = 0
+    let read = 0
+    for (; read < keys.length && expired < limit && kept < limit && bucket.live > 0; read++) {
+      const key = keys[read]!
+      const expires = this.#expiryOf(key)
+      if (expires === undefined || this.#bucketOf(expires) !== id) continue
+      if (expires > now) {
+        keys[kept++] = key
+        continue
+      }
+      expire(key)
+      expired++
+    }
+    keys.copyWithin(kept, read)
+    keys.length -= read - kept
     return expired
   }
 
@@ -84,21 +113,19 @@ export class ExpiryWheel {
     return slots
   }
 
-  #putBack(id: number, keys: string[], live: number): void {
-    if (live <= 0 || keys.length === 0) return
-    const added = this.#buckets.get(id)
-    if (added === undefined) this.#buckets.set(id, { keys, live })
-    else this.#buckets.set(id, { keys: keys.concat(added.keys), live: live + added.live })
-  }
-
   /** The bucket's slots whose records are still held in it, each key once. */
   #liveKeys(id: number, keys: readonly string[]): string[] {
     const seen = new Set<string>()
     for (const key of keys) {
-      const expires = this.#expiryOf(key)
-      if (expires !== undefined && this.#bucketOf(expires) === id) seen.add(key)
+      if (this.#holds(id, key)) seen.add(key)
     }
     return [...seen]
+  }
+
+  /** Whether `key`'s record is held with an expiry in bucket `id`. */
+  #holds(id: number, key: string): boolean {
+    const expires = this.#expiryOf(key)
+    return expires !== undefined && this.#bucketOf(expires) === id
   }
 
   #bucketOf(expires: number): number {

@@ -4,7 +4,11 @@ import { ExpiryWheel } from '../src/expiry-wheel.ts'
 /** A wheel over a map of key -> expiry, kept as the store keeps it: every change goes to both. */
 function setup() {
   const held = new Map<string, number>()
-  const wheel = new ExpiryWheel((key) => held.get(key))
+  const looked = { count: 0 }
+  const wheel = new ExpiryWheel((key) => {
+    looked.count++
+    return held.get(key)
+  })
   const set = (key: string, expires: number) => {
     const before = held.get(key)
     held.set(key, expires)
@@ -22,7 +26,7 @@ function setup() {
       expired.push(key)
       remove(key)
     })
-  return { held, wheel, set, remove, prune, expired }
+  return { held, wheel, set, remove, prune, expired, looked }
 }
 
 describe('ExpiryWheel', () => {
@@ -73,5 +77,20 @@ describe('ExpiryWheel', () => {
     for (let i = 0; i < 1_000; i++) set(`k${i}`, 9_000)
     for (let i = 0; i < 1_000; i++) remove(`k${i}`)
     expect(wheel.slots).toBe(0)
+  })
+
+  it('costs each call what it visits: a large second is pruned in slices without walking it again', () => {
+    const { set, prune, looked, held } = setup()
+    for (let i = 0; i < 20_000; i++) set(`k${i}`, 1_000 + (i % 1_000))
+    // 20,000 records of one past second, in slices of 512: each slot looked at once.
+    while (prune(5_000, 512) === 512);
+    expect(held.size).toBe(0)
+    expect(looked.count).toBeLessThanOrEqual(20_000)
+    // The current second, none expired yet: a call looks at no more slots than its limit.
+    for (let i = 0; i < 20_000; i++) set(`n${i}`, 9_999)
+    looked.count = 0
+    for (let call = 0; call < 10; call++) expect(prune(9_000, 512)).toBe(0)
+    expect(looked.count).toBeLessThanOrEqual(10 * 512)
+    expect(prune(9_999, 512)).toBe(512)
   })
 })
