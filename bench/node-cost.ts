@@ -3,7 +3,8 @@
 // relaying, so a leaf's figure is the cost of receiving, checking and storing a record, which the
 // designs can be compared on. Not part of `pnpm bench` (a diagnostic; BENCHMARKS.md renders its JSON).
 //   node --import tsx bench/node-cost.ts [--nodes 3] [--designs push,tree] [--records 20000] [--rate 2000]
-//     [--repeat 1] [--profile DIR]
+//     [--burst 64] [--repeat 1] [--profile DIR]
+// --burst: records node 0 makes in one turn of its event loop (a TLS server makes one per handshake).
 // --profile DIR: after the runs, one more per design in which every node writes a V8 CPU profile
 // (1 ms samples) into DIR/<design>; each leaf's samples within the measured window are attributed to
 // what they were doing (see PROFILE_CATEGORIES), in us per record. The CPU figures come from the runs
@@ -12,8 +13,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { progress, requireWholeNumbers, spread, writeResult } from './lib/bench-report.ts'
+import { percentile, progress, requireWholeNumbers, spread, writeResult } from './lib/bench-report.ts'
 import { startMeshFleet } from './lib/mesh-fleet.ts'
+import { propagationOf } from './lib/propagation.ts'
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     designs: { type: 'string', default: 'push,tree' },
     records: { type: 'string', default: '20000' },
     rate: { type: 'string', default: '2000' },
+    burst: { type: 'string', default: '64' },
     repeat: { type: 'string', default: '1' },
     profile: { type: 'string' },
     out: { type: 'string', default: 'node-cost' },
@@ -30,7 +33,8 @@ const nodes = Number(values.nodes)
 const records = Number(values.records)
 const rate = Number(values.rate)
 const repeat = Number(values.repeat)
-requireWholeNumbers('node-cost', { nodes, records, rate, repeat })
+const burst = Number(values.burst)
+requireWholeNumbers('node-cost', { nodes, records, rate, burst, repeat })
 const designs = values.designs.split(',')
 for (const design of designs) {
   if (!['push', 'gossipsub', 'tree'].includes(design)) {
@@ -183,15 +187,21 @@ async function measure(design: string, run: number, profileDir?: string): Promis
   try {
     if (design !== 'push') await fleet.waitForMesh(Math.min(nodes - 1, 4), realm, 60_000)
     const publish = (count: number) =>
-      fleet.publish(0, { realm, count, ratePerSecond: rate, valueBytes: 200, burst: 64 })
+      fleet.publish(0, { realm, count, ratePerSecond: rate, valueBytes: 200, burst })
     await publish(2000)
     await new Promise((r) => setTimeout(r, 1000))
+    const warmupIds = new Set((await fleet.arrivals(realm))[0]!.published.map(([id]) => id))
     const before = await fleet.status()
     measured.window.from = monotonicUs()
     await publish(records)
     await new Promise((r) => setTimeout(r, 1000))
     measured.window.to = monotonicUs()
     const after = await fleet.status()
+    const delays = propagationOf(await fleet.arrivals(realm), (id) => !warmupIds.has(id)).map(
+      (p) => p.delayMs,
+    )
+    const propagation = { p50Ms: percentile(delays, 0.5), p99Ms: percentile(delays, 0.99) }
+    progress(`${design} propagation to every node: p50 ${propagation.p50Ms} ms, p99 ${propagation.p99Ms} ms`)
     for (let i = 0; i < nodes; i++) {
       const [a, b] = [after[i]!, before[i]!]
       const row = {
@@ -202,6 +212,8 @@ async function measure(design: string, run: number, profileDir?: string): Promis
         systemUsPerRecord: (a.cpu.system - b.cpu.system) / records,
         receivedBytesPerRecord: (a.bytes.received - b.bytes.received) / records,
         sentBytesPerRecord: (a.bytes.sent - b.bytes.sent) / records,
+        propagationP50Ms: propagation.p50Ms,
+        propagationP99Ms: propagation.p99Ms,
       }
       measured.rows.push(row)
       progress(

@@ -4,13 +4,15 @@ export const DEFAULT_MESH_NAME = 'default'
 export const DEFAULT_REALM = 'default'
 
 /**
- * Batching: a record is published on the next turn of the event loop (setImmediate), together with
- * whatever else arrived in that turn, so an idle mesh adds no timer delay to propagation (a client's
- * next connection may reach another server a few ms later) while a busy one packs many records
- * into each signed gossip message.
+ * Batching: a record after a quiet spell is published on the next turn of the event loop
+ * (setImmediate), together with whatever else arrived in that turn, so an idle mesh adds no timer
+ * delay to propagation (a client's next connection may reach another server a few ms later). A
+ * record within DEFAULT_BATCH_INTERVAL_MS of the last batch waits for the rest of it: a busy TLS
+ * server makes each session in a turn of its own, and this packs them into shared signed messages.
  */
 export const DEFAULT_BATCH_MAX_BYTES = 64 * 1024
 export const DEFAULT_BATCH_MAX_RECORDS = 256
+export const DEFAULT_BATCH_INTERVAL_MS = 5
 
 /**
  * gossipsub mesh degree. Flood publishing off: the origin sends to its D mesh peers, not to every

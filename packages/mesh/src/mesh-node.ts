@@ -14,6 +14,7 @@ import type { WireLimits } from '@tlsmesh/wire'
 import { Registry } from 'prom-client'
 import { type MeshClock, realClock } from './clock.ts'
 import {
+  DEFAULT_BATCH_INTERVAL_MS,
   DEFAULT_BATCH_MAX_BYTES,
   DEFAULT_BATCH_MAX_RECORDS,
   DEFAULT_DISSEMINATION,
@@ -101,6 +102,11 @@ export interface MeshNodeInit {
   gossip?: Partial<GossipOptions>
   batchMaxBytes?: number
   batchMaxRecords?: number
+  /**
+   * A batch of this node's records goes out at most this often, in ms (0: one each turn of the event
+   * loop); a record after a quiet spell goes on the next turn (default DEFAULT_BATCH_INTERVAL_MS).
+   */
+  batchIntervalMs?: number
   store?: Omit<ReplicaStoreInit, 'realms'>
   wireLimits?: Partial<WireLimits>
   targetPeers?: number
@@ -221,10 +227,12 @@ export async function createMeshNode(
     {
       maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
       maxBatchRecords: init.batchMaxRecords ?? DEFAULT_BATCH_MAX_RECORDS,
+      flushIntervalMs: init.batchIntervalMs ?? DEFAULT_BATCH_INTERVAL_MS,
       limits: { ...init.wireLimits },
     },
     {
       counters: metrics.counters,
+      clock,
       auth,
       attachProof: (record, proof) => store.attachProof(record, proof),
       publish: (realm, batch) => disseminate(libp2p.services, topics, realm, batch),

@@ -1,11 +1,18 @@
 import type { RecordProof, SessionRecord } from '@tlsmesh/store'
 import { BatchBuilder, DEFAULT_LIMITS, type WireLimits, type WireRecord } from '@tlsmesh/wire'
+import { type MeshClock, realClock, type TimerHandle } from './clock.ts'
 import type { MeshCounters } from './mesh-metrics.ts'
 import type { RecordAuthenticator } from './record-auth.ts'
 
 export interface RecordPublisherInit {
   maxBatchBytes: number
   maxBatchRecords: number
+  /**
+   * At most one flush this often, in ms (0: one each turn of the event loop). A record that comes
+   * after a quiet spell still goes out on the next turn; records that come sooner after a flush wait
+   * for the rest of the interval, so a busy server's sessions share batches and their signatures.
+   */
+  flushIntervalMs?: number
   /** The receivers' wire limits (default the wire defaults): a batch never goes over them. */
   limits?: Partial<WireLimits>
 }
@@ -19,18 +26,27 @@ export interface RecordPublisherComponents {
   attachProof: (record: SessionRecord, proof: RecordProof) => void
   counters: MeshCounters
   onError?: (err: unknown) => void
+  /** Times the flush interval (default the real clock). */
+  clock?: MeshClock
 }
 
 /**
- * Packs records into one batch per realm and flushes on the next turn of the event loop or when a
- * batch is full: one signed gossip message then carries every session made in that turn, and one
- * signature (made off the handshake path, at the flush) proves all of them.
+ * Packs records into one batch per realm and flushes on the next turn of the event loop, or once the
+ * flush interval has passed since the last flush, or when a batch is full: one signed gossip message
+ * then carries every session made meanwhile, and one signature (made off the handshake path, at the
+ * flush) proves all of them. A TLS server makes one session per handshake, each in a turn of its
+ * own: without the interval, each would travel alone, and every receiver would pay a message and a
+ * signature check for it.
  */
 export class RecordPublisher {
   readonly #builders = new Map<string, BatchBuilder>()
   /** The stored records behind each builder's wire records, in the same order. */
   readonly #pending = new Map<string, SessionRecord[]>()
-  #scheduled: NodeJS.Immediate | undefined
+  #immediate: NodeJS.Immediate | undefined
+  #timer: TimerHandle | undefined
+  #lastFlush = Number.NEGATIVE_INFINITY
+  readonly #interval: number
+  readonly #clock: MeshClock
   readonly #limits: Partial<WireLimits>
   readonly #components: RecordPublisherComponents
 
@@ -47,6 +63,9 @@ export class RecordPublisher {
     }
     new BatchBuilder('r'.repeat(limits.maxRealmBytes ?? DEFAULT_LIMITS.maxRealmBytes), this.#limits)
     this.#components = components
+    this.#interval = init.flushIntervalMs ?? 0
+    if (!(this.#interval >= 0)) throw new RangeError('flushIntervalMs must be 0 or more')
+    this.#clock = components.clock ?? realClock
   }
 
   add(record: SessionRecord): void {
@@ -64,15 +83,15 @@ export class RecordPublisher {
       builder.add(wireRecord)
     }
     this.#pending.get(record.realm)!.push(record)
-    this.#scheduled ??= setImmediate(() => this.flush())
+    this.#schedule()
   }
 
   /** Publishes every pending batch now. */
   flush(): void {
-    if (this.#scheduled !== undefined) {
-      clearImmediate(this.#scheduled)
-      this.#scheduled = undefined
-    }
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
+    this.#clock.clearTimer(this.#timer)
+    this.#immediate = this.#timer = undefined
+    this.#lastFlush = this.#clock.now()
     for (const [realm, builder] of this.#builders) {
       if (builder.count > 0) this.#flushRealm(realm, builder)
     }
@@ -80,6 +99,14 @@ export class RecordPublisher {
 
   stop(): void {
     this.flush()
+  }
+
+  #schedule(): void {
+    if (this.#immediate !== undefined || this.#timer !== undefined) return
+    // At most the interval, should the clock have stepped back since the last flush.
+    const wait = Math.min(this.#interval, this.#lastFlush + this.#interval - this.#clock.now())
+    if (wait > 0) this.#timer = this.#clock.setTimer(wait, () => this.flush())
+    else this.#immediate = setImmediate(() => this.flush())
   }
 
   #flushRealm(realm: string, builder: BatchBuilder): void {

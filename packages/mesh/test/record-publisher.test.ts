@@ -1,6 +1,8 @@
 import type { RecordProof, SessionRecord } from '@tlsmesh/store'
 import { decodeBatch, type RecordBatch, recordDigests, type WireLimits } from '@tlsmesh/wire'
 import { beforeAll, describe, expect, it } from 'vitest'
+import type { MeshClock } from '../src/clock.ts'
+import { ManualClock } from '../src/manual-clock.ts'
 import { MeshCounters } from '../src/mesh-metrics.ts'
 import { RecordPublisher, type RecordPublisherInit } from '../src/record-publisher.ts'
 import { createSigner, type Signer } from './signed-records.ts'
@@ -45,6 +47,7 @@ interface Setup {
 function setup(
   init: Partial<RecordPublisherInit> = {},
   answer: () => Promise<number> = async () => 3,
+  clock?: MeshClock,
 ): Setup {
   const sent: Sent[] = []
   const errors: unknown[] = []
@@ -61,6 +64,7 @@ function setup(
         return answer()
       },
       onError: (err) => errors.push(err),
+      ...(clock !== undefined ? { clock } : {}),
     },
   )
   return { publisher, sent, counters, errors, attached }
@@ -230,5 +234,90 @@ describe('RecordPublisher', () => {
     expect(counters.publishedToNobody).toBe(2)
     expect(counters.publishErrors).toBe(0)
     expect(counters.messagesPublished).toBe(2)
+  })
+
+  describe('with a flush interval', () => {
+    it('sends a record after a quiet spell on the next turn, and packs the ones that follow until the interval has passed', async () => {
+      const clock = new ManualClock(NOW)
+      const { publisher, sent, counters } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.add(record('a', 1))
+      await nextTurn()
+      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+
+      // Each in a turn of its own, as a TLS server makes sessions: they wait for the interval.
+      clock.advance(1)
+      publisher.add(record('a', 2))
+      await nextTurn()
+      clock.advance(2)
+      publisher.add(record('b', 3))
+      await nextTurn()
+      clock.advance(1)
+      publisher.add(record('a', 4))
+      await nextTurn()
+      expect(sent).toHaveLength(1)
+      clock.advance(1)
+      expect(decoded(sent).map((b) => [b.realm, ids(b)])).toEqual([
+        ['a', ['session-1']],
+        ['a', ['session-2', 'session-4']],
+        ['b', ['session-3']],
+      ])
+      expect(counters.messagesPublished).toBe(3)
+      expect(counters.recordsPublished).toBe(4)
+
+      // Quiet again for longer than the interval: the next record goes on the next turn.
+      clock.advance(30)
+      publisher.add(record('a', 5))
+      await nextTurn()
+      expect(decoded(sent).map(ids).at(-1)).toEqual(['session-5'])
+      expect(clock.pending).toBe(0)
+    })
+
+    it('still sends a full batch at once, within the interval', async () => {
+      const clock = new ManualClock(NOW)
+      const { publisher, sent } = setup({ flushIntervalMs: 5, maxBatchRecords: 2 }, undefined, clock)
+      publisher.flush()
+      for (let n = 1; n <= 3; n++) publisher.add(record('a', n))
+      expect(decoded(sent).map(ids)).toEqual([['session-1', 'session-2']])
+      await nextTurn()
+      expect(sent).toHaveLength(1)
+      clock.advance(5)
+      expect(decoded(sent).map(ids)).toEqual([['session-1', 'session-2'], ['session-3']])
+    })
+
+    it('flush() sends at once and cancels the pending timer', async () => {
+      const clock = new ManualClock(NOW)
+      const { publisher, sent } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.flush()
+      publisher.add(record('a', 1))
+      expect(clock.pending).toBe(1)
+      publisher.flush()
+      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+      expect(clock.pending).toBe(0)
+      clock.advance(10)
+      await nextTurn()
+      expect(sent).toHaveLength(1)
+    })
+
+    it('waits no longer than the interval when the clock steps back', async () => {
+      const manual = new ManualClock(NOW)
+      let offset = 0
+      const clock: MeshClock = {
+        now: () => manual.now() + offset,
+        setTimer: (ms, fn) => manual.setTimer(ms, fn),
+        clearTimer: (handle) => manual.clearTimer(handle),
+      }
+      const { publisher, sent } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.flush()
+      offset = -3_600_000
+      publisher.add(record('a', 1))
+      manual.advance(5)
+      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+    })
+
+    it('refuses an interval that is negative or not a number', () => {
+      expect(() => setup({ flushIntervalMs: -1 })).toThrow(RangeError)
+      expect(() => setup({ flushIntervalMs: Number.NaN })).toThrow(RangeError)
+      expect(() => setup({ flushIntervalMs: 0 })).not.toThrow()
+    })
   })
 })
