@@ -13,6 +13,7 @@ import {
 } from '../src/sync/set-reconciliation.ts'
 import { syncKeyOf } from '../src/sync/sync-keys.ts'
 import { liveDigest } from './digest-fixtures.ts'
+import { countTurns } from './loop-turns.ts'
 import { createSigner, publishedRecords, type Signer, sessionRecord, signRecords } from './signed-records.ts'
 
 const REALM = 'web'
@@ -158,7 +159,7 @@ describe('set reconciliation', () => {
     }
   })
 
-  it('keeps two record pages in flight: an empty side pulls 5,000 records and ends equal', async () => {
+  it('keeps eight record pages in flight: an empty side pulls 5,000 records and ends equal', async () => {
     const [a, b] = stores()
     for (const r of published(5000)) b.merge(r, NOW)
     const responder = side(b, new ListedRanges())
@@ -177,7 +178,7 @@ describe('set reconciliation', () => {
         }),
       )
     })
-    expect(most).toBe(2)
+    expect(most).toBe(8)
     expect(result.pulled).toBe(5000)
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
   })
@@ -248,17 +249,16 @@ describe('set reconciliation', () => {
   it('a full replica pushes all of it to an empty one, serving the event loop while it reads its realm', async () => {
     const [a, b] = stores()
     for (const r of published(5000)) a.merge(r, NOW)
-    let served = false
-    setImmediate(() => {
-      served = true
-    })
-    // The empty responder lists the whole key space: a range of 5,000 items here, read in parts.
-    let servedBeforeRecords: boolean | undefined
+    const loop = countTurns()
+    // The empty responder lists the whole key space: a range of 5,000 items here, read in 16 parts,
+    // the event loop served after each, while the pages go out.
+    let turnsAtFirstPage: number | undefined
     const run = await sync(a, b, (reply) => {
-      if (reply.kind === SyncKind.RECORDS) servedBeforeRecords ??= served
+      if (reply.kind === SyncKind.RECORDS) turnsAtFirstPage ??= loop.turns
       return reply
     })
-    expect(servedBeforeRecords).toBe(true)
+    loop.stop()
+    expect(loop.turns - turnsAtFirstPage!).toBeGreaterThanOrEqual(15)
     expect(run.pushed).toBe(5000)
     expect(fingerprintOf(a)).toBe(fingerprintOf(b))
   })

@@ -25,6 +25,7 @@ import {
   reconcile,
 } from '../src/sync/set-reconciliation.ts'
 import { SPREAD_MIN_AGE_MS, SYNC_PROTOCOL, SyncService } from '../src/sync/sync-service.ts'
+import { countTurns } from './loop-turns.ts'
 import {
   createSigner,
   forger,
@@ -430,6 +431,31 @@ describe('SyncService: what a peer pushes', () => {
     expect(answer.kind).toBe(SyncKind.ANSWER)
     expect(answer.ranges).toHaveLength(maxRanges)
     expect(v.service.stats.served).toBe(2)
+  })
+
+  it('answers requests that arrived together one per turn of the event loop, so that other work runs between them', async () => {
+    const net = new Network()
+    await startNode(net, victim)
+    const stream = await net.edge(attacker.peerId).connectionManager.openStream(victim.peerId, SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    const query: SyncMessage = {
+      kind: SyncKind.QUERY,
+      realm: REALM,
+      ranges: [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }],
+      records: [],
+      proofs: [],
+      wanted: [],
+    }
+    await Promise.all([1, 2, 3].map(() => lp.write(encodeSyncMessage(query))))
+    const loop = countTurns()
+    const answeredAt: number[] = []
+    for (let n = 0; n < 3; n++) {
+      expect(decodeSyncMessage((await lp.read()).subarray()).kind).toBe(SyncKind.ANSWER)
+      answeredAt.push(loop.turns)
+    }
+    loop.stop()
+    expect(answeredAt[1]).toBeGreaterThan(answeredAt[0]!)
+    expect(answeredAt[2]).toBeGreaterThan(answeredAt[1]!)
   })
 
   it('declines a session while it runs its own, striking nobody, and serves the next one', async () => {

@@ -26,6 +26,7 @@ import {
   reconcile,
 } from './set-reconciliation.ts'
 import { syncKeyOf } from './sync-keys.ts'
+import { nextTurn } from './time-slice.ts'
 
 /**
  * Nodes reconcile only with nodes that compute fingerprints the same way: the major version changes
@@ -577,6 +578,9 @@ export class SyncService {
         const signal = session.step()
         const bytes = (await lp.read({ signal })).subarray()
         this.stats.bytesReceived += bytes.byteLength
+        // One message a turn: a peer's requests that arrived together would otherwise be answered
+        // back to back in one task, while a handshake or a memcached get waits behind them.
+        await nextTurn()
         const message = decodeSyncMessage(bytes, this.#limits, proofs.received)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
