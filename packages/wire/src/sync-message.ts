@@ -11,6 +11,7 @@ import { SyncKind, SyncMessage as SyncMessageCodec } from './messages.generated.
 import { checkedRecord, checkSizeAndVersion, detach, toMessage, type WireRecord } from './record-batch.ts'
 import { RECORD_DIGEST_BYTES } from './record-digest.ts'
 import type { SyncProofTable } from './sync-proof-table.ts'
+import { encodeRanges } from './sync-ranges.ts'
 import { originProblem, realmProblem, resolveLimits } from './validation.ts'
 
 export { SyncKind }
@@ -83,6 +84,20 @@ export function resolveSyncLimits(limits?: Partial<SyncLimits>): Readonly<SyncLi
 }
 
 export function encodeSyncMessage(message: SyncMessage, sent?: SyncProofTable): Uint8Array {
+  // A QUERY or an ANSWER: ranges alone, the last field protons would write, so the same bytes.
+  if (message.records.length === 0 && message.wanted.length === 0 && message.proofs.length === 0) {
+    const head = SyncMessageCodec.encode({
+      version: WIRE_VERSION,
+      kind: message.kind,
+      realm: message.realm,
+      ranges: [],
+      records: [],
+      wanted: [],
+      proofs: [],
+    })
+    if (message.ranges.length === 0) return head
+    return Buffer.concat([head, encodeRanges(message.ranges)])
+  }
   return SyncMessageCodec.encode({
     version: WIRE_VERSION,
     kind: message.kind,
