@@ -91,9 +91,10 @@ export class RecordPublisher {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
     this.#clock.clearTimer(this.#timer)
     this.#immediate = this.#timer = undefined
-    this.#lastFlush = this.#clock.now()
     for (const [realm, builder] of this.#builders) {
-      if (builder.count > 0) this.#flushRealm(realm, builder)
+      if (builder.count === 0) continue
+      this.#flushRealm(realm, builder)
+      this.#lastFlush = this.#clock.now()
     }
   }
 

@@ -275,27 +275,39 @@ describe('RecordPublisher', () => {
     it('still sends a full batch at once, within the interval', async () => {
       const clock = new ManualClock(NOW)
       const { publisher, sent } = setup({ flushIntervalMs: 5, maxBatchRecords: 2 }, undefined, clock)
+      publisher.add(record('a', 0))
       publisher.flush()
       for (let n = 1; n <= 3; n++) publisher.add(record('a', n))
-      expect(decoded(sent).map(ids)).toEqual([['session-1', 'session-2']])
+      expect(decoded(sent).map(ids)).toEqual([['session-0'], ['session-1', 'session-2']])
       await nextTurn()
-      expect(sent).toHaveLength(1)
+      expect(sent).toHaveLength(2)
       clock.advance(5)
-      expect(decoded(sent).map(ids)).toEqual([['session-1', 'session-2'], ['session-3']])
+      expect(decoded(sent).map(ids).at(-1)).toEqual(['session-3'])
     })
 
     it('flush() sends at once and cancels the pending timer', async () => {
       const clock = new ManualClock(NOW)
       const { publisher, sent } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.add(record('a', 0))
       publisher.flush()
       publisher.add(record('a', 1))
       expect(clock.pending).toBe(1)
       publisher.flush()
-      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+      expect(decoded(sent).map(ids)).toEqual([['session-0'], ['session-1']])
       expect(clock.pending).toBe(0)
       clock.advance(10)
       await nextTurn()
-      expect(sent).toHaveLength(1)
+      expect(sent).toHaveLength(2)
+    })
+
+    it('starts the interval only with a batch sent: a flush() with nothing pending does not delay the next record', async () => {
+      const clock = new ManualClock(NOW)
+      const { publisher, sent } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.flush()
+      publisher.add(record('a', 1))
+      await nextTurn()
+      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+      expect(clock.pending).toBe(0)
     })
 
     it('waits no longer than the interval when the clock steps back', async () => {
@@ -307,11 +319,14 @@ describe('RecordPublisher', () => {
         clearTimer: (handle) => manual.clearTimer(handle),
       }
       const { publisher, sent } = setup({ flushIntervalMs: 5 }, undefined, clock)
+      publisher.add(record('a', 0))
       publisher.flush()
       offset = -3_600_000
       publisher.add(record('a', 1))
-      manual.advance(5)
-      expect(decoded(sent).map(ids)).toEqual([['session-1']])
+      manual.advance(4)
+      expect(sent).toHaveLength(1)
+      manual.advance(1)
+      expect(decoded(sent).map(ids)).toEqual([['session-0'], ['session-1']])
     })
 
     it('refuses an interval that is negative or not a number', () => {
