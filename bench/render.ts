@@ -651,7 +651,7 @@ if (stall !== undefined) {
     'puts the difference in sending and receiving more messages through yamux, noise and pnet). The same',
     'three at 100,000 in bench/stall.ts, 2 rounds: catch-up loop p99 12.9, 18.1 / 28.2, 32.8 / 20.0, 12.1',
     'ms, within the spread of this phase, whose worst runs are those in which C also took records from a',
-    'session of M\'s own (pulled 9,589-9,601 of 10,000).',
+    "session of M's own (pulled 9,589-9,601 of 10,000).",
     'Not solved: the table below is the 05ca4ac run.',
     '',
   )
