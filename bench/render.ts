@@ -626,7 +626,7 @@ if (stall !== undefined) {
     "Session 26: the responder takes a peer's messages one per turn (3658fed), record pages of 128",
     'records or 64 KB instead of 500 or 256 KB, 8 in flight instead of 2, and the ranges of queries and',
     'answers encoded by hand (48d8e86: 1.9 -> 0.55 ms for a 2,048-item answer, 4.3 -> 1.0 ms for a',
-    "4,096-range query). A page of 500 had taken 10-25 ms of M's loop to fill and send at 100,000",
+    "4,096-range query). A page of 500 had taken 5-25 ms of M's loop to fill and encode at 100,000",
     'records. Runs of 5f29f1e (before) and of each step (after), alternating, at 100,000: one message a',
     'turn alone, catch-up loop p99 28.3 and 26.0 ms before, 27.5 and 22.4 after; with pages of 128 (4 in',
     'flight), 18.3 and 26.2 before, 14.2 and 11.5 after (the catch-up 1.28 and 1.25 s before, 1.17 and',

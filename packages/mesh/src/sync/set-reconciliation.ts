@@ -34,7 +34,7 @@ const FANOUT = 16n
 /**
  * Records per RECORDS message, by bytes: a page is read, encoded and sent in one turn of the
  * responder's event loop, and decoded, checked and stored in one of the initiator's, so it stays
- * small: 128 sessions of 250 bytes take 2-6 ms to fill and send, where 500 took 10-25 ms on the
+ * small: 128 sessions of 250 bytes take 2-6 ms to fill and send, where 500 took 5-25 ms on the
  * responder (bench/stall.ts, catch-up at 100,000 and 1,000,000 records). The price is round trips:
  * an empty node pulling 1,000,000 records makes about 7,000 instead of 1,800 (BENCHMARKS 4c).
  */
