@@ -47,6 +47,19 @@ export async function createMeshKey(file: string, command = [process.execPath, T
 }
 
 export async function startTlsmeshd(init: TlsmeshdInit): Promise<Tlsmeshd> {
+  // A port found free can be taken by another process (a test running beside this one, a dial's
+  // ephemeral port) before the daemon binds it: the daemon then exits saying so, and a new start
+  // picks new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(init)
+    } catch (err) {
+      if (attempt === 3 || !(err as Error).message.includes(': address in use')) throw err
+    }
+  }
+}
+
+async function startOnce(init: TlsmeshdInit): Promise<Tlsmeshd> {
   const adminPort = await freePort()
   const memcachePort = init.memcacheTcp === true ? await freePort() : undefined
   const [command, ...commandArgs] = init.command ?? [process.execPath, TLSMESHD]
