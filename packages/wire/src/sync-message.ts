@@ -84,32 +84,14 @@ export function resolveSyncLimits(limits?: Partial<SyncLimits>): Readonly<SyncLi
 }
 
 export function encodeSyncMessage(message: SyncMessage, sent?: SyncProofTable): Uint8Array {
-  // A QUERY or an ANSWER: ranges alone, the last field protons would write, so the same bytes.
-  if (message.records.length === 0 && message.wanted.length === 0 && message.proofs.length === 0) {
-    const head = SyncMessageCodec.encode({
-      version: WIRE_VERSION,
-      kind: message.kind,
-      realm: message.realm,
-      ranges: [],
-      records: [],
-      wanted: [],
-      proofs: [],
-    })
-    if (message.ranges.length === 0) return head
-    return Buffer.concat([head, encodeRanges(message.ranges)])
-  }
-  return SyncMessageCodec.encode({
+  // Ranges go last, written by hand (sync-ranges.ts): a QUERY or an ANSWER holds ranges alone, so
+  // these are protons' own bytes; a message with records too has its ranges after them, as protobuf
+  // allows.
+  const rest = SyncMessageCodec.encode({
     version: WIRE_VERSION,
     kind: message.kind,
     realm: message.realm,
-    ranges: message.ranges.map((range) => ({
-      depth: range.depth,
-      prefix: range.prefix,
-      fingerprint: range.fingerprint,
-      count: range.count,
-      items: range.items ?? [],
-      listed: range.items !== undefined,
-    })),
+    ranges: [],
     // The origin travels once, in the proof.
     records: message.records.map((record) =>
       toMessage(
@@ -136,6 +118,7 @@ export function encodeSyncMessage(message: SyncMessage, sent?: SyncProofTable): 
       }
     }),
   })
+  return message.ranges.length === 0 ? rest : Buffer.concat([rest, encodeRanges(message.ranges)])
 }
 
 const EMPTY = new Uint8Array(0)

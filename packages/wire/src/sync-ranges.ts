@@ -17,8 +17,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 /**
  * The ranges of a message, encoded as protons encodes them (the same bytes: field by field, zero
  * values left out), written straight into one buffer. protons makes an object for every 64-bit
- * field it writes, three for each listed item: an answer of 2,048 items took 2-3.5 ms to encode, on
- * the event loop of a node that serves TLS resumptions meanwhile.
+ * field it writes, three for each listed item: an answer of 2,048 items took about 1.9 ms to
+ * encode, on the event loop of a node that serves TLS resumptions meanwhile.
  */
 export function encodeRanges(ranges: readonly SyncRange[]): Uint8Array {
   const bodies = ranges.map(rangeBytes)
@@ -85,43 +85,38 @@ function writeRange(out: Buffer, start: number, range: SyncRange): number {
   return at
 }
 
-/** Bytes of an unsigned 32-bit varint. */
+/** Bytes of the varint of a non-negative safe integer. */
 function varintBytes(value: number): number {
   let n = 1
-  for (let v = value >>> 7; v !== 0; v >>>= 7) n++
+  for (let v = Math.floor(value / 0x80); v !== 0; v = Math.floor(v / 0x80)) n++
   return n
 }
 
+/** Writes the varint of a non-negative safe integer (division, not bit shifts: past 2^32 too). */
 function writeVarint(out: Buffer, start: number, value: number): number {
   let at = start
-  let v = value >>> 0
+  let v = value
   while (v >= 0x80) {
-    out[at++] = (v & 0x7f) | 0x80
-    v >>>= 7
+    out[at++] = (v % 0x80) | 0x80
+    v = Math.floor(v / 0x80)
   }
   out[at++] = v
   return at
 }
 
+// A prefix holds depth * 4 bits: a safe integer for the depths a realm reaches, a bigint past them.
+const isSafe = (value: bigint): boolean => value >= 0n && value <= MAX_SAFE
+
 function varint64Bytes(value: bigint): number {
-  if (value >= 0n && value <= MAX_SAFE) return varintBytesOf(Number(value))
+  if (isSafe(value)) return varintBytes(Number(value))
   let n = 1
   for (let v = BigInt.asUintN(64, value) >> 7n; v !== 0n; v >>= 7n) n++
   return n
 }
 
 function writeVarint64(out: Buffer, start: number, value: bigint): number {
+  if (isSafe(value)) return writeVarint(out, start, Number(value))
   let at = start
-  if (value >= 0n && value <= MAX_SAFE) {
-    // A prefix is at most depth * 4 bits: under 2^53 for the depths a realm reaches.
-    let v = Number(value)
-    while (v >= 0x80) {
-      out[at++] = (v % 0x80) | 0x80
-      v = Math.floor(v / 0x80)
-    }
-    out[at++] = v
-    return at
-  }
   let v = BigInt.asUintN(64, value)
   while (v >= 0x80n) {
     out[at++] = Number(v & 0x7fn) | 0x80
@@ -129,11 +124,4 @@ function writeVarint64(out: Buffer, start: number, value: bigint): number {
   }
   out[at++] = Number(v)
   return at
-}
-
-/** Bytes of a varint of a non-negative safe integer. */
-function varintBytesOf(value: number): number {
-  let n = 1
-  for (let v = Math.floor(value / 0x80); v !== 0; v = Math.floor(v / 0x80)) n++
-  return n
 }

@@ -78,4 +78,18 @@ describe('encodeSyncMessage of ranges (written by hand, not by protons)', () => 
     expect(listed?.items).toEqual([])
     expect(bare?.items).toBeUndefined()
   })
+
+  it('keeps a message with ranges and other fields whole: ranges written after them decode the same', () => {
+    const message: SyncMessage = {
+      kind: SyncKind.RECORDS,
+      realm: 'web',
+      ranges: [{ depth: 2, prefix: 200n, fingerprint: 7n, count: 3, items: [{ key: 5n, fingerprint: 6n }] }],
+      records: [],
+      proofs: [],
+      wanted: [1n, 2n ** 64n - 1n],
+    }
+    const decoded = decodeSyncMessage(encodeSyncMessage(message))
+    expect(decoded.wanted).toEqual(message.wanted)
+    expect(decoded.ranges).toEqual(message.ranges)
+  })
 })
