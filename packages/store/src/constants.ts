@@ -48,10 +48,11 @@ export const MAX_ORIGIN_LENGTH = 128
 
 /**
  * What a stored record costs beyond its id, value and origin bytes, so that the byte budget bounds
- * heap use and not only payload: the record object (its times as small integers) and a reference to
- * its pooled bytes, the latin1 key string, lru-cache's Map entry and preallocated slot arrays, the
- * expiry wheel's slot, and the mesh's catch-up digest entry (about 58 bytes). bench/memory.ts
- * measures 543 bytes of heap for a record of 232 payload bytes held by a node at 100,000 records (523
- * at 1,000,000), ~311 of overhead: this bound stays above it.
+ * heap use and not only payload: the record object (its times as small integers, an owner shared with
+ * its origin's other records, a reference to its pooled value bytes), the latin1 key string that holds
+ * its id, lru-cache's Map entry and preallocated slot arrays, the expiry wheel's slot, the mesh's
+ * catch-up digest entry (about 40 bytes) and its share of its batch's proof (about 24). bench/memory.ts
+ * measures 501 bytes of heap for a record of 232 payload bytes held by a node, proofs included, at
+ * 100,000 records (485 at 1,000,000), ~270 of overhead: this bound stays above it.
  */
 export const RECORD_OVERHEAD_BYTES = 360

@@ -1,5 +1,7 @@
-/** What one origin holds in one realm. */
-interface Share {
+import type { RecordOwner } from './stored-record.ts'
+
+/** What one origin holds in one realm; its records' owner (realm and origin strings, one copy each). */
+interface Share extends RecordOwner {
   entries: number
   bytes: number
 }
@@ -11,21 +13,32 @@ interface Share {
  * one key holder flooding the mesh then pushes out nobody's sessions but its own share's worth.
  */
 export class OriginShares {
+  readonly #realm: string
   readonly #shares = new Map<string, Share>()
+  #bytes = 0
 
-  add(origin: string, bytes: number): void {
+  constructor(realm: string) {
+    this.#realm = realm
+  }
+
+  /** Counts a record in; returns the owner its stored copy shares with the origin's other records. */
+  add(origin: string, bytes: number): RecordOwner {
+    this.#bytes += bytes
     const share = this.#shares.get(origin)
     if (share === undefined) {
-      this.#shares.set(origin, { entries: 1, bytes })
-      return
+      const created: Share = { realm: this.#realm, origin, entries: 1, bytes }
+      this.#shares.set(origin, created)
+      return created
     }
     share.entries++
     share.bytes += bytes
+    return share
   }
 
   remove(origin: string, bytes: number): void {
     const share = this.#shares.get(origin)
     if (share === undefined) return
+    this.#bytes -= bytes
     share.entries--
     share.bytes -= bytes
     if (share.entries <= 0) this.#shares.delete(origin)
@@ -37,6 +50,11 @@ export class OriginShares {
     if (share === undefined) return false
     const origins = this.#shares.size
     return share.entries + 1 > maxEntries / origins || share.bytes + bytes > maxBytes / origins
+  }
+
+  /** What all origins hold, in accounted bytes (`recordSize`). */
+  get bytes(): number {
+    return this.#bytes
   }
 
   get origins(): number {

@@ -14,7 +14,7 @@ import { ExpiryWheel } from './expiry-wheel.ts'
 import { OriginShares } from './origin-shares.ts'
 import { isValidId, isValidOrigin, isValidRealm } from './record-validation.ts'
 import type { MergeOutcome, RecordProof, SessionRecord } from './session-record.ts'
-import { StoredRecord } from './stored-record.ts'
+import { idKey, StoredRecord } from './stored-record.ts'
 
 /** Who hands a record to `merge`: this node's own cache API, or a peer by gossip or by catch-up. */
 export type RecordSource = 'local' | 'gossip' | 'sync'
@@ -164,7 +164,7 @@ export class ReplicaStore {
   merge(record: SessionRecord, now: number, source: RecordSource = 'gossip'): MergeOutcome {
     const refusal = this.#refusal(record, now)
     if (refusal !== undefined) return refusal
-    const key = idKey(record.id)
+    const key = keyOf(record)
     let cache = this.#caches.get(record.realm)
     let outcome: 'added' | 'replaced' = 'added'
     const existing = cache?.peek(key)
@@ -188,10 +188,12 @@ export class ReplicaStore {
     }
     cache ??= this.#createCache(record.realm)
     if (outcome === 'added' && source !== 'local' && this.#overQuota(cache, record)) return 'over-quota'
-    this.#shares.get(cache)!.add(record.origin, recordSize(record))
-    const stored = new StoredRecord(record)
-    // lru-cache reports what this displaced (the old version, evictions) before `set` returns.
+    const shares = this.#shares.get(cache)!
+    const stored = new StoredRecord(record, shares.add(record.origin, recordSize(record)), key)
+    // lru-cache reports what this displaced (the old version, an eviction at the entry cap) before
+    // `set` returns, and what `pop` evicts before it returns.
     cache.set(key, stored)
+    while (shares.bytes > this.limits.maxBytesPerRealm) cache.pop()
     this.#expiries.get(cache)!.add(key, stored.expires)
     for (const watcher of this.#watchers) watcher.stored(stored, source)
     return outcome
@@ -209,10 +211,9 @@ export class ReplicaStore {
   #overQuota(cache: RealmCache, record: SessionRecord): boolean {
     const size = recordSize(record)
     const { maxEntriesPerRealm, maxBytesPerRealm } = this.limits
-    const full = cache.size >= maxEntriesPerRealm || cache.calculatedSize + size > maxBytesPerRealm
-    return (
-      full && this.#shares.get(cache)!.atFairShare(record.origin, size, maxEntriesPerRealm, maxBytesPerRealm)
-    )
+    const shares = this.#shares.get(cache)!
+    const full = cache.size >= maxEntriesPerRealm || shares.bytes + size > maxBytesPerRealm
+    return full && shares.atFairShare(record.origin, size, maxEntriesPerRealm, maxBytesPerRealm)
   }
 
   /**
@@ -220,7 +221,7 @@ export class ReplicaStore {
    * (local writes are stored before): only if the stored version is still `record`'s.
    */
   attachProof(record: SessionRecord, proof: RecordProof): boolean {
-    const stored = this.#caches.get(record.realm)?.peek(idKey(record.id))
+    const stored = this.#caches.get(record.realm)?.peek(keyOf(record))
     if (stored === undefined || compareVersions(stored, record) !== 0) return false
     stored.proof = proof
     return true
@@ -287,9 +288,10 @@ export class ReplicaStore {
     let entries = 0
     let bytes = 0
     for (const [realm, cache] of this.#caches) {
-      realms[realm] = { entries: cache.size, bytes: cache.calculatedSize }
+      const realmBytes = this.#shares.get(cache)!.bytes
+      realms[realm] = { entries: cache.size, bytes: realmBytes }
       entries += cache.size
-      bytes += cache.calculatedSize
+      bytes += realmBytes
     }
     return { entries, bytes, evictions: this.#evictions, expirations: this.#expirations, realms }
   }
@@ -337,8 +339,8 @@ export class ReplicaStore {
   #createCache(realm: string): RealmCache {
     const cache: RealmCache = new LRUCache<string, SessionRecord>({
       max: this.limits.maxEntriesPerRealm,
-      maxSize: this.limits.maxBytesPerRealm,
-      sizeCalculation: recordSize,
+      // The byte budget is kept here (`merge`), not by lru-cache's `maxSize`: that keeps a size per
+      // entry, 8 bytes a record, where a record's size follows from the record (`recordSize`).
       // disposeAfter rather than dispose: it runs once the cache is consistent, so watchers may read
       // the store. Only 'evict' is an eviction: 'set' is a merge replacing a record, 'delete' our own
       // removal of an expired one (reported by #expire).
@@ -352,7 +354,7 @@ export class ReplicaStore {
       },
     })
     this.#caches.set(realm, cache)
-    this.#shares.set(cache, new OriginShares())
+    this.#shares.set(cache, new OriginShares(realm))
     this.#expiries.set(cache, new ExpiryWheel((key) => cache.peek(key)?.expires))
     return cache
   }
@@ -378,9 +380,9 @@ export function compareVersions(a: SessionRecord, b: SessionRecord): number {
   return a.origin > b.origin ? 1 : -1
 }
 
-/** latin1 maps each byte to one char, so distinct ids are distinct keys (TextDecoder's 'latin1' is windows-1252). */
-function idKey(id: Uint8Array): string {
-  return String.fromCharCode.apply(null, id as unknown as number[])
+/** The key of a record's id in its realm's cache: a stored record keeps it. */
+function keyOf(record: SessionRecord): string {
+  return record instanceof StoredRecord ? record.key : idKey(record.id)
 }
 
 function positiveInteger(field: string, value: number): number {

@@ -1,53 +1,73 @@
 import type { RecordProof, SessionRecord } from './session-record.ts'
 
-/**
- * The replica's own copy of a record. Its id and value share one allocation from Node's Buffer pool
- * (8 KiB slabs for small sizes), detached from the caller's buffers: a decoder's views would keep a
- * whole gossip message alive, and a reused read buffer would change under the replica.
- *
- * `id` and `value` are views made on each read, not fields: two typed arrays per record cost 192
- * bytes of heap and two objects for the garbage collector to mark, nearly as much as the payload
- * itself, in the server's own process at 1,000,000 records. A caller reads each once per use.
- * `created` and `expires` are computed too (see `#createdHigh`). Being accessors, these four are not
- * own properties: `{ ...record }`, `structuredClone` and `Object.keys` see
- * only the other fields, so a copy is built field by field (`plainRecord`).
- */
-export class StoredRecord implements SessionRecord {
+/** Who a stored record belongs to: one object per realm and origin, shared by all their records. */
+export interface RecordOwner {
   readonly realm: string
   readonly origin: string
+}
+
+/**
+ * The replica's own copy of a record, laid out for a replica of 1,000,000 records in the server's own
+ * process, where each field costs 8 bytes of heap and each object one more mark for the garbage
+ * collector:
+ * - its id lives only in `key`, the latin1 string (one char per byte) that the realm's cache is keyed
+ *   by, and `id` makes bytes of it on each read: a second copy cost 32 bytes a TLS session;
+ * - its value shares one allocation from Node's Buffer pool (8 KiB slabs for small sizes), detached
+ *   from the caller's buffers: a decoder's views would keep a whole gossip message alive, and a
+ *   reused read buffer would change under the replica. `value` makes a view of it on each read: a
+ *   typed array per record costs 96 bytes and an object;
+ * - realm and origin come from one owner shared by every record of that realm and origin, one
+ *   field where two cost 16 bytes;
+ * - `created` is kept as two small integers (TIME_SPLIT), and `expires` as the lifetime after it,
+ *   one: a millisecond time is no small integer, and V8 keeps a field holding one in a heap number
+ *   of its own, another object per record (a lifetime past 2^31 ms, 24 days, gets one).
+ * Those five are accessors, not own properties: `{ ...record }`, `structuredClone` and `Object.keys`
+ * see only `proof`, so a copy is built field by field (`plainRecord`).
+ */
+export class StoredRecord implements SessionRecord {
   /** Set once the record's batch is signed, or lent by a duplicate that carries it (see `merge`). */
   proof: RecordProof | undefined
+  readonly #owner: RecordOwner
+  readonly #key: string
   readonly #buffer: ArrayBufferLike
   readonly #offset: number
-  readonly #idLength: number
   /** -1 for a tombstone. */
   readonly #valueLength: number
-  /**
-   * `created` and `expires` as two small integers each (TIME_SPLIT): a millisecond time is no small
-   * integer, and V8 keeps a field holding one in a heap number of its own, two more objects per
-   * record for the garbage collector to mark (and 32 bytes).
-   */
   readonly #createdHigh: number
   readonly #createdLow: number
-  readonly #expiresHigh: number
-  readonly #expiresLow: number
+  readonly #lifetime: number
 
-  constructor(record: SessionRecord) {
-    const { id, value } = record
-    this.realm = record.realm
+  /** `owner` and `key` are the store's (see `idKey`); they default to the record's own. */
+  constructor(
+    record: SessionRecord,
+    owner: RecordOwner = { realm: record.realm, origin: record.origin },
+    key: string = idKey(record.id),
+  ) {
+    const { value } = record
+    this.#owner = owner
+    this.#key = key
     this.#createdHigh = Math.floor(record.created / TIME_SPLIT)
     this.#createdLow = record.created - this.#createdHigh * TIME_SPLIT
-    this.#expiresHigh = Math.floor(record.expires / TIME_SPLIT)
-    this.#expiresLow = record.expires - this.#expiresHigh * TIME_SPLIT
-    this.origin = record.origin
+    this.#lifetime = record.expires - record.created
     this.proof = record.proof
-    const pooled = Buffer.allocUnsafe(id.byteLength + (value?.byteLength ?? 0))
-    pooled.set(id, 0)
-    if (value !== undefined) pooled.set(value, id.byteLength)
+    const pooled = Buffer.allocUnsafe(value?.byteLength ?? 0)
+    if (value !== undefined) pooled.set(value)
     this.#buffer = pooled.buffer
     this.#offset = pooled.byteOffset
-    this.#idLength = id.byteLength
     this.#valueLength = value === undefined ? -1 : value.byteLength
+  }
+
+  get realm(): string {
+    return this.#owner.realm
+  }
+
+  get origin(): string {
+    return this.#owner.origin
+  }
+
+  /** The id as the realm's cache keys it (`idKey`). */
+  get key(): string {
+    return this.#key
   }
 
   get created(): number {
@@ -55,26 +75,38 @@ export class StoredRecord implements SessionRecord {
   }
 
   get expires(): number {
-    return this.#expiresHigh * TIME_SPLIT + this.#expiresLow
+    return this.#createdHigh * TIME_SPLIT + this.#createdLow + this.#lifetime
   }
 
+  /** A copy, made on each read. */
   get id(): Uint8Array {
-    return new Uint8Array(this.#buffer, this.#offset, this.#idLength)
+    const key = this.#key
+    const id = new Uint8Array(key.length)
+    for (let i = 0; i < key.length; i++) id[i] = key.charCodeAt(i)
+    return id
   }
 
   get value(): Uint8Array | undefined {
     if (this.#valueLength < 0) return undefined
-    return new Uint8Array(this.#buffer, this.#offset + this.#idLength, this.#valueLength)
+    return new Uint8Array(this.#buffer, this.#offset, this.#valueLength)
   }
 
   /** id and value bytes, without making views. */
   get byteLength(): number {
-    return this.#idLength + Math.max(this.#valueLength, 0)
+    return this.#key.length + Math.max(this.#valueLength, 0)
   }
 }
 
 /** Milliseconds times split in two below it: both parts small integers for times up to 2^54. */
 const TIME_SPLIT = 2 ** 23
+
+/**
+ * The latin1 string of an id, one char per byte, so that distinct ids are distinct keys (TextDecoder's
+ * 'latin1' is windows-1252, which is not one to one).
+ */
+export function idKey(id: Uint8Array): string {
+  return String.fromCharCode.apply(null, id as unknown as number[])
+}
 
 /** A plain object with the record's fields, own properties all (what spreading a plain record gives). */
 export function plainRecord(record: SessionRecord): SessionRecord {

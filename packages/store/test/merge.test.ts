@@ -99,11 +99,44 @@ describe('merge order', () => {
 
   it('gives back every time it was made with, to the millisecond', () => {
     const times = [0, 1, 2 ** 23 - 1, 2 ** 23, 2 ** 23 + 1, NOW, NOW + 123, 2 ** 53 - 1, -1, -(2 ** 23) - 1]
+    // Lifetimes past a small integer (2^31 ms) too: a ticket-key realm may allow long ones.
+    const lifetimes = [0, 1, 86_400_123, 2 ** 31 - 1, 2 ** 31, 2 ** 40 + 7]
     for (const created of times) {
-      const expires = created === 2 ** 53 - 1 ? created : created + 86_400_123
-      const stored = new StoredRecord(record({ created, expires }))
-      expect([stored.created, stored.expires]).toEqual([created, expires])
+      for (const lifetime of lifetimes) {
+        const expires = Math.min(created + lifetime, 2 ** 53 - 1)
+        const stored = new StoredRecord(record({ created, expires }))
+        expect([stored.created, stored.expires]).toEqual([created, expires])
+      }
     }
+  })
+
+  it('hands out a copy of the id: a caller that writes to it changes nothing stored', () => {
+    const store = createReplicaStore()
+    store.merge(record({ value: bytes('value') }), NOW)
+    const stored = store.peek('web', bytes('session-1'), NOW)!
+    stored.id.fill(0)
+    expect(decode(stored.id)).toBe('session-1')
+    expect(store.get('web', bytes('session-1'), NOW)).toBe(stored)
+    expect(store.get('web', new Uint8Array(9), NOW)).toBeUndefined()
+  })
+
+  it('gives the records of one origin in one realm the same realm and origin, from any copy of the strings', () => {
+    const store = createReplicaStore()
+    for (let i = 0; i < 3; i++) {
+      // A string of its own each time.
+      const origin = ['peer', 'a'].join('-')
+      store.merge(record({ id: bytes(`session-${i}`), origin }), NOW)
+    }
+    const held = [...store.entries('web', NOW)]
+    expect(held.map((r) => [r.realm, r.origin])).toEqual([
+      ['web', 'peer-a'],
+      ['web', 'peer-a'],
+      ['web', 'peer-a'],
+    ])
+    expect(store.stats().realms.web).toEqual({
+      entries: 3,
+      bytes: held.reduce((sum, r) => sum + recordSize(r), 0),
+    })
   })
 })
 
