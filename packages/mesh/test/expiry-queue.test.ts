@@ -11,16 +11,16 @@ describe('ExpiryQueue', () => {
     )
     fc.assert(
       fc.property(fc.array(step, { maxLength: 200 }), (steps) => {
-        const queue = new ExpiryQueue()
         // Slot -> expiry, for the slots in the queue; freed slots are reused, as a digest does.
         const model = new Map<number, number>()
+        const queue = new ExpiryQueue((slot) => model.get(slot)!)
         const free: number[] = []
         let next = 0
         for (const s of steps) {
           if ('add' in s) {
             const slot = free.pop() ?? next++
-            queue.add(slot, s.add)
             model.set(slot, s.add)
+            queue.add(slot)
           } else if ('remove' in s) {
             const held = [...model.keys()]
             const slot = held[s.remove % Math.max(1, held.length)]

@@ -3,22 +3,27 @@
  * that keeps each slot's place in it, so that a slot leaving early is taken out in O(log n). Typed
  * arrays rather than an object per item: a digest of 1,000,000 records keeps one slot per record, and
  * objects would cost the heap tens of bytes each and the garbage collector a million more to mark.
+ * A slot's expiry is the caller's (`expiresOf`, which must not change while the slot is in the
+ * queue): the digest reads it off the record it holds, where a copy here cost 8 bytes a record.
  */
 export class ExpiryQueue {
+  readonly #expiresOf: (slot: number) => number
   #heap = new Int32Array(16)
   #size = 0
-  /** By slot: its expiry, and its place in the heap (-1 when out of it). */
-  #expires = new Float64Array(16)
+  /** By slot: its place in the heap (-1 when out of it). */
   #at = new Int32Array(16).fill(-1)
+
+  constructor(expiresOf: (slot: number) => number) {
+    this.#expiresOf = expiresOf
+  }
 
   get size(): number {
     return this.#size
   }
 
-  add(slot: number, expires: number): void {
+  add(slot: number): void {
     if (slot >= this.#at.length) this.#growSlots(slot + 1)
     if (this.#size === this.#heap.length) this.#heap = grown(this.#heap, this.#size * 2)
-    this.#expires[slot] = expires
     this.#place(slot, this.#size++)
     this.#up(this.#size - 1)
   }
@@ -39,7 +44,7 @@ export class ExpiryQueue {
   firstExpired(now: number): number {
     if (this.#size === 0) return -1
     const first = this.#heap[0]!
-    return this.#expires[first]! <= now ? first : -1
+    return this.#expiresOf(first) <= now ? first : -1
   }
 
   #place(slot: number, at: number): void {
@@ -49,11 +54,11 @@ export class ExpiryQueue {
 
   #up(at: number): void {
     const slot = this.#heap[at]!
-    const expires = this.#expires[slot]!
+    const expires = this.#expiresOf(slot)
     while (at > 0) {
       const parent = (at - 1) >>> 1
       const above = this.#heap[parent]!
-      if (this.#expires[above]! <= expires) break
+      if (this.#expiresOf(above) <= expires) break
       this.#place(above, at)
       at = parent
     }
@@ -62,18 +67,18 @@ export class ExpiryQueue {
 
   #down(at: number): void {
     const slot = this.#heap[at]!
-    const expires = this.#expires[slot]!
+    const expires = this.#expiresOf(slot)
     for (;;) {
       let child = 2 * at + 1
       if (child >= this.#size) break
       if (
         child + 1 < this.#size &&
-        this.#expires[this.#heap[child + 1]!]! < this.#expires[this.#heap[child]!]!
+        this.#expiresOf(this.#heap[child + 1]!) < this.#expiresOf(this.#heap[child]!)
       ) {
         child++
       }
       const below = this.#heap[child]!
-      if (this.#expires[below]! >= expires) break
+      if (this.#expiresOf(below) >= expires) break
       this.#place(below, at)
       at = child
     }
@@ -82,7 +87,6 @@ export class ExpiryQueue {
 
   #growSlots(needed: number): void {
     const length = Math.max(needed, this.#at.length * 2)
-    this.#expires = grown(this.#expires, length)
     const at = new Int32Array(length).fill(-1)
     at.set(this.#at)
     this.#at = at

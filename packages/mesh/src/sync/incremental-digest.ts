@@ -19,7 +19,7 @@ const TWO_32 = 2 ** 32
  * entries) and four XORs; a deeper range is read within its bucket.
  *
  * Each record held has a slot: its key and fingerprint as 32-bit words in one typed array, the record
- * in an array beside it; buckets and the expiry queue list slots. That is about 50 bytes a record and
+ * in an array beside it; buckets and the expiry queue list slots. That is about 40 bytes a record and
  * no object of its own, where an object per entry with BigInt hashes cost about 200 bytes and four
  * objects for the garbage collector to mark, at 1,000,000 records in the server's own process.
  * BigInts appear only in what a query returns.
@@ -41,7 +41,7 @@ export class IncrementalDigest implements KeyRangeDigest {
   readonly #xorHi = Array.from({ length: BUCKET_DEPTH + 1 }, (_, depth) => new Uint32Array(16 ** depth))
   readonly #xorLo = Array.from({ length: BUCKET_DEPTH + 1 }, (_, depth) => new Uint32Array(16 ** depth))
   readonly #counts = Array.from({ length: BUCKET_DEPTH + 1 }, (_, depth) => new Int32Array(16 ** depth))
-  readonly #expiry = new ExpiryQueue()
+  readonly #expiry = new ExpiryQueue((slot) => this.#records[slot]!.expires)
   readonly #scratch = new Uint32Array(WORDS)
 
   constructor(now: () => number) {
@@ -65,7 +65,7 @@ export class IncrementalDigest implements KeyRangeDigest {
     // After any equal key: a collision's records keep the order they came in.
     this.#insert(bucket, this.#upperBound(bucket, hi, lo), slot)
     this.#account(bucket, slot, 1)
-    this.#expiry.add(slot, record.expires)
+    this.#expiry.add(slot)
   }
 
   /** Takes `record` out, if held (it may have been dropped as expired already). */
