@@ -1,6 +1,6 @@
 // Memory: heap and RSS growth of the replica at 100,000 and 1,000,000 records against the payload
 // bytes (id + value), each size in a fresh process: the store alone, and the store with the catch-up
-// digest a mesh node keeps beside it (what a node holds per record).
+// digest a mesh node keeps beside it, and then the proofs of its batches (what a node holds per record).
 //   node --import tsx bench/memory.ts [--counts 100000,1000000] [--value-bytes 200] [--repeat 3]
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -16,10 +16,16 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'memory' },
   },
 })
+/** Records per signed batch in the rows with proofs: what the bench's publishers send (node-cost, scale). */
+const PROOF_BATCH = 64
 const probe = fileURLToPath(new URL('./lib/memory-probe.ts', import.meta.url))
 const rows = []
 for (const count of values.counts.split(',').map(Number)) {
-  for (const digest of [false, true]) {
+  for (const { digest, proofBatch } of [
+    { digest: false, proofBatch: 0 },
+    { digest: true, proofBatch: 0 },
+    { digest: true, proofBatch: PROOF_BATCH },
+  ]) {
     const runs: Array<Record<string, number>> = []
     for (let r = 0; r < Number(values.repeat); r++) {
       const { stdout } = await run(
@@ -30,20 +36,21 @@ for (const count of values.counts.split(',').map(Number)) {
           '--import',
           'tsx',
           probe,
-          JSON.stringify({ count, valueBytes: Number(values['value-bytes']), digest }),
+          JSON.stringify({ count, valueBytes: Number(values['value-bytes']), digest, proofBatch }),
         ],
         { timeout: 300_000, maxBuffer: 1 << 20 },
       )
       const m = JSON.parse(stdout) as Record<string, number>
       runs.push(m)
       progress(
-        `${count} records${digest ? ' with digest' : ''} run ${r + 1}: heap +${(m.heapGrowthBytes! / 1e6).toFixed(1)} MB, RSS +${(m.rssGrowthBytes! / 1e6).toFixed(1)} MB, ` +
+        `${count} records${digest ? ' with digest' : ''}${proofBatch > 0 ? ' and proofs' : ''} run ${r + 1}: heap +${(m.heapGrowthBytes! / 1e6).toFixed(1)} MB, RSS +${(m.rssGrowthBytes! / 1e6).toFixed(1)} MB, ` +
           `${m.bytesPerRecord!.toFixed(0)} B/record, ${m.totalOverPayload!.toFixed(2)}x payload`,
       )
     }
     rows.push({
       count,
       digest,
+      proofBatch,
       payloadBytes: runs[0]!.payloadBytes,
       heapGrowthBytes: spread(runs.map((m) => m.heapGrowthBytes!)),
       rssGrowthBytes: spread(runs.map((m) => m.rssGrowthBytes!)),

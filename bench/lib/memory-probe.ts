@@ -1,14 +1,22 @@
 // Fills one ReplicaStore with `count` records in a fresh process (run with --expose-gc) and prints
 // heap and RSS growth against the payload bytes, as one JSON line. With `digest`, the store is
-// followed by the catch-up digest a mesh node keeps of it, as in a running node.
+// followed by the catch-up digest a mesh node keeps of it, as in a running node. With `proofBatch`,
+// every that many records share a proof, as the records of one signed batch do in a node: the
+// origin's 64-byte signature and the batch's 16-byte record digests.
 import { randomBytes } from 'node:crypto'
 import { RealmDigests } from '@tlsmesh/mesh/sync'
-import { createReplicaStore } from '@tlsmesh/store'
+import { createReplicaStore, type RecordProof } from '@tlsmesh/store'
 
-const { count, valueBytes, digest } = JSON.parse(process.argv[2] ?? '{}') as {
+const {
+  count,
+  valueBytes,
+  digest,
+  proofBatch = 0,
+} = JSON.parse(process.argv[2] ?? '{}') as {
   count: number
   valueBytes: number
   digest?: boolean
+  proofBatch?: number
 }
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
@@ -29,7 +37,13 @@ const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayB
 const rssBefore = process.memoryUsage().rss
 // One shared random pool: the records' bytes are copied into the store (it keeps its own copies).
 const pool = randomBytes(1 << 20)
+const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+let proof: RecordProof | undefined
 for (let i = 0; i < count; i++) {
+  if (proofBatch > 0 && i % proofBatch === 0) {
+    const signature = new Uint8Array(randomBytes(64))
+    proof = { origin, signature, digests: new Uint8Array(randomBytes(16 * proofBatch)) }
+  }
   const offset = (i * 97) % (pool.length - 32 - valueBytes)
   store.merge(
     {
@@ -38,7 +52,8 @@ for (let i = 0; i < count; i++) {
       value: pool.subarray(offset + 32, offset + 32 + valueBytes),
       created: now,
       expires: now + 3_600_000,
-      origin: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN',
+      origin,
+      proof,
     },
     now,
   )
@@ -54,6 +69,7 @@ process.stdout.write(
   `${JSON.stringify({
     count,
     digest: digests !== undefined,
+    proofBatch,
     entries: store.stats().entries,
     payloadBytes: payload,
     heapGrowthBytes: heapGrowth,
