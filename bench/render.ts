@@ -724,12 +724,13 @@ if (memcache !== undefined) {
     'were most of the p99 it measured against either server (tlsmeshd get p99 1.44 ms, memcached 0.78 ms).',
     '',
     table(
-      ['server, operation', 'ops/s', 'p50 ms', 'p99 ms'],
+      ['server, operation', 'ops/s', 'p50 ms', 'p99 ms', 'server CPU µs/op'],
       memcache.rows.map((r: Json) => [
         r.name,
         range(r.opsPerSecond, n0),
         range(r.p50Ms, (v) => v.toFixed(3)),
         range(r.p99Ms, (v) => v.toFixed(3)),
+        r.serverCpuUsPerOp === undefined ? '-' : range(r.serverCpuUsPerOp, n1),
       ]),
     ),
     '',
