@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { RECORD_OVERHEAD_BYTES } from '../src/constants.ts'
 import { InvalidOptionError, InvalidRealmError } from '../src/errors.ts'
@@ -109,6 +110,49 @@ describe('eviction', () => {
     store.merge(tombstone({ id: idOf(2), created: NOW + 2 }), NOW)
     store.prune(NOW + 10)
     expect(store.stats()).toMatchObject({ entries: 1, evictions: 0, expirations: 1 })
+  })
+
+  it('holds its budgets whatever peers and local writes send: sizes grow and shrink, versions replace, expiries go', () => {
+    const maxEntriesPerRealm = 8
+    const maxBytesPerRealm = 6 * (RECORD_OVERHEAD_BYTES + 400)
+    const write = fc.record({
+      id: fc.integer({ min: 0, max: 15 }),
+      valueBytes: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 1500 })),
+      origin: fc.constantFrom('peer-a', 'peer-b', 'flood'),
+      source: fc.constantFrom('local' as const, 'gossip' as const, 'sync' as const),
+      lifetime: fc.integer({ min: 1, max: 50 }),
+      advance: fc.integer({ min: 0, max: 20 }),
+    })
+    fc.assert(
+      fc.property(fc.array(write, { maxLength: 120 }), (writes) => {
+        const evicted: SessionRecord[] = []
+        const store = createReplicaStore({
+          maxEntriesPerRealm,
+          maxBytesPerRealm,
+          onEvict: (r, reason) => reason === 'evict' && evicted.push(r),
+        })
+        let now = NOW
+        for (const [n, w] of writes.entries()) {
+          now += w.advance
+          const fields = { id: idOf(w.id), origin: w.origin, created: now + n, expires: now + n + w.lifetime }
+          const written =
+            w.valueBytes < 0 ? tombstone(fields) : record({ ...fields, value: new Uint8Array(w.valueBytes) })
+          const outcome = store.merge(written, now, w.source)
+          if (outcome === 'added' || outcome === 'replaced') {
+            // What went in is what is held, unless its own write evicted it: never, while it fits.
+            expect(store.peek('web', written.id, now)?.created).toBe(written.created)
+          }
+          const held = [...store.entries('web', Number.NEGATIVE_INFINITY)]
+          const stats = store.stats()
+          expect(stats.entries).toBe(held.length)
+          expect(stats.bytes).toBe(held.reduce((sum, r) => sum + recordSize(r), 0))
+          expect(stats.entries).toBeLessThanOrEqual(maxEntriesPerRealm)
+          expect(stats.bytes).toBeLessThanOrEqual(maxBytesPerRealm)
+        }
+        expect(store.stats().evictions).toBe(evicted.length)
+      }),
+      { numRuns: 200 },
+    )
   })
 
   it('accounts id, value, origin and the fixed overhead per record', () => {
