@@ -487,6 +487,39 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.store.stats().entries).toBe(5)
   })
 
+  it('starts no session of its own with a peer whose session it is serving, and reconciles with it again once that one ended', async () => {
+    const net = new Network()
+    const clock = new ManualClock(NOW)
+    const p = await startNode(net, peer, undefined, [victim])
+    for (const r of published(peer, 5)) p.store.merge(r, NOW)
+    const v = await startNode(net, victim, undefined, [peer], clock)
+    // The peer's session, held open after its first query: what a node pulling a large replica is.
+    const stream = await net.edge(peer.peerId).connectionManager.openStream(victim.peerId, SYNC_PROTOCOL)
+    const lp = lpStream(stream)
+    const message = (kind: SyncKind, ranges: SyncMessage['ranges'] = []): SyncMessage => ({
+      kind,
+      realm: REALM,
+      ranges,
+      records: [],
+      proofs: [],
+      wanted: [],
+    })
+    await lp.write(
+      encodeSyncMessage(message(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])),
+    )
+    expect(decodeSyncMessage((await lp.read()).subarray()).kind).toBe(SyncKind.ANSWER)
+    // The periodic round comes due: the only peer is reconciling with this node already.
+    clock.advance(INTERVAL_MS)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(v.service.stats).toMatchObject({ started: 0, served: 1 })
+    await lp.write(encodeSyncMessage(message(SyncKind.DONE)))
+    await expect.poll(() => v.service.stats.servedCompleted).toBe(1)
+    clock.advance(INTERVAL_MS)
+    await expect.poll(() => v.service.stats.succeeded).toBe(1)
+    expect(v.store.stats().entries).toBe(5)
+    expect([...v.penalized, ...p.penalized]).toEqual([])
+  })
+
   it('takes a peer that declines every session as busy: nothing stored, nobody struck, no failure', async () => {
     const net = new Network()
     const v = await startNode(net, victim)

@@ -154,6 +154,12 @@ export class SyncService {
   #lastYoungCheck = Number.NEGATIVE_INFINITY
   /** Peers this node has reconciled with or queued, oldest first (bounded like `lost`). */
   readonly #met = new Set<string>()
+  /**
+   * Peers reconciling with this node right now, with how many of their sessions it serves. Such a
+   * session sends each side what the other lacks: one of this node's own would do it again, beside
+   * it (a restarted node pulling a large replica, and its peer meeting it again a moment later).
+   */
+  readonly #serving = new Map<string, number>()
   /** Peers whose last reconciliation was declined, and how many times in a row. */
   readonly #declinedRetries = new Map<string, number>()
   /** Peers whose last connection closed (insertion order: oldest first). */
@@ -278,13 +284,16 @@ export class SyncService {
       this.#pending.delete(key)
       // A peer that left again is not worth a dial: its next return queues it again.
       if (this.#components.connectionManager.getConnections(peer).length === 0) continue
+      if (this.#serving.has(key)) continue
       void this.syncWith(peer)
       return
     }
   }
 
   #syncWithRandomPeer(): void {
-    const peers = connectedPeers(this.#components.connectionManager)
+    const peers = connectedPeers(this.#components.connectionManager).filter(
+      (peer) => !this.#serving.has(peer.toString()),
+    )
     if (peers.length === 0 || this.stats.running) return
     void this.syncWith(peers[Math.floor(Math.random() * peers.length)]!)
   }
@@ -563,7 +572,8 @@ export class SyncService {
       return
     }
     this.stats.served++
-    // The peer reconciles with this node: the one this node was about to start with it is moot.
+    // The peer reconciles with this node: the one this node was about to start with it is moot, and
+    // so is any that comes due while this one runs (#serving).
     const key = peer.toString()
     this.#components.clock.clearTimer(this.#delayed.get(key))
     this.#delayed.delete(key)
@@ -573,6 +583,7 @@ export class SyncService {
     const sides = new Map<string, ReconciliationSide>()
     const tally: SessionTally = { learnt: 0, young: 0 }
     const proofs = proofTables(stream)
+    this.#serving.set(key, (this.#serving.get(key) ?? 0) + 1)
     try {
       for (;;) {
         const signal = session.step()
@@ -611,6 +622,9 @@ export class SyncService {
       this.#components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
     } finally {
       session.end()
+      const sessions = (this.#serving.get(key) ?? 1) - 1
+      if (sessions > 0) this.#serving.set(key, sessions)
+      else this.#serving.delete(key)
     }
   }
 }
