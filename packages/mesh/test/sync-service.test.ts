@@ -160,6 +160,16 @@ async function startNode(
   return { ...node, service }
 }
 
+/** A message of `kind` in REALM carrying `ranges` and nothing else. */
+const syncMessage = (kind: SyncKind, ranges: SyncMessage['ranges'] = []): SyncMessage => ({
+  kind,
+  realm: REALM,
+  ranges,
+  records: [],
+  proofs: [],
+  wanted: [],
+})
+
 /** A record claiming `peer` as its origin, unsigned. */
 const record = (fields: Partial<SessionRecord> = {}): SessionRecord =>
   sessionRecord(NOW, { realm: REALM, origin: peer.origin, ...fields })
@@ -496,23 +506,15 @@ describe('SyncService: what a peer pushes', () => {
     // The peer's session, held open after its first query: what a node pulling a large replica is.
     const stream = await net.edge(peer.peerId).connectionManager.openStream(victim.peerId, SYNC_PROTOCOL)
     const lp = lpStream(stream)
-    const message = (kind: SyncKind, ranges: SyncMessage['ranges'] = []): SyncMessage => ({
-      kind,
-      realm: REALM,
-      ranges,
-      records: [],
-      proofs: [],
-      wanted: [],
-    })
     await lp.write(
-      encodeSyncMessage(message(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])),
+      encodeSyncMessage(syncMessage(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])),
     )
     expect(decodeSyncMessage((await lp.read()).subarray()).kind).toBe(SyncKind.ANSWER)
     // The periodic round comes due: the only peer is reconciling with this node already.
     clock.advance(INTERVAL_MS)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(v.service.stats).toMatchObject({ started: 0, served: 1 })
-    await lp.write(encodeSyncMessage(message(SyncKind.DONE)))
+    await lp.write(encodeSyncMessage(syncMessage(SyncKind.DONE)))
     await expect.poll(() => v.service.stats.servedCompleted).toBe(1)
     clock.advance(INTERVAL_MS)
     await expect.poll(() => v.service.stats.succeeded).toBe(1)
@@ -527,16 +529,7 @@ describe('SyncService: what a peer pushes', () => {
     net.handle(attacker.peerId, async (stream) => {
       const lp = lpStream(stream)
       await lp.read()
-      await lp.write(
-        encodeSyncMessage({
-          kind: SyncKind.DONE,
-          realm: REALM,
-          ranges: [],
-          records: [],
-          proofs: [],
-          wanted: [],
-        }),
-      )
+      await lp.write(encodeSyncMessage(syncMessage(SyncKind.DONE)))
       await stream.close()
     })
     for (let i = 0; i < 3; i++) expect(await v.service.syncWith(attacker.peerId)).toBe(false)
