@@ -269,6 +269,7 @@ async function catchUpPhase(fleet: Fleet): Promise<Measured> {
   const { m, C, mAddr, mId, pId, cId, size } = fleet
   await Promise.all([allow(m, [pId, cId]), allow(C, [mId])])
   const pulledBefore = (await statusOf(C)).mesh.sync.recordsPulled
+  const mStartedBefore = (await statusOf(m)).mesh.sync.started
   const measured = await measure(fleet, async () => {
     const started = performance.now()
     await dial(C, mAddr)
@@ -276,6 +277,8 @@ async function catchUpPhase(fleet: Fleet): Promise<Measured> {
     return { catchUpMs: performance.now() - started }
   })
   measured.extra.pulled = (await statusOf(C)).mesh.sync.recordsPulled - pulledBefore
+  // Reconciliations M started itself meanwhile: one with C would repeat C's own, beside it.
+  measured.extra.mStarted = (await statusOf(m)).mesh.sync.started - mStartedBefore
   return measured
 }
 
