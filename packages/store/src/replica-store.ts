@@ -191,9 +191,10 @@ export class ReplicaStore {
     const shares = this.#shares.get(cache)!
     const stored = new StoredRecord(record, shares.add(record.origin, recordSize(record)), key)
     // lru-cache reports what this displaced (the old version, an eviction at the entry cap) before
-    // `set` returns, and what `pop` evicts before it returns.
+    // `set` returns, and what `pop` evicts (least recently used first) before it returns. The record
+    // just stored fits the budget alone (#refusal), so it is never the one evicted.
     cache.set(key, stored)
-    while (shares.bytes > this.limits.maxBytesPerRealm) cache.pop()
+    while (shares.bytes > this.limits.maxBytesPerRealm && cache.size > 1) cache.pop()
     this.#expiries.get(cache)!.add(key, stored.expires)
     for (const watcher of this.#watchers) watcher.stored(stored, source)
     return outcome
