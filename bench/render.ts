@@ -672,7 +672,11 @@ if (stall !== undefined) {
     'starts itself (05876bc), 3 more rounds: M started one with C in every run before (C pulled 9,591,',
     "10,000 and 7,687 of the 10,000 itself) and none after (10,000 each); M's CPU 78, 66, 85% before and",
     '59, 71, 63% after; the catch-up 1,113, 889, 1,182 ms before and 782, 1,025, 819 after; loop p99 14.8,',
-    '11.6, 22.2 ms before and 11.6, 19.8, 10.5 after.',
+    '11.6, 22.2 ms before and 11.6, 19.8, 10.5 after. At 1,000,000 (1216a83 against d8d6cb6, 2 rounds',
+    'on a slow spell): M started 6 sessions (C declined each) and 1 (C served it, pulling 74,380 itself)',
+    'before, none after; the catch-up of 100,000 took 8.9 and 13.8 s before, 8.4 and 8.0 after, loop p99',
+    '14.5 and 21.0 ms before, 11.7 and 14.0 after; the empty C held 900,000 41.7 and 37.0 s after its',
+    'spawn before, 38.3 and 33.4 after.',
     'Not solved: the table below is the 05ca4ac run.',
     '',
   )
