@@ -21,8 +21,8 @@ export interface RecordOwner {
  * - `created` is kept as two small integers (TIME_SPLIT), and `expires` as the lifetime after it,
  *   one: a millisecond time is no small integer, and V8 keeps a field holding one in a heap number
  *   of its own, another object per record (a lifetime past 2^31 ms, 24 days, gets one).
- * Those five are accessors, not own properties: `{ ...record }`, `structuredClone` and `Object.keys`
- * see only `proof`, so a copy is built field by field (`plainRecord`).
+ * All of these are accessors, not own properties: `{ ...record }`, `structuredClone` and
+ * `Object.keys` see only `proof`, so a copy is built field by field (`plainRecord`).
  */
 export class StoredRecord implements SessionRecord {
   /** Set once the record's batch is signed, or lent by a duplicate that carries it (see `merge`). */
