@@ -160,6 +160,20 @@ async function startNode(
   return { ...node, service }
 }
 
+/**
+ * Opens a reconciliation from `from` to `to` (`to`'s SyncService serves it), sends its first query and
+ * reads the answer; the session stays open for the caller.
+ */
+async function openSession(net: Network, from: Signer, to: Signer) {
+  const stream = await net.edge(from.peerId).connectionManager.openStream(to.peerId, SYNC_PROTOCOL)
+  const lp = lpStream(stream)
+  await lp.write(
+    encodeSyncMessage(syncMessage(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])),
+  )
+  expect(decodeSyncMessage((await lp.read()).subarray()).kind).toBe(SyncKind.ANSWER)
+  return lp
+}
+
 /** A message of `kind` in REALM carrying `ranges` and nothing else. */
 const syncMessage = (kind: SyncKind, ranges: SyncMessage['ranges'] = []): SyncMessage => ({
   kind,
@@ -448,14 +462,7 @@ describe('SyncService: what a peer pushes', () => {
     await startNode(net, victim)
     const stream = await net.edge(attacker.peerId).connectionManager.openStream(victim.peerId, SYNC_PROTOCOL)
     const lp = lpStream(stream)
-    const query: SyncMessage = {
-      kind: SyncKind.QUERY,
-      realm: REALM,
-      ranges: [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }],
-      records: [],
-      proofs: [],
-      wanted: [],
-    }
+    const query = syncMessage(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])
     await Promise.all([1, 2, 3].map(() => lp.write(encodeSyncMessage(query))))
     const loop = countTurns()
     const answeredAt: number[] = []
@@ -504,12 +511,7 @@ describe('SyncService: what a peer pushes', () => {
     for (const r of published(peer, 5)) p.store.merge(r, NOW)
     const v = await startNode(net, victim, undefined, [peer], clock)
     // The peer's session, held open after its first query: what a node pulling a large replica is.
-    const stream = await net.edge(peer.peerId).connectionManager.openStream(victim.peerId, SYNC_PROTOCOL)
-    const lp = lpStream(stream)
-    await lp.write(
-      encodeSyncMessage(syncMessage(SyncKind.QUERY, [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1 }])),
-    )
-    expect(decodeSyncMessage((await lp.read()).subarray()).kind).toBe(SyncKind.ANSWER)
+    const lp = await openSession(net, peer, victim)
     // The periodic round comes due: the only peer is reconciling with this node already.
     clock.advance(INTERVAL_MS)
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -521,6 +523,23 @@ describe('SyncService: what a peer pushes', () => {
     expect(v.store.stats().entries).toBe(5)
     expect([...v.penalized, ...p.penalized]).toEqual([])
   })
+
+  it('lets a peer that holds its session open and goes silent keep its own sessions off only until that one times out', async () => {
+    const net = new Network()
+    const clock = new ManualClock(NOW)
+    const p = await startNode(net, peer, undefined, [victim])
+    for (const r of published(peer, 5)) p.store.merge(r, NOW)
+    const v = await startNode(net, victim, undefined, [peer], clock)
+    await openSession(net, peer, victim)
+    clock.advance(INTERVAL_MS)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(v.service.stats.started).toBe(0)
+    // The served session's step deadline (timeoutMs, 5 s of real time here) ends it.
+    await new Promise((resolve) => setTimeout(resolve, 5500))
+    clock.advance(INTERVAL_MS)
+    await expect.poll(() => v.service.stats.succeeded).toBe(1)
+    expect(v.store.stats().entries).toBe(5)
+  }, 15_000)
 
   it('takes a peer that declines every session as busy: nothing stored, nobody struck, no failure', async () => {
     const net = new Network()
