@@ -7,7 +7,12 @@
 // own process. Targets: loop delay p99 <= 5 ms and max <= 20 ms in every phase; get p99 during the
 // catch-up within 1.5x of the idle phase's.
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
-//     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000]
+//     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000] [--isolate]
+//
+// --isolate pins M's main thread to core 0 and every thread of the rest (C, P, the load generator,
+// this process) to core 1 once the fill is done; M's helper threads (GC, libuv) keep both. M's loop
+// delay is then its own work, not time it waited for a core beside the peer it serves: what a server
+// with cores to spare would see.
 //
 // Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
 // replica), C (the peer that catches up, then reconciles back to back) and P (the publisher), each
@@ -22,7 +27,7 @@
 //                starts a new reconciliation with M (its only peer) as soon as the last completes.
 //   replication  C is cut off again; P publishes at --replication-rate for --seconds.
 // The mesh has no call that starts a reconciliation, hence the sync interval.
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,6 +53,7 @@ const { values } = parseArgs({
     'replication-rate': { type: 'string', default: '2000' },
     'value-bytes': { type: 'string', default: '200' },
     'fill-rate': { type: 'string', default: '20000' },
+    isolate: { type: 'boolean', default: false },
     out: { type: 'string', default: 'stall' },
   },
 })
@@ -128,6 +134,12 @@ async function publish(
 
 async function allow(child: ChildProcess, peers: string[] | null): Promise<void> {
   await request(child, 'allow', { peers })
+}
+
+/** `pid`'s main thread (or every thread of it) onto `cpu`, a taskset cpu list. */
+function pin(pid: number, cpu: string, threads: 'main' | 'all'): void {
+  const args = threads === 'all' ? ['-a', '-cp', cpu, String(pid)] : ['-cp', cpu, String(pid)]
+  execFileSync('taskset', args, { stdio: 'ignore' })
 }
 
 async function dial(child: ChildProcess, addr: string): Promise<void> {
@@ -212,6 +224,10 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
       { execArgv: ['--max-semi-space-size=32'] },
     )
     children.push(load.child)
+    if (values.isolate) {
+      pin(m.child.pid!, '0', 'main')
+      for (const other of [P, C, load.child, process]) pin(other.pid!, '1', 'all')
+    }
     await sleep(2000)
 
     const fleet: Fleet = { m: m.child, P, C, load: load.child, mAddr, mId, pId: p.id, cId: c.id, size }
@@ -380,6 +396,7 @@ const result = {
   connections,
   replicationRatePerSecond: replicationRate,
   valueBytes,
+  isolated: values.isolate,
   missingFraction: MISSING,
   heapMb: Object.fromEntries(sizes.map((size) => [size, heapMbFor(size)])),
   targets: TARGETS,
