@@ -9,10 +9,11 @@
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
 //     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000] [--isolate]
 //
-// --isolate pins M's main thread to core 0 and every thread of the rest (C, P, the load generator,
-// this process) to core 1 once the fill is done; M's helper threads (GC, libuv) keep both. M's loop
-// delay is then its own work, not time it waited for a core beside the peer it serves: what a server
-// with cores to spare would see.
+// --isolate, once the fill is done, pins M's main thread to core 0 and every other thread, M's own
+// (GC, libuv) and those of C, P and the load generator, to core 1. M's loop delay is then its own
+// work and its GC pauses, not time it waited for a core beside the peer it serves or its own GC
+// helpers: what a server with cores to spare would see. (This process stays unpinned: the next run's
+// nodes would inherit its core.)
 //
 // Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
 // replica), C (the peer that catches up, then reconciles back to back) and P (the publisher), each
@@ -225,8 +226,8 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
     )
     children.push(load.child)
     if (values.isolate) {
+      for (const child of [m.child, P, C, load.child]) pin(child.pid!, '1', 'all')
       pin(m.child.pid!, '0', 'main')
-      for (const other of [P, C, load.child, process]) pin(other.pid!, '1', 'all')
     }
     await sleep(2000)
 
@@ -339,7 +340,7 @@ function report(label: string, phase: Phase, m: Measured): void {
     .join('')
   progress(
     `${label} ${phase}: loop delay p50 ${m.loop.p50Ms.toFixed(2)} p99 ${m.loop.p99Ms.toFixed(2)} max ${m.loop.maxMs.toFixed(1)} ms, ` +
-      `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms; gets ${m.gets.gets} (${m.gets.hits} hits) p50 ${m.gets.p50Ms.toFixed(3)} ` +
+      `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms (scavenge ${m.loop.gcMaxMinorMs.toFixed(1)}, mark-compact ${m.loop.gcMaxMajorMs.toFixed(1)}); gets ${m.gets.gets} (${m.gets.hits} hits) p50 ${m.gets.p50Ms.toFixed(3)} ` +
       `p99 ${m.gets.p99Ms.toFixed(3)} max ${m.gets.maxMs.toFixed(1)} ms${extra}`,
   )
 }
@@ -374,6 +375,8 @@ try {
         cpu: of((m) => m.loop.cpu),
         gcMs: of((m) => m.loop.gcMs),
         gcMaxMs: of((m) => m.loop.gcMaxMs),
+        gcMaxMinorMs: of((m) => m.loop.gcMaxMinorMs),
+        gcMaxMajorMs: of((m) => m.loop.gcMaxMajorMs),
         windowMs: of((m) => m.loop.windowMs),
         gets: of((m) => m.gets.gets),
         getHitRate: of((m) => m.gets.hits / m.gets.gets),

@@ -3,7 +3,7 @@
 // its garbage-collection pauses over the window (so that a long delay can be told from a GC pause).
 // The histogram records the time between the 1 ms timer's runs, so an idle loop reads about 1 ms
 // (p50), not 0.
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 
 export interface LoopDelayReport {
   windowMs: number
@@ -19,6 +19,9 @@ export interface LoopDelayReport {
   gcPauses: number
   gcMs: number
   gcMaxMs: number
+  /** The longest scavenge (young generation) and the longest full mark-compact pause. */
+  gcMaxMinorMs: number
+  gcMaxMajorMs: number
 }
 
 export interface LoopDelayWindow {
@@ -31,12 +34,17 @@ export interface LoopDelayWindow {
 export function loopDelayWindow(): LoopDelayWindow {
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   histogram.enable()
-  const gc = { pauses: 0, ms: 0, maxMs: 0 }
+  const gc = { pauses: 0, ms: 0, maxMs: 0, maxMinorMs: 0, maxMajorMs: 0 }
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       gc.pauses++
       gc.ms += entry.duration
       gc.maxMs = Math.max(gc.maxMs, entry.duration)
+      const { kind } = (entry as unknown as { detail?: { kind?: number } }).detail ?? {}
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR)
+        gc.maxMinorMs = Math.max(gc.maxMinorMs, entry.duration)
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        gc.maxMajorMs = Math.max(gc.maxMajorMs, entry.duration)
     }
   }).observe({ entryTypes: ['gc'] })
   let startedAt = performance.now()
@@ -45,7 +53,7 @@ export function loopDelayWindow(): LoopDelayWindow {
   return {
     start() {
       histogram.reset()
-      Object.assign(gc, { pauses: 0, ms: 0, maxMs: 0 })
+      Object.assign(gc, { pauses: 0, ms: 0, maxMs: 0, maxMinorMs: 0, maxMajorMs: 0 })
       startedAt = performance.now()
       cpuAtStart = process.cpuUsage()
     },
@@ -63,6 +71,8 @@ export function loopDelayWindow(): LoopDelayWindow {
         gcPauses: gc.pauses,
         gcMs: gc.ms,
         gcMaxMs: gc.maxMs,
+        gcMaxMinorMs: gc.maxMinorMs,
+        gcMaxMajorMs: gc.maxMajorMs,
       }
     },
   }
