@@ -3,22 +3,27 @@ export function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve))
 }
 
-/** Work done in steps that hands the event loop back every `sliceMs`, and stops when `signal` aborts. */
+/**
+ * Work done in steps that hands the event loop back every `sliceMs`, and stops when `signal` aborts.
+ * The clock is read every `checkEvery` steps (a power of two): for steps of microseconds, reading it
+ * costs more than a step; for steps of a millisecond or more, every step is a check (1).
+ */
 export class TimeSlice {
   readonly #sliceMs: number
   readonly #signal: AbortSignal | undefined
+  readonly #checkMask: number
   #started = performance.now()
   #steps = 0
 
-  constructor(sliceMs: number, signal?: AbortSignal) {
+  constructor(sliceMs: number, signal?: AbortSignal, checkEvery = 64) {
     this.#sliceMs = sliceMs
     this.#signal = signal
+    this.#checkMask = checkEvery - 1
   }
 
   /** Call after each step: yields once the slice is spent; throws the signal's reason once aborted. */
   async maybeYield(): Promise<void> {
-    // Reading the clock costs more than a step: look every 64 steps.
-    if ((++this.#steps & 63) !== 0 || performance.now() - this.#started < this.#sliceMs) return
+    if ((++this.#steps & this.#checkMask) !== 0 || performance.now() - this.#started < this.#sliceMs) return
     await nextTurn()
     this.#signal?.throwIfAborted()
     this.#started = performance.now()
