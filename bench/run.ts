@@ -1,6 +1,7 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
 // then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest, catch-up,
-// sync-efficiency, stall, memcache, memory, startup, simulation. Extra flags after `--` go to every part.
+// sync-efficiency, stall, stall-isolated, memcache, memory, startup, simulation. Extra flags after `--`
+// go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -13,6 +14,7 @@ const PARTS = [
   'catch-up',
   'sync-efficiency',
   'stall',
+  'stall-isolated',
   'memcache',
   'memory',
   'startup',
@@ -24,7 +26,16 @@ type Part = (typeof PARTS)[number]
  * simulation runs N up to 10,000 one after another (about 10 minutes alone on 2 cores);
  * fleet-distance starts a lab of 20 processes per round-trip time (about 5 minutes).
  */
-const TIMEOUT_MINUTES: Partial<Record<Part, number>> = { stall: 45, simulation: 40, 'fleet-distance': 15 }
+const TIMEOUT_MINUTES: Partial<Record<Part, number>> = {
+  stall: 45,
+  'stall-isolated': 45,
+  simulation: 40,
+  'fleet-distance': 15,
+}
+/** Parts that run another part's script with flags of their own. */
+const VARIANTS: Partial<Record<Part, { script: string; args: string[] }>> = {
+  'stall-isolated': { script: 'stall', args: ['--isolate', '--out', 'stall-isolated'] },
+}
 /** The simulator at N = 10,000 peaks at 4.4 GB of RSS, past Node's default heap limit (~4 GB). */
 const NODE_FLAGS: Partial<Record<Part, string[]>> = { simulation: ['--max-old-space-size=8192'] }
 const args = process.argv.slice(2)
@@ -42,9 +53,11 @@ for (const [i, part] of parts.entries()) {
   process.stderr.write(
     `\n[bench] ${i + 1}/${parts.length} ${part} (${Math.round((Date.now() - started) / 1000)} s so far)\n`,
   )
-  const script = fileURLToPath(new URL(`./${part}.ts`, import.meta.url))
+  const variant = VARIANTS[part as Part]
+  const script = fileURLToPath(new URL(`./${variant?.script ?? part}.ts`, import.meta.url))
   const flags = NODE_FLAGS[part as Part] ?? []
-  const result = spawnSync(process.execPath, [...flags, '--import', 'tsx', script, ...extra], {
+  const args = [...flags, '--import', 'tsx', script, ...(variant?.args ?? []), ...extra]
+  const result = spawnSync(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'inherit'],
     timeout: (TIMEOUT_MINUTES[part as Part] ?? 15) * 60_000,
   })
