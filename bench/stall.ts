@@ -30,7 +30,7 @@
 // The mesh has no call that starts a reconciliation, hence the sync interval.
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -75,6 +75,11 @@ requireWholeNumbers('stall', {
   'replication-rate': replicationRate,
 })
 for (const size of sizes) requireWholeNumbers('stall', { sizes: size }, 1000)
+if (values.isolate && availableParallelism() < 2) {
+  throw new Error(
+    `stall: --isolate needs 2 cores (one for M, one for the rest); this host has ${availableParallelism()}`,
+  )
+}
 
 const TARGETS = { loopP99Ms: 5, loopMaxMs: 20, catchUpGetP99OverIdle: 1.5 }
 const MISSING = 0.1
