@@ -417,6 +417,11 @@ if (overload !== undefined) {
       'how long after the last overload record was made the records stopped taking longer than 1.5x the calm p99 ' +
       '(or the calm p99 + 20 ms), for good; "-" when they never did within the window.',
     "Target: the tree sends at most 1.1x push's bytes and at most push's p99, and is back to steady within 5 s.",
+    "The first run (c972397, on a slower hour: push 2.69 ms of CPU a record) had the tree at 1.04x push's bytes,",
+    'p99 1,302 ms (687-1,917) against 595 (544-645), back to steady in 0-3.7 s. The run below (the mesh of 9c475c9,',
+    'session 28): 1.01-1.02x the bytes and 0 GRAFTs, p99 287-516 ms against 116-202; back to steady at once',
+    "in 2 runs of 3 each, the third 15.2 s (tree) and 11.8 s (push). The tree's extra hop queues on the",
+    "overloaded core: its p50 is 146-237 ms against push's 47-59.",
     '',
     table(
       [
