@@ -9,11 +9,11 @@
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
 //     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000] [--isolate]
 //
-// --isolate, once the fill is done, pins M's main thread to core 0 and every other thread, M's own
-// (GC, libuv) and those of C, P and the load generator, to core 1. M's loop delay is then its own
-// work and its GC pauses, not time it waited for a core beside the peer it serves or its own GC
-// helpers: what a server with cores to spare would see. (This process stays unpinned: the next run's
-// nodes would inherit its core.)
+// --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
+// M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
+// core 1: the peers M serves run elsewhere, as they do in a fleet, and M's loop delay is its own work
+// and its GC pauses, not time it waited for a core beside them. (This process stays unpinned: the
+// next run's nodes would inherit its core.)
 //
 // Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
 // replica), C (the peer that catches up, then reconciles back to back) and P (the publisher), each
@@ -231,8 +231,9 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
     )
     children.push(load.child)
     if (values.isolate) {
-      for (const child of [m.child, P, C, load.child]) pin(child.pid!, '1', 'all')
+      for (const child of [m.child, P, C]) pin(child.pid!, '1', 'all')
       pin(m.child.pid!, '0', 'main')
+      pin(load.child.pid!, '0', 'all')
     }
     await sleep(2000)
 
