@@ -717,14 +717,17 @@ if (stall !== undefined) {
   const isolated = load('stall-isolated')
   if (isolated !== undefined) {
     out.push(
-      '### With a core to itself (--isolate)',
+      '### With the peers on the other core (--isolate)',
       '',
-      "The same, with M's main thread pinned to one core and every other thread, M's own (GC, libuv) and those",
-      "of C, P and the load generator, to the other, once the fill is done: M's loop delay is then its own",
-      'work and its GC pauses, not time it waited for a core. The gets are timed by a load generator that',
-      'now shares its core with C, so their latency during the catch-up measures that core rather than M.',
-      'In this run M met the loop-delay targets in every phase at 100,000; at 1,000,000 the two misses were',
-      'mark-compact pauses of its ~300 MB heap (34.3 ms in a catch-up, 20.9 ms in replication).',
+      "The same, with M's main thread and the load generator (the server that asks M, on M's host) pinned to",
+      "one core and every other thread, M's own (GC, libuv) and those of C and P, to the other, once the fill",
+      "is done: the peers M serves run elsewhere, as they do in a fleet, and M's loop delay is its own work",
+      'and its GC pauses, not time it waited for a core beside them.',
+      'In this run (5f6a7f2) M met the loop-delay targets in every phase at 1,000,000, and at 100,000 in all',
+      'but one catch-up (loop p99 5.8 ms; 4.6 in the other run). In the run before it, with the load generator',
+      "on the peers' core (73dfdd4), M met them in every phase at 100,000, and at 1,000,000 missed only by two",
+      'mark-compact pauses of its ~300 MB heap (34.3 ms in a catch-up, 20.9 ms in replication). Gets during',
+      "a catch-up still wait for M's turns of 2-5 ms: get p99 3.5-7.3 ms against 0.3-0.5 idle (target 1.5x).",
       '',
       ...stallTables(isolated, '#### '),
     )
