@@ -728,6 +728,10 @@ if (stall !== undefined) {
       "on the peers' core (73dfdd4), M met them in every phase at 100,000, and at 1,000,000 missed only by two",
       'mark-compact pauses of its ~300 MB heap (34.3 ms in a catch-up, 20.9 ms in replication). Gets during',
       "a catch-up still wait for M's turns of 2-5 ms: get p99 3.5-7.3 ms against 0.3-0.5 idle (target 1.5x).",
+      'A responder slice of 0.5 ms instead of 2 (tried, not kept), isolated at 100,000, 3 rounds alternating:',
+      'catch-up loop p99 6.5, 3.0 and 4.9 ms against 5.1, 5.3 and 6.2, get p99 13.9, 4.0 and 5.3 ms against',
+      "8.9, 4.7 and 7.8: within this phase's spread. The 2 ms runs also show the catch-up's loop p99 at",
+      '100,000 sits about the 5 ms target: over it in those 3 runs at that hour.',
       '',
       ...stallTables(isolated, '#### '),
     )
