@@ -48,6 +48,13 @@ describe('TimeSlice', () => {
     expect(hasTurned()).toBe(true)
   })
 
+  it('refuses a check interval that is not a power of two, which its step mask would misread', () => {
+    for (const checkEvery of [0, 3, 48, 1.5]) {
+      expect(() => new TimeSlice(1, undefined, checkEvery)).toThrow(RangeError)
+    }
+    expect(() => new TimeSlice(1, undefined, 1)).not.toThrow()
+  })
+
   it('stops with the signal: the step after an abort throws its reason', async () => {
     const controller = new AbortController()
     const slice = new TimeSlice(0, controller.signal, 1)

@@ -18,6 +18,9 @@ export class TimeSlice {
   constructor(sliceMs: number, signal?: AbortSignal, checkEvery = 64) {
     this.#sliceMs = sliceMs
     this.#signal = signal
+    if (!Number.isInteger(checkEvery) || checkEvery < 1 || (checkEvery & (checkEvery - 1)) !== 0) {
+      throw new RangeError(`TimeSlice: checkEvery must be a power of two, got ${checkEvery}`)
+    }
     this.#checkMask = checkEvery - 1
   }
 
