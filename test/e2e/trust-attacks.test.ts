@@ -449,8 +449,12 @@ describe('realms some nodes do not serve', () => {
       { timeoutMs: 30_000 },
     )
     expect(ready).toBe(true)
-    const { sync } = await keyed.status()
-    expect(sync.succeeded).toBeGreaterThanOrEqual(1)
-    expect(sync.failed).toBe(0)
+    // Either node may start the reconciliation that brought the session (both meet the other); the one
+    // that did counts it as succeeded, the other as served to the end. Neither counts a failure.
+    const keyedSync = (await keyed.status()).sync
+    const plainSync = (await plain.status()).sync
+    expect(keyedSync.succeeded + keyedSync.servedCompleted).toBeGreaterThanOrEqual(1)
+    expect(keyedSync.failed).toBe(0)
+    expect(plainSync.failed).toBe(0)
   })
 })
