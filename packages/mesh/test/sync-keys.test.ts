@@ -32,10 +32,17 @@ describe('sync keys and version fingerprints', () => {
     expect(syncKeyOf(id)).not.toBe(before)
     const shorter = id.subarray(0, 31)
     expect(syncKeyOf(shorter)).toBe(keyOf(shorter))
-    // Ids longer than what is remembered are hashed every time.
-    const long = new Uint8Array(randomBytes(100))
+    // A memcached key (a prefix and a session id in hex) changed in its first byte only.
+    const memcacheKey = new Uint8Array(Buffer.from(`tls:${randomBytes(32).toString('hex')}`, 'latin1'))
+    const memcacheBefore = keyOf(memcacheKey)
+    expect(syncKeyOf(memcacheKey)).toBe(memcacheBefore)
+    memcacheKey[0]! ^= 1
+    expect(syncKeyOf(memcacheKey)).toBe(keyOf(memcacheKey))
+    expect(syncKeyOf(memcacheKey)).not.toBe(memcacheBefore)
+    // Ids longer than any memcached key are hashed every time.
+    const long = new Uint8Array(randomBytes(300))
     expect(syncKeyOf(long)).toBe(keyOf(long))
-    long[99]! ^= 1
+    long[299]! ^= 1
     expect(syncKeyOf(long)).toBe(keyOf(long))
   })
 

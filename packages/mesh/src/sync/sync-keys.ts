@@ -32,7 +32,8 @@ function wordAt(hash: string, at: number): number {
  * its key first; a set replaces a record of the same id), and a compare costs a fraction of a hash.
  */
 const MEMO_SLOTS = 1024
-const MEMO_ID_BYTES = 64
+/** Covers memcached keys (250 bytes at most): a server names a session by a prefix and its id in text. */
+const MEMO_ID_BYTES = 256
 const memoIds = new Uint8Array(MEMO_SLOTS * MEMO_ID_BYTES)
 const memoLengths = new Int16Array(MEMO_SLOTS).fill(-1)
 const memoHashes: string[] = new Array(MEMO_SLOTS).fill('')
