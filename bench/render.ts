@@ -129,8 +129,11 @@ function fleetDistanceSection(d: Json): string[] {
     netem
       ? ''
       : 'On this virtual machine a wake-up from idle is slow, and the delay line wakes for every packet: it\n' +
-        'adds about 0.3 ms to an idle round trip even at 0 ms (the 0 ms lab measures it), so the distances\n' +
+        'adds 0.1-0.3 ms to an idle round trip even at 0 ms (the 0 ms lab measures it), so the distances\n' +
         'are best read against that lab: 0.25 ms and 1 ms more.',
+    'The run below (the mesh and adapter of ac8dc64, whose memcached client sends the requests of a turn in',
+    'one write, where a set took three) came in a fast hour of this host: every row made 1.4-1.9x the',
+    'connections/s of the run before (47ef81b), so rows compare within a run, not across runs.',
     '',
     'Resume delay (scripts/fleet/resume-delay.ts): after a full handshake on server A, the client offers the',
     "session to server B at once, as a browser's second connection (which a balancer may send to another",
