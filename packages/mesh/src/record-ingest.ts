@@ -107,16 +107,17 @@ export class RecordIngest {
     counters.bytesReceived += data.byteLength
   }
 
-  #stored({ realm, id, created }: SessionRecord): void {
+  #stored(record: SessionRecord): void {
     const { metrics, store, warnings, onRecordReceived, now } = this.#components
     const at = now()
-    const ageMs = at - created
+    const ageMs = at - record.created
     this.propagation.add(ageMs)
     metrics.propagationSeconds.observe(Math.max(0, ageMs) / 1000)
     if (ageMs > store.limits.maxClockSkewMs) {
       metrics.counters.clockSkewSuspected++
       warnings.clockSkew(ageMs, store.limits.maxClockSkewMs)
     }
-    onRecordReceived?.(realm, id, created, at)
+    // A stored record's id is a copy made on each read: made only for a caller that asked.
+    onRecordReceived?.(record.realm, record.id, record.created, at)
   }
 }
