@@ -492,11 +492,12 @@ if (ingest !== undefined) {
     'it (47a9638), alternating in one hour on a slow spell of this host (`--rates 20000,30000 --repeat 2`,',
     'twice as slow as the table above): 60,000 records offered at 30,000/s reached every node in 7.6-8.0 s',
     'with 14.7-15.3 s of CPU before, 5.7-5.8 s with 11.0-11.3 s after; the publisher is what falls behind.',
-    'The table above is a run of the mesh of 9c475c9 (session 28; the run before it, at a quicker hour,',
-    'reached 19,692 records/s). At 30,000/s the 5 nodes spent 6.5-7.0 s of CPU on 60,000 records in',
-    '3.4-3.6 s: both cores busy, 110-117 us a record summed over the 5 nodes, where 30,000/s on 2 cores',
-    'leaves 67. Every node held the records 9-15 ms after the publisher had made the last one: the rate is',
-    "the fleet's CPU per record, the origin's share of it included, which target 2 (12 us a leaf) would set.",
+    'The table above is a run of the mesh of 07577ca (session 29, a fast hour of this host; 9c475c9 reached',
+    '17,797 records/s in session 28, and the run before it 19,692). At 30,000/s the 5 nodes spent 6.0-6.4 s',
+    'of CPU on 60,000 records in 3.2-3.3 s: both cores busy, 101-107 us a record summed over the 5 nodes',
+    '(110-117 in session 28), where 30,000/s on 2 cores leaves 67. Every node held the records 9-23 ms',
+    "after the publisher had made the last one: the rate is the fleet's CPU per record, the origin's share",
+    'of it included, which target 2 (12 us a leaf) would set.',
     '',
   )
 }
