@@ -80,7 +80,7 @@ export class StoredRecord implements SessionRecord {
 
   /**
    * A copy, made on each read, in Node's shared allocation pool (a fresh Uint8Array of its own costs
-   * 3-4x as much): for passing on, not for keeping, since it holds on to its 8 KB pool slab.
+   * about 3x as much): for passing on, not for keeping, since it holds on to its 8 KB pool slab.
    */
   get id(): Uint8Array {
     const copy = Buffer.from(this.#key, 'latin1')
