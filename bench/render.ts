@@ -855,7 +855,7 @@ if (memcache !== undefined) {
     '2.2) and 6.5 µs in the catch-up digest: taking out the version replaced (3.8) and adding the new',
     'one (2.4), each hashing the id again, since the id-hash memo took ids of up to 64 bytes and the',
     "bench's keys, like a server's, are longer. 9fa9068 copies a stored id through Node's pool and",
-    'memoizes ids of up to 256 bytes: in the same profile, the id copies fell from 1.95 to 0.51 µs a set',
+    'memoizes ids of up to 256 bytes: profiled the same way after it, the id copies fell from 1.95 to 0.51 µs a set',
     'and sha256 from 1.88 to 1.03. Throughput did not show it beyond the spread: sets 0.54-0.61x',
     'memcached before, 0.52-0.60x after (`--repeat 2`, two pairs alternating).',
     'Before and after the latin1 hashes and one hash per id (a6eca37 and 05ca4ac alternating, `--repeat 2`,',
