@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { DaemonStatus, TicketKeysRealmStatus } from '@tlsmesh/admin-api'
-import { nginxSlotNames, nginxTicketKeyDirectives } from '@tlsmesh/ticket-keys'
+import { isKeyFileInWriting, nginxSlotNames, nginxTicketKeyDirectives } from '@tlsmesh/ticket-keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeSelfSignedCert } from '../../scripts/lib/self-signed-cert.ts'
 import {
@@ -294,11 +294,8 @@ describe.skipIf(!nginxInstalled)('tlsmeshd ticket keys with three real nginx', (
     }
     for (const instance of nginx) {
       expect((await stat(join(instance.keyDir, '..'))).mode & 0o777).toBe(0o700)
-      // A rotation may be rewriting the slots as this reads: each is written to a hidden temporary file,
-      // then renamed over the slot, so such a file comes and goes.
-      const files = (await readdir(instance.keyDir))
-        .filter((name) => !/^\..+\.[0-9a-f]{16}\.tmp$/.test(name))
-        .sort()
+      // A rotation may be rewriting a slot as this reads: its temporary file comes and goes.
+      const files = (await readdir(instance.keyDir)).filter((name) => !isKeyFileInWriting(name)).sort()
       expect(files).toEqual(nginxSlotNames(keys[0]!.files!.slots).sort())
       for (const file of files) expect((await stat(join(instance.keyDir, file))).mode & 0o777).toBe(0o600)
     }

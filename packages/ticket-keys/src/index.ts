@@ -16,6 +16,7 @@ export {
   type TicketKeyFilesStats,
 } from './ticket-key-file-sync.ts'
 export {
+  isKeyFileInWriting,
   nginxSlotNames,
   nginxTicketKeyDirectives,
   TICKET_KEY_FILE_FORMATS,

@@ -40,6 +40,11 @@ export interface WrittenTicketKeyFiles {
 const NGINX_SLOT = /^(current|next|previous-\d+)\.key$/
 const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/
 
+/** Whether `name` is a key file being written: a hidden temporary file, renamed over its slot when done. */
+export function isKeyFileInWriting(name: string): boolean {
+  return TEMP_FILE.test(name)
+}
+
 /** nginx slot file names: `current.key` encrypts, `next.key`, `previous-1.key`, ... only decrypt. */
 export function nginxSlotNames(slots: number): string[] {
   const names = ['current.key', 'next.key']
@@ -151,7 +156,7 @@ async function removeStale(dir: string, written: ReadonlySet<string>): Promise<s
   for (const name of await readdir(dir)) {
     const path = join(dir, name)
     if (written.has(path)) continue
-    if (!NGINX_SLOT.test(name) && name !== HAPROXY_KEY_FILE && !TEMP_FILE.test(name)) continue
+    if (!NGINX_SLOT.test(name) && name !== HAPROXY_KEY_FILE && !isKeyFileInWriting(name)) continue
     await rm(path, { force: true })
     removed.push(path)
   }
