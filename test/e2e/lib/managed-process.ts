@@ -196,17 +196,37 @@ function canConnect(host: string, port: number): Promise<boolean> {
   })
 }
 
-/** Ports `freePort` handed out: the kernel may offer a port it just released again at once. */
+/** Ports `freePort` handed out, never handed out again by this process. */
 const handedOut = new Set<number>()
 
 /**
+ * The ports `freePort` draws from: below the kernel's ephemeral range, which it takes ports from
+ * for every listener on port 0 (libp2p's) and every outbound connection. A port drawn from inside
+ * that range could be taken by one of the test's own daemons between the draw and the server's
+ * bind; one below it only by another process that names it.
+ */
+const drawRange = ((): { low: number; high: number } | undefined => {
+  const low = 10_000
+  try {
+    const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    return ephemeralLow !== undefined && ephemeralLow - low >= 1_000 ? { low, high: ephemeralLow } : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+/**
  * A TCP port free on every host given (Apache instances on 127.0.0.2, .3 and .4 share one port),
- * and not handed out before by this process. Another process may still take it before the server
- * binds: tests start servers right away.
+ * not handed out before by this process, and outside the kernel's ephemeral range where it can
+ * (`drawRange`), so that no listener on port 0 takes it before the server binds.
  */
 export async function freePort(hosts: string[] = ['127.0.0.1']): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await bindAndRelease(hosts[0]!, 0)
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const drawn = drawRange && drawRange.low + Math.floor(Math.random() * (drawRange.high - drawRange.low))
+    const port = await bindAndRelease(hosts[0]!, drawn ?? 0)
     if (port === undefined || handedOut.has(port)) continue
     let free = true
     for (const host of hosts.slice(1)) {
