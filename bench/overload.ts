@@ -116,6 +116,7 @@ async function run(design: Design): Promise<Record<string, unknown>> {
     await settle(fleet, sent)
     await new Promise((r) => setTimeout(r, 2000))
     const warm = await publishedIds(fleet)
+    const beforeCalm = await fleet.status()
     await publish(CALM_RECORDS, calmRate)
     sent += CALM_RECORDS
     await settle(fleet, sent)
@@ -126,6 +127,7 @@ async function run(design: Design): Promise<Record<string, unknown>> {
     )
     const beforeOverload = await publishedIds(fleet)
     const before = await fleet.status()
+    const calmGrafts = treeSum(before, (s) => s.graftsSent) - treeSum(beforeCalm, (s) => s.graftsSent)
     await publish(records, rate)
     const overloadIds = await publishedIds(fleet)
     sent += records
@@ -139,12 +141,21 @@ async function run(design: Design): Promise<Record<string, unknown>> {
     const recovery = propagationOf(arrivals, (id) => !overloadIds.has(id))
     const threshold = Math.max(RECOVERED_FACTOR * calmP99, calmP99 + RECOVERED_SLACK_MS)
     const delays = overload.map((r) => r.delayMs)
+    const overloadStart = Math.min(...overload.map((r) => r.created))
     const row = {
       design,
+      calmP50Ms: percentile(
+        calm.map((r) => r.delayMs),
+        0.5,
+      ),
       calmP99Ms: calmP99,
+      calmGrafts,
       delivered: overload.length / records,
       p50Ms: percentile(delays, 0.5),
       p99Ms: percentile(delays, 0.99),
+      // How fast the origin got its records out, and when the last of them reached every node.
+      madeMs: overloadEnd - overloadStart,
+      drainedMs: Math.max(...overload.map((r) => r.created + r.delayMs)) - overloadStart,
       // Over the overload and the calm records behind it, which carry its backlog.
       bytesPerRecord:
         (sum(after, (r) => r.bytes.sent) - sum(before, (r) => r.bytes.sent)) /
@@ -154,8 +165,8 @@ async function run(design: Design): Promise<Record<string, unknown>> {
       recoveryMs: recoveryMs(recovery, overloadEnd, threshold),
     }
     progress(
-      `${design}: calm p99 ${calmP99} ms; overload delivered ${(row.delivered * 100).toFixed(1)}%, ` +
-        `p50 ${row.p50Ms} ms p99 ${row.p99Ms} ms, ${row.bytesPerRecord.toFixed(0)} B/record, ` +
+      `${design}: calm p50 ${row.calmP50Ms} ms p99 ${calmP99} ms, ${calmGrafts} GRAFTs; overload delivered ${(row.delivered * 100).toFixed(1)}%, ` +
+        `p50 ${row.p50Ms} ms p99 ${row.p99Ms} ms, made in ${row.madeMs} ms, all everywhere after ${row.drainedMs} ms, ${row.bytesPerRecord.toFixed(0)} B/record, ` +
         `CPU ${row.cpuMsPerRecord.toFixed(3)} ms/record, ${row.grafts} GRAFTs; back to steady ${row.recoveryMs} ms after`,
     )
     return row
@@ -171,10 +182,14 @@ for (let i = 0; i < repeat; i++) {
     runs.push({ run: i, ...(await run(design)) })
 }
 const fields = [
+  'calmP50Ms',
   'calmP99Ms',
+  'calmGrafts',
   'delivered',
   'p50Ms',
   'p99Ms',
+  'madeMs',
+  'drainedMs',
   'bytesPerRecord',
   'cpuMsPerRecord',
   'grafts',
