@@ -31,7 +31,6 @@ const BLOCK_BYTES = 64
  * connection is closed instead (libp2p redials). At 10 MB/s that is ~7 hours of one connection.
  */
 const MAX_BLOCKS = 2 ** 32 - 1
-const ZERO_BLOCK = new Uint8Array(BLOCK_BYTES)
 
 /**
  * The first bytes every libp2p peer (js and go) sends over a protected connection: the
@@ -66,19 +65,29 @@ export class KeystreamExhaustedError extends Error {
 /** What message events carry: a Uint8Array or a Uint8ArrayList (iterable over its chunks). */
 type Bytes = Uint8Array | (Iterable<Uint8Array> & { readonly byteLength: number })
 
+/** Keystream made ahead at once for chunks smaller than it (32 blocks). */
+const KEYSTREAM_AHEAD_BYTES = 2048
+
 /**
  * XSalsa20 as one continuous keystream over successive chunks, the way pnet's `xsalsa20` ciphers
- * behave: noble works on whole 64-byte blocks from a given counter, so the unused end of a block that
- * a chunk stopped inside is kept for the next chunk.
+ * behave: noble works on whole 64-byte blocks from a given counter.
+ *
+ * Each noble call derives the subkey and sets up its state, about 2.4 us here, as much as 600 bytes
+ * of keystream: a connection's chunks are mostly small (yamux headers and window updates, acks,
+ * single frames), and a 100-byte chunk cost 5 us. So the keystream is made KEYSTREAM_AHEAD_BYTES at
+ * a time and small chunks XOR from it; a chunk larger than that is XORed by noble in place, in whole
+ * blocks, once what is left of the run ahead is used.
  */
 export class XSalsa20Stream {
   readonly #key: Uint8Array
   readonly #nonce: Uint8Array
   /** Index of the next block noble has not produced yet. */
   #counter: number
-  /** The last block's keystream; bytes from #offset on are not used yet. */
-  readonly #block = new Uint8Array(BLOCK_BYTES)
-  #offset = BLOCK_BYTES
+  /** Keystream of the blocks before #counter; bytes from #offset to #end are not used yet. */
+  readonly #ahead = new Uint8Array(KEYSTREAM_AHEAD_BYTES)
+  readonly #aheadWords = new Uint32Array(this.#ahead.buffer)
+  #offset = 0
+  #end = 0
 
   constructor(key: Uint8Array, nonce: Uint8Array, initialBlock = 0) {
     if (key.byteLength !== PRIVATE_NETWORK_KEY_BYTES) throw new RangeError('XSalsa20 key must be 32 bytes')
@@ -92,17 +101,14 @@ export class XSalsa20Stream {
   /** XORs `input` with the next `input.byteLength` keystream bytes, into a new array. */
   update(input: Bytes): Uint8Array {
     const length = input.byteLength
-    // The output starts `lead` bytes into a fresh buffer so that keystream block boundaries fall on
-    // multiples of 64 in it: noble's 4-byte-aligned fast path then applies, and it XORs in place.
-    const lead = this.#offset === BLOCK_BYTES ? 0 : this.#offset
-    const end = lead + length
-    // Bytes served from the kept block, then whole new blocks, then a new block used in part.
-    const rest = length - (lead === 0 ? 0 : Math.min(length, BLOCK_BYTES - lead))
-    const fullBlocks = Math.floor(rest / BLOCK_BYTES)
-    if (this.#counter + Math.ceil(rest / BLOCK_BYTES) > MAX_BLOCKS) {
+    const left = this.#end - this.#offset
+    if (length > left && this.#counter + Math.ceil((length - left) / BLOCK_BYTES) > MAX_BLOCKS) {
       throw new KeystreamExhaustedError('private network: 2^32 keystream blocks used in one direction')
     }
-    const buffer = new Uint8Array(end)
+    // The output starts `lead` bytes into a fresh buffer so that keystream block boundaries fall on
+    // multiples of 64 in it: noble's 4-byte-aligned fast path then applies, and it XORs in place.
+    const lead = this.#offset % BLOCK_BYTES
+    const buffer = new Uint8Array(lead + length)
     if (input instanceof Uint8Array) {
       buffer.set(input, lead)
     } else {
@@ -112,31 +118,54 @@ export class XSalsa20Stream {
         at += chunk.byteLength
       }
     }
-    let pos = lead
-    if (lead > 0) {
-      const stop = Math.min(BLOCK_BYTES, end)
-      const block = this.#block
-      for (; pos < stop; pos++) buffer[pos] = (buffer[pos] as number) ^ (block[pos] as number)
-      this.#offset = stop
-      if (pos === end) return buffer.subarray(lead)
-    }
-    if (fullBlocks > 0) {
-      const whole = buffer.subarray(pos, pos + fullBlocks * BLOCK_BYTES)
+    let pos = this.#xorAhead(buffer, lead)
+    const wholeBlocks = Math.floor((buffer.length - pos) / BLOCK_BYTES)
+    if (buffer.length - pos > KEYSTREAM_AHEAD_BYTES) {
+      // Nothing ahead is left here: `pos` is on a block boundary.
+      const whole = buffer.subarray(pos, pos + wholeBlocks * BLOCK_BYTES)
       xsalsa20(this.#key, this.#nonce, whole, whole, this.#counter)
-      this.#counter += fullBlocks
+      this.#counter += wholeBlocks
       pos += whole.byteLength
     }
-    if (pos < end) {
-      xsalsa20(this.#key, this.#nonce, ZERO_BLOCK, this.#block, this.#counter)
-      this.#counter++
-      const block = this.#block
-      const tail = end - pos
-      for (let i = 0; i < tail; i++, pos++) buffer[pos] = (buffer[pos] as number) ^ (block[i] as number)
-      this.#offset = tail
-    } else {
-      this.#offset = BLOCK_BYTES
+    if (pos < buffer.length) {
+      this.#makeAhead()
+      pos = this.#xorAhead(buffer, pos)
     }
     return buffer.subarray(lead)
+  }
+
+  /** XORs the bytes ahead into `buffer` from `pos`, as many as both have; returns where it stopped. */
+  #xorAhead(buffer: Uint8Array, pos: number): number {
+    const ahead = this.#ahead
+    const stop = pos + Math.min(buffer.length - pos, this.#end - this.#offset)
+    // `pos` and #offset are equal modulo 64 (the lead), so once one is on a 4-byte boundary both
+    // are, and the middle goes a word at a time.
+    let at = this.#offset
+    for (; pos < stop && (pos & 3) !== 0; pos++, at++)
+      buffer[pos] = (buffer[pos] as number) ^ (ahead[at] as number)
+    const words = (stop - pos) >> 2
+    if (words >= 8) {
+      const into = new Uint32Array(buffer.buffer, buffer.byteOffset + pos, words)
+      const from = this.#aheadWords
+      const first = at >> 2
+      for (let i = 0; i < words; i++) into[i] = (into[i] as number) ^ (from[first + i] as number)
+      pos += words * 4
+      at += words * 4
+    }
+    for (; pos < stop; pos++, at++) buffer[pos] = (buffer[pos] as number) ^ (ahead[at] as number)
+    this.#offset = at
+    return stop
+  }
+
+  /** The next blocks' keystream, as many as fit ahead and the counter allows (update checked it). */
+  #makeAhead(): void {
+    const blocks = Math.min(KEYSTREAM_AHEAD_BYTES / BLOCK_BYTES, MAX_BLOCKS - this.#counter)
+    const ahead = this.#ahead.subarray(0, blocks * BLOCK_BYTES)
+    ahead.fill(0)
+    xsalsa20(this.#key, this.#nonce, ahead, ahead, this.#counter)
+    this.#counter += blocks
+    this.#offset = 0
+    this.#end = ahead.byteLength
   }
 }
 
