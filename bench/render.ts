@@ -248,7 +248,12 @@ if (scale !== undefined) {
     "bench's loop-delay histogram, about 15 ms of CPU a second per node (idle 1.4-2.3% per node where",
     'this table has 0.4-0.8%). A run of 07577ca an hour earlier, with the timer: N=10 0.97x and 0.67x,',
     'N=20 0.87x and 0.54x, push at 1.14 ms a record at N=20. Session 28, one run of `--sizes 10,20`',
-    '(not kept): N=10 1.13x and 1.61x, N=20 1.28x and 2.4x.',
+    '(not kept): N=10 1.13x and 1.61x, N=20 1.28x and 2.4x. Two more runs of `--sizes 10,20 --designs',
+    'push,tree` (4cf9e1c, session 30, not kept), CPU and p99 against push: N=10 1.14x and 1.22x (39 / 32',
+    'ms), then 1.23x and 2.17x (39 / 18 ms); N=20 1.04x and 0.47x, then 0.88x and 0.71x. At N=20 target 4',
+    "held in all three runs of the day; at N=10 the tree's p99 (25-39 ms: with the origin's 6 copies, three",
+    "of the nine nodes are a hop further) was within 1.5x of push's in 2 runs of 3, and its CPU within 1.2x",
+    'in 2 of 3: not yet a result that holds.',
     '',
     table(
       [
