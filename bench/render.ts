@@ -5,6 +5,15 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RESULTS_DIR, type Spread } from './lib/bench-report.ts'
 import { barChart, lineChart } from './lib/svg-chart.ts'
+import {
+  ingestChart,
+  memcacheChart,
+  memoryChart,
+  overloadChart,
+  receiveCostChart,
+  stallGetChart,
+  stallLoopChart,
+} from './lib/target-charts.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 // biome-ignore lint/suspicious/noExplicitAny: results are read back from our own JSON
@@ -405,6 +414,8 @@ function receiveCostSection(cost: Json): string[] {
       ],
     ),
     '',
+    chart('receive-cost', receiveCostChart(columns, categories)),
+    '',
   ]
 }
 
@@ -482,6 +493,8 @@ if (overload !== undefined) {
       ]),
     ),
     '',
+    chart('overload', overloadChart(overload)),
+    '',
   )
 }
 
@@ -518,6 +531,8 @@ if (ingest !== undefined) {
         .map((r: Json) => (r.records / r.completeMs.median) * 1000) as number[]
       return `Highest rate every node absorbed without loss (records / time until the last node held them all, median): **${n0(Math.max(0, ...achieved))} records/s**. Offered rates above it are not kept up with: the publisher falls behind and records arrive late${ingest.rows.some((r: Json) => !r.lossless) ? ', or are missing 10 s after the last publish (healed later by anti-entropy)' : ''}.`
     })(),
+    '',
+    chart('ingest', ingestChart(ingest, 30_000)),
     '',
     'The compact replica (typed-array digest, stored records without views) against the commit before',
     'it (47a9638), alternating in one hour on a slow spell of this host (`--rates 20000,30000 --repeat 2`,',
@@ -774,6 +789,12 @@ if (stall !== undefined) {
       ...stallTables(isolated, '#### '),
     )
   }
+  out.push(
+    chart('stall-loop', stallLoopChart(stall, isolated)),
+    '',
+    chart('stall-gets', stallGetChart(stall, isolated)),
+    '',
+  )
 }
 
 /** One table a replica size: each phase's loop delay, gets and targets. */
@@ -863,6 +884,10 @@ if (memcache !== undefined) {
     '',
     `Throughput as a ratio to memcached: get ${range(memcache.throughputRatio.get, n2)}, set ${range(memcache.throughputRatio.set, n2)}.`,
     '',
+    chart('memcache-throughput', memcacheChart(memcache, 'opsPerSecond')),
+    '',
+    chart('memcache-p99', memcacheChart(memcache, 'p99Ms')),
+    '',
     'Server CPU per operation is user + system CPU over the run (from /proc), its 1,000 populating sets',
     'included: on 2 cores shared with the load generator, throughput follows it. memcached answers from',
     '4 threads of C. The run above (9fa9068 and ac8dc64) came in a fast hour of this host: both servers',
@@ -930,6 +955,8 @@ if (memory !== undefined) {
         range(r.totalOverPayload, n2),
       ]),
     ),
+    '',
+    chart('memory', memoryChart(memory)),
     '',
   )
 }

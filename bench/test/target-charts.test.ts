@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import {
+  ingestChart,
+  memcacheChart,
+  memoryChart,
+  overloadChart,
+  receiveCostChart,
+  stallGetChart,
+  stallLoopChart,
+} from '../lib/target-charts.ts'
+
+const result = (part: string) =>
+  JSON.parse(readFileSync(new URL(`../results/${part}.json`, import.meta.url), 'utf8'))
+
+/** The heights of a chart's bars (each has a title; the background and legend swatches do not). */
+const heights = (svg: string): number[] =>
+  [...svg.matchAll(/<rect [^>]*height="([^"]+)"[^>]*><title>/g)].map((m) => Number(m[1]))
+
+describe('target charts, drawn from the committed results', () => {
+  it('draws every stall phase for each size and placement, with nothing missing', () => {
+    const svg = stallLoopChart(result('stall'), result('stall-isolated'))
+    expect(svg).not.toContain('NaN')
+    for (const name of ['100,000 records', '1,000,000 records, isolated']) expect(svg).toContain(name)
+    // 4 phases x (2 sizes x 2 placements) bars, none of them empty.
+    expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(16)
+    expect(stallGetChart(result('stall'), undefined)).not.toContain('NaN')
+  })
+
+  it('draws memcached beside tlsmeshd for get and set', () => {
+    const memcache = result('memcache')
+    for (const field of ['opsPerSecond', 'p99Ms'] as const) {
+      const svg = memcacheChart(memcache, field)
+      expect(svg).not.toContain('NaN')
+      expect(heights(svg).filter((h) => h > 0)).toHaveLength(4)
+    }
+  })
+
+  it('draws the overload, ingest, memory and receive-cost figures without a gap', () => {
+    const cost = result('node-cost')
+    const columns = cost.profile.map((p: { design: string }) => ({ title: p.design, profile: p }))
+    const categories = cost.profile[0].categories.map((c: { category: string }) => c.category)
+    for (const svg of [
+      overloadChart(result('overload')),
+      ingestChart(result('ingest'), 30_000),
+      memoryChart(result('memory')),
+      receiveCostChart(columns, categories),
+    ]) {
+      expect(svg).not.toContain('NaN')
+      expect(svg).toMatch(/^<svg/)
+    }
+  })
+
+  it('leaves a phase out of the overload chart when a run predates its field', () => {
+    const overload = result('overload')
+    for (const row of overload.rows) delete row.calmP50Ms
+    const svg = overloadChart(overload)
+    expect(svg).not.toContain('calm p50')
+    expect(svg).toContain('overload p99')
+  })
+})
