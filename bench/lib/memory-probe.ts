@@ -24,6 +24,12 @@ const settle = (): void => {
   for (let i = 0; i < 3; i++) gc()
 }
 const now = Date.now()
+// One shared random pool: the records' bytes are copied into the store (it keeps its own copies).
+const pool = randomBytes(1 << 20)
+// Before the store is made: it allocates its caches' per-entry arrays then, for maxEntriesPerRealm.
+settle()
+const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
+const rssBefore = process.memoryUsage().rss
 const store = createReplicaStore({
   realms: ['bench'],
   maxEntriesPerRealm: count,
@@ -32,11 +38,6 @@ const store = createReplicaStore({
 const digests = digest === true ? new RealmDigests(['bench'], { store, now: () => now }) : undefined
 digests?.start()
 await digests?.of('bench')
-settle()
-const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers
-const rssBefore = process.memoryUsage().rss
-// One shared random pool: the records' bytes are copied into the store (it keeps its own copies).
-const pool = randomBytes(1 << 20)
 const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 let proof: RecordProof | undefined
 for (let i = 0; i < count; i++) {
