@@ -763,7 +763,13 @@ if (stall !== undefined) {
     'on the others; `bench/node-cost.ts` tree leaf 59.6 and 53.2 against 54.8 and 54.5 us; bench/stall.ts at',
     "100,000, M's CPU per reconciliation in the queries phase 2.50 and 2.05 ms against 2.15 and 2.54. A",
     'page or a batch is one frame of tens of KB, so its window update was already one small frame among few.',
-    'The tables below are runs of 9c475c9: sharing the 2 cores, then with M on a core of its own.',
+    'The tables below are runs of 687b8c0 (session 30): sharing the 2 cores, then with M on a core of its',
+    "own. The bench's peers no longer run the 1 ms loop-delay timer (68f37d4), and the private network makes",
+    'its keystream ahead (4cf9e1c). Against the tables of 9c475c9 they replace, sharing the cores: at',
+    "100,000 the catch-up's loop p99 12.9 ms (12.8-13.1) against 9.8 (9.0-10.7), get p99 13.2 ms against",
+    '9.6, the catch-up itself 598 ms against 695 (a scavenge of 12.5 ms fell in one); at 1,000,000 loop p99',
+    '6.4 against 8.3, get p99 7.3 against 13.6, the empty C holding 900,000 records 21.0 s after its spawn',
+    'against 26.3. Two runs each: the phase is short (0.5-0.7 s at 100,000), and one pause sets its p99.',
     '',
   )
   out.push(...stallTables(stall))
@@ -784,7 +790,10 @@ if (stall !== undefined) {
       'A responder slice of 0.5 ms instead of 2 (tried, not kept), isolated at 100,000, 3 rounds alternating:',
       'catch-up loop p99 6.5, 3.0 and 4.9 ms against 5.1, 5.3 and 6.2, get p99 13.9, 4.0 and 5.3 ms against',
       "8.9, 4.7 and 7.8: within this phase's spread. The 2 ms runs also show the catch-up's loop p99 at",
-      '100,000 sits about the 5 ms target: over it in those 3 runs at that hour.',
+      '100,000 sits about the 5 ms target: over it in those 3 runs at that hour. In the run below (687b8c0):',
+      "at 100,000 the catch-up's loop p99 4.8 ms (4.3-5.3) and get p99 5.7 against 0.34 idle (16.8x); at",
+      '1,000,000 loop p99 4.3 and max 17.6 and 21.7 ms (a 21.2 ms mark-compact), and in one replication run',
+      "a 53.7 ms mark-compact of M's 286 MB heap (loop max 54.3 ms; 7.7 in the other run).",
       '',
       ...stallTables(isolated, '#### '),
     )
