@@ -770,6 +770,10 @@ if (stall !== undefined) {
     '9.6, the catch-up itself 598 ms against 695 (a scavenge of 12.5 ms fell in one); at 1,000,000 loop p99',
     '6.4 against 8.3, get p99 7.3 against 13.6, the empty C holding 900,000 records 21.0 s after its spawn',
     'against 26.3. Two runs each: the phase is short (0.5-0.7 s at 100,000), and one pause sets its p99.',
+    'Tried and not kept: a 32 MB young generation for M (`--max-semi-space-size=32`, fewer scavenges), 3',
+    "rounds alternating at 100,000, sharing the cores: the catch-up's loop p99 7.8, 8.7 and 11.1 ms with",
+    "V8's default, 15.8 (a 23.8 ms mark-compact), 8.7 and 10.4 with it; get p99 6.8, 11.1 and 15.5 against",
+    '22.8, 9.6 and 8.6.',
     '',
   )
   out.push(...stallTables(stall))
