@@ -259,10 +259,14 @@ if (scale !== undefined) {
     'N=20 0.87x and 0.54x, push at 1.14 ms a record at N=20. Session 28, one run of `--sizes 10,20`',
     '(not kept): N=10 1.13x and 1.61x, N=20 1.28x and 2.4x. Two more runs of `--sizes 10,20 --designs',
     'push,tree` (4cf9e1c, session 30, not kept), CPU and p99 against push: N=10 1.14x and 1.22x (39 / 32',
-    'ms), then 1.23x and 2.17x (39 / 18 ms); N=20 1.04x and 0.47x, then 0.88x and 0.71x. At N=20 target 4',
-    "held in all three runs of the day; at N=10 the tree's p99 (25-39 ms: with the origin's 6 copies, three",
-    "of the nine nodes are a hop further) was within 1.5x of push's in 2 runs of 3, and its CPU within 1.2x",
-    'in 2 of 3: not yet a result that holds.',
+    'ms), then 1.23x and 2.17x (39 / 18 ms); N=20 1.04x and 0.47x, then 0.88x and 0.71x. A third, an hour',
+    'later (c45e940) in a faster spell, when push at N=20 took 0.71 ms a record and was not saturated: N=10',
+    '1.33x and 1.56x (39 / 25 ms), N=20 1.31x and 2.32x (137 / 59 ms). So target 4 held at N=20 in 3 of',
+    "the day's 4 runs and at N=10 in 2 of 4: not a result that holds. The tree's p99 at N=10 is 25-39 ms:",
+    "with the origin's 6 copies, three of the nine nodes are a hop further. Its CPU at N=10 is 1.1-1.3x",
+    "push's in every run: a tree node does what a push node of this bench does not (receive cost, below): it keeps",
+    'the catch-up digest (3.8 us a record), the tree and its links (2.2), validation and ingest (1.1) and',
+    'metrics (2.0).',
     '',
     table(
       [
