@@ -120,11 +120,8 @@ async function run(design: Design): Promise<Record<string, unknown>> {
     await publish(CALM_RECORDS, calmRate)
     sent += CALM_RECORDS
     await settle(fleet, sent)
-    const calm = propagationOf(await fleet.arrivals(realm), (id) => !warm.has(id))
-    const calmP99 = percentile(
-      calm.map((r) => r.delayMs),
-      0.99,
-    )
+    const calm = propagationOf(await fleet.arrivals(realm), (id) => !warm.has(id)).map((r) => r.delayMs)
+    const calmP99 = percentile(calm, 0.99)
     const beforeOverload = await publishedIds(fleet)
     const before = await fleet.status()
     const calmGrafts = treeSum(before, (s) => s.graftsSent) - treeSum(beforeCalm, (s) => s.graftsSent)
@@ -144,10 +141,7 @@ async function run(design: Design): Promise<Record<string, unknown>> {
     const overloadStart = Math.min(...overload.map((r) => r.created))
     const row = {
       design,
-      calmP50Ms: percentile(
-        calm.map((r) => r.delayMs),
-        0.5,
-      ),
+      calmP50Ms: percentile(calm, 0.5),
       calmP99Ms: calmP99,
       calmGrafts,
       delivered: overload.length / records,
