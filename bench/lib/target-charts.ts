@@ -1,15 +1,10 @@
 // One chart per issue-15 target whose section had only a table: built from the results JSON that
 // bench/render.ts reads, each figure a median with a min–max whisker where the runs give one.
+import type { Spread } from './bench-report.ts'
 import { barChart, lineChart, type Series } from './svg-chart.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: results are read back from our own JSON
 type Json = any
-
-interface Spread {
-  min: number
-  median: number
-  max: number
-}
 
 /** A series of medians with their min–max, one value per item. */
 function spreadSeries<T>(name: string, items: T[], pick: (item: T) => Spread | undefined): Series {
@@ -25,7 +20,8 @@ function spreadSeries<T>(name: string, items: T[], pick: (item: T) => Spread | u
 const PHASES = ['idle', 'catch-up', 'queries', 'replication']
 
 /** Target 1: a stall-bench figure per phase, one series per replica size and placement. */
-function stallSeries(runs: Array<{ label: string; stall: Json }>, field: string): Series[] {
+function stallSeries(stall: Json, isolated: Json | undefined, field: string): Series[] {
+  const runs = [{ label: '', stall }, ...(isolated ? [{ label: ', isolated', stall: isolated }] : [])]
   return runs.flatMap(({ label, stall }) =>
     (stall.sizes as number[]).map((size) =>
       spreadSeries(
@@ -38,22 +34,20 @@ function stallSeries(runs: Array<{ label: string; stall: Json }>, field: string)
 }
 
 export function stallLoopChart(stall: Json, isolated: Json | undefined): string {
-  const runs = [{ label: '', stall }, ...(isolated ? [{ label: ', isolated', stall: isolated }] : [])]
   return barChart({
     title: `Stalls: M's event-loop delay p99 by phase (target <= ${stall.targets.loopP99Ms} ms)`,
     yLabel: 'ms',
     categories: PHASES,
-    series: stallSeries(runs, 'loopP99Ms'),
+    series: stallSeries(stall, isolated, 'loopP99Ms'),
   })
 }
 
 export function stallGetChart(stall: Json, isolated: Json | undefined): string {
-  const runs = [{ label: '', stall }, ...(isolated ? [{ label: ', isolated', stall: isolated }] : [])]
   return barChart({
     title: `Stalls: memcached get p99 over the idle phase's (catch-up target <= ${stall.targets.catchUpGetP99OverIdle}x)`,
     yLabel: 'x idle p99',
     categories: PHASES,
-    series: stallSeries(runs, 'getP99OverIdle'),
+    series: stallSeries(stall, isolated, 'getP99OverIdle'),
   })
 }
 
