@@ -5,14 +5,18 @@
 // Per phase: the node's event-loop delay (monitorEventLoopDelay, 1 ms resolution, reset when the phase
 // starts) p50/p99/max and its CPU, and the gets' latency p50/p99/max seen by a load generator in its
 // own process. Targets: loop delay p99 <= 5 ms and max <= 20 ms in every phase; get p99 during the
-// catch-up within 1.5x of the idle phase's.
+// catch-up within 1.5x of the idle phase's. Beside the gets, M is a Node TLS server too, as one
+// embedding the mesh is: TLS 1.2 clients in a process of their own resume sessions from its replica
+// at --resume-rate (0: none), and each phase reports their handshakes' p50/p99/max.
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
-//     [--get-rate 2000] [--connections 4] [--replication-rate 2000] [--fill-rate 20000] [--isolate]
+//     [--get-rate 2000] [--connections 4] [--resume-rate 100] [--replication-rate 2000]
+//     [--fill-rate 20000] [--isolate]
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
 // core 1: the peers M serves run elsewhere, as they do in a fleet, and M's loop delay is its own work
-// and its GC pauses, not time it waited for a core beside them. (This process stays unpinned: the
+// and its GC pauses, not time it waited for a core beside them. The TLS clients go to core 1 as well:
+// a server's clients are elsewhere. (This process stays unpinned: the
 // next run's nodes would inherit its core.)
 //
 // Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
@@ -38,11 +42,13 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateMeshKey } from '@tlsmesh/mesh'
 import { forkScript, request, stopChild } from '../scripts/lib/child-processes.ts'
+import { writeSelfSignedCert } from '../scripts/lib/self-signed-cert.ts'
 import { progress, requireWholeNumbers, spread, writeResult } from './lib/bench-report.ts'
 import type { LoopDelayReport } from './lib/loop-delay.ts'
 import type { LoadWindow } from './lib/memcache-load.ts'
 import { type NodeReport, startMeshNode } from './lib/mesh-fleet.ts'
 import type { MeshNodeConfig } from './lib/mesh-node-process.ts'
+import type { ResumeWindow } from './lib/tls-resume-load.ts'
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +57,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     'get-rate': { type: 'string', default: '2000' },
     connections: { type: 'string', default: '4' },
+    'resume-rate': { type: 'string', default: '100' },
     'replication-rate': { type: 'string', default: '2000' },
     'value-bytes': { type: 'string', default: '200' },
     'fill-rate': { type: 'string', default: '20000' },
@@ -63,6 +70,7 @@ const seconds = Number(values.seconds)
 const repeat = Number(values.repeat)
 const getRate = Number(values['get-rate'])
 const connections = Number(values.connections)
+const resumeRate = Number(values['resume-rate'])
 const replicationRate = Number(values['replication-rate'])
 const valueBytes = Number(values['value-bytes'])
 const fillRate = Number(values['fill-rate'])
@@ -72,6 +80,7 @@ requireWholeNumbers('stall', {
   repeat,
   'get-rate': getRate,
   connections,
+  'resume-rate': resumeRate,
   'replication-rate': replicationRate,
 })
 for (const size of sizes) requireWholeNumbers('stall', { sizes: size }, 1000)
@@ -89,6 +98,9 @@ const FILL_TTL_MS = 3_600_000
 const PHASES = ['idle', 'catch-up', 'queries', 'replication'] as const
 type Phase = (typeof PHASES)[number]
 const loadScript = fileURLToPath(new URL('./lib/memcache-load.ts', import.meta.url))
+const resumeScript = fileURLToPath(new URL('./lib/tls-resume-load.ts', import.meta.url))
+/** Sessions the TLS clients make first and then offer in turn. */
+const RESUME_SESSIONS = 64
 
 /** Heap for a node holding `size` records (~1 KB each with their digest entries), with room to spare. */
 const heapMbFor = (size: number): number => Math.max(1024, Math.ceil((size * 3000) / 2 ** 20) + 512)
@@ -96,6 +108,8 @@ const heapMbFor = (size: number): number => Math.max(1024, Math.ceil((size * 300
 interface Measured {
   loop: LoopDelayReport
   gets: LoadWindow
+  /** Absent with --resume-rate 0. */
+  resumes: ResumeWindow | undefined
   /** What the phase did besides: catch-up ms, reconciliations/s, records/s that reached M. */
   extra: Record<string, number>
 }
@@ -163,14 +177,20 @@ interface Run {
 }
 
 /** One run at `size` records: fresh nodes, the four phases. */
-async function runOnce(size: number, meshKeyFile: string, label: string): Promise<Run> {
+async function runOnce(
+  size: number,
+  files: { meshKeyFile: string; certFile: string; keyFile: string },
+  label: string,
+): Promise<Run> {
+  const { meshKeyFile, certFile, keyFile } = files
   const heapArgs = { execArgv: [`--max-old-space-size=${heapMbFor(size)}`] }
   // Room for the records P publishes, so that nothing is evicted.
   const store = { maxEntriesPerRealm: size + replicationRate * seconds + 10_000, maxBytesPerRealm: 2 ** 32 }
   const base: MeshNodeConfig = { meshKeyFile, seeds: [], realms: [realm], ...store }
   const children: ChildProcess[] = []
   try {
-    const m = await startMeshNode({ ...base, memcache: { port: 0, realm } }, heapArgs)
+    const tls = resumeRate > 0 ? { tls: { realm, certFile, keyFile } } : {}
+    const m = await startMeshNode({ ...base, memcache: { port: 0, realm }, ...tls }, heapArgs)
     children.push(m.child)
     const mAddr = m.addrs[0]!
     const mId = mAddr.split('/p2p/')[1]!
@@ -230,14 +250,32 @@ async function runOnce(size: number, meshKeyFile: string, label: string): Promis
       { execArgv: ['--max-semi-space-size=32'] },
     )
     children.push(load.child)
+    const resume =
+      resumeRate > 0
+        ? await forkScript(resumeScript, [
+            JSON.stringify({ port: m.tlsPort, ratePerSecond: resumeRate, sessions: RESUME_SESSIONS }),
+          ])
+        : undefined
+    if (resume !== undefined) children.push(resume.child)
     if (values.isolate) {
       for (const child of [m.child, P, C]) pin(child.pid!, '1', 'all')
+      if (resume !== undefined) pin(resume.child.pid!, '1', 'all')
       pin(m.child.pid!, '0', 'main')
       pin(load.child.pid!, '0', 'all')
     }
     await sleep(2000)
 
-    const fleet: Fleet = { m: m.child, P, C, load: load.child, mAddr, mId, pId: p.id, cId: c.id, size }
+    const fleet: Fleet = {
+      m: m.child,
+      P,
+      C,
+      load: load.child,
+      resume: resume?.child,
+      mAddr,
+      mId,
+      pId: p.id,
+      cId: c.id,
+    }
     const phases = await runPhases(fleet, label)
     return { phases, heapUsedBytes: memory.heapUsed, rssBytes: memory.rss, emptyCatchUpMs }
   } finally {
@@ -251,24 +289,31 @@ interface Fleet {
   P: ChildProcess
   C: ChildProcess
   load: ChildProcess
+  resume: ChildProcess | undefined
   mAddr: string
   mId: string
   pId: string
   cId: string
-  size: number
 }
 
-/** M's loop delay and the gets' latency over what `during` does, with what it reports. */
+/** M's loop delay, the gets' and resumptions' latency over what `during` does, with what it reports. */
 async function measure(fleet: Fleet, during: () => Promise<Record<string, number>>): Promise<Measured> {
-  await Promise.all([request(fleet.load, 'window'), request(fleet.m, 'loop-delay', { action: 'start' })])
+  const { load, resume, m } = fleet
+  await Promise.all([
+    request(load, 'window'),
+    resume !== undefined ? request(resume, 'window') : undefined,
+    request(m, 'loop-delay', { action: 'start' }),
+  ])
   const extra = await during()
-  const [gets, loop] = await Promise.all([
-    request<LoadWindow & { type: string }>(fleet.load, 'window'),
-    request<LoopDelayReport & { type: string }>(fleet.m, 'loop-delay', { action: 'report' }),
+  const [gets, resumes, loop] = await Promise.all([
+    request<LoadWindow & { type: string }>(load, 'window'),
+    resume !== undefined ? request<ResumeWindow & { type: string }>(resume, 'window') : undefined,
+    request<LoopDelayReport & { type: string }>(m, 'loop-delay', { action: 'report' }),
   ])
   const { type: _g, ...getWindow } = gets
   const { type: _l, ...loopWindow } = loop
-  return { loop: loopWindow, gets: getWindow, extra }
+  const resumeWindow = resumes === undefined ? undefined : (({ type: _r, ...w }) => w)(resumes)
+  return { loop: loopWindow, gets: getWindow, resumes: resumeWindow, extra }
 }
 
 async function runPhases(fleet: Fleet, label: string): Promise<Record<Phase, Measured>> {
@@ -289,14 +334,16 @@ async function runPhases(fleet: Fleet, label: string): Promise<Record<Phase, Mea
 
 /** C is let back in and catches up the 10% it missed from M. */
 async function catchUpPhase(fleet: Fleet): Promise<Measured> {
-  const { m, C, mAddr, mId, pId, cId, size } = fleet
+  const { m, C, mAddr, mId, pId, cId } = fleet
   await Promise.all([allow(m, [pId, cId]), allow(C, [mId])])
   const pulledBefore = (await statusOf(C)).mesh.sync.recordsPulled
   const mStartedBefore = (await statusOf(m)).mesh.sync.started
+  // M holds the TLS clients' sessions besides the records.
+  const held = await entriesOf(m)
   const measured = await measure(fleet, async () => {
     const started = performance.now()
     await dial(C, mAddr)
-    await waitFor('C to catch up', 300_000, async () => (await entriesOf(C)) >= size)
+    await waitFor('C to catch up', 300_000, async () => (await entriesOf(C)) >= held)
     return { catchUpMs: performance.now() - started }
   })
   measured.extra.pulled = (await statusOf(C)).mesh.sync.recordsPulled - pulledBefore
@@ -347,20 +394,29 @@ function report(label: string, phase: Phase, m: Measured): void {
   progress(
     `${label} ${phase}: loop delay p50 ${m.loop.p50Ms.toFixed(2)} p99 ${m.loop.p99Ms.toFixed(2)} max ${m.loop.maxMs.toFixed(1)} ms, ` +
       `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms (scavenge ${m.loop.gcMaxMinorMs.toFixed(1)}, mark-compact ${m.loop.gcMaxMajorMs.toFixed(1)}); gets ${m.gets.gets} (${m.gets.hits} hits) p50 ${m.gets.p50Ms.toFixed(3)} ` +
-      `p99 ${m.gets.p99Ms.toFixed(3)} max ${m.gets.maxMs.toFixed(1)} ms${extra}`,
+      `p99 ${m.gets.p99Ms.toFixed(3)} max ${m.gets.maxMs.toFixed(1)} ms${resumed(m.resumes)}${extra}`,
+  )
+}
+
+function resumed(w: ResumeWindow | undefined): string {
+  if (w === undefined) return ''
+  return (
+    `; resumptions ${w.resumed} of ${w.handshakes} (${w.errors} failed) p50 ${w.p50Ms.toFixed(2)} ` +
+    `p99 ${w.p99Ms.toFixed(2)} max ${w.maxMs.toFixed(1)} ms`
   )
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-stall-'))
 const meshKeyFile = join(dir, 'mesh.key')
 writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
+const files = { meshKeyFile, ...writeSelfSignedCert(dir) }
 const rows: Array<Record<string, unknown>> = []
 const memory: Array<Record<string, unknown>> = []
 try {
   for (const size of sizes) {
     const runs: Run[] = []
     for (let r = 0; r < repeat; r++) {
-      runs.push(await runOnce(size, meshKeyFile, `${size} records, run ${r + 1}/${repeat}`))
+      runs.push(await runOnce(size, files, `${size} records, run ${r + 1}/${repeat}`))
     }
     memory.push({
       size,
@@ -390,6 +446,16 @@ try {
         getP99Ms: of((m) => m.gets.p99Ms),
         getMaxMs: of((m) => m.gets.maxMs),
         getP99OverIdle: of((m, run) => m.gets.p99Ms / run.idle.gets.p99Ms),
+        ...(resumeRate > 0
+          ? {
+              resumptions: of((m) => m.resumes!.handshakes),
+              resumedRate: of((m) => m.resumes!.resumed / m.resumes!.handshakes),
+              resumeP50Ms: of((m) => m.resumes!.p50Ms),
+              resumeP99Ms: of((m) => m.resumes!.p99Ms),
+              resumeMaxMs: of((m) => m.resumes!.maxMs),
+              resumeP99OverIdle: of((m, run) => m.resumes!.p99Ms / run.idle.resumes!.p99Ms),
+            }
+          : {}),
         ...Object.fromEntries(extras.map((k) => [k, of((m) => m.extra[k] ?? Number.NaN)])),
       })
     }
@@ -403,6 +469,7 @@ const result = {
   repeat,
   getRatePerSecond: getRate,
   connections,
+  resumeRatePerSecond: resumeRate,
   replicationRatePerSecond: replicationRate,
   valueBytes,
   isolated: values.isolate,

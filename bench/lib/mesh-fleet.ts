@@ -60,12 +60,18 @@ export interface MeshFleet {
 export async function startMeshNode(
   config: MeshNodeConfig,
   options: { execArgv?: string[] } = {},
-): Promise<{ child: ChildProcess; addrs: string[]; memcachePort: number | undefined }> {
+): Promise<{
+  child: ChildProcess
+  addrs: string[]
+  memcachePort: number | undefined
+  tlsPort: number | undefined
+}> {
   const { child, ready } = await forkScript(nodeScript, [JSON.stringify(config)], options)
   return {
     child,
     addrs: ready.multiaddrs as string[],
     memcachePort: ready.memcachePort as number | undefined,
+    tlsPort: ready.tlsPort as number | undefined,
   }
 }
 

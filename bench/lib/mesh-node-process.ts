@@ -1,12 +1,16 @@
 // One node in its own process, driven over IPC by the benchmarks: a tlsmesh node (mode "gossip") or
 // the full-mesh push baseline (mode "push"). Publishes records at a given rate, records when each
 // record arrives, and reports status, CPU, memory and bytes on the wire; optionally serves its
-// replica on a memcached endpoint and reports its event-loop delay over windows (bench/stall.ts).
+// replica on a memcached endpoint, resumes TLS 1.2 sessions from it (Node's tls with the adapter, as an
+// embedding server does) and reports its event-loop delay over windows (bench/stall.ts).
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import { createMeshNode, type MeshNode, type MeshNodeInit, realClock } from '@tlsmesh/mesh'
+import { attachSessionCache, sessionResumptionOptions } from '@tlsmesh/node-tls'
 import type { SessionRecord } from '@tlsmesh/store'
 import type { Registry } from 'prom-client'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
@@ -26,6 +30,11 @@ export interface MeshNodeConfig {
   syncIntervalMs?: number
   /** Serve this realm of the replica on a memcached endpoint on 127.0.0.1 (port 0: a free one). */
   memcache?: { port: number; realm: string }
+  /**
+   * Serve TLS 1.2 on 127.0.0.1 (a free port) with session-id resumption from this realm of the
+   * replica, as a Node server embedding the mesh does.
+   */
+  tls?: { realm: string; certFile: string; keyFile: string }
   /** The node's identity: a libp2p private key in protobuf form, hex. */
   privateKeyHex?: string
   allowPeers?: string[]
@@ -105,6 +114,19 @@ if (config.memcache !== undefined && mesh !== undefined) {
     { cache: mesh.cache, now },
   )
   await memcache.start()
+}
+let tlsServer: TlsServer | undefined
+if (config.tls !== undefined && mesh !== undefined) {
+  tlsServer = createTlsServer(
+    {
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      ...sessionResumptionOptions({ sessionIdContext: 'bench' }),
+    },
+    (socket) => socket.end(),
+  )
+  attachSessionCache(tlsServer, mesh.cache, { realm: config.tls.realm })
+  await new Promise<void>((resolve) => tlsServer!.listen(0, '127.0.0.1', resolve))
 }
 /**
  * Made on the first `loop-delay` request (bench/stall.ts): its 1 ms timer wakes the loop a thousand
@@ -234,8 +256,10 @@ process.send?.({
   type: 'ready',
   multiaddrs: mesh?.multiaddrs() ?? push!.libp2p.getMultiaddrs().map(String),
   ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
+  ...(tlsServer !== undefined ? { tlsPort: (tlsServer.address() as AddressInfo).port } : {}),
 })
 const stop = async (): Promise<void> => {
+  tlsServer?.close()
   await memcache?.stop()
   await mesh?.stop()
   await push?.stop()

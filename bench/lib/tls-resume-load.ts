@@ -1,0 +1,93 @@
+// TLS 1.2 resumptions at a steady rate against one server, in its own process (bench/stall.ts): the
+// clients a Node server embedding the mesh answers from its replica. Forked with IPC and a JSON
+// argument; makes `sessions` full handshakes first (each session reaches the replica through the
+// adapter's newSession), then, open loop, one connection every 1/`ratePerSecond` s offering the next
+// of those sessions, whether or not the ones before it have finished. A handshake's time runs from the
+// connect to the secure connection, so a server that stalls is charged for every handshake it held
+// up. Every `window` message is answered with the handshakes finished since the one before.
+import { performance } from 'node:perf_hooks'
+import { connect } from 'node:tls'
+
+const { port, ratePerSecond, sessions } = JSON.parse(process.argv[2] ?? '{}') as {
+  port: number
+  ratePerSecond: number
+  sessions: number
+}
+
+/** The handshakes of one window. */
+export interface ResumeWindow {
+  handshakes: number
+  /** Handshakes in which the server took the offered session. */
+  resumed: number
+  errors: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+}
+
+const quantile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0
+
+/** One connection offering `session`: its handshake time, whether it resumed, and its session. */
+function handshake(session: Buffer | undefined): Promise<{ ms: number; resumed: boolean; session: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      rejectUnauthorized: false,
+      maxVersion: 'TLSv1.2',
+      ...(session !== undefined ? { session } : {}),
+    })
+    socket.once('secureConnect', () => {
+      const ms = performance.now() - started
+      const resumed = socket.isSessionReused()
+      const got = socket.getSession()
+      socket.destroy()
+      if (got === undefined) reject(new Error('no TLS session'))
+      else resolve({ ms, resumed, session: got })
+    })
+    socket.once('error', reject)
+  })
+}
+
+const offered: Buffer[] = []
+for (let i = 0; i < sessions; i++) offered.push((await handshake(undefined)).session)
+
+let latencies: number[] = []
+let resumed = 0
+let errors = 0
+process.on('message', (message: { type: string }) => {
+  if (message.type !== 'window') return
+  const sorted = latencies.sort((a, b) => a - b)
+  const window: ResumeWindow = {
+    handshakes: sorted.length,
+    resumed,
+    errors,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
+    maxMs: sorted.at(-1) ?? 0,
+  }
+  latencies = []
+  resumed = 0
+  errors = 0
+  process.send?.({ type: 'window', ...window })
+})
+process.once('disconnect', () => process.exit(0))
+process.send?.({ type: 'ready' })
+
+const interval = 1000 / ratePerSecond
+let due = performance.now()
+for (let i = 0; ; ) {
+  while (due <= performance.now()) {
+    handshake(offered[i++ % offered.length]).then(
+      (done) => {
+        latencies.push(done.ms)
+        if (done.resumed) resumed++
+      },
+      () => errors++,
+    )
+    due += interval
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1))
+}
