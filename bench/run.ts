@@ -1,7 +1,7 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
-// then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest, catch-up,
-// sync-efficiency, stall, stall-isolated, memcache, memory, startup, simulation. Extra flags after `--`
-// go to every part.
+// then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest,
+// catch-up, sync-efficiency, stall, stall-isolated, stall-tls, memcache, memory, startup, simulation.
+// Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -15,6 +15,7 @@ const PARTS = [
   'sync-efficiency',
   'stall',
   'stall-isolated',
+  'stall-tls',
   'memcache',
   'memory',
   'startup',
@@ -29,12 +30,15 @@ type Part = (typeof PARTS)[number]
 const TIMEOUT_MINUTES: Partial<Record<Part, number>> = {
   stall: 45,
   'stall-isolated': 45,
+  'stall-tls': 45,
   simulation: 40,
   'fleet-distance': 15,
 }
 /** Parts that run another part's script with flags of their own. */
 const VARIANTS: Partial<Record<Part, { script: string; args: string[] }>> = {
   'stall-isolated': { script: 'stall', args: ['--isolate', '--out', 'stall-isolated'] },
+  // M as a Node server embedding the mesh: TLS clients resuming sessions from its replica, no gets.
+  'stall-tls': { script: 'stall', args: ['--get-rate', '0', '--resume-rate', '200', '--out', 'stall-tls'] },
 }
 /** The simulator at N = 10,000 peaks at 4.4 GB of RSS, past Node's default heap limit (~4 GB). */
 const NODE_FLAGS: Partial<Record<Part, string[]>> = { simulation: ['--max-old-space-size=8192'] }

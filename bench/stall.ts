@@ -5,11 +5,12 @@
 // Per phase: the node's event-loop delay (monitorEventLoopDelay, 1 ms resolution, reset when the phase
 // starts) p50/p99/max and its CPU, and the gets' latency p50/p99/max seen by a load generator in its
 // own process. Targets: loop delay p99 <= 5 ms and max <= 20 ms in every phase; get p99 during the
-// catch-up within 1.5x of the idle phase's. Beside the gets, M is a Node TLS server too, as one
+// catch-up within 1.5x of the idle phase's. With --resume-rate, M is a Node TLS server too, as one
 // embedding the mesh is: TLS 1.2 clients in a process of their own resume sessions from its replica
-// at --resume-rate (0: none), and each phase reports their handshakes' p50/p99/max.
+// at that rate, and each phase reports their handshakes' p50/p99/max; --get-rate 0 leaves the gets
+// out, for a server that only resumes sessions (what `pnpm bench` runs as stall-tls).
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
-//     [--get-rate 2000] [--connections 4] [--resume-rate 100] [--replication-rate 2000]
+//     [--get-rate 2000] [--connections 4] [--resume-rate 0] [--replication-rate 2000]
 //     [--fill-rate 20000] [--isolate]
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
@@ -57,7 +58,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     'get-rate': { type: 'string', default: '2000' },
     connections: { type: 'string', default: '4' },
-    'resume-rate': { type: 'string', default: '100' },
+    'resume-rate': { type: 'string', default: '0' },
     'replication-rate': { type: 'string', default: '2000' },
     'value-bytes': { type: 'string', default: '200' },
     'fill-rate': { type: 'string', default: '20000' },
@@ -78,11 +79,14 @@ requireWholeNumbers('stall', {
   'fill-rate': fillRate,
   seconds,
   repeat,
-  'get-rate': getRate,
   connections,
-  'resume-rate': resumeRate,
   'replication-rate': replicationRate,
 })
+requireWholeNumbers('stall', { 'get-rate': getRate, 'resume-rate': resumeRate }, 0)
+if (getRate === 0 && resumeRate === 0) {
+  console.error('stall: --get-rate and --resume-rate are both 0: nothing would ask M for anything')
+  process.exit(2)
+}
 for (const size of sizes) requireWholeNumbers('stall', { sizes: size }, 1000)
 if (values.isolate && availableParallelism() < 2) {
   throw new Error(
@@ -107,7 +111,8 @@ const heapMbFor = (size: number): number => Math.max(1024, Math.ceil((size * 300
 
 interface Measured {
   loop: LoopDelayReport
-  gets: LoadWindow
+  /** Absent with --get-rate 0. */
+  gets: LoadWindow | undefined
   /** Absent with --resume-rate 0. */
   resumes: ResumeWindow | undefined
   /** What the phase did besides: catch-up ms, reconciliations/s, records/s that reached M. */
@@ -242,14 +247,17 @@ async function runOnce(
     progress(
       `${label}: M's heap ${Math.round(memory.heapUsed / 2 ** 20)} MB used, RSS ${Math.round(memory.rss / 2 ** 20)} MB`,
     )
-    const load = await forkScript(
-      loadScript,
-      [JSON.stringify({ port: m.memcachePort, connections, keys: size, ratePerSecond: getRate })],
-      // As in bench/memcache.ts: with V8's default young generation, the generator's own GC pauses
-      // were most of the p99 it measured.
-      { execArgv: ['--max-semi-space-size=32'] },
-    )
-    children.push(load.child)
+    const load =
+      getRate > 0
+        ? await forkScript(
+            loadScript,
+            [JSON.stringify({ port: m.memcachePort, connections, keys: size, ratePerSecond: getRate })],
+            // As in bench/memcache.ts: with V8's default young generation, the generator's own GC pauses
+            // were most of the p99 it measured.
+            { execArgv: ['--max-semi-space-size=32'] },
+          )
+        : undefined
+    if (load !== undefined) children.push(load.child)
     const resume =
       resumeRate > 0
         ? await forkScript(resumeScript, [
@@ -261,7 +269,7 @@ async function runOnce(
       for (const child of [m.child, P, C]) pin(child.pid!, '1', 'all')
       if (resume !== undefined) pin(resume.child.pid!, '1', 'all')
       pin(m.child.pid!, '0', 'main')
-      pin(load.child.pid!, '0', 'all')
+      if (load !== undefined) pin(load.child.pid!, '0', 'all')
     }
     await sleep(2000)
 
@@ -269,7 +277,7 @@ async function runOnce(
       m: m.child,
       P,
       C,
-      load: load.child,
+      load: load?.child,
       resume: resume?.child,
       mAddr,
       mId,
@@ -288,7 +296,7 @@ interface Fleet {
   m: ChildProcess
   P: ChildProcess
   C: ChildProcess
-  load: ChildProcess
+  load: ChildProcess | undefined
   resume: ChildProcess | undefined
   mAddr: string
   mId: string
@@ -300,20 +308,24 @@ interface Fleet {
 async function measure(fleet: Fleet, during: () => Promise<Record<string, number>>): Promise<Measured> {
   const { load, resume, m } = fleet
   await Promise.all([
-    request(load, 'window'),
+    load !== undefined ? request(load, 'window') : undefined,
     resume !== undefined ? request(resume, 'window') : undefined,
     request(m, 'loop-delay', { action: 'start' }),
   ])
   const extra = await during()
   const [gets, resumes, loop] = await Promise.all([
-    request<LoadWindow & { type: string }>(load, 'window'),
+    load !== undefined ? request<LoadWindow & { type: string }>(load, 'window') : undefined,
     resume !== undefined ? request<ResumeWindow & { type: string }>(resume, 'window') : undefined,
     request<LoopDelayReport & { type: string }>(m, 'loop-delay', { action: 'report' }),
   ])
-  const { type: _g, ...getWindow } = gets
   const { type: _l, ...loopWindow } = loop
-  const resumeWindow = resumes === undefined ? undefined : (({ type: _r, ...w }) => w)(resumes)
-  return { loop: loopWindow, gets: getWindow, resumes: resumeWindow, extra }
+  return { loop: loopWindow, gets: withoutType(gets), resumes: withoutType(resumes), extra }
+}
+
+function withoutType<T extends { type: string }>(reply: T | undefined): Omit<T, 'type'> | undefined {
+  if (reply === undefined) return undefined
+  const { type: _, ...rest } = reply
+  return rest
 }
 
 async function runPhases(fleet: Fleet, label: string): Promise<Record<Phase, Measured>> {
@@ -393,9 +405,14 @@ function report(label: string, phase: Phase, m: Measured): void {
     .join('')
   progress(
     `${label} ${phase}: loop delay p50 ${m.loop.p50Ms.toFixed(2)} p99 ${m.loop.p99Ms.toFixed(2)} max ${m.loop.maxMs.toFixed(1)} ms, ` +
-      `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms (scavenge ${m.loop.gcMaxMinorMs.toFixed(1)}, mark-compact ${m.loop.gcMaxMajorMs.toFixed(1)}); gets ${m.gets.gets} (${m.gets.hits} hits) p50 ${m.gets.p50Ms.toFixed(3)} ` +
-      `p99 ${m.gets.p99Ms.toFixed(3)} max ${m.gets.maxMs.toFixed(1)} ms${resumed(m.resumes)}${extra}`,
+      `cpu ${(m.loop.cpu * 100).toFixed(0)}%, GC max ${m.loop.gcMaxMs.toFixed(1)} ms (scavenge ${m.loop.gcMaxMinorMs.toFixed(1)}, mark-compact ${m.loop.gcMaxMajorMs.toFixed(1)})` +
+      `${answered(m.gets)}${resumed(m.resumes)}${extra}`,
   )
+}
+
+function answered(w: LoadWindow | undefined): string {
+  if (w === undefined) return ''
+  return `; gets ${w.gets} (${w.hits} hits) p50 ${w.p50Ms.toFixed(3)} p99 ${w.p99Ms.toFixed(3)} max ${w.maxMs.toFixed(1)} ms`
 }
 
 function resumed(w: ResumeWindow | undefined): string {
@@ -440,12 +457,16 @@ try {
         gcMaxMinorMs: of((m) => m.loop.gcMaxMinorMs),
         gcMaxMajorMs: of((m) => m.loop.gcMaxMajorMs),
         windowMs: of((m) => m.loop.windowMs),
-        gets: of((m) => m.gets.gets),
-        getHitRate: of((m) => m.gets.hits / m.gets.gets),
-        getP50Ms: of((m) => m.gets.p50Ms),
-        getP99Ms: of((m) => m.gets.p99Ms),
-        getMaxMs: of((m) => m.gets.maxMs),
-        getP99OverIdle: of((m, run) => m.gets.p99Ms / run.idle.gets.p99Ms),
+        ...(getRate > 0
+          ? {
+              gets: of((m) => m.gets!.gets),
+              getHitRate: of((m) => m.gets!.hits / m.gets!.gets),
+              getP50Ms: of((m) => m.gets!.p50Ms),
+              getP99Ms: of((m) => m.gets!.p99Ms),
+              getMaxMs: of((m) => m.gets!.maxMs),
+              getP99OverIdle: of((m, run) => m.gets!.p99Ms / run.idle.gets!.p99Ms),
+            }
+          : {}),
         ...(resumeRate > 0
           ? {
               resumptions: of((m) => m.resumes!.handshakes),

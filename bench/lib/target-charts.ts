@@ -51,6 +51,16 @@ export function stallGetChart(stall: Json, isolated: Json | undefined): string {
   })
 }
 
+/** Target 1: the TLS clients' resumptions, for runs that had them (--resume-rate). */
+export function stallResumeChart(stall: Json, isolated: Json | undefined): string {
+  return barChart({
+    title: "Stalls: TLS 1.2 resumption handshake p99 over the idle phase's",
+    yLabel: 'x idle p99',
+    categories: PHASES,
+    series: stallSeries(stall, isolated, 'resumeP99OverIdle'),
+  })
+}
+
 /** Target 2: a leaf's µs per record by what it was doing, the largest categories, per profile. */
 export function receiveCostChart(
   columns: Array<{ title: string; profile: Json }>,

@@ -8,6 +8,7 @@ import {
   receiveCostChart,
   stallGetChart,
   stallLoopChart,
+  stallResumeChart,
 } from '../lib/target-charts.ts'
 
 const result = (part: string) =>
@@ -25,6 +26,12 @@ describe('target charts, drawn from the committed results', () => {
     // 4 phases x (2 sizes x 2 placements) bars, none of them empty.
     expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(16)
     expect(stallGetChart(result('stall'), undefined)).not.toContain('NaN')
+  })
+
+  it("draws the TLS clients' resumptions for every phase and size", () => {
+    const svg = stallResumeChart(result('stall-tls'), undefined)
+    expect(svg).not.toContain('NaN')
+    expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(8)
   })
 
   it('draws memcached beside tlsmeshd for get and set', () => {
