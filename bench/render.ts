@@ -13,6 +13,7 @@ import {
   receiveCostChart,
   stallGetChart,
   stallLoopChart,
+  stallResumeChart,
 } from './lib/target-charts.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -140,13 +141,15 @@ function fleetDistanceSection(d: Json): string[] {
       : 'On this virtual machine a wake-up from idle is slow, and the delay line wakes for every packet: it\n' +
         'adds 0.1-0.3 ms to an idle round trip even at 0 ms (the 0 ms lab measures it), so the distances\n' +
         'are best read against that lab: 0.25 ms and 1 ms more.',
-    'The run below is of cfb7fc3 (session 30). Rows compare within a run, not across runs: the run before',
-    "it (ac8dc64, whose memcached client sends a turn's requests in one write) came in a fast hour, every",
-    'row at 1.4-1.9x the connections/s of the run before that (47ef81b). In it tlsmesh made 588 connections/s',
-    "against the central memcached's 544 at 0.25 ms (p99 21.7 against 26.3 ms) and 571 against 492 at 1 ms",
-    '(p99 19.9 against 26.1): met at both; the local daemons met at 1 ms only (-5% connections/s at 0.25 ms).',
-    'In the run below, at 0.25 ms tlsmesh is ahead on connections/s (+6%) and level on p99 (22.8 against',
-    '22.7 ms): not met by 0.1 ms.',
+    'The run below is of 47bbf7e (session 31), in a slow and uneven hour: the central memcached made 313-523',
+    'connections/s at 0.25 ms. Rows compare within a run, not across runs. The two runs before it: ac8dc64',
+    "(whose memcached client sends a turn's requests in one write), in a fast hour, every row at 1.4-1.9x the",
+    'connections/s of the run before that (47ef81b): tlsmesh made 588 connections/s against the central',
+    "memcached's 544 at 0.25 ms (p99 21.7 against 26.3 ms) and 571 against 492 at 1 ms (p99 19.9 against",
+    '26.1), met at both, and the local daemons met at 1 ms only (-5% connections/s at 0.25 ms); cfb7fc3',
+    '(session 30), a slower hour: at 0.25 ms tlsmesh ahead on connections/s (564 against 533) and level on',
+    'p99 (22.8 against 22.7 ms), not met by 0.1 ms; at 1 ms met (507 against 429, p99 23.7 against 24.4);',
+    'the local daemons -12% and -1% connections/s, p99 +25% and +11%.',
     '',
     'Resume delay (scripts/fleet/resume-delay.ts): after a full handshake on server A, the client offers the',
     "session to server B at once, as a browser's second connection (which a balancer may send to another",
@@ -265,8 +268,10 @@ if (scale !== undefined) {
     'push,tree` (4cf9e1c, session 30, not kept), CPU and p99 against push: N=10 1.14x and 1.22x (39 / 32',
     'ms), then 1.23x and 2.17x (39 / 18 ms); N=20 1.04x and 0.47x, then 0.88x and 0.71x. A third, an hour',
     'later (c45e940) in a faster spell, when push at N=20 took 0.71 ms a record and was not saturated: N=10',
-    '1.33x and 1.56x (39 / 25 ms), N=20 1.31x and 2.32x (137 / 59 ms). So target 4 held at N=20 in 3 of',
-    "the day's 4 runs and at N=10 in 2 of 4: not a result that holds. The tree's p99 at N=10 is 25-39 ms:",
+    '1.33x and 1.56x (39 / 25 ms), N=20 1.31x and 2.32x (137 / 59 ms). A fourth (47bbf7e, session 31):',
+    'N=10 1.16x and 2.10x (61 / 29 ms), N=20 0.92x and 0.31x (102 / 326 ms, push saturated at 1.01 ms a',
+    'record). So target 4 held at N=20 in 4 of these 5 runs and at N=10 in 2 of 5: not a result that',
+    "holds. The tree's p99 at N=10 is 25-61 ms:",
     "with the origin's 6 copies, three of the nine nodes are a hop further. Its CPU at N=10 is 1.1-1.3x",
     "push's in every run: a tree node does what a push node of this bench does not (receive cost, below): it keeps",
     'the catch-up digest (3.8 us a record), the tree and its links (2.2), validation and ingest (1.1) and',
@@ -808,6 +813,23 @@ if (stall !== undefined) {
       "at 100,000 the catch-up's loop p99 4.8 ms (4.3-5.3) and get p99 5.7 against 0.34 idle (16.8x); at",
       '1,000,000 loop p99 4.3 and max 17.6 and 21.7 ms (a 21.2 ms mark-compact), and in one replication run',
       "a 53.7 ms mark-compact of M's 286 MB heap (loop max 54.3 ms; 7.7 in the other run).",
+      "Where M's thread goes in a catch-up (session 31, 47bbf7e, one isolated run at 100,000 with M under",
+      "V8's CPU profiler, 200 us samples, the 0.9 s from C's dial until it held every record): of 402 ms",
+      "on M's thread, 136 sending and receiving (yamux, noise, the private network's XSalsa20 with 45 of",
+      'them, the socket), 85 serving gets, 48 answering queries, 37 filling record pages, 25 decoding and 20',
+      'encoding sync messages, 13 GC and 38 other. Two suspects cleared: no large write goes through the',
+      'private network in one turn (over a whole run, 6 writes above 64 KB, the largest 109 KB), and decoding',
+      "is quick when warm (a 4,096-range query 0.8 ms, a 2,048-item answer 0.28 ms); the profile's long turns",
+      'for them are cold code and M waiting for the load generator on its core. No step stands out to cut:',
+      "the responder's work is spread over libp2p's send path, the digest and the codecs, all on the thread",
+      'that answers gets. What would take it off: the mesh (libp2p, the tree, sync and its digest) on a',
+      "worker thread of its own, the replica staying on the server's thread, which would then merge what the",
+      'worker decoded and checked, and fill the pages the worker asks for. A microbenchmark of that thread',
+      '(not kept; batches posted from a worker as one transferred ArrayBuffer, decoded and merged into a',
+      "ReplicaStore of up to 768,000 records, the thread's event-loop utilisation): 3.9 and 4.3 us a record",
+      'in batches of 64, 2.5 and 2.6 in batches of 256, against the 43 us a tree leaf spends on one thread',
+      "today; a batch of 64 is one turn of about 0.25 ms. The process's CPU a record would not fall (targets",
+      '2 and 3 count it all); the gets would wait only for such turns.',
       '',
       ...stallTables(isolated, '#### '),
     )
@@ -818,6 +840,29 @@ if (stall !== undefined) {
     chart('stall-gets', stallGetChart(stall, isolated)),
     '',
   )
+  const tls = load('stall-tls')
+  if (tls !== undefined) {
+    out.push(
+      '### Serving Node TLS resumptions instead of gets (stall-tls)',
+      '',
+      "M as a Node server embedding the mesh: the same phases, sharing the cores, with M's memcached",
+      'endpoint idle and TLS 1.2 clients in a process of their own resuming sessions from its replica',
+      `(Node's tls with the adapter), ${n0(tls.resumeRatePerSecond)} handshakes a second over 64 sessions in turn`,
+      `(\`--get-rate 0 --resume-rate ${tls.resumeRatePerSecond}\`). A handshake's time runs from the client's`,
+      'connect to its secure connection.',
+      'Target 1 names no ratio for resumptions; the loop-delay targets are the same.',
+      'The run below is of d7c4892 (session 31). A resuming handshake waits for M as a get does, and for',
+      'longer: at 100,000 its p99 went from 3.9 and 4.2 ms idle to 31 and 181 ms in the catch-up, whose loop',
+      'delay reached 20.1 and 34.7 ms at most; at 1,000,000, from 4.8 and 4.9 ms to 17 and 46 ms. The',
+      "handshakes cost M about half a millisecond of CPU each (M's idle CPU 15-16% against 10% for 2,000",
+      "gets a second), which lengthens M's catch-up turns (loop p99 11.7-21.1 ms at 100,000 against",
+      "12.8-13.1 with gets), and the clients' process shares the cores with C, which pulls as fast as it can.",
+      '',
+      ...stallTables(tls, '#### '),
+      chart('stall-resumptions', stallResumeChart(tls, undefined)),
+      '',
+    )
+  }
 }
 
 /** One table a replica size: each phase's loop delay, gets and targets. */
@@ -828,10 +873,15 @@ function stallTables(stall: Json, heading = '### '): string[] {
   for (const size of stall.sizes as number[]) {
     const rows = stall.rows.filter((r: Json) => r.size === size)
     const memory = stall.memory.find((m: Json) => m.size === size)
+    // A run without gets (--get-rate 0) or without TLS clients (--resume-rate 0) has no such columns.
+    const gets = rows[0]?.getP99Ms !== undefined
+    const resumes = rows[0]?.resumeP99Ms !== undefined
     const misses = (r: Json): string[] => [
       ...(worst(r.loopP99Ms) > t.loopP99Ms ? ['loop p99'] : []),
       ...(worst(r.loopMaxMs) > t.loopMaxMs ? ['loop max'] : []),
-      ...(r.phase === 'catch-up' && worst(r.getP99OverIdle) > t.catchUpGetP99OverIdle ? ['get p99'] : []),
+      ...(gets && r.phase === 'catch-up' && worst(r.getP99OverIdle) > t.catchUpGetP99OverIdle
+        ? ['get p99']
+        : []),
     ]
     const did = (r: Json): string =>
       r.phase === 'catch-up'
@@ -859,9 +909,10 @@ function stallTables(stall: Json, heading = '### '): string[] {
           `max ms (<= ${t.loopMaxMs})`,
           'longest GC ms',
           "M's CPU",
-          'get p50 ms',
-          'get p99 ms',
-          `get p99 / idle (catch-up <= ${t.catchUpGetP99OverIdle})`,
+          ...(gets
+            ? ['get p50 ms', 'get p99 ms', `get p99 / idle (catch-up <= ${t.catchUpGetP99OverIdle})`]
+            : []),
+          ...(resumes ? ['TLS resumed', 'resumption p99 ms', 'resumption p99 / idle'] : []),
           'the phase did',
           'meets targets',
         ],
@@ -872,9 +923,10 @@ function stallTables(stall: Json, heading = '### '): string[] {
           range(r.loopMaxMs, n1),
           range(r.gcMaxMs, n1),
           range(r.cpu, pct),
-          range(r.getP50Ms, n2),
-          range(r.getP99Ms, n2),
-          range(r.getP99OverIdle, n2),
+          ...(gets ? [range(r.getP50Ms, n2), range(r.getP99Ms, n2), range(r.getP99OverIdle, n2)] : []),
+          ...(resumes
+            ? [range(r.resumedRate, pct), range(r.resumeP99Ms, n2), range(r.resumeP99OverIdle, n2)]
+            : []),
           did(r),
           misses(r).length === 0 ? 'yes' : `no (${misses(r).join(', ')})`,
         ]),
