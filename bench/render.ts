@@ -851,7 +851,7 @@ if (stall !== undefined) {
       `(\`--get-rate 0 --resume-rate ${tls.resumeRatePerSecond}\`). A handshake's time runs from the client's`,
       'connect to its secure connection.',
       'Target 1 names no ratio for resumptions; the loop-delay targets are the same.',
-      'The run below is of d7c4892 (session 31). A resuming handshake waits for M as a get does, and for',
+      'The run below is of 1cbdf23 (session 31). A resuming handshake waits for M as a get does, and for',
       'longer: at 100,000 its p99 went from 3.9 and 4.2 ms idle to 31 and 181 ms in the catch-up, whose loop',
       'delay reached 20.1 and 34.7 ms at most; at 1,000,000, from 4.8 and 4.9 ms to 17 and 46 ms. The',
       "handshakes cost M about half a millisecond of CPU each (M's idle CPU 15-16% against 10% for 2,000",
