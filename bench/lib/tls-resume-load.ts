@@ -4,8 +4,9 @@
 // adapter's newSession), then, open loop, one connection every 1/`ratePerSecond` s offering the next
 // of those sessions, whether or not the ones before it have finished. A handshake's time runs from the
 // connect to the secure connection, so a server that stalls is charged for every handshake it held
-// up. Every `window` message is answered with the handshakes finished since the one before.
-import { performance } from 'node:perf_hooks'
+// up. Every `window` message is answered with the handshakes finished since the one before, and with
+// this process's own event-loop delay over them: a client that waits for a core is slow on its own.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { connect } from 'node:tls'
 
 const { port, ratePerSecond, sessions } = JSON.parse(process.argv[2] ?? '{}') as {
@@ -23,6 +24,9 @@ export interface ResumeWindow {
   p50Ms: number
   p99Ms: number
   maxMs: number
+  /** This process's event-loop delay p99 and max over the window, ms. */
+  clientLoopP99Ms: number
+  clientLoopMaxMs: number
 }
 
 const quantile = (sorted: number[], p: number): number =>
@@ -57,6 +61,8 @@ for (let i = 0; i < sessions; i++) offered.push((await handshake(undefined)).ses
 let latencies: number[] = []
 let resumed = 0
 let errors = 0
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
 process.on('message', (message: { type: string }) => {
   if (message.type !== 'window') return
   const sorted = latencies.sort((a, b) => a - b)
@@ -67,7 +73,10 @@ process.on('message', (message: { type: string }) => {
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
     maxMs: sorted.at(-1) ?? 0,
+    clientLoopP99Ms: loopDelay.percentile(99) / 1e6,
+    clientLoopMaxMs: loopDelay.max / 1e6,
   }
+  loopDelay.reset()
   latencies = []
   resumed = 0
   errors = 0
