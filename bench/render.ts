@@ -851,12 +851,13 @@ if (stall !== undefined) {
       `(\`--get-rate 0 --resume-rate ${tls.resumeRatePerSecond}\`). A handshake's time runs from the client's`,
       'connect to its secure connection.',
       'Target 1 names no ratio for resumptions; the loop-delay targets are the same.',
-      'The run below is of 1cbdf23 (session 31). A resuming handshake waits for M as a get does, and for',
-      'longer: at 100,000 its p99 went from 3.9 and 4.2 ms idle to 31 and 181 ms in the catch-up, whose loop',
-      'delay reached 20.1 and 34.7 ms at most; at 1,000,000, from 4.8 and 4.9 ms to 17 and 46 ms. The',
-      "handshakes cost M about half a millisecond of CPU each (M's idle CPU 15-16% against 10% for 2,000",
-      "gets a second), which lengthens M's catch-up turns (loop p99 11.7-21.1 ms at 100,000 against",
-      "12.8-13.1 with gets), and the clients' process shares the cores with C, which pulls as fast as it can.",
+      `The clients run at nice ${tls.resumeClientPriority ?? 0} (the bench raises their priority when run as root: at the default`,
+      'they stalled for up to 114 ms in a catch-up, their own loop delay, and their p99 with them). The run',
+      'below is of e463341 (session 31). A resuming handshake waits for M as a get does, at more steps: at',
+      "100,000 its p99 went from 3.9 and 4.9 ms idle to 37 and 93 ms in the catch-up (M's loop delay at most",
+      "22.6 and 48.1 ms, the second with a 42.8 ms mark-compact; the clients' own at most 6.3 and 70.6); at",
+      '1,000,000 from 3.8 and 4.1 ms to 12 and 14. The handshakes cost M about half a millisecond of CPU each',
+      "(M's idle CPU 11-19% against 10% for 2,000 gets a second).",
       '',
       ...stallTables(tls, '#### '),
       chart('stall-resumptions', stallResumeChart(tls, undefined)),
@@ -912,7 +913,9 @@ function stallTables(stall: Json, heading = '### '): string[] {
           ...(gets
             ? ['get p50 ms', 'get p99 ms', `get p99 / idle (catch-up <= ${t.catchUpGetP99OverIdle})`]
             : []),
-          ...(resumes ? ['TLS resumed', 'resumption p99 ms', 'resumption p99 / idle'] : []),
+          ...(resumes
+            ? ['TLS resumed', 'resumption p99 ms', 'resumption p99 / idle', "clients' own loop max ms"]
+            : []),
           'the phase did',
           'meets targets',
         ],
@@ -925,7 +928,12 @@ function stallTables(stall: Json, heading = '### '): string[] {
           range(r.cpu, pct),
           ...(gets ? [range(r.getP50Ms, n2), range(r.getP99Ms, n2), range(r.getP99OverIdle, n2)] : []),
           ...(resumes
-            ? [range(r.resumedRate, pct), range(r.resumeP99Ms, n2), range(r.resumeP99OverIdle, n2)]
+            ? [
+                range(r.resumedRate, pct),
+                range(r.resumeP99Ms, n2),
+                range(r.resumeP99OverIdle, n2),
+                r.clientLoopMaxMs === undefined ? '-' : range(r.clientLoopMaxMs, n1),
+              ]
             : []),
           did(r),
           misses(r).length === 0 ? 'yes' : `no (${misses(r).join(', ')})`,
