@@ -788,7 +788,9 @@ if (stall !== undefined) {
     'Tried and not kept: a 32 MB young generation for M (`--max-semi-space-size=32`, fewer scavenges), 3',
     "rounds alternating at 100,000, sharing the cores: the catch-up's loop p99 7.8, 8.7 and 11.1 ms with",
     "V8's default, 15.8 (a 23.8 ms mark-compact), 8.7 and 10.4 with it; get p99 6.8, 11.1 and 15.5 against",
-    '22.8, 9.6 and 8.6.',
+    '22.8, 9.6 and 8.6. Nor a 4 MB one (`--max-semi-space-size=4`, shorter scavenges; session 31, isolated',
+    "at 100,000, 2 rounds alternating): the catch-up's get p99 6.4 and 11.4 ms against 4.0 and 7.2 with",
+    "V8's default, loop p99 5.3 and 4.0 against 3.5 and 4.8, longest scavenge 4.2 and 10.7 against 2.5 and 3.5.",
     '',
   )
   out.push(...stallTables(stall))
