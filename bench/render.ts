@@ -862,7 +862,7 @@ if (stall !== undefined) {
       "(M's idle CPU 11-19% against 10% for 2,000 gets a second).",
       '',
       ...stallTables(tls, '#### '),
-      chart('stall-resumptions', stallResumeChart(tls, undefined)),
+      chart('stall-resumptions', stallResumeChart(tls)),
       '',
     )
   }

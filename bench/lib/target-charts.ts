@@ -51,13 +51,13 @@ export function stallGetChart(stall: Json, isolated: Json | undefined): string {
   })
 }
 
-/** Target 1: the TLS clients' resumptions, for runs that had them (--resume-rate). */
-export function stallResumeChart(stall: Json, isolated: Json | undefined): string {
+/** Target 1: the TLS clients' resumptions of a run that had them (stall-tls). */
+export function stallResumeChart(stall: Json): string {
   return barChart({
     title: "Stalls: TLS 1.2 resumption handshake p99 over the idle phase's",
     yLabel: 'x idle p99',
     categories: PHASES,
-    series: stallSeries(stall, isolated, 'resumeP99OverIdle'),
+    series: stallSeries(stall, undefined, 'resumeP99OverIdle'),
   })
 }
 

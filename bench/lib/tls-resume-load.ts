@@ -52,6 +52,8 @@ function handshake(session: Buffer | undefined): Promise<{ ms: number; resumed: 
       else resolve({ ms, resumed, session: got })
     })
     socket.once('error', reject)
+    // Closed before its secure connection without an error: counted as failed too.
+    socket.once('close', () => reject(new Error('closed during the handshake')))
   })
 }
 

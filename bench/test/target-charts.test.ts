@@ -29,7 +29,7 @@ describe('target charts, drawn from the committed results', () => {
   })
 
   it("draws the TLS clients' resumptions for every phase and size", () => {
-    const svg = stallResumeChart(result('stall-tls'), undefined)
+    const svg = stallResumeChart(result('stall-tls'))
     expect(svg).not.toContain('NaN')
     expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(8)
   })
