@@ -16,6 +16,7 @@ export {
   type ContestRule,
   compareVersions,
   createReplicaStore,
+  payloadBytes,
   type RealmStats,
   type RecordSource,
   type RemovalReason,

@@ -370,11 +370,14 @@ export function createReplicaStore(init: ReplicaStoreInit = {}): ReplicaStore {
 
 /** The bytes a record is accounted for against the realm's byte budget. */
 export function recordSize(record: SessionRecord): number {
-  const bytes =
-    record instanceof StoredRecord
-      ? record.byteLength
-      : record.id.byteLength + (record.value?.byteLength ?? 0)
-  return bytes + record.origin.length + RECORD_OVERHEAD_BYTES
+  return payloadBytes(record) + record.origin.length + RECORD_OVERHEAD_BYTES
+}
+
+/** A record's id and value bytes; a stored record's without making its id and value on the way. */
+export function payloadBytes(record: SessionRecord): number {
+  return record instanceof StoredRecord
+    ? record.byteLength
+    : record.id.byteLength + (record.value?.byteLength ?? 0)
 }
 
 /** > 0 if `a` wins over `b`, < 0 if `b` wins, 0 for the same version. */

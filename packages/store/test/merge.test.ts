@@ -4,6 +4,7 @@ import { MAX_ID_BYTES, MAX_ORIGIN_LENGTH } from '../src/constants.ts'
 import {
   compareVersions,
   createReplicaStore,
+  payloadBytes,
   type ReplicaStoreInit,
   recordSize,
 } from '../src/replica-store.ts'
@@ -90,6 +91,8 @@ describe('merge order', () => {
     expect(tombstone.value).toBeUndefined()
     expect(decode(tombstone.id)).toBe('session-2')
     expect(recordSize(tombstone)).toBe(recordSize(gone))
+    expect(payloadBytes(stored)).toBe(live.id.byteLength + live.value!.byteLength)
+    expect(payloadBytes(tombstone)).toBe(gone.id.byteLength)
     // Only its proof is an own property: what spreading it keeps.
     expect(Object.keys({ ...stored })).toEqual(['proof'])
     expect(Object.keys(plainRecord(stored))).toEqual(

@@ -1,4 +1,4 @@
-import type { RecordProof, SessionRecord } from '@tlsmesh/store'
+import { payloadBytes, type RecordProof, type SessionRecord } from '@tlsmesh/store'
 import {
   DEFAULT_SYNC_LIMITS,
   MAX_SYNC_DEPTH,
@@ -160,8 +160,9 @@ export class RecordPage {
   }
 }
 
+/** A record's bytes in a page, about: a stored record's id and value are copies made on each read. */
 function recordBytes(record: SessionRecord): number {
-  return record.id.byteLength + (record.value?.byteLength ?? 0) + record.origin.length + 32
+  return payloadBytes(record) + record.origin.length + 32
 }
 
 function rangeOf(digest: KeyRangeDigest, depth: number, prefix: bigint): SyncRange {
