@@ -16,9 +16,9 @@
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
 // core 1: the peers M serves run elsewhere, as they do in a fleet, and M's loop delay is its own work
-// and its GC pauses, not time it waited for a core beside them. The TLS clients go to core 1 as well:
-// a server's clients are elsewhere. (This process stays unpinned: the
-// next run's nodes would inherit its core.)
+// and its GC pauses, not time it waited for a core beside them. The TLS clients go to core 1 as
+// well: a server's clients are elsewhere. (This process stays unpinned: the next run's nodes would
+// inherit its core.)
 //
 // Each run starts fresh node processes: the measured node M (with a memcached endpoint on its
 // replica), C (the peer that catches up, then reconciles back to back) and P (the publisher), each
@@ -162,11 +162,11 @@ async function allow(child: ChildProcess, peers: string[] | null): Promise<void>
 }
 
 /**
- * The TLS clients stand for machines of their own, and a handshake needs them at each step: sharing
- * the 2 cores at the default priority, they stalled for up to 114 ms in a catch-up (their own loop
- * delay), and their handshakes' p99 with them. A higher priority lets them run when they are ready, so
- * that what they measure is M. Needs root (CAP_SYS_NICE); without it they run as they are, and the
- * result says so.
+ * The TLS clients stand for machines of their own, and a handshake needs them at each step: at the
+ * default priority, sharing the cores with C (which pulls as fast as it can), their own stalls count
+ * in the handshakes they time. A higher priority lets them run as soon as they are ready, so that what
+ * they measure is M; they still report their own loop delay. Needs root (CAP_SYS_NICE): without it
+ * they run as they are, and the result says so (resumeClientPriority).
  */
 function favour(pid: number): void {
   try {
