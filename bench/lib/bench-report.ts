@@ -56,6 +56,14 @@ export function progress(text: string): void {
   process.stderr.write(`[bench] ${text}\n`)
 }
 
+/**
+ * The `q` quantile of values sorted already, 0 when there are none: what a load generator answers per
+ * window, where an empty window must stay a number in JSON.
+ */
+export function quantileOfSorted(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+}
+
 export function percentile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)

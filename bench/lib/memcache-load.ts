@@ -10,6 +10,7 @@
 //   the latencies since the one before.
 import { createConnection, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { quantileOfSorted } from './bench-report.ts'
 import { memcacheKey as keyOf } from './memcache-keys.ts'
 
 const { port, connections, seconds, op, valueBytes, keys, ratePerSecond } = JSON.parse(
@@ -74,9 +75,6 @@ function getReply(buffer: Buffer): { bytes: number; hit: boolean } | undefined {
   return buffer.length >= bytes ? { bytes, hit: true } : undefined
 }
 
-const quantile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0
-
 async function closedLoop(): Promise<void> {
   const setRequest = (i: number): Buffer =>
     Buffer.concat([Buffer.from(`set ${keyOf(i)} 0 300 ${value.length}\r\n`), value, Buffer.from('\r\n')])
@@ -106,7 +104,7 @@ async function closedLoop(): Promise<void> {
   )
   latencies.sort((a, b) => a - b)
   process.stdout.write(
-    `${JSON.stringify({ ops, opsPerSecond: ops / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) })}\n`,
+    `${JSON.stringify({ ops, opsPerSecond: ops / seconds, p50Ms: quantileOfSorted(latencies, 0.5), p99Ms: quantileOfSorted(latencies, 0.99) })}\n`,
   )
 }
 
@@ -121,8 +119,8 @@ async function openLoop(rate: number): Promise<void> {
       gets: sorted.length,
       hits,
       getsPerSecond: (sorted.length * 1000) / (performance.now() - windowStarted),
-      p50Ms: quantile(sorted, 0.5),
-      p99Ms: quantile(sorted, 0.99),
+      p50Ms: quantileOfSorted(sorted, 0.5),
+      p99Ms: quantileOfSorted(sorted, 0.99),
       maxMs: sorted.at(-1) ?? 0,
     }
     latencies = []

@@ -8,6 +8,7 @@
 // this process's own event-loop delay over them: a client that waits for a core is slow on its own.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { connect } from 'node:tls'
+import { quantileOfSorted } from './bench-report.ts'
 
 const { port, ratePerSecond, sessions } = JSON.parse(process.argv[2] ?? '{}') as {
   port: number
@@ -28,9 +29,6 @@ export interface ResumeWindow {
   clientLoopP99Ms: number
   clientLoopMaxMs: number
 }
-
-const quantile = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0
 
 /** One connection offering `session`: its handshake time, whether it resumed, and its session. */
 function handshake(session: Buffer | undefined): Promise<{ ms: number; resumed: boolean; session: Buffer }> {
@@ -72,8 +70,8 @@ process.on('message', (message: { type: string }) => {
     handshakes: sorted.length,
     resumed,
     errors,
-    p50Ms: quantile(sorted, 0.5),
-    p99Ms: quantile(sorted, 0.99),
+    p50Ms: quantileOfSorted(sorted, 0.5),
+    p99Ms: quantileOfSorted(sorted, 0.99),
     maxMs: sorted.at(-1) ?? 0,
     clientLoopP99Ms: loopDelay.percentile(99) / 1e6,
     clientLoopMaxMs: loopDelay.max / 1e6,
