@@ -224,15 +224,15 @@ export class TicketKeySchedule extends TypedEventTarget<TicketKeyScheduleEvents>
   /**
    * Holds the current key and, once it is due (the proposal window has passed), the next one: what a
    * joining node waits for before it reports ready. Until then its servers do full handshakes.
+   * Judged by the clock and the keys held, not by the last `refresh`: at a period's start, the key
+   * distributed ahead for it is current before the rotation's timer has run.
    */
   ready(): boolean {
-    const current = this.#current
-    if (current === undefined) return false
     const now = this.#now()
-    if (this.periodAt(now) !== current.period) return false
-    if (this.#held.has(current.period + 1)) return true
-    const nextStart = this.periodStart(current.period + 1)
-    return now < nextStart - this.options.distributeAheadMs + this.options.proposalJitterMs
+    const period = this.periodAt(now)
+    if (!this.#held.has(period)) return false
+    if (this.#held.has(period + 1)) return true
+    return now < this.periodStart(period + 1) - this.options.distributeAheadMs + this.options.proposalJitterMs
   }
 
   status(): TicketKeyStatus {

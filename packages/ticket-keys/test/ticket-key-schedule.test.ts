@@ -124,6 +124,26 @@ describe('one node', () => {
     await a.schedule.stop()
   })
 
+  it('stays ready across a rotation before its timer has run, on the key distributed ahead', async () => {
+    const clock = new Clock(T0 + 30 * MINUTE)
+    const a = testNode('a', clock, {}, { jitter: 0 })
+    await a.schedule.start()
+    clock.set(T0 + 31 * MINUTE)
+    a.schedule.refresh()
+    const first = a.schedule.current()!
+    clock.set(T0 + 46 * MINUTE)
+    a.schedule.refresh()
+    expect(a.schedule.next()).toBeDefined()
+    // The period has turned, and the rotation's timer is late: the keys held are what counts.
+    clock.set(T0 + HOUR + 5)
+    expect(a.schedule.current()).toBe(first)
+    expect(a.schedule.ready()).toBe(true)
+    // Without the key for the period that has begun, a node is not ready, refreshed or not.
+    const b = testNode('b', clock, {}, { jitter: 0 })
+    expect(b.schedule.ready()).toBe(false)
+    await a.schedule.stop()
+  })
+
   it('rotates on its own timers through 15 hours, keeping exactly the keys within their lifetime', async () => {
     vi.useFakeTimers({ now: T0 + 50 * MINUTE, toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     const store = createReplicaStore({ realms: [KEY_REALM] })
