@@ -24,7 +24,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitUntil } from './lib/managed-process.ts'
 import { createMeshAttacker, type MeshAttacker, randomRecord, syncMessage } from './lib/mesh-attacker.ts'
-import { createMeshKey, startTlsmeshd, type Tlsmeshd, waitForReplicas } from './lib/tlsmeshd-fleet.ts'
+import {
+  createMeshKey,
+  startMeshedTlsmeshd,
+  startTlsmeshd,
+  type Tlsmeshd,
+  waitForReplicas,
+} from './lib/tlsmeshd-fleet.ts'
 
 const REALM = 'web'
 const HOUR = 3600_000
@@ -356,24 +362,16 @@ describe('one origin cannot push the fleet out of the replica', () => {
     dir = mkdtempSync(join(tmpdir(), 'tlsmesh-flood-'))
     const meshKeyFile = join(dir, 'mesh.key')
     await createMeshKey(meshKeyFile)
-    const small = ['--replica-max-entries', '1000']
-    const a = await startTlsmeshd({
-      name: 'flood-a',
-      meshKeyFile,
-      realm: REALM,
-      memcacheTcp: true,
-      extraArgs: small,
-    })
-    daemons.push(a)
-    const b = await startTlsmeshd({
-      name: 'flood-b',
-      meshKeyFile,
-      realm: REALM,
-      memcacheTcp: true,
-      seeds: [a.multiaddr],
-      extraArgs: small,
-    })
-    daemons.push(b)
+    // Meshed before the real sessions are written: on a slow host B once had not met A 10 s later.
+    daemons.push(
+      ...(await startMeshedTlsmeshd(2, {
+        meshKeyFile,
+        realm: REALM,
+        memcacheTcp: true,
+        extraArgs: ['--replica-max-entries', '1000'],
+      })),
+    )
+    const [a, b] = daemons as [Tlsmeshd, Tlsmeshd]
     const keys = Array.from({ length: 600 }, (_, i) => `s${i}`)
     await setKeys(a.memcachePort!, keys, 'real')
     await waitForReplicas([a, b], 601)
