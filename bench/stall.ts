@@ -11,7 +11,7 @@
 // out, for a server that only resumes sessions (what `pnpm bench` runs as stall-tls).
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
 //     [--get-rate 2000] [--connections 4] [--resume-rate 0] [--replication-rate 2000]
-//     [--fill-rate 20000] [--isolate]
+//     [--fill-rate 20000] [--isolate] [--design embedded|split]
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
@@ -63,6 +63,7 @@ const { values } = parseArgs({
     'value-bytes': { type: 'string', default: '200' },
     'fill-rate': { type: 'string', default: '20000' },
     isolate: { type: 'boolean', default: false },
+    design: { type: 'string', default: 'embedded' },
     out: { type: 'string', default: 'stall' },
   },
 })
@@ -93,6 +94,12 @@ if (values.isolate && availableParallelism() < 2) {
     `stall: --isolate needs 2 cores (one for M, one for the rest); this host has ${availableParallelism()}`,
   )
 }
+
+if (values.design !== 'embedded' && values.design !== 'split') {
+  console.error(`stall: --design: expected embedded or split, got ${values.design}`)
+  process.exit(2)
+}
+const split = values.design === 'split'
 
 const TARGETS = { loopP99Ms: 5, loopMaxMs: 20, catchUpGetP99OverIdle: 1.5 }
 const MISSING = 0.1
@@ -215,7 +222,7 @@ async function runOnce(
   const children: ChildProcess[] = []
   try {
     const tls = resumeRate > 0 ? { tls: { realm, certFile, keyFile } } : {}
-    const m = await startMeshNode({ ...base, memcache: { port: 0, realm }, ...tls }, heapArgs)
+    const m = await startMeshNode({ ...base, memcache: { port: 0, realm }, ...tls, split }, heapArgs)
     children.push(m.child)
     const mAddr = m.addrs[0]!
     const mId = mAddr.split('/p2p/')[1]!
@@ -521,6 +528,7 @@ const result = {
   replicationRatePerSecond: replicationRate,
   valueBytes,
   isolated: values.isolate,
+  design: values.design,
   missingFraction: MISSING,
   heapMb: Object.fromEntries(sizes.map((size) => [size, heapMbFor(size)])),
   targets: TARGETS,

@@ -7,6 +7,7 @@ import { forkScript, request, stopChild } from '../../scripts/lib/child-processe
 import type { MeshNodeConfig } from './mesh-node-process.ts'
 
 const nodeScript = fileURLToPath(new URL('./mesh-node-process.ts', import.meta.url))
+const splitScript = fileURLToPath(new URL('./split-node-process.ts', import.meta.url))
 
 export interface NodeReport {
   /** Null for a push-baseline node. */
@@ -66,7 +67,8 @@ export async function startMeshNode(
   memcachePort: number | undefined
   tlsPort: number | undefined
 }> {
-  const { child, ready } = await forkScript(nodeScript, [JSON.stringify(config)], options)
+  const script = config.split === true ? splitScript : nodeScript
+  const { child, ready } = await forkScript(script, [JSON.stringify(config)], options)
   return {
     child,
     addrs: ready.multiaddrs as string[],

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
+import { parentPort } from 'node:worker_threads'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { createMemcacheServer, type MemcacheServer } from '@tlsmesh/memcache'
 import { createMeshNode, type MeshNode, type MeshNodeInit, realClock } from '@tlsmesh/mesh'
@@ -16,6 +17,7 @@ import type { Registry } from 'prom-client'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
 import { memcacheKey } from './memcache-keys.ts'
 import { createPushNode, type PushNode } from './push-node.ts'
+import { startReplicaFeed } from './replica-feed.ts'
 
 export interface MeshNodeConfig {
   mode?: 'gossip' | 'push'
@@ -42,6 +44,13 @@ export interface MeshNodeConfig {
   clockOffsetMs?: number
   dissemination?: MeshNodeInit['dissemination']
   maxEagerPeers?: number
+  /**
+   * Run the node as a split process (bench/lib/split-node-process.ts): the mesh on a worker thread,
+   * the memcached endpoint and TLS server on a replica of the main thread's.
+   */
+  split?: boolean
+  /** On a worker thread: post every record stored to the parent thread (split-node-process.ts). */
+  replicaFeed?: boolean
 }
 
 interface PublishCommand {
@@ -106,6 +115,10 @@ if (config.mode === 'push') {
   )
   await mesh.start()
   registry = mesh.registry
+  if (config.replicaFeed === true && parentPort !== null) {
+    const port = parentPort
+    startReplicaFeed(mesh.store, (batch) => port.postMessage({ kind: 'records', ...batch }, [batch.buffer]))
+  }
 }
 let memcache: MemcacheServer | undefined
 if (config.memcache !== undefined && mesh !== undefined) {

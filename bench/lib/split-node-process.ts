@@ -1,0 +1,106 @@
+// A prototype of a node split across two threads, for bench/stall.ts --design split: the mesh
+// (libp2p, the tree, sync, its replica) runs on a worker thread, as mesh-node-process.ts does, and
+// feeds every record it stores to a second replica on the main thread, which serves the memcached
+// endpoint and the TLS server. What it shows: how far the server's thread is spared when the mesh's
+// work runs on a thread of its own. What it is not: the design to ship. Each replica is held twice
+// (twice the heap), the main thread's writes are not published, and pages for a peer's catch-up are
+// filled on the worker from its own copy, where the design would ask the server's thread for them.
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
+import { Worker } from 'node:worker_threads'
+import { createMemcacheServer } from '@tlsmesh/memcache'
+import { attachSessionCache, sessionResumptionOptions } from '@tlsmesh/node-tls'
+import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
+import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
+import type { MeshNodeConfig } from './mesh-node-process.ts'
+import { type FeedBatch, mergeBatch } from './replica-feed.ts'
+
+const config = JSON.parse(process.argv[2] ?? '{}') as MeshNodeConfig
+const now = (): number => Date.now() + (config.clockOffsetMs ?? 0)
+const store = createReplicaStore({
+  realms: config.realms,
+  maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000,
+  maxBytesPerRealm: config.maxBytesPerRealm ?? 1 << 30,
+})
+const cache = new LocalSessionCache({ store, now, origin: 'split-main' })
+
+const heapFlag = process.execArgv.find((arg) => arg.startsWith('--max-old-space-size='))
+// Node 20 does not run --import's loaders on a worker: tsx is registered there first.
+const workerScript = new URL('./split-mesh-worker.ts', import.meta.url).href
+const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(workerScript)}) })`
+const worker = new Worker(bootstrap, {
+  eval: true,
+  argv: [JSON.stringify({ ...config, memcache: undefined, tls: undefined, replicaFeed: true })],
+  ...(heapFlag !== undefined
+    ? { resourceLimits: { maxOldGenerationSizeMb: Number(heapFlag.split('=')[1]) } }
+    : {}),
+})
+worker.on('error', (err) => {
+  console.error(`split node: the mesh thread failed: ${err.message}`)
+  process.exit(1)
+})
+
+const memcache =
+  config.memcache !== undefined
+    ? createMemcacheServer(
+        { host: '127.0.0.1', port: config.memcache.port, realm: config.memcache.realm, version: 'bench' },
+        { cache, now },
+      )
+    : undefined
+await memcache?.start()
+let tlsServer: TlsServer | undefined
+if (config.tls !== undefined) {
+  tlsServer = createTlsServer(
+    {
+      cert: readFileSync(config.tls.certFile),
+      key: readFileSync(config.tls.keyFile),
+      ...sessionResumptionOptions({ sessionIdContext: 'bench' }),
+    },
+    (socket) => socket.end(),
+  )
+  attachSessionCache(tlsServer, cache, { realm: config.tls.realm })
+  await new Promise<void>((resolve) => tlsServer!.listen(0, '127.0.0.1', resolve))
+}
+let loopDelay: LoopDelayWindow | undefined
+
+worker.on(
+  'message',
+  (message: { kind: 'ipc'; message: { type: string } } | ({ kind: 'records' } & FeedBatch)) => {
+    if (message.kind === 'records') {
+      mergeBatch(store, message, now())
+      return
+    }
+    if (message.message.type !== 'ready') {
+      process.send?.(message.message)
+      return
+    }
+    const memcacheAddress = memcache?.addresses()[0]
+    process.send?.({
+      ...message.message,
+      ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
+      ...(tlsServer !== undefined ? { tlsPort: (tlsServer.address() as AddressInfo).port } : {}),
+    })
+  },
+)
+
+process.on('message', (message: { type: string; action?: 'start' | 'report' }) => {
+  if (message.type !== 'loop-delay') {
+    worker.postMessage(message)
+    return
+  }
+  // The server's thread is this one: its loop delay is what a handshake waits.
+  loopDelay ??= loopDelayWindow()
+  if (message.action === 'start') loopDelay.start()
+  process.send?.({ type: 'loop-delay', ...(message.action === 'report' ? loopDelay.report() : {}) })
+})
+
+const stop = async (): Promise<void> => {
+  tlsServer?.close()
+  await memcache?.stop()
+  await worker.terminate()
+  process.exit(0)
+}
+process.on('SIGTERM', stop)
+process.on('disconnect', stop)
