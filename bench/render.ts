@@ -840,10 +840,40 @@ if (stall !== undefined) {
       ...stallTables(isolated, '#### '),
     )
   }
+  const split = load('stall-split')
+  if (split !== undefined) {
+    out.push(
+      '### The mesh on a thread of its own: a prototype (--design split, --isolate)',
+      '',
+      "A prototype of that split (`bench/stall.ts --design split`, bench/lib/split-node-process.ts): M's",
+      'process runs the mesh node as it is on a worker thread, and each record its replica stores is posted,',
+      'one transferred buffer a turn, to a second replica on the main thread, which serves the memcached',
+      'endpoint and the TLS server. It is not the design to ship: it holds the replica twice (RSS 1.57-1.65',
+      "GB against 1.06-1.10 at 1,000,000), its main thread's writes are not published, and the worker fills a",
+      "catch-up's pages from its own copy, where the design would ask the server's thread (37 ms of the 402",
+      "above). It shows how far the server's thread is spared. Designs alternating at 100,000 (session 32,",
+      "one run each, 2 rounds, 5 s phases): with M on a core of its own, the catch-up's get p99 over idle",
+      '1.31x and 1.11x split against 7.5x and 14.7x embedded, its loop p99 1.77 and 1.72 ms against 4.92 and',
+      '4.72, max 4.9 and 7.6 against 11.0 and 14.4. Sharing the 2 cores, get p99 over idle 6.4x and 6.7x',
+      'against 26x and 15x, loop p99 6.0 and 5.7 ms against 16.2 and 11.8: a thread of its own does not give',
+      'the server a core, and with C, P and the load generator beside it the gets still wait for the',
+      'scheduler. At 1,000,000, one run each: isolated 2.5x against 15x, loop p99 1.9 against 4.8 ms;',
+      'shared 4.6x against 6.9x. The catch-up itself is slower split: 7.7 s against 4.5 isolated at',
+      "1,000,000 (the worker shares the peers' core), 6.2 against 4.5 shared. The tables are `pnpm bench",
+      "stall-split` (2 runs a size): M's main thread met the loop-delay targets in every phase at both sizes",
+      "(p99 at most 2.2 ms, max 14.1), and the catch-up's get p99 over idle was 0.85x and 3.1x at 100,000",
+      "(a 10 ms GC pause of M's main thread in the second) and 1.30x and 0.91x at 1,000,000. The",
+      'process\'s CPU a record does not fall, so targets 2 and 3 are unchanged by it. "M\'s heap" below is the',
+      "worker's; the main thread's replica holds about as much again. The empty C took 29.8 s to hold",
+      "900,000 records, against 21-28 embedded: M's mesh shared C's core.",
+      '',
+      ...stallTables(split, '#### '),
+    )
+  }
   out.push(
-    chart('stall-loop', stallLoopChart(stall, isolated)),
+    chart('stall-loop', stallLoopChart(stall, isolated, split)),
     '',
-    chart('stall-gets', stallGetChart(stall, isolated)),
+    chart('stall-gets', stallGetChart(stall, isolated, split)),
     '',
   )
   const tls = load('stall-tls')

@@ -1,6 +1,7 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
 // then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest,
-// catch-up, sync-efficiency, stall, stall-isolated, stall-tls, memcache, memory, startup, simulation.
+// catch-up, sync-efficiency, stall, stall-isolated, stall-split, stall-tls, memcache, memory, startup,
+// simulation.
 // Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +16,7 @@ const PARTS = [
   'sync-efficiency',
   'stall',
   'stall-isolated',
+  'stall-split',
   'stall-tls',
   'memcache',
   'memory',
@@ -30,6 +32,7 @@ type Part = (typeof PARTS)[number]
 const TIMEOUT_MINUTES: Partial<Record<Part, number>> = {
   stall: 45,
   'stall-isolated': 45,
+  'stall-split': 45,
   'stall-tls': 45,
   simulation: 40,
   'fleet-distance': 15,
@@ -37,6 +40,8 @@ const TIMEOUT_MINUTES: Partial<Record<Part, number>> = {
 /** Parts that run another part's script with flags of their own. */
 const VARIANTS: Partial<Record<Part, { script: string; args: string[] }>> = {
   'stall-isolated': { script: 'stall', args: ['--isolate', '--out', 'stall-isolated'] },
+  // The prototype of the mesh on a worker thread, M's server thread on a core of its own.
+  'stall-split': { script: 'stall', args: ['--isolate', '--design', 'split', '--out', 'stall-split'] },
   // M as a Node server embedding the mesh: TLS clients resuming sessions from its replica, no gets.
   'stall-tls': { script: 'stall', args: ['--get-rate', '0', '--resume-rate', '200', '--out', 'stall-tls'] },
 }

@@ -19,9 +19,16 @@ function spreadSeries<T>(name: string, items: T[], pick: (item: T) => Spread | u
 
 const PHASES = ['idle', 'catch-up', 'queries', 'replication']
 
-/** Target 1: a stall-bench figure per phase, one series per replica size and placement. */
-function stallSeries(stall: Json, isolated: Json | undefined, field: string): Series[] {
-  const runs = [{ label: '', stall }, ...(isolated ? [{ label: ', isolated', stall: isolated }] : [])]
+/**
+ * Target 1: a stall-bench figure per phase, one series per replica size and placement, and for the
+ * split prototype (the mesh on a worker thread, isolated) when there is a run of it.
+ */
+function stallSeries(stall: Json, isolated: Json | undefined, field: string, split?: Json): Series[] {
+  const runs = [
+    { label: '', stall },
+    ...(isolated ? [{ label: ', isolated', stall: isolated }] : []),
+    ...(split ? [{ label: ', mesh on a worker, isolated', stall: split }] : []),
+  ]
   return runs.flatMap(({ label, stall }) =>
     (stall.sizes as number[]).map((size) =>
       spreadSeries(
@@ -33,21 +40,21 @@ function stallSeries(stall: Json, isolated: Json | undefined, field: string): Se
   )
 }
 
-export function stallLoopChart(stall: Json, isolated: Json | undefined): string {
+export function stallLoopChart(stall: Json, isolated: Json | undefined, split?: Json): string {
   return barChart({
     title: `Stalls: M's event-loop delay p99 by phase (target <= ${stall.targets.loopP99Ms} ms)`,
     yLabel: 'ms',
     categories: PHASES,
-    series: stallSeries(stall, isolated, 'loopP99Ms'),
+    series: stallSeries(stall, isolated, 'loopP99Ms', split),
   })
 }
 
-export function stallGetChart(stall: Json, isolated: Json | undefined): string {
+export function stallGetChart(stall: Json, isolated: Json | undefined, split?: Json): string {
   return barChart({
     title: `Stalls: memcached get p99 over the idle phase's (catch-up target <= ${stall.targets.catchUpGetP99OverIdle}x)`,
     yLabel: 'x idle p99',
     categories: PHASES,
-    series: stallSeries(stall, isolated, 'getP99OverIdle'),
+    series: stallSeries(stall, isolated, 'getP99OverIdle', split),
   })
 }
 
