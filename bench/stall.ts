@@ -11,7 +11,12 @@
 // out, for a server that only resumes sessions (what `pnpm bench` runs as stall-tls).
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
 //     [--get-rate 2000] [--connections 4] [--resume-rate 0] [--replication-rate 2000]
-//     [--fill-rate 20000] [--isolate] [--design embedded|split]
+//     [--fill-rate 20000] [--isolate] [--design embedded|split] [--mesh-nice 0]
+//
+// --design split makes M a prototype of the mesh on a thread of its own (bench/lib/split-node-process.ts):
+// the mesh node on a worker thread feeds each record it stores to a second replica on the main thread,
+// which serves the gets and the TLS clients. --mesh-nice N runs that worker thread at nice N, below the
+// server's thread beside it.
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
@@ -64,6 +69,7 @@ const { values } = parseArgs({
     'fill-rate': { type: 'string', default: '20000' },
     isolate: { type: 'boolean', default: false },
     design: { type: 'string', default: 'embedded' },
+    'mesh-nice': { type: 'string', default: '0' },
     out: { type: 'string', default: 'stall' },
   },
 })
@@ -100,6 +106,11 @@ if (values.design !== 'embedded' && values.design !== 'split') {
   process.exit(2)
 }
 const split = values.design === 'split'
+const meshNice = Number(values['mesh-nice'])
+if (!Number.isInteger(meshNice) || meshNice < 0 || meshNice > 19 || (meshNice > 0 && !split)) {
+  console.error(`stall: --mesh-nice: expected 0-19, with --design split, got ${values['mesh-nice']}`)
+  process.exit(2)
+}
 
 const TARGETS = { loopP99Ms: 5, loopMaxMs: 20, catchUpGetP99OverIdle: 1.5 }
 const MISSING = 0.1
@@ -222,7 +233,10 @@ async function runOnce(
   const children: ChildProcess[] = []
   try {
     const tls = resumeRate > 0 ? { tls: { realm, certFile, keyFile } } : {}
-    const m = await startMeshNode({ ...base, memcache: { port: 0, realm }, ...tls, split }, heapArgs)
+    const m = await startMeshNode(
+      { ...base, memcache: { port: 0, realm }, ...tls, split, meshNice },
+      heapArgs,
+    )
     children.push(m.child)
     const mAddr = m.addrs[0]!
     const mId = mAddr.split('/p2p/')[1]!
@@ -529,6 +543,7 @@ const result = {
   valueBytes,
   isolated: values.isolate,
   design: values.design,
+  meshNice,
   missingFraction: MISSING,
   heapMb: Object.fromEntries(sizes.map((size) => [size, heapMbFor(size)])),
   targets: TARGETS,

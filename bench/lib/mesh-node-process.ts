@@ -51,6 +51,8 @@ export interface MeshNodeConfig {
   split?: boolean
   /** On a worker thread: post every record stored to the parent thread (split-node-process.ts). */
   replicaFeed?: boolean
+  /** A split node's mesh thread runs at this nice value (split-mesh-worker.ts). */
+  meshNice?: number
 }
 
 interface PublishCommand {
