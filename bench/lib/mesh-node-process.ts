@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
 import { memcacheKey } from './memcache-keys.ts'
 import { createPushNode, type PushNode } from './push-node.ts'
-import { startReplicaFeed } from './replica-feed.ts'
+import { mirrorReplica } from './replica-feed.ts'
 
 export interface MeshNodeConfig {
   mode?: 'gossip' | 'push'
@@ -49,7 +49,10 @@ export interface MeshNodeConfig {
    * the memcached endpoint and TLS server on a replica of the main thread's.
    */
   split?: boolean
-  /** On a worker thread: post every record stored to the parent thread (split-node-process.ts). */
+  /**
+   * On a worker thread: keep the parent thread's replica like this one, and publish the records it
+   * writes (split-node-process.ts).
+   */
   replicaFeed?: boolean
   /** A split node's mesh thread runs at this nice value (split-mesh-worker.ts). */
   meshNice?: number
@@ -117,10 +120,7 @@ if (config.mode === 'push') {
   )
   await mesh.start()
   registry = mesh.registry
-  if (config.replicaFeed === true && parentPort !== null) {
-    const port = parentPort
-    startReplicaFeed(mesh.store, (batch) => port.postMessage({ kind: 'records', ...batch }, [batch.buffer]))
-  }
+  if (config.replicaFeed === true && parentPort !== null) mirrorReplica(mesh.store, parentPort, 'local', now)
 }
 let memcache: MemcacheServer | undefined
 if (config.memcache !== undefined && mesh !== undefined) {

@@ -1,6 +1,6 @@
-// The records a mesh node stores, packed into one transferable buffer per event-loop turn, for a
-// replica on another thread (bench/lib/split-node-process.ts). Values are session secrets: they go
-// only to the other thread of the same process.
+// Two replicas of one process kept alike across its threads (bench/lib/split-node-process.ts): the
+// records each stores, packed into one transferable buffer per event-loop turn. Values are session
+// secrets: they go only to the other thread of the same process.
 import type { MergeOutcome, RecordSource, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 
 /** One turn's stored records: a table of the realms and origins they name, and their bytes. */
@@ -13,23 +13,45 @@ export interface FeedBatch {
 /** realm index u16, origin index u16, id length u16, value length i32 (-1: tombstone), created f64, expires f64. */
 const HEADER_BYTES = 2 + 2 + 2 + 4 + 8 + 8
 
-/** Packs what `store` stores from now on and hands it to `post` once per turn. */
-export function startReplicaFeed(
+/** A worker thread's port, from either side: a `Worker` or the worker's `parentPort`. */
+export interface ReplicaLink {
+  postMessage(value: unknown, transfer: ArrayBuffer[]): void
+  on(event: 'message', listener: (message: { kind?: string } & Partial<FeedBatch>) => void): unknown
+}
+
+/**
+ * Keeps two replicas of one process alike: what `store` stores from now on goes to the other side, one
+ * packed batch a turn, and what comes from the other side is merged here as `incoming` (the mesh's side
+ * takes the server's writes as `local`, and publishes them). What came from the other side is not sent
+ * back. Returns what stops the sending.
+ */
+export function mirrorReplica(
   store: ReplicaStore,
-  post: (batch: FeedBatch) => void,
-  sources: ReadonlySet<RecordSource> = new Set(['local', 'gossip', 'sync']),
+  link: ReplicaLink,
+  incoming: RecordSource,
+  now: () => number,
 ): () => void {
   let pending: SessionRecord[] = []
   let scheduled = false
+  let applying = false
   const flush = (): void => {
     scheduled = false
-    const records = pending
+    const batch = packRecords(pending)
     pending = []
-    post(packRecords(records))
+    link.postMessage({ kind: 'records', ...batch }, [batch.buffer])
   }
+  link.on('message', (message) => {
+    if (message.kind !== 'records') return
+    applying = true
+    try {
+      mergeBatch(store, message as FeedBatch, now(), incoming)
+    } finally {
+      applying = false
+    }
+  })
   return store.watch({
-    stored: (record, source) => {
-      if (!sources.has(source)) return
+    stored: (record) => {
+      if (applying) return
       pending.push(record)
       if (scheduled) return
       scheduled = true
@@ -76,7 +98,12 @@ export function packRecords(records: SessionRecord[]): FeedBatch {
 }
 
 /** Merges a batch into `store`; returns how many were stored. */
-export function mergeBatch(store: ReplicaStore, batch: FeedBatch, now: number): number {
+export function mergeBatch(
+  store: ReplicaStore,
+  batch: FeedBatch,
+  now: number,
+  source: RecordSource = 'sync',
+): number {
   const view = new DataView(batch.buffer)
   const bytes = new Uint8Array(batch.buffer)
   let at = 0
@@ -96,7 +123,7 @@ export function mergeBatch(store: ReplicaStore, batch: FeedBatch, now: number): 
       record.value = bytes.subarray(at, at + valueLength)
       at += valueLength
     }
-    const outcome: MergeOutcome = store.merge(record, now, 'sync')
+    const outcome: MergeOutcome = store.merge(record, now, source)
     if (outcome === 'added' || outcome === 'replaced') stored++
   }
   return stored

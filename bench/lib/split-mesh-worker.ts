@@ -17,5 +17,8 @@ process.send = ((message: unknown) => {
   port.postMessage({ kind: 'ipc', message })
   return true
 }) as typeof process.send
-port.on('message', (message: unknown) => (process as NodeJS.EventEmitter).emit('message', message))
+// Records from the server's replica (`kind`) are mesh-node-process.ts's own to take.
+port.on('message', (message: { kind?: string }) => {
+  if (message.kind === undefined) (process as NodeJS.EventEmitter).emit('message', message)
+})
 await import('./mesh-node-process.ts')

@@ -1,10 +1,11 @@
 // A prototype of a node split across two threads, for bench/stall.ts --design split: the mesh
 // (libp2p, the tree, sync, its replica) runs on a worker thread, as mesh-node-process.ts does, and
 // feeds every record it stores to a second replica on the main thread, which serves the memcached
-// endpoint and the TLS server. What it shows: how far the server's thread is spared when the mesh's
-// work runs on a thread of its own. What it is not: the design to ship. Each replica is held twice
-// (twice the heap), the main thread's writes are not published, and pages for a peer's catch-up are
-// filled on the worker from its own copy, where the design would ask the server's thread for them.
+// endpoint and the TLS server; what those write goes to the worker's replica, which publishes it. What
+// it shows: how far the server's thread is spared when the mesh's work runs on a thread of its own.
+// What it is not: the design to ship. Each record is held twice (twice the heap), and pages for a
+// peer's catch-up are filled on the worker from its own copy, where the design would ask the server's
+// thread for them.
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
@@ -14,7 +15,7 @@ import { attachSessionCache, sessionResumptionOptions } from '@tlsmesh/node-tls'
 import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
 import type { MeshNodeConfig } from './mesh-node-process.ts'
-import { type FeedBatch, mergeBatch } from './replica-feed.ts'
+import { mirrorReplica } from './replica-feed.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as MeshNodeConfig
 const now = (): number => Date.now() + (config.clockOffsetMs ?? 0)
@@ -23,7 +24,6 @@ const store = createReplicaStore({
   maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000,
   maxBytesPerRealm: config.maxBytesPerRealm ?? 1 << 30,
 })
-const cache = new LocalSessionCache({ store, now, origin: 'split-main' })
 
 const heapFlag = process.execArgv.find((arg) => arg.startsWith('--max-old-space-size='))
 // Node 20 does not run --import's loaders on a worker: tsx is registered there first.
@@ -41,6 +41,20 @@ worker.on('error', (err) => {
   console.error(`split node: the mesh thread failed: ${err.message}`)
   process.exit(1)
 })
+type FromWorker = { kind: 'ipc'; message: { type: string; multiaddrs?: string[] } } | { kind: 'records' }
+const workerReady = new Promise<{ type: string; multiaddrs?: string[] }>((resolve) => {
+  const onMessage = (message: FromWorker): void => {
+    if (message.kind !== 'ipc' || message.message.type !== 'ready') return
+    worker.off('message', onMessage)
+    resolve(message.message)
+  }
+  worker.on('message', onMessage)
+})
+const ready = await workerReady
+// Written here as the mesh's own, so that the worker publishes them under its peer id.
+const peerId = ready.multiaddrs?.[0]?.split('/p2p/')[1] ?? 'split-main'
+const cache = new LocalSessionCache({ store, now, origin: peerId })
+mirrorReplica(store, worker, 'sync', now)
 
 const memcache =
   config.memcache !== undefined
@@ -65,25 +79,15 @@ if (config.tls !== undefined) {
 }
 let loopDelay: LoopDelayWindow | undefined
 
-worker.on(
-  'message',
-  (message: { kind: 'ipc'; message: { type: string } } | ({ kind: 'records' } & FeedBatch)) => {
-    if (message.kind === 'records') {
-      mergeBatch(store, message, now())
-      return
-    }
-    if (message.message.type !== 'ready') {
-      process.send?.(message.message)
-      return
-    }
-    const memcacheAddress = memcache?.addresses()[0]
-    process.send?.({
-      ...message.message,
-      ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
-      ...(tlsServer !== undefined ? { tlsPort: (tlsServer.address() as AddressInfo).port } : {}),
-    })
-  },
-)
+worker.on('message', (message: FromWorker) => {
+  if (message.kind === 'ipc' && message.message.type !== 'ready') process.send?.(message.message)
+})
+const memcacheAddress = memcache?.addresses()[0]
+process.send?.({
+  ...ready,
+  ...(memcacheAddress?.transport === 'tcp' ? { memcachePort: memcacheAddress.port } : {}),
+  ...(tlsServer !== undefined ? { tlsPort: (tlsServer.address() as AddressInfo).port } : {}),
+})
 
 process.on('message', (message: { type: string; action?: 'start' | 'report' }) => {
   if (message.type !== 'loop-delay') {

@@ -1,6 +1,7 @@
+import { MessageChannel } from 'node:worker_threads'
 import { createReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import { describe, expect, it } from 'vitest'
-import { mergeBatch, packRecords, startReplicaFeed } from '../lib/replica-feed.ts'
+import { mergeBatch, mirrorReplica, packRecords } from '../lib/replica-feed.ts'
 
 const NOW = 1_800_000_000_000
 const record = (n: number, origin: string, value?: Uint8Array): SessionRecord => ({
@@ -32,18 +33,31 @@ describe('replica feed (bench/stall.ts --design split)', () => {
     }
   })
 
-  it('posts what a store stores, once per turn, and nothing for a duplicate', async () => {
-    const source = createReplicaStore({ realms: ['a', 'b'] })
-    const batches: number[] = []
-    const stop = startReplicaFeed(source, (batch) => batches.push(batch.count))
-    source.merge(record(1, 'o', Uint8Array.of(1)), NOW, 'gossip')
-    source.merge(record(2, 'o', Uint8Array.of(2)), NOW, 'sync')
-    source.merge(record(2, 'o', Uint8Array.of(2)), NOW, 'sync')
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(batches).toEqual([2])
-    stop()
-    source.merge(record(4, 'o', Uint8Array.of(4)), NOW, 'gossip')
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(batches).toEqual([2])
+  it('keeps two replicas alike both ways, and sends back nothing that came from the other side', async () => {
+    const { port1, port2 } = new MessageChannel()
+    const server = createReplicaStore({ realms: ['a', 'b'] })
+    const mesh = createReplicaStore({ realms: ['a', 'b'] })
+    const sources: string[] = []
+    mesh.watch({ stored: (_record, source) => sources.push(source), removed: () => {} })
+    const links = [
+      mirrorReplica(server, port1, 'sync', () => NOW),
+      mirrorReplica(mesh, port2, 'local', () => NOW),
+    ]
+    const posted: number[] = []
+    port1.on('message', (message: { count: number }) => posted.push(message.count))
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50))
+    try {
+      server.merge(record(1, 'me', Uint8Array.of(1)), NOW, 'local')
+      mesh.merge(record(2, 'peer', Uint8Array.of(2)), NOW, 'gossip')
+      mesh.merge(record(4, 'peer', Uint8Array.of(4)), NOW, 'sync')
+      await settle()
+      for (const store of [server, mesh]) expect(store.stats().entries).toBe(3)
+      // The server's write reached the mesh as its own (to publish); the mesh's two came in one batch.
+      expect(sources).toEqual(['gossip', 'sync', 'local'])
+      expect(posted).toEqual([2])
+    } finally {
+      for (const stop of links) stop()
+      port1.close()
+    }
   })
 })
