@@ -1,7 +1,8 @@
 // The memcached endpoint under concurrent clients, beside a real memcached (Debian) in the same run:
 // get and set throughput and latency, as ratios. Both servers run in their own processes; the load
-// generator in a third.
-//   node --import tsx bench/memcache.ts [--connections 16] [--seconds 5] [--repeat 3]
+// generator in a third. --split adds a mesh node with the endpoint on its replica, embedded and split
+// (the mesh on a worker thread, bench/lib/split-node-process.ts), to compare the two in one run.
+//   node --import tsx bench/memcache.ts [--connections 16] [--seconds 5] [--repeat 3] [--split]
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,6 +12,7 @@ import { promisify } from 'node:util'
 import { generateMeshKey } from '@tlsmesh/mesh'
 import { progress, spread, writeResult } from './lib/bench-report.ts'
 import { freePort, startMemcached } from './lib/memcached-process.ts'
+import { startMeshNode } from './lib/mesh-fleet.ts'
 
 const run = promisify(execFile)
 const { values } = await import('node:util').then(({ parseArgs }) =>
@@ -20,6 +22,7 @@ const { values } = await import('node:util').then(({ parseArgs }) =>
       seconds: { type: 'string', default: '5' },
       repeat: { type: 'string', default: '3' },
       'value-bytes': { type: 'string', default: '200' },
+      split: { type: 'boolean', default: false },
       out: { type: 'string', default: 'memcache' },
     },
   }),
@@ -92,15 +95,31 @@ const memcachedPort = await freePort()
 const tlsmeshPort = await freePort()
 const memcached = await startMemcached(memcachedPort)
 const tlsmeshd = await startTlsmeshd(tlsmeshPort, dir)
+const meshNodes: Array<[string, number, number]> = []
+if (values.split) {
+  const meshKeyFile = join(dir, 'mesh.key')
+  for (const split of [false, true]) {
+    const port = await freePort()
+    const node = await startMeshNode({
+      meshKeyFile,
+      seeds: [],
+      realms: ['default'],
+      memcache: { port, realm: 'default' },
+      split,
+    })
+    meshNodes.push([split ? 'mesh node, split' : 'mesh node', port, node.child.pid!])
+  }
+}
 type Row = { opsPerSecond: number[]; p50Ms: number[]; p99Ms: number[]; serverCpuUsPerOp: number[] }
 const results: Record<string, Row> = {}
 try {
   for (let r = 0; r < repeat; r++) {
     for (const op of ['get', 'set'] as const) {
       for (const [server, port, pid] of [
-        ['memcached', memcachedPort, memcached.pid!],
-        ['tlsmeshd', tlsmeshPort, tlsmeshd.pid!],
-      ] as const) {
+        ['memcached', memcachedPort, memcached.pid!] as const,
+        ['tlsmeshd', tlsmeshPort, tlsmeshd.pid!] as const,
+        ...meshNodes,
+      ]) {
         // The server's CPU over the load, its 1,000 populating sets included (under 1% of a run's requests).
         const cpuBefore = cpuMsOf(pid)
         const m = await load(port, op)

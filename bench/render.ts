@@ -1041,6 +1041,12 @@ if (memcache !== undefined) {
     'two pairs): set 0.37-0.54x memcached before, 0.32-0.63x after. Before and after the 5 ms batch',
     'interval (5f29f1e, alternating): sets 24,208, 20,485 and 23,270 ops/s before, 26,685, 25,042 and',
     '31,979 after (memcached 57,000-61,000).',
+    'The mesh on a worker thread (the stall prototype of 4c) does not lift this target: a process spends',
+    'more CPU an operation split, and 2 cores bound it. `bench/memcache.ts --split --repeat 2` (session 32)',
+    'adds a mesh node with the endpoint on its replica, embedded and split: sets 36,856 and 36,657 ops/s',
+    'embedded against 32,869 and 33,564 split (memcached 58,559 and 66,913), at 28.4 and 28.8 against',
+    "37.1 and 35.2 µs of the process's CPU a set (the prototype stores each record twice); gets 66,444 and",
+    '50,812 against 63,955 and 62,250, within the spread.',
     '',
   )
 }
