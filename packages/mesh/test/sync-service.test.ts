@@ -321,6 +321,23 @@ describe('SyncService: what a peer answers with', () => {
     expect(heldIn(v.store, genuine!.id)).toEqual(before)
   })
 
+  it('stores nothing of a page whose last record is forged, the genuine ones before it included', async () => {
+    const net = new Network()
+    const genuine = published(peer, 3)
+    const [signed] = published(peer, 1)
+    const changed = { ...signed!, expires: signed!.created + DAY_MS }
+    serveFrom(net, attacker, storeOf([...genuine, changed]), (reply) => {
+      // The forged record last in the page, whatever the key order put it.
+      const last = reply.records.findIndex((r) => r.expires === changed.expires)
+      expect(last).toBeGreaterThanOrEqual(0)
+      const records = [...reply.records.filter((_, i) => i !== last), reply.records[last]!]
+      return { ...reply, records }
+    })
+    const v = await startNode(net, victim)
+    await expectRefused(v, attacker, 'forged')
+    for (const r of genuine) expect(v.store.peek(REALM, r.id, NOW)).toBeUndefined()
+  })
+
   it("ends it on a record that names another batch's proof", async () => {
     const net = new Network()
     // Two batches of the same origin, both genuine: each record names the other's proof.

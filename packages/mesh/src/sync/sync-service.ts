@@ -454,28 +454,46 @@ export class SyncService {
 
   /**
    * The one way sync stores records: each must be one this side asked for, proven by its origin's
-   * signature, from an allowed origin, and neither claim another origin's record nor go over its
-   * origin's fair share of a full realm. The first forged or unrequested one ends the reconciliation
-   * (SyncPeerMisbehavedError): those are provably the peer's doing. An unowned or over-quota one is
-   * refused and counted, nobody struck: which origin came first for an id differs from node to node
-   * (an attacker who plants an id first must not get its genuine origin banned), and so do replica
-   * sizes.
+   * signature, from an allowed origin (#checkPage), and neither claim another origin's record nor go
+   * over its origin's fair share of a full realm (the replica's merge). Counts in `tally` the records
+   * it stored, by age (SPREAD_MIN_AGE_MS).
    */
-  /** Counts in `tally` the records it stored, by age (SPREAD_MIN_AGE_MS). */
   #receive(
     realm: string,
     message: SyncMessage,
     requested: (key: bigint) => boolean,
     tally: SessionTally,
   ): void {
-    const { store, clock, auth, originAllowed, onMerged, onRefused } = this.#components
+    const { store, clock, onMerged, onRefused } = this.#components
+    const at = clock.now()
+    for (const record of this.#checkPage(realm, message, requested)) {
+      const outcome = store.merge(record, at, 'sync')
+      onMerged?.(outcome, record)
+      if (outcome === 'added' || outcome === 'replaced') {
+        if (at - record.created >= SPREAD_MIN_AGE_MS) tally.learnt++
+        else tally.young++
+      }
+      if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
+    }
+  }
+
+  /**
+   * A page's records that may go to the replica, each with its checked proof. The first forged or
+   * unrequested one ends the reconciliation (SyncPeerMisbehavedError): those are provably the peer's
+   * doing. One of an origin outside the allowlist is left out and counted. An unowned or over-quota one
+   * passes, for the replica to refuse and count with nobody struck: which origin came first for an id
+   * differs from node to node (an attacker who plants an id first must not get its genuine origin
+   * banned), and so do replica sizes.
+   */
+  #checkPage(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): SessionRecord[] {
+    const { auth, originAllowed, onRefused } = this.#components
     // Checked only when a requested record points at it: proofs nobody uses cost nothing.
     const checked = new Map<number, CheckedProof | undefined>()
     const proofOf = (index: number): CheckedProof | undefined => {
       if (!checked.has(index)) checked.set(index, auth.checkProof(realm, message.proofs[index]!))
       return checked.get(index)
     }
-    const at = clock.now()
+    const passed: SessionRecord[] = []
     for (const record of message.records) {
       if (!requested(syncKeyOf(record.id))) throw this.#refuse('unrequested', message.records.length)
       const proof = proofOf(record.proof)
@@ -486,7 +504,7 @@ export class SyncService {
         onRefused?.('origin-not-allowed', 1)
         continue
       }
-      const stored: SessionRecord = {
+      passed.push({
         realm,
         id: record.id,
         value: record.value,
@@ -494,15 +512,9 @@ export class SyncService {
         expires: record.expires,
         origin: record.origin,
         proof: proof.proof,
-      }
-      const outcome = store.merge(stored, at, 'sync')
-      onMerged?.(outcome, stored)
-      if (outcome === 'added' || outcome === 'replaced') {
-        if (at - record.created >= SPREAD_MIN_AGE_MS) tally.learnt++
-        else tally.young++
-      }
-      if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
+      })
     }
+    return passed
   }
 
   /**
