@@ -882,6 +882,12 @@ if (stall !== undefined) {
       "0.24-0.25 ms for a page of 128 records (0.30-0.32 and 0.22-0.23). The query's ranges packed into",
       'typed arrays and transferred through a port took 0.04-0.10 ms, made back into objects 0.12-0.19 ms in',
       'all. Sync messages would cross threads as bytes or packed typed arrays.',
+      "Tried and not kept: a query answered 64 ranges at a time, the responder's turn handed back between",
+      'parts once spent (the answer to a 4,096-range query was one piece of 1-4 ms). Isolated at 100,000,',
+      "3 rounds alternating, the catch-up's get p99: 10.4, 6.9 and 5.9 ms before; 6.7, 9.2 and 7.7 with",
+      'the 2 ms slice; 5.1, 5.0 and 6.7 with parts and a 0.5 ms slice (idle 0.36-0.75 ms in all nine runs);',
+      'loop p99 4.4-5.0, 3.6-5.6 and 3.7-4.7 ms. Within the spread: the other turns (the send path, pages,',
+      'GC) still set the p99.',
       '',
       ...stallTables(split, '#### '),
     )
