@@ -15,8 +15,8 @@
 //
 // --design split makes M a prototype of the mesh on a thread of its own (bench/lib/split-node-process.ts):
 // the mesh node on a worker thread feeds each record it stores to a second replica on the main thread,
-// which serves the gets and the TLS clients. --mesh-nice N runs that worker thread at nice N, below the
-// server's thread beside it.
+// which serves the gets and the TLS clients, and what those write goes back to the mesh, which publishes
+// it. --mesh-nice N runs that worker thread at nice N, below the server's thread beside it.
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to

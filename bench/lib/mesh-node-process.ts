@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
 import { memcacheKey } from './memcache-keys.ts'
 import { createPushNode, type PushNode } from './push-node.ts'
-import { mirrorReplica } from './replica-feed.ts'
+import { mirrorReplica } from './replica-mirror.ts'
 
 export interface MeshNodeConfig {
   mode?: 'gossip' | 'push'
@@ -53,7 +53,7 @@ export interface MeshNodeConfig {
    * On a worker thread: keep the parent thread's replica like this one, and publish the records it
    * writes (split-node-process.ts).
    */
-  replicaFeed?: boolean
+  mirrorToParent?: boolean
   /** A split node's mesh thread runs at this nice value (split-mesh-worker.ts). */
   meshNice?: number
 }
@@ -120,7 +120,8 @@ if (config.mode === 'push') {
   )
   await mesh.start()
   registry = mesh.registry
-  if (config.replicaFeed === true && parentPort !== null) mirrorReplica(mesh.store, parentPort, 'local', now)
+  if (config.mirrorToParent === true && parentPort !== null)
+    mirrorReplica(mesh.store, parentPort, 'local', now)
 }
 let memcache: MemcacheServer | undefined
 if (config.memcache !== undefined && mesh !== undefined) {

@@ -15,7 +15,7 @@ import { attachSessionCache, sessionResumptionOptions } from '@tlsmesh/node-tls'
 import { createReplicaStore, LocalSessionCache } from '@tlsmesh/store'
 import { type LoopDelayWindow, loopDelayWindow } from './loop-delay.ts'
 import type { MeshNodeConfig } from './mesh-node-process.ts'
-import { mirrorReplica } from './replica-feed.ts'
+import { mirrorReplica } from './replica-mirror.ts'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as MeshNodeConfig
 const now = (): number => Date.now() + (config.clockOffsetMs ?? 0)
@@ -32,7 +32,7 @@ const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then((tsx) => { tsx.register(); return import(${JSON.stringify(workerScript)}) })`
 const worker = new Worker(bootstrap, {
   eval: true,
-  argv: [JSON.stringify({ ...config, memcache: undefined, tls: undefined, replicaFeed: true })],
+  argv: [JSON.stringify({ ...config, memcache: undefined, tls: undefined, mirrorToParent: true })],
   ...(heapFlag !== undefined
     ? { resourceLimits: { maxOldGenerationSizeMb: Number(heapFlag.split('=')[1]) } }
     : {}),
@@ -41,7 +41,9 @@ worker.on('error', (err) => {
   console.error(`split node: the mesh thread failed: ${err.message}`)
   process.exit(1)
 })
-type FromWorker = { kind: 'ipc'; message: { type: string; multiaddrs?: string[] } } | { kind: 'records' }
+type FromWorker =
+  | { kind: 'ipc'; message: { type: string; multiaddrs?: string[]; memory?: NodeJS.MemoryUsage } }
+  | { kind: 'records' }
 const workerReady = new Promise<{ type: string; multiaddrs?: string[] }>((resolve) => {
   const onMessage = (message: FromWorker): void => {
     if (message.kind !== 'ipc' || message.message.type !== 'ready') return
@@ -80,8 +82,23 @@ if (config.tls !== undefined) {
 let loopDelay: LoopDelayWindow | undefined
 
 worker.on('message', (message: FromWorker) => {
-  if (message.kind === 'ipc' && message.message.type !== 'ready') process.send?.(message.message)
+  if (message.kind !== 'ipc' || message.message.type === 'ready') return
+  process.send?.(message.message.type === 'status' ? withBothHeaps(message.message) : message.message)
 })
+
+/** A status whose heap is the worker's alone, with this thread's heap added: the process's whole heap. */
+function withBothHeaps(status: { memory?: NodeJS.MemoryUsage }): unknown {
+  if (status.memory === undefined) return status
+  const here = process.memoryUsage()
+  return {
+    ...status,
+    memory: {
+      ...status.memory,
+      heapUsed: status.memory.heapUsed + here.heapUsed,
+      heapTotal: status.memory.heapTotal + here.heapTotal,
+    },
+  }
+}
 const memcacheAddress = memcache?.addresses()[0]
 process.send?.({
   ...ready,

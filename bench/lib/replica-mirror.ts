@@ -10,7 +10,10 @@ export interface FeedBatch {
   count: number
 }
 
-/** realm index u16, origin index u16, id length u16, value length i32 (-1: tombstone), created f64, expires f64. */
+/**
+ * Each record's header: realm index u16, origin index u16, id length u16, value length i32 (-1: a
+ * tombstone), created f64, expires f64; its id and value bytes follow.
+ */
 const HEADER_BYTES = 2 + 2 + 2 + 4 + 8 + 8
 
 /** A worker thread's port, from either side: a `Worker` or the worker's `parentPort`. */

@@ -1,7 +1,7 @@
 import { MessageChannel } from 'node:worker_threads'
 import { createReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import { describe, expect, it } from 'vitest'
-import { mergeBatch, mirrorReplica, packRecords } from '../lib/replica-feed.ts'
+import { mergeBatch, mirrorReplica, packRecords } from '../lib/replica-mirror.ts'
 
 const NOW = 1_800_000_000_000
 const record = (n: number, origin: string, value?: Uint8Array): SessionRecord => ({
@@ -13,7 +13,7 @@ const record = (n: number, origin: string, value?: Uint8Array): SessionRecord =>
   origin,
 })
 
-describe('replica feed (bench/stall.ts --design split)', () => {
+describe('replica mirror (bench/stall.ts --design split)', () => {
   it('carries records of several realms and origins, tombstones included, into another replica', () => {
     const records = [
       record(1, 'peer-one', Uint8Array.of(9, 8, 7)),
