@@ -1,6 +1,7 @@
 // Two replicas of one process kept alike across its threads (bench/lib/split-node-process.ts): the
 // records each stores, packed into one transferable buffer per event-loop turn. Values are session
-// secrets: they go only to the other thread of the same process.
+// secrets: they go only to the other thread of the same process. Not the wire's batch codec: a turn's
+// records span realms and run past a batch's record and byte limits, and nothing here is signed.
 import type { MergeOutcome, RecordSource, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 
 /** One turn's stored records: a table of the realms and origins they name, and their bytes. */

@@ -54,7 +54,8 @@ const workerReady = new Promise<{ type: string; multiaddrs?: string[] }>((resolv
 })
 const ready = await workerReady
 // Written here as the mesh's own, so that the worker publishes them under its peer id.
-const peerId = ready.multiaddrs?.[0]?.split('/p2p/')[1] ?? 'split-main'
+const peerId = ready.multiaddrs?.[0]?.split('/p2p/')[1]
+if (peerId === undefined) throw new Error('split node: the mesh thread was ready without a peer id')
 const cache = new LocalSessionCache({ store, now, origin: peerId })
 mirrorReplica(store, worker, 'sync', now)
 
