@@ -32,6 +32,7 @@ import type { RecordAuthenticator } from './record-auth.ts'
 import type { RecordIngest } from './record-ingest.ts'
 import { createSeedDialer, type SeedDialer } from './seed-dialer.ts'
 import type { RealmDigests } from './sync/realm-digests.ts'
+import { SyncReplica } from './sync/sync-replica.ts'
 import { SyncService, type SyncServiceInit } from './sync/sync-service.ts'
 
 /**
@@ -214,12 +215,16 @@ function meshServices(
     sync: (libp2p: Libp2pComponents) =>
       new SyncService(init.sync, {
         ...networkOf(libp2p),
-        store: components.store,
-        digests: components.digests,
+        replica: new SyncReplica({
+          store: components.store,
+          digests: components.digests,
+          now: () => clock.now(),
+          originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
+          onMerged: (outcome, record) => ingest.merged(outcome, record),
+          onRefused: (reason, records) => ingest.refused(reason, records),
+        }),
         clock,
         auth: components.auth,
-        originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
-        onMerged: (outcome, record) => ingest.merged(outcome, record),
         onRefused: (reason, records) => ingest.refused(reason, records),
         penalize: (peer, reason) => policy.penalize(peer, reason),
         ...withLogger,

@@ -24,12 +24,8 @@ import {
   RecordPage,
   reconcile,
 } from '../src/sync/set-reconciliation.ts'
-import {
-  SPREAD_MIN_AGE_MS,
-  SYNC_PROTOCOL,
-  SyncService,
-  type SyncServiceInit,
-} from '../src/sync/sync-service.ts'
+import { SPREAD_MIN_AGE_MS, SyncReplica } from '../src/sync/sync-replica.ts'
+import { SYNC_PROTOCOL, SyncService, type SyncServiceInit } from '../src/sync/sync-service.ts'
 import { countTurns } from './loop-turns.ts'
 import {
   createSigner,
@@ -150,12 +146,16 @@ async function startNode(
         identity.peerId,
         connectedTo.map((s) => s.peerId),
       ),
-      store,
-      digests,
+      replica: new SyncReplica({
+        store,
+        digests,
+        now: () => clock.now(),
+        originAllowed,
+        onMerged: (outcome) => node.merged.push(outcome),
+        onRefused: (reason, records) => node.refused.push([reason, records]),
+      }),
       clock,
       auth: identity.auth,
-      originAllowed,
-      onMerged: (outcome) => node.merged.push(outcome),
       onRefused: (reason, records) => node.refused.push([reason, records]),
       penalize: (who, reason) => node.penalized.push([who, reason]),
     },

@@ -12,4 +12,4 @@ export {
   reconcile,
 } from './set-reconciliation.ts'
 export { syncKeyOf } from './sync-keys.ts'
-export { SPREAD_MIN_AGE_MS } from './sync-service.ts'
+export { SPREAD_MIN_AGE_MS } from './sync-replica.ts'

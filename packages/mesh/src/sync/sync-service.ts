@@ -1,6 +1,6 @@
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import type { Logger, MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
+import type { Logger } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
   encodeSyncMessage,
@@ -15,17 +15,9 @@ import { TOPIC_PREFIX } from '../constants.ts'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import { connectedPeers, type NetworkComponents } from '../network-components.ts'
 import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
-import type { RealmDigests } from './realm-digests.ts'
 import { SessionDeadline } from './session-deadline.ts'
-import {
-  answerQuery,
-  answerRecords,
-  ListedRanges,
-  type ReconciliationResult,
-  type ReconciliationSide,
-  reconcile,
-} from './set-reconciliation.ts'
-import { syncKeyOf } from './sync-keys.ts'
+import type { ReconciliationResult } from './set-reconciliation.ts'
+import { type SessionTally, SPREAD_MIN_AGE_MS, type SyncReplica } from './sync-replica.ts'
 import { nextTurn, TimeSlice } from './time-slice.ts'
 
 /**
@@ -56,11 +48,6 @@ const MAX_PENDING_SYNCS = 64
  * Starting both at once would send a restarted node its replica twice: 2x the bytes of a copy.
  */
 const MEETING_SYNC_DELAY_MS = 250
-/**
- * Only records at least this old count as learnt: younger ones are most likely still on their way
- * down the broadcast tree, and under steady publishing every reconciliation would start a chain.
- */
-export const SPREAD_MIN_AGE_MS = 1000
 /** A responder's turn: past this, the steps of one message (decode, answer, encode) go on in the next. */
 const DEFAULT_SERVE_SLICE_MS = 2
 
@@ -76,17 +63,12 @@ export interface SyncServiceInit {
 }
 
 export interface SyncServiceComponents extends NetworkComponents {
-  store: ReplicaStore
-  /** The served realms' digests, kept up to date with `store`. */
-  digests: RealmDigests
+  /** What sessions read and store: the replica's side of sync. */
+  replica: SyncReplica
   clock: MeshClock
   /** Checks that each record received is its origin's. */
   auth: RecordAuthenticator
-  /** Whether records of this origin may be stored (the allowlist applies to signers). */
-  originAllowed: (origin: string, realm: string) => boolean
-  /** Counts what the replica did with each record received through sync. */
-  onMerged?: (outcome: MergeOutcome, record: SessionRecord) => void
-  /** Counts records refused before the replica saw them. */
+  /** Counts records refused before the replica saw them (forged). */
   onRefused?: (reason: RecordRefusal, records: number) => void
   /** A peer sent forged or unrequested records: a strike against it. */
   penalize?: (peer: string, reason: RecordRefusal) => void
@@ -315,12 +297,13 @@ export class SyncService {
     try {
       stream = await connectionManager.openStream(peer, SYNC_PROTOCOLS, { signal: session.step() })
       const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
-      const tally: SessionTally = { learnt: 0, young: 0 }
-      const total = await this.#reconcileRealms(lp, session, tally, proofTables(stream))
+      const proofs = proofTables(stream)
+      const replica = this.#components.replica.session(proofs.sent)
+      const total = await replica.reconcile(this.#realms, this.#exchanger(lp, session, proofs))
       await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: session.step() })
       await stream.close({ signal: session.step() })
       this.#succeeded(peer.toString(), total, this.#components.clock.now() - started)
-      this.#spreadAfter(peer.toString(), tally)
+      this.#spreadAfter(peer.toString(), replica.tally)
       return true
     } catch (err) {
       stream?.abort(err as Error)
@@ -341,30 +324,11 @@ export class SyncService {
     }
   }
 
-  /** The initiator's side of a session: every realm in turn, each message under its own deadline. */
-  async #reconcileRealms(
-    lp: LengthPrefixedStream<Stream>,
-    session: SessionDeadline,
-    tally: SessionTally,
-    proofs: ProofTables,
-  ): Promise<ReconciliationResult> {
-    const exchange = this.#exchanger(lp, session, proofs)
-    const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
-    for (const realm of this.#realms) {
-      const result = await reconcile(await this.#side(realm, tally, proofs.sent), exchange)
-      total.rounds += result.rounds
-      total.pushed += result.pushed
-      total.pulled += result.pulled
-      total.differingRanges += result.differingRanges
-    }
-    return total
-  }
-
   /**
-   * The initiator's request/reply over `lp`. A message may go out before the answer to the one before
-   * is in (record pages are pipelined): writes go in the order the messages are made, and each reply
-   * is read after the one before it, as the peer answers in order and both sides number proofs in
-   * that order.
+   * The initiator's request/reply over `lp`, each message under its own deadline. A message may go
+   * out before the answer to the one before is in (record pages are pipelined): writes go in the
+   * order the messages are made, and each reply is read after the one before it, as the peer answers
+   * in order and both sides number proofs in that order. A page of records comes back authenticated.
    */
   #exchanger(
     lp: LengthPrefixedStream<Stream>,
@@ -385,7 +349,7 @@ export class SyncService {
         if (decoded.kind === SyncKind.DONE) {
           throw new SyncDeclinedError('the peer is reconciling with another')
         }
-        return decoded
+        return this.#authenticate(decoded)
       })
       lastWrite = written.catch(() => {})
       lastRead = replied.catch(() => {})
@@ -433,88 +397,29 @@ export class SyncService {
     this.#components.penalize?.(peer, err.code)
   }
 
-  async #side(
-    realm: string,
-    tally: SessionTally,
-    proofsSent: SyncProofTable | undefined,
-    listed?: ListedRanges,
-  ): Promise<ReconciliationSide> {
-    // The realm's live digest: nothing to build, and it follows the replica through the session.
-    const digest = await this.#components.digests.of(realm)
-    return {
-      realm,
-      digest,
-      receive: (message, requested) => {
-        this.#receive(realm, message, requested, tally)
-      },
-      ...(listed !== undefined ? { listed } : {}),
-      ...(proofsSent !== undefined ? { proofsSent } : {}),
-    }
-  }
-
   /**
-   * The one way sync stores records: each must be one this side asked for, proven by its origin's
-   * signature, from an allowed origin (#checkPage), and neither claim another origin's record nor go
-   * over its origin's fair share of a full realm (the replica's merge). Counts in `tally` the records
-   * it stored, by age (SPREAD_MIN_AGE_MS).
+   * A message from a peer as the replica side takes it: each of a page's records covered by its
+   * proof, the proofs the checked copies (a replica keeps one per batch). The first forged record
+   * refuses the whole page and ends the session (SyncPeerMisbehavedError): that is provably the
+   * peer's doing. Whether each was asked for, and of an allowed origin, is the replica side's to say.
    */
-  #receive(
-    realm: string,
-    message: SyncMessage,
-    requested: (key: bigint) => boolean,
-    tally: SessionTally,
-  ): void {
-    const { store, clock, onMerged, onRefused } = this.#components
-    const at = clock.now()
-    for (const record of this.#checkPage(realm, message, requested)) {
-      const outcome = store.merge(record, at, 'sync')
-      onMerged?.(outcome, record)
-      if (outcome === 'added' || outcome === 'replaced') {
-        if (at - record.created >= SPREAD_MIN_AGE_MS) tally.learnt++
-        else tally.young++
-      }
-      if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
-    }
-  }
-
-  /**
-   * A page's records that may go to the replica, each with its checked proof. The first forged or
-   * unrequested one ends the reconciliation (SyncPeerMisbehavedError): those are provably the peer's
-   * doing. One of an origin outside the allowlist is left out and counted. An unowned or over-quota one
-   * passes, for the replica to refuse and count with nobody struck: which origin came first for an id
-   * differs from node to node (an attacker who plants an id first must not get its genuine origin
-   * banned), and so do replica sizes.
-   */
-  #checkPage(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): SessionRecord[] {
-    const { auth, originAllowed, onRefused } = this.#components
-    // Checked only when a requested record points at it: proofs nobody uses cost nothing.
+  #authenticate(message: SyncMessage): SyncMessage {
+    if (message.records.length === 0) return message
+    const { auth } = this.#components
+    // Checked only when a record points at it: proofs nobody uses cost nothing.
     const checked = new Map<number, CheckedProof | undefined>()
-    const proofOf = (index: number): CheckedProof | undefined => {
-      if (!checked.has(index)) checked.set(index, auth.checkProof(realm, message.proofs[index]!))
-      return checked.get(index)
-    }
-    const passed: SessionRecord[] = []
+    const proofs = message.proofs.slice()
     for (const record of message.records) {
-      if (!requested(syncKeyOf(record.id))) throw this.#refuse('unrequested', message.records.length)
-      const proof = proofOf(record.proof)
+      if (!checked.has(record.proof)) {
+        checked.set(record.proof, auth.checkProof(message.realm, message.proofs[record.proof]!))
+      }
+      const proof = checked.get(record.proof)
       if (proof === undefined || !auth.covers(proof, record)) {
         throw this.#refuse('forged', message.records.length)
       }
-      if (!originAllowed(record.origin, realm)) {
-        onRefused?.('origin-not-allowed', 1)
-        continue
-      }
-      passed.push({
-        realm,
-        id: record.id,
-        value: record.value,
-        created: record.created,
-        expires: record.expires,
-        origin: record.origin,
-        proof: proof.proof,
-      })
+      proofs[record.proof] = proof.proof
     }
-    return passed
+    return { ...message, proofs }
   }
 
   /**
@@ -596,9 +501,8 @@ export class SyncService {
     this.#pending.delete(key)
     const session = this.#session()
     const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
-    const sides = new Map<string, ReconciliationSide>()
-    const tally: SessionTally = { learnt: 0, young: 0 }
     const proofs = proofTables(stream)
+    const replica = this.#components.replica.session(proofs.sent)
     this.#serving.set(key, (this.#serving.get(key) ?? 0) + 1)
     try {
       for (;;) {
@@ -614,7 +518,7 @@ export class SyncService {
         const message = decodeSyncMessage(bytes, this.#limits, proofs.received)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
-          this.#spreadAfter(key, tally)
+          this.#spreadAfter(key, replica.tally)
           break
         }
         // Only realms this node serves: another realm's records are never read or stored here. A
@@ -625,15 +529,9 @@ export class SyncService {
           await this.#reply(lp, emptyAnswer(message.realm), signal)
           continue
         }
-        let side = sides.get(message.realm)
-        if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-          side = await this.#side(message.realm, tally, proofs.sent, new ListedRanges())
-          sides.set(message.realm, side)
-        }
-        const answer = RESPONDER[message.kind]
-        if (answer === undefined) throw new Error(`unexpected sync message ${message.kind}`)
+        const authenticated = this.#authenticate(message)
         await slice.maybeYield()
-        const reply = answer(side, message)
+        const reply = await replica.answer(authenticated)
         await slice.maybeYield()
         await this.#reply(lp, reply, signal, proofs.sent)
       }
@@ -651,29 +549,8 @@ export class SyncService {
   }
 }
 
-/**
- * How a responder answers each kind of message within a session (DONE ends it before this is
- * read); undefined: a kind only a responder sends, which ends the session as misbehaviour.
- */
-const RESPONDER: Record<
-  SyncKind,
-  ((side: ReconciliationSide, message: SyncMessage) => SyncMessage) | undefined
-> = {
-  [SyncKind.QUERY]: answerQuery,
-  [SyncKind.RECORDS]: answerRecords,
-  [SyncKind.ANSWER]: undefined,
-  [SyncKind.DONE]: undefined,
-  [SyncKind.SYNC_KIND_UNSPECIFIED]: undefined,
-}
-
 function doneMessage(realm: string): SyncMessage {
   return { kind: SyncKind.DONE, realm, ranges: [], records: [], proofs: [], wanted: [] }
-}
-
-/** What a session taught this node: records SPREAD_MIN_AGE_MS old or more (learnt), and younger. */
-interface SessionTally {
-  learnt: number
-  young: number
 }
 
 /** The peer answered DONE before anything else: it runs a reconciliation of its own and declined. */

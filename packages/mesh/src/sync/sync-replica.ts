@@ -1,0 +1,171 @@
+import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
+import { SyncKind, type SyncMessage, type SyncProofTable } from '@tlsmesh/wire'
+import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
+import type { RealmDigests } from './realm-digests.ts'
+import {
+  answerQuery,
+  answerRecords,
+  ListedRanges,
+  type ReconciliationResult,
+  type ReconciliationSide,
+  reconcile,
+} from './set-reconciliation.ts'
+import { syncKeyOf } from './sync-keys.ts'
+
+/**
+ * Only records at least this old count as learnt: younger ones are most likely still on their way
+ * down the broadcast tree, and under steady publishing every reconciliation would start a chain.
+ */
+export const SPREAD_MIN_AGE_MS = 1000
+
+export interface SyncReplicaComponents {
+  store: ReplicaStore
+  /** The served realms' digests, kept up to date with `store`. */
+  digests: RealmDigests
+  now: () => number
+  /** Whether records of this origin may be stored (the allowlist applies to signers). */
+  originAllowed: (origin: string, realm: string) => boolean
+  /** Counts what the replica did with each record received through sync. */
+  onMerged?: (outcome: MergeOutcome, record: SessionRecord) => void
+  /** Counts records refused. */
+  onRefused?: (reason: RecordRefusal, records: number) => void
+}
+
+/** What a session taught this node: records SPREAD_MIN_AGE_MS old or more (learnt), and younger. */
+export interface SessionTally {
+  learnt: number
+  young: number
+}
+
+/** A sync message's exchange with the peer: sends it, resolves with the peer's answer to it. */
+export type SyncExchange = (message: SyncMessage) => Promise<SyncMessage>
+
+/**
+ * Sync's replica side: the realms' digests, the answers to a peer's queries and record requests, the
+ * initiator's search for what differs, and the merge of what came. What it takes from the transport
+ * (SyncService) is authenticated already: every record of a RECORDS message is covered by its proof,
+ * which is the checked copy (`RecordAuthenticator.checkProof`). It reads no stream, no codec and no
+ * key, so that it can run on another thread than the one holding the mesh's connections.
+ */
+export class SyncReplica {
+  readonly #components: SyncReplicaComponents
+
+  constructor(components: SyncReplicaComponents) {
+    this.#components = components
+  }
+
+  /**
+   * The replica side of one session, in either role. `proofsSent`: the proofs the session's pages
+   * carried in full, when it numbers them (a page counts those as a few bytes).
+   */
+  session(proofsSent?: SyncProofTable): ReplicaSession {
+    return new ReplicaSession(this.#components, proofsSent)
+  }
+}
+
+export class ReplicaSession {
+  readonly tally: SessionTally = { learnt: 0, young: 0 }
+  readonly #components: SyncReplicaComponents
+  readonly #proofsSent: SyncProofTable | undefined
+  /** The responder's side of each realm reconciled, with the ranges it listed. */
+  readonly #sides = new Map<string, ReconciliationSide>()
+
+  constructor(components: SyncReplicaComponents, proofsSent: SyncProofTable | undefined) {
+    this.#components = components
+    this.#proofsSent = proofsSent
+  }
+
+  /** The initiator: reconciles every realm in turn with the peer behind `exchange`. */
+  async reconcile(realms: Iterable<string>, exchange: SyncExchange): Promise<ReconciliationResult> {
+    const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
+    for (const realm of realms) {
+      const result = await reconcile(await this.#side(realm), exchange)
+      total.rounds += result.rounds
+      total.pushed += result.pushed
+      total.pulled += result.pulled
+      total.differingRanges += result.differingRanges
+    }
+    return total
+  }
+
+  /**
+   * The responder: answers a QUERY or a RECORDS message of a realm this node serves. A query of the
+   * whole realm starts that realm over (a new round of the initiator's). Throws on any other kind.
+   */
+  async answer(message: SyncMessage): Promise<SyncMessage> {
+    const respond = RESPONDER[message.kind]
+    if (respond === undefined) throw new Error(`unexpected sync message ${message.kind}`)
+    let side = this.#sides.get(message.realm)
+    if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
+      side = await this.#side(message.realm, new ListedRanges())
+      this.#sides.set(message.realm, side)
+    }
+    return respond(side, message)
+  }
+
+  async #side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
+    // The realm's live digest: nothing to build, and it follows the replica through the session.
+    const digest = await this.#components.digests.of(realm)
+    return {
+      realm,
+      digest,
+      receive: (message, requested) => this.#receive(realm, message, requested),
+      ...(listed !== undefined ? { listed } : {}),
+      ...(this.#proofsSent !== undefined ? { proofsSent: this.#proofsSent } : {}),
+    }
+  }
+
+  /**
+   * The one way sync stores records: each must be one this side asked for (else none of the page is
+   * stored, and the session ends as the peer's misbehaviour), of an allowed origin (else left out and
+   * counted), and neither claim another origin's record nor go over its origin's fair share of a full
+   * realm (the replica's merge). Counts in `tally` the records it stored, by age.
+   */
+  #receive(realm: string, message: SyncMessage, requested: (key: bigint) => boolean): void {
+    const { store, now, originAllowed, onMerged, onRefused } = this.#components
+    for (const record of message.records) {
+      if (!requested(syncKeyOf(record.id))) {
+        onRefused?.('unrequested', message.records.length)
+        throw new SyncPeerMisbehavedError('unrequested')
+      }
+    }
+    const at = now()
+    for (const record of message.records) {
+      if (!originAllowed(record.origin, realm)) {
+        onRefused?.('origin-not-allowed', 1)
+        continue
+      }
+      const stored: SessionRecord = {
+        realm,
+        id: record.id,
+        created: record.created,
+        expires: record.expires,
+        origin: record.origin,
+        proof: message.proofs[record.proof]!,
+      }
+      if (record.value !== undefined) stored.value = record.value
+      const outcome = store.merge(stored, at, 'sync')
+      onMerged?.(outcome, stored)
+      if (outcome === 'added' || outcome === 'replaced') {
+        if (at - stored.created >= SPREAD_MIN_AGE_MS) this.tally.learnt++
+        else this.tally.young++
+      }
+      if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
+    }
+  }
+}
+
+/**
+ * How a responder answers each kind of message within a session (DONE ends it before this is
+ * read); undefined: a kind only a responder sends, which ends the session as misbehaviour.
+ */
+const RESPONDER: Record<
+  SyncKind,
+  ((side: ReconciliationSide, message: SyncMessage) => SyncMessage) | undefined
+> = {
+  [SyncKind.QUERY]: answerQuery,
+  [SyncKind.RECORDS]: answerRecords,
+  [SyncKind.ANSWER]: undefined,
+  [SyncKind.DONE]: undefined,
+  [SyncKind.SYNC_KIND_UNSPECIFIED]: undefined,
+}
