@@ -550,6 +550,36 @@ describe('Plumtree', () => {
     }
   })
 
+  it('relays at once a payload whose verdict comes later, and announces it only once accepted', async () => {
+    for (const [verdict, announced] of [
+      ['accept', 1],
+      ['ignore', 1],
+      ['reject', 0],
+    ] as const) {
+      let settleVerdict!: (v: 'accept' | 'ignore' | 'reject') => void
+      const sent: Array<{ peer: string; frame: OutboundFrame }> = []
+      const tree = new Plumtree(SINGLE_INIT, {
+        send: (peer, frame) => sent.push({ peer, frame }) > 0,
+        authenticate: () => true,
+        deliver: () =>
+          new Promise((resolve) => {
+            settleVerdict = resolve
+          }),
+      })
+      for (const peer of ['a', 'b', 'c']) tree.addPeer(peer)
+      tree.onPrune('c', false)
+      tree.onGossip('a', { realm: 'r', origin: Buffer.from('origin'), data: randomBytes(16), hops: 0 })
+      const ihaves = () => sent.filter((s) => s.peer === 'c' && s.frame.kind === BroadcastKind.IHAVE)
+      expect(sent.filter((s) => s.peer === 'b' && s.frame.kind === BroadcastKind.GOSSIP)).toHaveLength(1)
+      await settle(20)
+      expect(ihaves()).toHaveLength(0)
+      settleVerdict(verdict)
+      await settle(20)
+      expect(ihaves()).toHaveLength(announced)
+      tree.stop()
+    }
+  })
+
   it('reads time, sets timers and draws random numbers only through the injected clock and source', () => {
     let now = 1000
     const timers: Array<{ at: number; fn: () => void }> = []

@@ -74,8 +74,11 @@ export interface BroadcastServiceComponents extends NetworkComponents {
   subscribers(realm: string): string[]
   /** Decodes a payload and checks that its origin signed it; the verdict counts the refusal. */
   authenticate(realm: string, origin: string, data: Uint8Array): Authentication
-  /** Validates and applies an authenticated batch; the one place verdicts are made. */
-  validate(batch: AuthenticatedBatch): DeliveryVerdict
+  /**
+   * Validates and applies an authenticated batch; the one place verdicts are made. It may answer
+   * later (a replica on another thread): the tree relays meanwhile.
+   */
+  validate(batch: AuthenticatedBatch): DeliveryVerdict | Promise<DeliveryVerdict>
   /** A neighbour sent something provably bad. */
   penalize(peer: string, reason: string): void
   /** The trees' clock; default `realClock`. */
@@ -344,7 +347,7 @@ export class BroadcastService {
    * Relays forward an authenticated payload before they validate it (Plumtree.onGossip), so one that
    * is provably bad is its signer's doing, not the neighbour's: the origin is penalized.
    */
-  #deliver(payload: GossipPayload, from: string): DeliveryVerdict {
+  #deliver(payload: GossipPayload, from: string): DeliveryVerdict | Promise<DeliveryVerdict> {
     const batch = this.#authenticated.get(payload)
     this.#authenticated.delete(payload)
     if (batch === undefined) {
@@ -352,6 +355,11 @@ export class BroadcastService {
       return 'ignore'
     }
     const verdict = this.#components.validate(batch)
+    if (typeof verdict === 'string') return this.#judged(batch, verdict)
+    return verdict.then((later) => this.#judged(batch, later))
+  }
+
+  #judged(batch: AuthenticatedBatch, verdict: DeliveryVerdict): DeliveryVerdict {
     if (verdict === 'reject') this.#components.penalize(batch.origin, 'invalid-payload')
     return verdict
   }

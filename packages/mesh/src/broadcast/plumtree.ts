@@ -65,8 +65,11 @@ export interface PlumtreeComponents {
   send(peer: string, frame: OutboundFrame): boolean
   /** Checks the origin's signature of a payload received for the first time: false stops it here. */
   authenticate(payload: GossipPayload, from: string): boolean
-  /** Validates an authenticated payload and applies it. */
-  deliver(payload: GossipPayload, from: string): DeliveryVerdict
+  /**
+   * Validates an authenticated payload and applies it. The verdict may come later (the replica on
+   * another thread): the payload has been relayed already, and only its announcement waits for it.
+   */
+  deliver(payload: GossipPayload, from: string): DeliveryVerdict | Promise<DeliveryVerdict>
   /** Default `realClock`. */
   clock?: MeshClock
   /** Uniform in [0, 1), for every random choice (whom to shed, announce to, GRAFT). Default Math.random. */
@@ -378,8 +381,18 @@ export class Plumtree {
     )
     // Announced even when nothing in it was new here ('ignore': this node had it by anti-entropy,
     // or it is from a newer version or a clock ahead): a neighbour may not have it.
-    if (this.#components.deliver(payload, from) === 'reject') return
-    this.#announceLater(id, payload.hops + 1)
+    const verdict = this.#components.deliver(payload, from)
+    if (typeof verdict === 'string') this.#announceUnlessRejected(verdict, id, payload.hops + 1)
+    else
+      verdict.then(
+        (later) => this.#announceUnlessRejected(later, id, payload.hops + 1),
+        () => this.#announceUnlessRejected('ignore', id, payload.hops + 1),
+      )
+  }
+
+  /** A payload its origin signed invalid is not announced: nobody should GRAFT it. */
+  #announceUnlessRejected(verdict: DeliveryVerdict, id: Uint8Array, hops: number): void {
+    if (verdict !== 'reject' && !this.#stopped) this.#announceLater(id, hops)
   }
 
   onIHave(from: string, ids: Uint8Array[], hops = 0): void {
