@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
-import { decodeSyncMessage, encodeSyncMessage, SyncKind, type SyncMessage } from '@tlsmesh/wire'
+import {
+  decodeSyncMessage,
+  encodeSyncMessage,
+  SyncKind,
+  type SyncMessage,
+  SyncProofTable,
+} from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
 import {
@@ -42,6 +48,15 @@ type Received = Array<{ key: bigint; requested: boolean }>
  * A side over `store` that stores what it receives as sync must: only what it asked for, only as its
  * origin signed it (the proof kept beside it). `received` logs each record before the checks.
  */
+const EMPTY_RECORDS: SyncMessage = {
+  kind: SyncKind.RECORDS,
+  realm: REALM,
+  ranges: [],
+  records: [],
+  proofs: [],
+  wanted: [],
+}
+
 /** The clock the sides' digests and stores read; tests that move it put it back after. */
 let clock = NOW
 afterEach(() => {
@@ -307,6 +322,25 @@ describe('set reconciliation', () => {
     expect(page.records.map((r) => r.proof)).toEqual([0, 0])
     expect(page.proofs).toEqual([one!.proof])
     expect(page.records[0]).toMatchObject({ origin: originA.origin, created: one!.created })
+  })
+
+  it("RecordPage numbers a session's proofs as the encoder does: in full once, a few bytes after", () => {
+    const paged = new SyncProofTable()
+    const [one, two] = published(2)
+    const first = new RecordPage(paged)
+    first.add(one!)
+    const second = new RecordPage(paged)
+    second.add(two!)
+    expect(paged.numberOf(one!.proof!)).toBe(0)
+    expect(first.bytes - second.bytes).toBeGreaterThan(one!.proof!.digests.byteLength)
+    // What the encoder's own table numbers after sending both pages: the same.
+    const sent = new SyncProofTable()
+    const bytes = [first, second].map(
+      (page) =>
+        encodeSyncMessage({ ...EMPTY_RECORDS, records: page.records, proofs: page.proofs }, sent).byteLength,
+    )
+    expect(sent.numberOf(one!.proof!)).toBe(0)
+    expect(bytes[0]! - bytes[1]!).toBeGreaterThan(one!.proof!.digests.byteLength)
   })
 
   it('the initiator takes only the keys it asked for: an extra record is unrequested', async () => {

@@ -65,7 +65,7 @@ describe('SyncReplica', () => {
     const initiator = a.replica.session()
     const result = await initiator.reconcile([REALM], (message) => responder.answer(message))
     expect(result).toMatchObject({ pulled: 45, pushed: 0 })
-    expect(initiator.tally).toEqual({ learnt: 40, young: 5 })
+    expect(await initiator.close()).toEqual({ learnt: 40, young: 5 })
     expect(a.store.stats().entries).toBe(75)
     for (const r of [...older, ...younger]) expect(a.store.peek(REALM, r.id, NOW)?.proof).toBe(r.proof)
     expect(a.merged).toEqual(Array(45).fill('added'))
@@ -97,7 +97,7 @@ describe('SyncReplica', () => {
     expect(b.refused).toEqual([['unrequested', inside.length + 1]])
     expect(b.merged).toEqual([])
     expect(b.store.stats().entries).toBe(0)
-    expect(session.tally).toEqual({ learnt: 0, young: 0 })
+    expect(await session.close()).toEqual({ learnt: 0, young: 0 })
   })
 
   it("leaves out an origin's records outside the allowlist, counted, and stores the rest", async () => {

@@ -82,10 +82,11 @@ export interface ReconciliationSide {
   /** Key ranges this side listed item by item in its answers: the peer may push records in them. */
   listed?: ListedRanges
   /**
-   * The proofs this side's session has sent the peer, when the session numbers them (the encoder
-   * sends a numbered proof as its number): a page counts such a proof as a few bytes, not its size.
+   * The proofs this side's pages have carried in full within the session, numbered as the encoder
+   * numbers them, when the session numbers proofs (the encoder sends a numbered proof as its
+   * number): a page counts such a proof as a few bytes, and adds those it carries in full.
    */
-  proofsSent?: SyncProofTable
+  paged?: SyncProofTable
 }
 
 /** The ranges a responder listed: a pushed record whose key is in none of them was not asked for. */
@@ -118,11 +119,12 @@ export class RecordPage {
   readonly records: ProvenWireRecord[] = []
   readonly proofs: RecordProof[] = []
   readonly #proofIndex = new Map<RecordProof, number>()
-  readonly #sent: SyncProofTable | undefined
+  readonly #paged: SyncProofTable | undefined
   bytes = 0
 
-  constructor(sent?: SyncProofTable) {
-    this.#sent = sent
+  /** `paged`: the session's proofs carried in full so far (see ReconciliationSide), if it numbers them. */
+  constructor(paged?: SyncProofTable) {
+    this.#paged = paged
   }
 
   add(record: SessionRecord): boolean {
@@ -133,10 +135,13 @@ export class RecordPage {
       index = this.proofs.length
       this.proofs.push(proof)
       this.#proofIndex.set(proof, index)
-      this.bytes +=
-        this.#sent?.numberOf(proof) !== undefined
-          ? NUMBERED_PROOF_BYTES
-          : proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
+      if (this.#paged?.numberOf(proof) !== undefined) {
+        this.bytes += NUMBERED_PROOF_BYTES
+      } else {
+        this.bytes += proof.signature.byteLength + proof.digests.byteLength + proof.origin.length
+        // Every page goes out, in the order made: the encoder numbers this proof the same way.
+        this.#paged?.add(proof)
+      }
     }
     const wire: ProvenWireRecord = {
       id: record.id,
@@ -222,7 +227,7 @@ function listable(count: number, theirs: SyncRange, budget: number): boolean {
 export function answerRecords(side: ReconciliationSide, message: SyncMessage): SyncMessage {
   const listed = side.listed
   side.receive(message, (key) => listed?.covers(key) === true)
-  const page = new RecordPage(side.proofsSent)
+  const page = new RecordPage(side.paged)
   fillPage(page, side.digest, message.wanted, 0)
   return {
     kind: SyncKind.RECORDS,
@@ -414,7 +419,7 @@ class Initiator {
   async #exchangeRecords(): Promise<void> {
     this.#countRound()
     const { digest, realm } = this.#side
-    const out = new RecordPage(this.#side.proofsSent)
+    const out = new RecordPage(this.#side.paged)
     this.#push = this.#push.slice(fillPage(out, digest, this.#push, 0))
     const page = this.#wanted.slice(0, PAGE_WANTED)
     this.#wanted = this.#wanted.slice(PAGE_WANTED)

@@ -1,5 +1,5 @@
 import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
-import { SyncKind, type SyncMessage, type SyncProofTable } from '@tlsmesh/wire'
+import { SyncKind, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import type { RealmDigests } from './realm-digests.ts'
 import {
@@ -55,27 +55,45 @@ export class SyncReplica {
   }
 
   /**
-   * The replica side of one session, in either role. `proofsSent`: the proofs the session's pages
-   * carried in full, when it numbers them (a page counts those as a few bytes).
+   * The replica side of one session, in either role. `numbersProofs`: whether the session sends a
+   * proof in full once and by number after (sync 3), which makes a page's numbered proofs small.
    */
-  session(proofsSent?: SyncProofTable): ReplicaSession {
-    return new ReplicaSession(this.#components, proofsSent)
+  session(numbersProofs = false): SyncReplicaSession {
+    return new ReplicaSession(this.#components, numbersProofs ? new SyncProofTable() : undefined)
   }
 }
 
-export class ReplicaSession {
-  readonly tally: SessionTally = { learnt: 0, young: 0 }
+/** The replica side of one sync session, as the transport sees it (SyncReplica's, or one behind a port). */
+export interface SyncReplicaSession {
+  /** The initiator: reconciles every realm in turn with the peer behind `exchange`. */
+  reconcile(realms: Iterable<string>, exchange: SyncExchange): Promise<ReconciliationResult>
+  /**
+   * The responder: answers a QUERY or a RECORDS message of a realm this node serves. Throws on any
+   * other kind, and on a page with a record it did not ask for (SyncPeerMisbehavedError).
+   */
+  answer(message: SyncMessage): Promise<SyncMessage>
+  /** Ends the session (whatever became of it): what it taught this node. */
+  close(): Promise<SessionTally>
+}
+
+class ReplicaSession implements SyncReplicaSession {
+  readonly #tally: SessionTally = { learnt: 0, young: 0 }
   readonly #components: SyncReplicaComponents
-  readonly #proofsSent: SyncProofTable | undefined
+  /** The proofs this session's pages carried in full (`RecordPage`), when the session numbers them. */
+  readonly #paged: SyncProofTable | undefined
   /** The responder's side of each realm reconciled, with the ranges it listed. */
   readonly #sides = new Map<string, ReconciliationSide>()
 
-  constructor(components: SyncReplicaComponents, proofsSent: SyncProofTable | undefined) {
+  constructor(components: SyncReplicaComponents, paged: SyncProofTable | undefined) {
     this.#components = components
-    this.#proofsSent = proofsSent
+    this.#paged = paged
   }
 
-  /** The initiator: reconciles every realm in turn with the peer behind `exchange`. */
+  async close(): Promise<SessionTally> {
+    this.#sides.clear()
+    return { ...this.#tally }
+  }
+
   async reconcile(realms: Iterable<string>, exchange: SyncExchange): Promise<ReconciliationResult> {
     const total = { rounds: 0, pushed: 0, pulled: 0, differingRanges: 0 }
     for (const realm of realms) {
@@ -88,10 +106,7 @@ export class ReplicaSession {
     return total
   }
 
-  /**
-   * The responder: answers a QUERY or a RECORDS message of a realm this node serves. A query of the
-   * whole realm starts that realm over (a new round of the initiator's). Throws on any other kind.
-   */
+  /** A query of the whole realm starts that realm over (a new round of the initiator's). */
   async answer(message: SyncMessage): Promise<SyncMessage> {
     const respond = RESPONDER[message.kind]
     if (respond === undefined) throw new Error(`unexpected sync message ${message.kind}`)
@@ -111,7 +126,7 @@ export class ReplicaSession {
       digest,
       receive: (message, requested) => this.#receive(realm, message, requested),
       ...(listed !== undefined ? { listed } : {}),
-      ...(this.#proofsSent !== undefined ? { proofsSent: this.#proofsSent } : {}),
+      ...(this.#paged !== undefined ? { paged: this.#paged } : {}),
     }
   }
 
@@ -147,8 +162,8 @@ export class ReplicaSession {
       const outcome = store.merge(stored, at, 'sync')
       onMerged?.(outcome, stored)
       if (outcome === 'added' || outcome === 'replaced') {
-        if (at - stored.created >= SPREAD_MIN_AGE_MS) this.tally.learnt++
-        else this.tally.young++
+        if (at - stored.created >= SPREAD_MIN_AGE_MS) this.#tally.learnt++
+        else this.#tally.young++
       }
       if (outcome === 'not-owner' || outcome === 'over-quota') onRefused?.(outcome, 1)
     }

@@ -17,7 +17,12 @@ import { connectedPeers, type NetworkComponents } from '../network-components.ts
 import type { CheckedProof, RecordAuthenticator } from '../record-auth.ts'
 import { SessionDeadline } from './session-deadline.ts'
 import type { ReconciliationResult } from './set-reconciliation.ts'
-import { type SessionTally, SPREAD_MIN_AGE_MS, type SyncReplica } from './sync-replica.ts'
+import {
+  type SessionTally,
+  SPREAD_MIN_AGE_MS,
+  type SyncReplica,
+  type SyncReplicaSession,
+} from './sync-replica.ts'
 import { nextTurn, TimeSlice } from './time-slice.ts'
 
 /**
@@ -294,16 +299,18 @@ export class SyncService {
     const started = this.#components.clock.now()
     const session = this.#session()
     let stream: Stream | undefined
+    let replica: SyncReplicaSession | undefined
     try {
       stream = await connectionManager.openStream(peer, SYNC_PROTOCOLS, { signal: session.step() })
       const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
       const proofs = proofTables(stream)
-      const replica = this.#components.replica.session(proofs.sent)
+      replica = this.#components.replica.session(proofs.sent !== undefined)
       const total = await replica.reconcile(this.#realms, this.#exchanger(lp, session, proofs))
       await lp.write(encodeSyncMessage(doneMessage([...this.#realms][0]!)), { signal: session.step() })
       await stream.close({ signal: session.step() })
       this.#succeeded(peer.toString(), total, this.#components.clock.now() - started)
-      this.#spreadAfter(peer.toString(), replica.tally)
+      this.#spreadAfter(peer.toString(), await replica.close())
+      replica = undefined
       return true
     } catch (err) {
       stream?.abort(err as Error)
@@ -318,6 +325,7 @@ export class SyncService {
       return false
     } finally {
       session.end()
+      void replica?.close().catch(() => {})
       this.stats.running = false
       this.#runningWith = undefined
       this.#drain()
@@ -502,7 +510,7 @@ export class SyncService {
     const session = this.#session()
     const lp = lpStream(stream, { maxDataLength: this.#limits.maxMessageBytes })
     const proofs = proofTables(stream)
-    const replica = this.#components.replica.session(proofs.sent)
+    const replica = this.#components.replica.session(proofs.sent !== undefined)
     this.#serving.set(key, (this.#serving.get(key) ?? 0) + 1)
     try {
       for (;;) {
@@ -518,7 +526,7 @@ export class SyncService {
         const message = decodeSyncMessage(bytes, this.#limits, proofs.received)
         if (message.kind === SyncKind.DONE) {
           this.stats.servedCompleted++
-          this.#spreadAfter(key, replica.tally)
+          this.#spreadAfter(key, await replica.close())
           break
         }
         // Only realms this node serves: another realm's records are never read or stored here. A
@@ -542,6 +550,7 @@ export class SyncService {
       this.#components.logger?.debug({ err: (err as Error).message }, 'serving a reconciliation failed')
     } finally {
       session.end()
+      void replica.close().catch(() => {})
       const sessions = (this.#serving.get(key) ?? 1) - 1
       if (sessions > 0) this.#serving.set(key, sessions)
       else this.#serving.delete(key)
