@@ -47,7 +47,7 @@ export type SyncExchange = (message: SyncMessage) => Promise<SyncMessage>
  * which is the checked copy (`RecordAuthenticator.checkProof`). It reads no stream, no codec and no
  * key, so that it can run on another thread than the one holding the mesh's connections.
  */
-export class SyncReplica {
+export class SyncReplica implements SyncReplicaSessions {
   readonly #components: SyncReplicaComponents
 
   constructor(components: SyncReplicaComponents) {
@@ -61,6 +61,11 @@ export class SyncReplica {
   session(numbersProofs = false): SyncReplicaSession {
     return new ReplicaSession(this.#components, numbersProofs ? new SyncProofTable() : undefined)
   }
+}
+
+/** Where the transport opens sessions' replica sides: a SyncReplica, or one behind a port (replica-port.ts). */
+export interface SyncReplicaSessions {
+  session(numbersProofs?: boolean): SyncReplicaSession
 }
 
 /** The replica side of one sync session, as the transport sees it (SyncReplica's, or one behind a port). */

@@ -20,8 +20,8 @@ import type { ReconciliationResult } from './set-reconciliation.ts'
 import {
   type SessionTally,
   SPREAD_MIN_AGE_MS,
-  type SyncReplica,
   type SyncReplicaSession,
+  type SyncReplicaSessions,
 } from './sync-replica.ts'
 import { nextTurn, TimeSlice } from './time-slice.ts'
 
@@ -68,8 +68,8 @@ export interface SyncServiceInit {
 }
 
 export interface SyncServiceComponents extends NetworkComponents {
-  /** What sessions read and store: the replica's side of sync. */
-  replica: SyncReplica
+  /** What sessions read and store: the replica's side of sync, here or on another thread. */
+  replica: SyncReplicaSessions
   clock: MeshClock
   /** Checks that each record received is its origin's. */
   auth: RecordAuthenticator
