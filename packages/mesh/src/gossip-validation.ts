@@ -21,6 +21,8 @@ export interface AuthenticatedBatch {
   origin: string
   batch: RecordBatch
   proof: RecordProof
+  /** The batch's bytes as they came: what crosses to a replica on another thread. */
+  data: Uint8Array
 }
 
 export interface BatchValidationContext {
@@ -71,7 +73,7 @@ export function authenticateBatch(
     ctx.counters.countRecordRefusal('gossip', 'forged', batch.records.length)
     throw new GossipValidationError('reject', 'bad-signature')
   }
-  return { realm: batch.realm, origin, batch, proof }
+  return { realm: batch.realm, origin, batch, proof, data: message.data }
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { MessagePort } from 'node:worker_threads'
 import { type SyncLimits, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { SyncPeerMisbehavedError } from '../errors.ts'
+import type { ThreadPort } from '../thread/thread-port.ts'
 import {
   type PackedSyncMessage,
   packSyncMessage,
@@ -9,9 +9,6 @@ import {
 } from './packed-sync-message.ts'
 import type { ReconciliationResult } from './set-reconciliation.ts'
 import type { SessionTally, SyncExchange, SyncReplica, SyncReplicaSession } from './sync-replica.ts'
-
-/** One end of a channel between two threads (a port of its own, not a worker's default one). */
-export type ThreadPort = Pick<MessagePort, 'postMessage' | 'on' | 'off'>
 
 /** What ended a call on the other thread, in a form that crosses. */
 type Failure =
