@@ -9,7 +9,7 @@ import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
-import type { Logger, ReplicaStore } from '@tlsmesh/store'
+import type { Logger } from '@tlsmesh/store'
 import { createLibp2p, type ServiceFactoryMap } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { BroadcastService, type BroadcastServiceInit } from './broadcast/broadcast-service.ts'
@@ -29,10 +29,9 @@ import { type PeerPolicy, type PeerPolicyService, peerPolicyService } from './pe
 import { createPreKeyAdmission } from './pre-key-admission.ts'
 import { createPrivateNetworkProtector } from './private-network.ts'
 import type { RecordAuthenticator } from './record-auth.ts'
-import type { RecordIngest } from './record-ingest.ts'
+import type { TransportIngest } from './record-ingest.ts'
 import { createSeedDialer, type SeedDialer } from './seed-dialer.ts'
-import type { RealmDigests } from './sync/realm-digests.ts'
-import { SyncReplica } from './sync/sync-replica.ts'
+import type { SyncReplicaSessions } from './sync/sync-replica.ts'
 import { SyncService, type SyncServiceInit } from './sync/sync-service.ts'
 
 /**
@@ -110,11 +109,11 @@ export interface MeshLibp2pInit {
 export interface MeshLibp2pComponents {
   privateKey: PrivateKey
   registry: Registry
-  store: ReplicaStore
-  digests: RealmDigests
+  /** Catch-up's replica side: in this thread, or the replica's thread behind a port. */
+  replica: SyncReplicaSessions
   auth: RecordAuthenticator
   policy: PeerPolicy
-  ingest: RecordIngest
+  ingest: TransportIngest
   clock: MeshClock
   logger?: Logger
 }
@@ -215,14 +214,7 @@ function meshServices(
     sync: (libp2p: Libp2pComponents) =>
       new SyncService(init.sync, {
         ...networkOf(libp2p),
-        replica: new SyncReplica({
-          store: components.store,
-          digests: components.digests,
-          now: () => clock.now(),
-          originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
-          onMerged: (outcome, record) => ingest.merged(outcome, record),
-          onRefused: (reason, records) => ingest.refused(reason, records),
-        }),
+        replica: components.replica,
         clock,
         auth: components.auth,
         onRefused: (reason, records) => ingest.refused(reason, records),
@@ -263,10 +255,10 @@ function gossipsubService(init: MeshLibp2pInit, { policy, ingest }: MeshLibp2pCo
     const pubsub = createGossipsub(libp2pComponents)
     for (const [realm, topic] of init.topics) {
       const validate = ingest.gossipValidator(realm)
-      pubsub.topicValidators.set(
-        topic,
-        (_peer, msg) => VERDICTS[validate(msg.type === 'signed' ? msg.from.toString() : undefined, msg.data)],
-      )
+      pubsub.topicValidators.set(topic, (_peer, msg) => {
+        const verdict = validate(msg.type === 'signed' ? msg.from.toString() : undefined, msg.data)
+        return typeof verdict === 'string' ? VERDICTS[verdict] : verdict.then((later) => VERDICTS[later])
+      })
     }
     return pubsub
   }

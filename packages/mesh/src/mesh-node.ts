@@ -59,6 +59,7 @@ import { RecordPublisher } from './record-publisher.ts'
 import { startPruning } from './replica-pruner.ts'
 import { parseSeed } from './seed-address.ts'
 import { RealmDigests } from './sync/realm-digests.ts'
+import { SyncReplica } from './sync/sync-replica.ts'
 import { realmTopic } from './topics.ts'
 
 export interface MeshNodeInit {
@@ -218,8 +219,16 @@ export async function createMeshNode(
   const digests = new RealmDigests(init.realms, { store, now })
   const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
   const settings = libp2pInit(init, meshName, topics)
+  const replica = new SyncReplica({
+    store,
+    digests,
+    now,
+    originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
+    onMerged: (outcome, record) => ingest.merged(outcome, record),
+    onRefused: (reason, records) => ingest.refused(reason, records),
+  })
   const libp2p = await createMeshLibp2p(settings, {
-    ...{ privateKey, registry, store, digests, auth, policy, ingest, clock },
+    ...{ privateKey, registry, replica, auth, policy, ingest, clock },
     ...withLogger,
   })
   registerNodeMetrics(registry, libp2p, store)

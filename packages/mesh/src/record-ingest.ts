@@ -31,11 +31,44 @@ export interface RecordIngestComponents {
 }
 
 /**
+ * What the mesh's transport (libp2p's services: gossipsub, the tree, catch-up) asks of ingest. In one
+ * thread, RecordIngest; with the replica on another thread, verdicts come back later (RemoteIngest).
+ */
+export interface TransportIngest {
+  /** gossipsub's topic validator for `realm`: a message's bytes to a verdict. */
+  gossipValidator(
+    realm: string,
+  ): (from: string | undefined, data: Uint8Array) => GossipVerdict | Promise<GossipVerdict>
+  /** The broadcast tree's first check, made before a payload is relayed: is it its origin's? */
+  authenticate(realm: string, origin: string, data: Uint8Array): Authentication
+  /** The broadcast tree's delivery: an authenticated batch into the replica. */
+  validate(batch: AuthenticatedBatch): DeliveryVerdict | Promise<DeliveryVerdict>
+  /** Records catch-up refused before the replica saw them. */
+  refused(reason: RecordRefusal, records: number): void
+}
+
+/** A payload's first check, counted: decoded, and signed by its origin as it is for this realm. */
+export function authenticatePayload(
+  ctx: Pick<BatchValidationContext, 'auth' | 'limits' | 'counters'>,
+  realm: string,
+  origin: string | undefined,
+  data: Uint8Array,
+): Authentication {
+  ctx.counters.messagesReceived++
+  ctx.counters.bytesReceived += data.byteLength
+  try {
+    return { batch: authenticateBatch(ctx, { topicRealm: realm, from: origin, data }) }
+  } catch (err) {
+    return { verdict: refusalVerdict(ctx.counters, err) }
+  }
+}
+
+/**
  * Where records received from peers enter the replica, whichever way they came (gossipsub, the
  * broadcast tree, catch-up): each path's hooks authenticate, validate, store and count here, so the
  * counters, the propagation window and the warnings mean the same on every path.
  */
-export class RecordIngest {
+export class RecordIngest implements TransportIngest {
   /** How long gossiped records took from their origin to this replica. */
   readonly propagation = new PropagationWindow()
   readonly #components: RecordIngestComponents
@@ -65,24 +98,15 @@ export class RecordIngest {
     })
   }
 
-  /** gossipsub's topic validator for `realm`: a message's bytes to a verdict. */
   gossipValidator(realm: string): (from: string | undefined, data: Uint8Array) => GossipVerdict {
     return (from, data) => {
-      this.#countMessage(data)
-      return toVerdict(this.#components.metrics.counters, () =>
-        validateBatch(this.#context, authenticateBatch(this.#context, { topicRealm: realm, from, data })),
-      )
+      const { batch, verdict } = authenticatePayload(this.#context, realm, from, data)
+      return batch !== undefined ? this.validate(batch) : verdict
     }
   }
 
-  /** The broadcast tree's first check, made before a payload is relayed: is it its origin's? */
   authenticate(realm: string, origin: string, data: Uint8Array): Authentication {
-    this.#countMessage(data)
-    try {
-      return { batch: authenticateBatch(this.#context, { topicRealm: realm, from: origin, data }) }
-    } catch (err) {
-      return { verdict: refusalVerdict(this.#components.metrics.counters, err) }
-    }
+    return authenticatePayload(this.#context, realm, origin, data)
   }
 
   /** The broadcast tree's delivery: an authenticated batch into the replica. */
@@ -99,12 +123,6 @@ export class RecordIngest {
   /** Records catch-up refused before the replica saw them. */
   refused(reason: RecordRefusal, records: number): void {
     this.#components.metrics.counters.countRecordRefusal('sync', reason, records)
-  }
-
-  #countMessage(data: Uint8Array): void {
-    const { counters } = this.#components.metrics
-    counters.messagesReceived++
-    counters.bytesReceived += data.byteLength
   }
 
   #stored(record: SessionRecord): void {
