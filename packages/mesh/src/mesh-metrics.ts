@@ -45,6 +45,46 @@ export class MeshCounters {
   get recordsStored(): number {
     return (this.recordsReceived.get('added') ?? 0) + (this.recordsReceived.get('replaced') ?? 0)
   }
+
+  /** The counts as plain data, to cross to another thread. */
+  snapshot(): CountersSnapshot {
+    const { recordsReceived, refused, recordRefusals, ...numbers } = this
+    return {
+      numbers: { ...numbers },
+      recordsReceived: [...recordsReceived],
+      refused: [...refused],
+      recordRefusals: [...recordRefusals],
+    }
+  }
+
+  /** These counts plus another thread's (a mesh split across threads counts on both). */
+  plus(other: CountersSnapshot): MeshCounters {
+    const sum = new MeshCounters()
+    const numbers = this.snapshot().numbers
+    for (const name of Object.keys(numbers) as Array<keyof typeof numbers>) {
+      sum[name] = numbers[name] + (other.numbers[name] ?? 0)
+    }
+    for (const [from, into] of [
+      [[...this.recordsReceived, ...other.recordsReceived], sum.recordsReceived],
+      [[...this.refused, ...other.refused], sum.refused],
+      [[...this.recordRefusals, ...other.recordRefusals], sum.recordRefusals],
+    ] as const) {
+      const counts = into as Map<string, number>
+      for (const [key, n] of from as Array<[string, number]>) counts.set(key, (counts.get(key) ?? 0) + n)
+    }
+    return sum
+  }
+}
+
+type CounterNumbers = {
+  -readonly [K in keyof MeshCounters as MeshCounters[K] extends number ? K : never]: number
+}
+
+export interface CountersSnapshot {
+  numbers: Omit<CounterNumbers, 'recordsStored'>
+  recordsReceived: Array<[MergeOutcome, number]>
+  refused: Array<[ValidationCode, number]>
+  recordRefusals: Array<[`${RecordPath}:${RecordRefusal}`, number]>
 }
 
 export interface MeshMetrics {

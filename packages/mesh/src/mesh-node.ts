@@ -13,35 +13,9 @@ import {
 import type { WireLimits } from '@tlsmesh/wire'
 import { Registry } from 'prom-client'
 import { type MeshClock, realClock } from './clock.ts'
-import {
-  DEFAULT_BATCH_INTERVAL_MS,
-  DEFAULT_BATCH_MAX_BYTES,
-  DEFAULT_BATCH_MAX_RECORDS,
-  DEFAULT_DISSEMINATION,
-  DEFAULT_GOSSIP_D,
-  DEFAULT_GOSSIP_DHI,
-  DEFAULT_GOSSIP_DLO,
-  DEFAULT_GRAFT_TIMEOUT_MS,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_LAZY_FANOUT,
-  DEFAULT_LAZY_FLUSH_MS,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_EAGER_PEERS,
-  DEFAULT_MESH_NAME,
-  DEFAULT_PRUNE_INTERVAL_MS,
-  DEFAULT_REGRAFT_TIMEOUT_MS,
-  DEFAULT_SHED_INTERVAL_MS,
-  DEFAULT_SYNC_INTERVAL_MS,
-  DEFAULT_SYNC_TIMEOUT_MS,
-  DEFAULT_TARGET_PEERS,
-} from './constants.ts'
-import { InvalidMeshKeyError } from './errors.ts'
-import {
-  createMeshLibp2p,
-  type GossipOptions,
-  type MeshLibp2pInit,
-  type MeshServices,
-} from './mesh-libp2p.ts'
+import { DEFAULT_MESH_NAME, DEFAULT_PRUNE_INTERVAL_MS } from './constants.ts'
+import { disseminate } from './dissemination.ts'
+import { createMeshLibp2p, type GossipOptions, type MeshServices } from './mesh-libp2p.ts'
 import {
   createMeshMetrics,
   type MeshCounters,
@@ -49,6 +23,7 @@ import {
   registerBroadcastMetrics,
   registerMeshGauges,
 } from './mesh-metrics.ts'
+import { checkInit, libp2pInit, publisherInit } from './mesh-settings.ts'
 import { type MeshStatus, meshStatus } from './mesh-status.ts'
 import { MeshWarnings } from './mesh-warnings.ts'
 import { PeerPolicy } from './peer-policy.ts'
@@ -57,7 +32,6 @@ import { RecordAuthenticator } from './record-auth.ts'
 import { RecordIngest } from './record-ingest.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { startPruning } from './replica-pruner.ts'
-import { parseSeed } from './seed-address.ts'
 import { RealmDigests } from './sync/realm-digests.ts'
 import { SyncReplica } from './sync/sync-replica.ts'
 import { realmTopic } from './topics.ts'
@@ -232,22 +206,14 @@ export async function createMeshNode(
     ...withLogger,
   })
   registerNodeMetrics(registry, libp2p, store)
-  const publisher = new RecordPublisher(
-    {
-      maxBatchBytes: init.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
-      maxBatchRecords: init.batchMaxRecords ?? DEFAULT_BATCH_MAX_RECORDS,
-      flushIntervalMs: init.batchIntervalMs ?? DEFAULT_BATCH_INTERVAL_MS,
-      limits: { ...init.wireLimits },
-    },
-    {
-      counters: metrics.counters,
-      clock,
-      auth,
-      attachProof: (record, proof) => store.attachProof(record, proof),
-      publish: (realm, batch) => disseminate(libp2p.services, topics, realm, batch),
-      onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
-    },
-  )
+  const publisher = new RecordPublisher(publisherInit(init), {
+    counters: metrics.counters,
+    clock,
+    auth,
+    attachProof: (record, proof) => store.attachProof(record, proof),
+    publish: (realm, batch) => disseminate(libp2p.services, topics, realm, batch),
+    onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
+  })
   return new Mesh({
     ...{ init, meshName, self, clock, store, registry, metrics, ingest, policy, digests, topics, libp2p },
     ...{
@@ -401,82 +367,4 @@ function registerNodeMetrics(registry: Registry, libp2p: Libp2p<MeshServices>, s
   })
   const { broadcast } = libp2p.services
   if (broadcast !== undefined) registerBroadcastMetrics(registry, () => broadcast.stats())
-}
-
-function checkInit(init: MeshNodeInit): void {
-  if (init.meshKey === undefined && init.insecureDev !== true) {
-    throw new InvalidMeshKeyError('a mesh key is required (or set insecureDev for a development mesh)')
-  }
-  if (init.realms.length === 0) throw new RangeError('realms: at least one realm is required')
-  if (
-    init.maxEagerPeers !== undefined &&
-    !(Number.isSafeInteger(init.maxEagerPeers) && init.maxEagerPeers >= 1)
-  ) {
-    throw new RangeError('maxEagerPeers: a whole number of at least 1')
-  }
-  // A bad seed fails here (InvalidSeedError), before libp2p is built.
-  for (const seed of init.seeds ?? []) parseSeed(seed)
-}
-
-/** The libp2p node's settings: the init's, with the defaults filled in. */
-function libp2pInit(init: MeshNodeInit, meshName: string, topics: Map<string, string>): MeshLibp2pInit {
-  const tree = (init.dissemination ?? DEFAULT_DISSEMINATION) === 'tree'
-  return {
-    listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-    ...(init.announce !== undefined ? { announce: init.announce } : {}),
-    ...(init.meshKey !== undefined ? { meshKey: init.meshKey } : {}),
-    libp2pMetrics: init.libp2pMetrics === true,
-    maxConnections: init.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    targetPeers: init.targetPeers ?? DEFAULT_TARGET_PEERS,
-    seeds: init.seeds ?? [],
-    ...(init.mdns === true ? { mdnsServiceTag: `tlsmesh-${meshName}.local` } : {}),
-    gossip: {
-      D: DEFAULT_GOSSIP_D,
-      Dlo: DEFAULT_GOSSIP_DLO,
-      Dhi: DEFAULT_GOSSIP_DHI,
-      heartbeatMs: DEFAULT_HEARTBEAT_MS,
-      floodPublish: false,
-      ...init.gossip,
-    },
-    topics,
-    sync: {
-      realms: init.realms,
-      intervalMs: init.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
-      timeoutMs: init.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
-    },
-    ...(tree
-      ? {
-          broadcast: {
-            realms: init.realms,
-            graftTimeoutMs: DEFAULT_GRAFT_TIMEOUT_MS,
-            regraftTimeoutMs: DEFAULT_REGRAFT_TIMEOUT_MS,
-            lazyFlushMs: DEFAULT_LAZY_FLUSH_MS,
-            lazyFanout: DEFAULT_LAZY_FANOUT,
-            maxEagerPeers: init.maxEagerPeers ?? DEFAULT_MAX_EAGER_PEERS,
-            shedIntervalMs: DEFAULT_SHED_INTERVAL_MS,
-          },
-        }
-      : {}),
-  }
-}
-
-/**
- * Sends a batch this node signed: along the realm's tree, or on gossipsub when the tree has no
- * neighbour yet (just started, or alone with gossipsub-only peers). Returns the peers it reached.
- */
-async function disseminate(
-  services: Pick<MeshServices, 'broadcast' | 'pubsub'>,
-  topics: Map<string, string>,
-  realm: string,
-  batch: Uint8Array,
-): Promise<number> {
-  const topic = topics.get(realm)
-  if (topic === undefined) return 0
-  const reached = services.broadcast?.publish(realm, batch) ?? 0
-  if (reached > 0) return reached
-  // Nobody serves the realm yet: gossipsub would sign and cache the batch for no one (an Ed25519
-  // signature per batch on a lone node). Catch-up brings it to whoever joins.
-  if (services.pubsub.getSubscribers(topic).length === 0) return 0
-  const result = await services.pubsub.publish(topic, batch)
-  return result.recipients.length
 }
