@@ -57,9 +57,12 @@ export class MeshCounters {
     }
   }
 
-  /** These counts plus another thread's (a mesh split across threads counts on both). */
-  plus(other: CountersSnapshot): MeshCounters {
-    const sum = new MeshCounters()
+  /**
+   * These counts plus another thread's (a mesh split across threads counts on both), written into
+   * `sum` (whose counts are replaced).
+   */
+  plus(other: CountersSnapshot, sum = new MeshCounters()): MeshCounters {
+    for (const counts of [sum.recordsReceived, sum.refused, sum.recordRefusals]) counts.clear()
     const numbers = this.snapshot().numbers
     for (const name of Object.keys(numbers) as Array<keyof typeof numbers>) {
       sum[name] = numbers[name] + (other.numbers[name] ?? 0)

@@ -24,16 +24,16 @@ import {
   registerMeshGauges,
 } from './mesh-metrics.ts'
 import { checkInit, libp2pInit, publisherInit } from './mesh-settings.ts'
-import { type MeshStatus, meshStatus } from './mesh-status.ts'
-import { MeshWarnings } from './mesh-warnings.ts'
-import { PeerPolicy } from './peer-policy.ts'
+import { type MeshStatus, meshStatus, realmPeersOf } from './mesh-status.ts'
+import type { PeerPolicy } from './peer-policy.ts'
 import { type MeshDegreeTargets, meshDegreeOf, type PeerReportResult, reportPeers } from './peer-report.ts'
 import { RecordAuthenticator } from './record-auth.ts'
-import { RecordIngest } from './record-ingest.ts'
+import type { RecordIngest } from './record-ingest.ts'
 import { RecordPublisher } from './record-publisher.ts'
 import { startPruning } from './replica-pruner.ts'
-import { RealmDigests } from './sync/realm-digests.ts'
-import { SyncReplica } from './sync/sync-replica.ts'
+import { createReplicaSide } from './replica-side.ts'
+import type { RealmDigests } from './sync/realm-digests.ts'
+import { createThreadedMeshNode } from './thread/threaded-mesh.ts'
 import { realmTopic } from './topics.ts'
 
 export interface MeshNodeInit {
@@ -99,6 +99,12 @@ export interface MeshNodeInit {
    * of its own batches (and relays) whatever the fleet's size (default DEFAULT_MAX_EAGER_PEERS).
    */
   maxEagerPeers?: number
+  /**
+   * Run the mesh's transport (libp2p, the tree, gossipsub, catch-up's transport, signatures) on a
+   * worker thread of its own, the replica staying on this one: a TLS handshake or a memcached get
+   * then never waits for the mesh's I/O or crypto. Not with an injected clock or `libp2pMetrics`.
+   */
+  transportThread?: boolean
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */
   syncIntervalMs?: number
   /** How long a reconciliation waits for each message of its peer (a session may take 20 of these). */
@@ -159,6 +165,7 @@ export async function createMeshNode(
   init: MeshNodeInit,
   components: MeshNodeComponents = {},
 ): Promise<MeshNode> {
+  if (init.transportThread === true) return createThreadedMeshNode(init, components)
   checkInit(init)
   const meshName = init.meshName ?? DEFAULT_MESH_NAME
   const clock = components.clock ?? realClock
@@ -171,36 +178,13 @@ export async function createMeshNode(
   const self = peerIdFromPrivateKey(privateKey).toString()
   const metrics = createMeshMetrics(registry)
   const auth = new RecordAuthenticator(privateKey, self)
-  const policy = new PeerPolicy(
-    {
-      self,
-      ...(init.allowPeers !== undefined ? { allowPeers: init.allowPeers } : {}),
-      ...(init.realmSigners !== undefined ? { realmSigners: init.realmSigners } : {}),
-    },
-    { now, ...withLogger },
-  )
-  const ingest = new RecordIngest({
-    store,
-    limits: { ...init.wireLimits },
-    now,
-    metrics,
-    auth,
-    policy,
-    warnings: new MeshWarnings({ now, ...withLogger }),
+  const { policy, ingest, digests, replica } = createReplicaSide(init, {
+    ...{ store, now, metrics, auth, self },
+    ...withLogger,
     ...(components.onRecordReceived !== undefined ? { onRecordReceived: components.onRecordReceived } : {}),
   })
-  // One digest per served realm, kept up to date from the store's changes, for reconciliations.
-  const digests = new RealmDigests(init.realms, { store, now })
   const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
   const settings = libp2pInit(init, meshName, topics)
-  const replica = new SyncReplica({
-    store,
-    digests,
-    now,
-    originAllowed: (origin, realm) => policy.originAllowed(origin, realm),
-    onMerged: (outcome, record) => ingest.merged(outcome, record),
-    onRefused: (reason, records) => ingest.refused(reason, records),
-  })
   const libp2p = await createMeshLibp2p(settings, {
     ...{ privateKey, registry, replica, auth, policy, ingest, clock },
     ...withLogger,
@@ -331,7 +315,8 @@ class Mesh implements MeshNode {
     const { self, meshName, topics, store, metrics, ingest, clock } = this.#parts
     const { pubsub, sync, broadcast } = this.#libp2p.services
     return meshStatus({
-      ...{ peerId: self, meshName, listenAddrs: this.multiaddrs(), topics, pubsub, store },
+      ...{ peerId: self, meshName, listenAddrs: this.multiaddrs(), store },
+      realmPeers: realmPeersOf(topics, pubsub),
       peers: this.#libp2p.getPeers().map(String),
       counters: metrics.counters,
       propagation: ingest.propagation,

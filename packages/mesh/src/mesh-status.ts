@@ -47,9 +47,8 @@ export interface MeshStatusSources {
   meshName: string
   listenAddrs: string[]
   peers: string[]
-  /** Each served realm's gossipsub topic. */
-  topics: Map<string, string>
-  pubsub: Pick<GossipSub, 'getSubscribers'>
+  /** Each served realm's gossipsub mesh peers and subscribers. */
+  realmPeers: Record<string, { meshPeers: number; subscribers: number }>
   store: ReplicaStore
   counters: MeshCounters
   propagation: PropagationWindow
@@ -59,13 +58,12 @@ export interface MeshStatusSources {
 }
 
 export function meshStatus(sources: MeshStatusSources): MeshStatus {
-  const { store, counters: c, propagation, pubsub } = sources
+  const { store, counters: c, propagation } = sources
   const stats = store.stats()
   const realms: Record<string, RealmStatus> = {}
-  for (const [realm, topic] of sources.topics) {
+  for (const [realm, peers] of Object.entries(sources.realmPeers)) {
     realms[realm] = {
-      meshPeers: meshPeersOf(pubsub, topic),
-      subscribers: pubsub.getSubscribers(topic).length,
+      ...peers,
       entries: stats.realms[realm]?.entries ?? 0,
       bytes: stats.realms[realm]?.bytes ?? 0,
     }
@@ -105,7 +103,19 @@ export function meshStatus(sources: MeshStatusSources): MeshStatus {
   }
 }
 
-/** gossipsub's mesh for `topic`: getMeshPeers is on the implementation, not the exported interface. */
-function meshPeersOf(pubsub: Pick<GossipSub, 'getSubscribers'>, topic: string): number {
-  return (pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(topic).length
+/** Each realm's gossipsub mesh peers and subscribers, from its topic. */
+export function realmPeersOf(
+  topics: ReadonlyMap<string, string>,
+  pubsub: Pick<GossipSub, 'getSubscribers'>,
+): Record<string, { meshPeers: number; subscribers: number }> {
+  // getMeshPeers is on the implementation, not the exported interface.
+  const mesh = pubsub as unknown as { getMeshPeers(topic: string): string[] }
+  const peers: Record<string, { meshPeers: number; subscribers: number }> = {}
+  for (const [realm, topic] of topics) {
+    peers[realm] = {
+      meshPeers: mesh.getMeshPeers(topic).length,
+      subscribers: pubsub.getSubscribers(topic).length,
+    }
+  }
+  return peers
 }

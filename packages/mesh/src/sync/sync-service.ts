@@ -101,20 +101,9 @@ export interface SyncStats {
   lastResult: (ReconciliationResult & { peer: string; durationMs: number }) | null
 }
 
-/**
- * Anti-entropy: gossip only carries what is new, so a node that joins, restarts or comes back from a
- * partition reconciles its replica with a peer, realm by realm (set reconciliation over key ranges,
- * see set-reconciliation.ts): at once when it meets a peer after having none, a moment later (unless
- * that peer reconciled with it meanwhile) when it meets a peer for the first time or one it had lost
- * comes back, and periodically with one random peer.
- *
- * The reconnection of a lost peer matters after a partition: each half keeps peers on its own side, so
- * no node is ever isolated, and without it the halves would wait for the periodic sync (30 s) to
- * exchange what each published meanwhile. Gossip does not resend it, and records pulled by a sync are
- * not gossiped on, so every node reconciles with a peer from the other side that it gets back.
- */
-export class SyncService {
-  readonly stats: SyncStats = {
+/** A service's stats before it has done anything. */
+export function emptySyncStats(): SyncStats {
+  return {
     started: 0,
     succeeded: 0,
     failed: 0,
@@ -130,6 +119,22 @@ export class SyncService {
     lastSyncAt: null,
     lastResult: null,
   }
+}
+
+/**
+ * Anti-entropy: gossip only carries what is new, so a node that joins, restarts or comes back from a
+ * partition reconciles its replica with a peer, realm by realm (set reconciliation over key ranges,
+ * see set-reconciliation.ts): at once when it meets a peer after having none, a moment later (unless
+ * that peer reconciled with it meanwhile) when it meets a peer for the first time or one it had lost
+ * comes back, and periodically with one random peer.
+ *
+ * The reconnection of a lost peer matters after a partition: each half keeps peers on its own side, so
+ * no node is ever isolated, and without it the halves would wait for the periodic sync (30 s) to
+ * exchange what each published meanwhile. Gossip does not resend it, and records pulled by a sync are
+ * not gossiped on, so every node reconciles with a peer from the other side that it gets back.
+ */
+export class SyncService {
+  readonly stats: SyncStats = emptySyncStats()
 
   readonly #init: SyncServiceInit
   readonly #components: SyncServiceComponents
