@@ -11,12 +11,15 @@
 // out, for a server that only resumes sessions (what `pnpm bench` runs as stall-tls).
 //   node --import tsx bench/stall.ts [--sizes 100000,1000000] [--seconds 10] [--repeat 3]
 //     [--get-rate 2000] [--connections 4] [--resume-rate 0] [--replication-rate 2000]
-//     [--fill-rate 20000] [--isolate] [--design embedded|split] [--mesh-nice 0]
+//     [--fill-rate 20000] [--isolate] [--design embedded|split|threaded] [--mesh-nice 0]
 //
 // --design split makes M a prototype of the mesh on a thread of its own (bench/lib/split-node-process.ts):
 // the mesh node on a worker thread feeds each record it stores to a second replica on the main thread,
 // which serves the gets and the TLS clients, and what those write goes back to the mesh, which publishes
 // it. --mesh-nice N runs that worker thread at nice N, below the server's thread beside it.
+// --design threaded is the product's way (createMeshNode's transportThread): the mesh's transport
+// (libp2p, the tree, catch-up's transport, signatures) on a worker thread, the one replica on the
+// main thread, which answers catch-up's queries, fills its pages and stores what arrives.
 //
 // --isolate, once the fill is done, pins M's main thread and the load generator (the server that asks
 // M, on M's host) to core 0, and every other thread, M's own (GC, libuv) and those of C and P, to
@@ -101,8 +104,8 @@ if (values.isolate && availableParallelism() < 2) {
   )
 }
 
-if (values.design !== 'embedded' && values.design !== 'split') {
-  console.error(`stall: --design: expected embedded or split, got ${values.design}`)
+if (!['embedded', 'split', 'threaded'].includes(values.design)) {
+  console.error(`stall: --design: expected embedded, split or threaded, got ${values.design}`)
   process.exit(2)
 }
 const split = values.design === 'split'
@@ -234,7 +237,14 @@ async function runOnce(
   try {
     const tls = resumeRate > 0 ? { tls: { realm, certFile, keyFile } } : {}
     const m = await startMeshNode(
-      { ...base, memcache: { port: 0, realm }, ...tls, split, meshNice },
+      {
+        ...base,
+        memcache: { port: 0, realm },
+        ...tls,
+        split,
+        meshNice,
+        transportThread: values.design === 'threaded',
+      },
       heapArgs,
     )
     children.push(m.child)

@@ -56,6 +56,12 @@ export interface MeshNodeConfig {
   mirrorToParent?: boolean
   /** A split node's mesh thread runs at this nice value (split-mesh-worker.ts). */
   meshNice?: number
+  /**
+   * The mesh's transport on a thread of its own (createMeshNode's transportThread): the replica,
+   * the memcached endpoint and the TLS server stay on the main thread. Without libp2p's metrics (no
+   * bytes on the wire) and with the real clock.
+   */
+  transportThread?: boolean
 }
 
 interface PublishCommand {
@@ -110,13 +116,14 @@ if (config.mode === 'push') {
       ...(config.dissemination !== undefined ? { dissemination: config.dissemination } : {}),
       ...(config.maxEagerPeers !== undefined ? { maxEagerPeers: config.maxEagerPeers } : {}),
       ...(config.syncIntervalMs !== undefined ? { syncIntervalMs: config.syncIntervalMs } : {}),
-      libp2pMetrics: true,
+      libp2pMetrics: config.transportThread !== true,
+      ...(config.transportThread === true ? { transportThread: true } : {}),
       store: {
         maxEntriesPerRealm: config.maxEntriesPerRealm ?? 500_000,
         maxBytesPerRealm: config.maxBytesPerRealm ?? 1 << 30,
       },
     },
-    { onRecordReceived, clock: { ...realClock, now } },
+    { onRecordReceived, ...(offset !== 0 ? { clock: { ...realClock, now } } : {}) },
   )
   await mesh.start()
   registry = mesh.registry

@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RealmDigest } from '../src/sync/realm-digest.ts'
 import {
   answerQuery,
+  answerQueryInSlices,
   answerRecords,
   ListedRanges,
   type ReconciliationSide,
@@ -18,6 +19,7 @@ import {
   reconcile,
 } from '../src/sync/set-reconciliation.ts'
 import { syncKeyOf } from '../src/sync/sync-keys.ts'
+import { TimeSlice } from '../src/sync/time-slice.ts'
 import { liveDigest } from './digest-fixtures.ts'
 import { countTurns } from './loop-turns.ts'
 import { createSigner, publishedRecords, type Signer, sessionRecord, signRecords } from './signed-records.ts'
@@ -377,6 +379,29 @@ describe('set reconciliation', () => {
         : { ...reply, ranges: [{ depth: 0, prefix: 0n, fingerprint: 1n, count: 1000 }] }
     await expect(sync(a, b, again)).rejects.toThrow('not asked about')
     expect(a.stats().entries).toBe(0)
+  })
+
+  it('answers a query in slices as it would at once, handing the loop back between them', async () => {
+    const [, b] = stores()
+    for (const r of published(3000)) b.merge(r, NOW)
+    const ranges = Array.from({ length: 256 }, (_, i) => ({
+      depth: 2,
+      prefix: BigInt(i),
+      fingerprint: 1n,
+      count: 1,
+    }))
+    const query: SyncMessage = { ...EMPTY_RECORDS, kind: SyncKind.QUERY, ranges }
+    const whole = answerQuery(side(b, new ListedRanges()), query)
+    const loop = countTurns()
+    const sliced = await answerQueryInSlices(
+      side(b, new ListedRanges()),
+      query,
+      new TimeSlice(0, undefined, 1),
+    )
+    loop.stop()
+    expect(sliced).toEqual(whole)
+    expect(whole.ranges).toHaveLength(256)
+    expect(loop.turns).toBeGreaterThanOrEqual(200)
   })
 
   it('the responder takes pushed records only in the ranges it listed', () => {
