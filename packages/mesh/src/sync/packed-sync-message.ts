@@ -7,6 +7,7 @@ import {
   type SyncProofTable,
   type SyncRange,
 } from '@tlsmesh/wire'
+import { ownBytes } from '../thread/thread-port.ts'
 
 /**
  * A sync message as it crosses between the threads of one process (sync's transport and its replica
@@ -50,7 +51,7 @@ export function packSyncMessage(message: SyncMessage, sent: SyncProofTable): Pac
     wanted: message.wanted.length > 0 ? BigUint64Array.from(message.wanted) : undefined,
     page:
       message.records.length > 0
-        ? encodeSyncMessage({ ...message, kind: SyncKind.RECORDS, ranges: [], wanted: [] }, sent)
+        ? ownBytes(encodeSyncMessage({ ...message, kind: SyncKind.RECORDS, ranges: [], wanted: [] }, sent))
         : undefined,
   }
 }

@@ -1,7 +1,7 @@
 import { decodeBatch, type WireLimits } from '@tlsmesh/wire'
 import type { DeliveryVerdict } from '../broadcast/plumtree.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
-import type { ThreadPort } from './thread-port.ts'
+import { ownBytes, type ThreadPort } from './thread-port.ts'
 
 /**
  * One authenticated batch on its way to the replica's thread: its bytes as they came (the records
@@ -70,7 +70,14 @@ export class BatchValidationClient {
     const call = this.#nextCall++
     return new Promise((resolve) => {
       this.#pending.set(call, resolve)
-      this.#port.postMessage({ call, realm, origin, data, digests: proof.digests } satisfies BatchRequest)
+      const request: BatchRequest = {
+        call,
+        realm,
+        origin,
+        data: ownBytes(data),
+        digests: ownBytes(proof.digests),
+      }
+      this.#port.postMessage(request)
     })
   }
 

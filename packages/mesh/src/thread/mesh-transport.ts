@@ -124,6 +124,8 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
       return snapshot()
     },
     stop: async () => {
+      // The server's last writes come on another port: a turn for them to arrive first.
+      await new Promise((resolve) => setImmediate(resolve))
       publisher.stop()
       await libp2p.stop()
     },

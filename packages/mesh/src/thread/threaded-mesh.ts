@@ -212,8 +212,12 @@ class ThreadedMesh implements MeshNode {
     const writes = forwardLocalWrites(store, here.writes)
     this.#flushWrites = writes.flush
     this.#stops.push(writes.stop)
-    this.#worker = startWorker(transport, there)
-    this.#worker.on('error', (err) => this.#failCalls(err))
+    const worker = startWorker(transport, there)
+    this.#worker = worker
+    worker.on('error', (err) => this.#failCalls(err))
+    worker.on('exit', (code) => {
+      if (this.#worker === worker) this.#failCalls(new Error(`the transport thread exited (${code})`))
+    })
     this.#take((await this.#call({ op: 'start' })) as TransportSnapshot)
     if (this.#snapshot?.broadcast != null) {
       registerBroadcastMetrics(this.registry, () => this.#snapshot!.broadcast!)
@@ -233,10 +237,11 @@ class ThreadedMesh implements MeshNode {
   async stop(): Promise<void> {
     this.#flushWrites?.()
     for (const stop of this.#stops.splice(0).reverse()) stop()
-    if (this.#worker !== undefined) {
+    const worker = this.#worker
+    if (worker !== undefined) {
       await this.#call({ op: 'stop' }).catch(() => {})
-      await this.#worker.terminate()
       this.#worker = undefined
+      await worker.terminate()
     }
     this.#parts.digests.stop()
     for (const port of [...Object.values(this.#ports.here)] as MessagePort[]) port.close()

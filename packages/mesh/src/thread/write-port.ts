@@ -1,6 +1,6 @@
 import type { RecordProof, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 import { type PackedRecords, packRecords, unpackRecords } from './packed-records.ts'
-import type { ThreadPort } from './thread-port.ts'
+import { ownBytes, type ThreadPort } from './thread-port.ts'
 
 type WriteMessage =
   | { op: 'records'; packed: PackedRecords }
@@ -76,7 +76,7 @@ export class LocalWritesClient {
       this.#proofs.set(proof, covered)
       if (this.#proofs.size === 1) queueMicrotask(() => this.#sendProofs())
     }
-    covered.ids.push(record.id)
+    covered.ids.push(ownBytes(record.id))
     covered.created.push(record.created)
   }
 
