@@ -1,3 +1,4 @@
+import type { Logger } from '@tlsmesh/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMeshNode, generateMeshKey, type MeshNode, realmTopic } from '../src/index.ts'
 import { libp2pOf } from '../src/mesh-node.ts'
@@ -105,6 +106,28 @@ describe('a mesh node with its transport on a thread of its own', () => {
     await waitFor('A to reject it', () => a.status().records.rejected > rejectedBefore)
     expect(a.cache.get(REALM, bytes('forged'))).toBeUndefined()
     expect(a.counters.refused.get('bad-signature')).toBeGreaterThanOrEqual(1)
+  })
+
+  it("writes its transport thread's log lines through the server's logger, with their bindings", async () => {
+    const lines: Array<{ level: string; bindings: Record<string, unknown>; msg: string | undefined }> = []
+    const capture = (bindings: Record<string, unknown>): Logger => ({
+      debug: (_obj, msg) => lines.push({ level: 'debug', bindings, msg }),
+      info: (_obj, msg) => lines.push({ level: 'info', bindings, msg }),
+      warn: (_obj, msg) => lines.push({ level: 'warn', bindings, msg }),
+      error: (_obj, msg) => lines.push({ level: 'error', bindings, msg }),
+      child: (more) => capture({ ...bindings, ...more }),
+    })
+    const logged = await createMeshNode(
+      { meshKey, realms: [REALM], seeds: [a.multiaddrs()[0]!], transportThread: true },
+      { logger: capture({}) },
+    )
+    started.push(logged)
+    await logged.start()
+    expect(lines).toContainEqual({ level: 'info', bindings: { module: 'mesh' }, msg: 'mesh started' })
+    // The membership log runs with libp2p, on the transport thread.
+    await waitFor('a peer-joined line from the transport thread', () =>
+      lines.some((line) => line.msg === 'peer joined' && line.bindings.module === 'mesh'),
+    )
   })
 
   it('answers peers(), connect() and the allowlist through its transport thread', async () => {

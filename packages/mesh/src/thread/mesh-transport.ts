@@ -16,6 +16,7 @@ import { peerPolicyOf } from '../replica-side.ts'
 import { SyncReplicaClient } from '../sync/replica-port.ts'
 import type { SyncStats } from '../sync/sync-service.ts'
 import { BatchValidationClient } from './batch-port.ts'
+import { type LogLevel, portLogger } from './port-logger.ts'
 import { RemoteIngest } from './remote-ingest.ts'
 import type { ThreadPort } from './thread-port.ts'
 import { LocalWritesClient } from './write-port.ts'
@@ -31,6 +32,8 @@ export interface MeshTransportInit {
   allowPeers?: string[]
   realmSigners?: Record<string, string[]>
   fallbackDegree: MeshDegreeTargets
+  /** The levels the server thread's logger writes; none: no logger, nothing sent. */
+  logLevels: LogLevel[]
 }
 
 /** One port per kind of traffic between the transport's thread and the replica's. */
@@ -39,6 +42,7 @@ export interface MeshTransportPorts {
   sync: ThreadPort
   batches: ThreadPort
   writes: ThreadPort
+  logs: ThreadPort
 }
 
 /** What the replica's thread reads of the transport for `status()` and the metrics, at a moment. */
@@ -72,6 +76,8 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
   const clock = realClock
   const now = (): number => clock.now()
   const self = peerIdFromPrivateKey(privateKey).toString()
+  // The server thread's logger carries the mesh's bindings already.
+  const logger = init.logLevels.length > 0 ? portLogger(ports.logs, init.logLevels) : undefined
   const registry = new Registry()
   const metrics = createMeshMetrics(registry)
   const auth = new RecordAuthenticator(privateKey, self)
@@ -84,13 +90,8 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
   })
   const replica = new SyncReplicaClient(ports.sync, resolveSyncLimits(init.libp2p.sync.limits))
   const libp2p = await createMeshLibp2p(init.libp2p, {
-    privateKey,
-    registry,
-    replica,
-    auth,
-    policy,
-    ingest,
-    clock,
+    ...{ privateKey, registry, replica, auth, policy, ingest, clock },
+    ...(logger !== undefined ? { logger } : {}),
   })
   const { topics } = init.libp2p
   const publisher = new RecordPublisher(init.publisher, {
@@ -99,6 +100,7 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
     auth,
     attachProof: (record, proof) => writes.attachProof(record, proof),
     publish: (realm, batch) => disseminate(libp2p.services, topics, realm, batch),
+    onError: (err) => logger?.warn({ err: (err as Error).message }, 'publish failed'),
   })
   const writes = new LocalWritesClient(
     ports.writes,

@@ -42,6 +42,7 @@ import type {
   TransportRequest,
   TransportSnapshot,
 } from './mesh-transport.ts'
+import { enabledLevels, relayLogs } from './port-logger.ts'
 import { forwardLocalWrites } from './write-port.ts'
 
 /** How often the transport's counters and peers are read for `status()` and the metrics. */
@@ -94,6 +95,7 @@ export async function createThreadedMeshNode(
     ...(init.allowPeers !== undefined ? { allowPeers: init.allowPeers } : {}),
     ...(init.realmSigners !== undefined ? { realmSigners: init.realmSigners } : {}),
     fallbackDegree: degree,
+    logLevels: components.logger !== undefined ? enabledLevels(components.logger) : [],
   }
   return new ThreadedMesh({
     ...{
@@ -139,6 +141,7 @@ function channels(): { here: MeshTransportPorts; there: MeshTransportPorts } {
     sync: new MessageChannel(),
     batches: new MessageChannel(),
     writes: new MessageChannel(),
+    logs: new MessageChannel(),
   }
   const end = (which: 'port1' | 'port2') =>
     Object.fromEntries(
@@ -204,6 +207,7 @@ class ThreadedMesh implements MeshNode {
     const { store, digests, replica, ingest, syncLimits, init, transport } = this.#parts
     const { here, there } = this.#ports
     this.#stops.push(ingest.start())
+    if (this.#parts.logger !== undefined) this.#stops.push(relayLogs(here.logs, this.#parts.logger))
     digests.start()
     this.#stops.push(serveSyncReplica(replica, here.sync, syncLimits))
     this.#stops.push(
@@ -232,6 +236,15 @@ class ThreadedMesh implements MeshNode {
     refresh.unref()
     this.#stops.push(() => clearInterval(refresh))
     this.#stops.push(startPruning(store, realClock, init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS))
+    this.#parts.logger?.info(
+      {
+        peerId: this.peerId.toString(),
+        listen: this.multiaddrs(),
+        realms: init.realms,
+        transportThread: true,
+      },
+      'mesh started',
+    )
   }
 
   async stop(): Promise<void> {
@@ -244,6 +257,7 @@ class ThreadedMesh implements MeshNode {
       await worker.terminate()
     }
     this.#parts.digests.stop()
+    this.#parts.logger?.info({}, 'mesh stopped')
     for (const port of [...Object.values(this.#ports.here)] as MessagePort[]) port.close()
   }
 
