@@ -1,6 +1,6 @@
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   createReplicaStore,
@@ -83,20 +83,7 @@ export async function createThreadedMeshNode(
     ...withLogger,
     ...(components.onRecordReceived !== undefined ? { onRecordReceived: components.onRecordReceived } : {}),
   })
-  const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
-  const settings = libp2pInit(init, meshName, topics)
-  const degree = { D: settings.gossip.D, Dlo: settings.gossip.Dlo, Dhi: settings.gossip.Dhi }
-  const transport: MeshTransportInit = {
-    privateKey: privateKeyToProtobuf(privateKey),
-    meshName,
-    libp2p: settings,
-    publisher: publisherInit(init),
-    wireLimits: { ...init.wireLimits },
-    ...(init.allowPeers !== undefined ? { allowPeers: init.allowPeers } : {}),
-    ...(init.realmSigners !== undefined ? { realmSigners: init.realmSigners } : {}),
-    fallbackDegree: degree,
-    logLevels: components.logger !== undefined ? enabledLevels(components.logger) : [],
-  }
+  const transport = transportInit(init, { privateKey, meshName, logger: components.logger })
   return new ThreadedMesh({
     ...{
       init,
@@ -112,8 +99,28 @@ export async function createThreadedMeshNode(
       replica,
       transport,
     },
-    syncLimits: resolveSyncLimits(settings.sync.limits),
+    syncLimits: resolveSyncLimits(transport.libp2p.sync.limits),
   })
+}
+
+/** What the transport thread starts with: the node's settings, as plain data. */
+function transportInit(
+  init: MeshNodeInit,
+  { privateKey, meshName, logger }: { privateKey: PrivateKey; meshName: string; logger: Logger | undefined },
+): MeshTransportInit {
+  const topics = new Map(init.realms.map((realm) => [realm, realmTopic(meshName, realm)]))
+  const settings = libp2pInit(init, meshName, topics)
+  return {
+    privateKey: privateKeyToProtobuf(privateKey),
+    meshName,
+    libp2p: settings,
+    publisher: publisherInit(init),
+    wireLimits: { ...init.wireLimits },
+    ...(init.allowPeers !== undefined ? { allowPeers: init.allowPeers } : {}),
+    ...(init.realmSigners !== undefined ? { realmSigners: init.realmSigners } : {}),
+    fallbackDegree: { D: settings.gossip.D, Dlo: settings.gossip.Dlo, Dhi: settings.gossip.Dhi },
+    logLevels: logger !== undefined ? enabledLevels(logger) : [],
+  }
 }
 
 interface ThreadedParts {
