@@ -1,7 +1,8 @@
 // The memcached endpoint under concurrent clients, beside a real memcached (Debian) in the same run:
 // get and set throughput and latency, as ratios. Both servers run in their own processes; the load
-// generator in a third. --split adds a mesh node with the endpoint on its replica, embedded and split
-// (the mesh on a worker thread, bench/lib/split-node-process.ts), to compare the two in one run.
+// generator in a third. --split adds a mesh node with the endpoint on its replica: embedded, split (the
+// mesh on a worker thread, bench/lib/split-node-process.ts) and threaded (createMeshNode's
+// transportThread), to compare them in one run.
 //   node --import tsx bench/memcache.ts [--connections 16] [--seconds 5] [--repeat 3] [--split]
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -98,16 +99,17 @@ const tlsmeshd = await startTlsmeshd(tlsmeshPort, dir)
 const meshNodes: Array<[string, number, number]> = []
 if (values.split) {
   const meshKeyFile = join(dir, 'mesh.key')
-  for (const split of [false, true]) {
+  for (const design of ['embedded', 'split', 'threaded'] as const) {
     const port = await freePort()
     const node = await startMeshNode({
       meshKeyFile,
       seeds: [],
       realms: ['default'],
       memcache: { port, realm: 'default' },
-      split,
+      split: design === 'split',
+      transportThread: design === 'threaded',
     })
-    meshNodes.push([split ? 'mesh node, split' : 'mesh node', port, node.child.pid!])
+    meshNodes.push([design === 'embedded' ? 'mesh node' : `mesh node, ${design}`, port, node.child.pid!])
   }
 }
 type Row = { opsPerSecond: number[]; p50Ms: number[]; p99Ms: number[]; serverCpuUsPerOp: number[] }
