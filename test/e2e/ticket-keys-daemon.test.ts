@@ -114,14 +114,18 @@ async function startDaemon(name: string, meshKey: string, args: string[]): Promi
     status,
     keys: async () => (await status()).ticketKeys[REALM]!,
   }
+  // Three daemons and three nginx start at once on a shared 2-core host: give them room, and say
+  // what the daemon printed if it still does not answer.
   await waitUntil(
     `${name}'s admin endpoint`,
     async () => {
       if (child.child.exitCode !== null) throw new Error(`${name} exited:\n${child.output().slice(-3000)}`)
       return status().catch(() => undefined)
     },
-    { timeoutMs: 20_000, intervalMs: 100 },
-  )
+    { timeoutMs: 40_000, intervalMs: 100 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; its output:\n${child.output().slice(-3000)}`)
+  })
   return daemon
 }
 
@@ -267,7 +271,7 @@ describe.skipIf(!nginxInstalled)('tlsmeshd ticket keys with three real nginx', (
       })
       await waitForPort('127.0.0.1', instance.port, instance.process)
     }
-  }, 60_000)
+  }, 120_000)
 
   afterAll(async () => {
     await stopAll(nginx.map((instance) => instance.process))
