@@ -3,7 +3,6 @@ import { SyncKind, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
 import type { RealmDigests } from './realm-digests.ts'
 import {
-  answerQuery,
   answerQueryInSlices,
   answerRecords,
   ListedRanges,
@@ -133,14 +132,7 @@ class ReplicaSession implements SyncReplicaSession {
       side = await this.#side(message.realm, new ListedRanges())
       this.#sides.set(message.realm, side)
     }
-    if (message.kind === SyncKind.QUERY) {
-      return answerQueryInSlices(
-        side,
-        message,
-        new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS),
-      )
-    }
-    return respond(side, message)
+    return respond(side, message, new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS))
   }
 
   async #side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
@@ -201,9 +193,10 @@ class ReplicaSession implements SyncReplicaSession {
  */
 const RESPONDER: Record<
   SyncKind,
-  ((side: ReconciliationSide, message: SyncMessage) => SyncMessage) | undefined
+  | ((side: ReconciliationSide, message: SyncMessage, slice: TimeSlice) => SyncMessage | Promise<SyncMessage>)
+  | undefined
 > = {
-  [SyncKind.QUERY]: answerQuery,
+  [SyncKind.QUERY]: answerQueryInSlices,
   [SyncKind.RECORDS]: answerRecords,
   [SyncKind.ANSWER]: undefined,
   [SyncKind.DONE]: undefined,
