@@ -22,7 +22,9 @@ const TWO_32 = 2 ** 32
  * in an array beside it; buckets and the expiry queue list slots. That is about 40 bytes a record and
  * no object of its own, where an object per entry with BigInt hashes cost about 200 bytes and four
  * objects for the garbage collector to mark, at 1,000,000 records in the server's own process.
- * BigInts appear only in what a query returns.
+ * BigInts appear only in what the BigInt methods return: `rangeWords` and `forEachItem` read the same
+ * as 32-bit words, for a query answered from packed arrays (packed-answer.ts) to allocate nothing a
+ * range.
  *
  * Every read (and add) first drops the records that have expired by `now()`: the replica purges expired
  * records only when it meets them or prunes, and two replicas that purge at different times would
@@ -43,6 +45,8 @@ export class IncrementalDigest implements KeyRangeDigest {
   readonly #counts = Array.from({ length: BUCKET_DEPTH + 1 }, (_, depth) => new Int32Array(16 ** depth))
   readonly #expiry = new ExpiryQueue((slot) => this.#records[slot]!.expires)
   readonly #scratch = new Uint32Array(WORDS)
+  /** Where `#within` puts what it found: the bucket, and the range's positions [start, end) in it. */
+  readonly #span = new Int32Array(3)
 
   constructor(now: () => number) {
     this.#now = now
@@ -81,44 +85,67 @@ export class IncrementalDigest implements KeyRangeDigest {
   }
 
   range(depth: number, prefix: bigint): RangeSummary {
-    this.#dropExpired()
-    if (depth <= BUCKET_DEPTH) {
-      const at = Number(prefix)
-      const hi = this.#xorHi[depth]![at] ?? 0
-      const lo = this.#xorLo[depth]![at] ?? 0
-      return { fingerprint: toBigInt(hi, lo), count: this.#counts[depth]![at] ?? 0 }
-    }
-    const [bucket, start, end] = this.#within(depth, prefix)
-    const slots = this.#buckets[bucket]!
-    let hi = 0
-    let lo = 0
-    for (let at = start; at < end; at++) {
-      const word = slots[at]! * WORDS
-      hi ^= this.#hashes[word + 2]!
-      lo ^= this.#hashes[word + 3]!
-    }
-    return { fingerprint: toBigInt(hi >>> 0, lo >>> 0), count: end - start }
+    const words = this.#scratch
+    const count = this.rangeWords(depth, highWord(prefix), lowWord(prefix), words)
+    return { fingerprint: toBigInt(words[0]!, words[1]!), count }
   }
 
   items(depth: number, prefix: bigint): DigestItem[] {
-    this.#dropExpired()
     const items: DigestItem[] = []
-    if (depth <= BUCKET_DEPTH) {
-      const span = 16 ** (BUCKET_DEPTH - depth)
-      const first = Number(prefix) * span
-      for (let bucket = first; bucket < first + span; bucket++) {
-        this.#pushItems(items, bucket, 0, this.#bucketSizes[bucket]!)
-      }
-      return items
-    }
-    const [bucket, start, end] = this.#within(depth, prefix)
-    this.#pushItems(items, bucket, start, end)
+    this.forEachItem(depth, highWord(prefix), lowWord(prefix), (keyHi, keyLo, fpHi, fpLo) => {
+      items.push({ key: toBigInt(keyHi, keyLo), fingerprint: toBigInt(fpHi, fpLo) })
+    })
     return items
+  }
+
+  /**
+   * `range` of the prefix (prefixHi, prefixLo) as words: writes the fingerprint's high and low words
+   * to `into[0]` and `into[1]`, and returns the count.
+   */
+  rangeWords(depth: number, prefixHi: number, prefixLo: number, into: Uint32Array): number {
+    this.#dropExpired()
+    if (depth <= BUCKET_DEPTH) {
+      into[0] = this.#xorHi[depth]![prefixLo] ?? 0
+      into[1] = this.#xorLo[depth]![prefixLo] ?? 0
+      return this.#counts[depth]![prefixLo] ?? 0
+    }
+    const span = this.#within(depth, prefixHi, prefixLo)
+    const slots = this.#buckets[span[0]!]!
+    const hashes = this.#hashes
+    let hi = 0
+    let lo = 0
+    for (let at = span[1]!; at < span[2]!; at++) {
+      const word = slots[at]! * WORDS
+      hi ^= hashes[word + 2]!
+      lo ^= hashes[word + 3]!
+    }
+    into[0] = hi
+    into[1] = lo
+    return span[2]! - span[1]!
+  }
+
+  /**
+   * `items` of the prefix (prefixHi, prefixLo) as words: calls `visit` with each item's key and
+   * fingerprint words, by key, and returns how many there were.
+   */
+  forEachItem(depth: number, prefixHi: number, prefixLo: number, visit: ItemVisitor): number {
+    this.#dropExpired()
+    if (depth > BUCKET_DEPTH) {
+      const span = this.#within(depth, prefixHi, prefixLo)
+      return this.#visit(span[0]!, span[1]!, span[2]!, visit)
+    }
+    const width = 16 ** (BUCKET_DEPTH - depth)
+    const first = prefixLo * width
+    let visited = 0
+    for (let bucket = first; bucket < Math.min(first + width, BUCKETS); bucket++) {
+      visited += this.#visit(bucket, 0, this.#bucketSizes[bucket]!, visit)
+    }
+    return visited
   }
 
   recordsWithKey(key: bigint): SessionRecord[] {
     this.#dropExpired()
-    const [bucket, start, end] = this.#withKey(Number(key >> 32n), Number(key & 0xffffffffn))
+    const [bucket, start, end] = this.#withKey(highWord(key), lowWord(key))
     const slots = this.#buckets[bucket]!
     const found: SessionRecord[] = []
     for (let at = start; at < end; at++) found.push(this.#records[slots[at]!]!)
@@ -167,29 +194,34 @@ export class IncrementalDigest implements KeyRangeDigest {
     this.#bucketSizes[bucket] = size + 1
   }
 
-  #pushItems(items: DigestItem[], bucket: number, start: number, end: number): void {
+  #visit(bucket: number, start: number, end: number, visit: ItemVisitor): number {
     const slots = this.#buckets[bucket]!
+    const hashes = this.#hashes
     for (let at = start; at < end; at++) {
       const word = slots[at]! * WORDS
-      const hashes = this.#hashes
-      items.push({
-        key: toBigInt(hashes[word]!, hashes[word + 1]!),
-        fingerprint: toBigInt(hashes[word + 2]!, hashes[word + 3]!),
-      })
+      visit(hashes[word]!, hashes[word + 1]!, hashes[word + 2]!, hashes[word + 3]!)
     }
+    return end - start
   }
 
-  /** The bucket of a range deeper than a bucket, and the range's positions [start, end) in it. */
-  #within(depth: number, prefix: bigint): [number, number, number] {
-    const shift = BigInt(64 - depth * 4)
-    const low = prefix << shift
-    const lowHi = Number(low >> 32n)
+  /**
+   * The bucket of a range deeper than a bucket, and the range's positions [start, end) in it, in
+   * `#span`. The range's keys run from the prefix shifted up to 64 bits, to the next prefix shifted up
+   * (whose high word may be 2^32, past every key).
+   */
+  #within(depth: number, prefixHi: number, prefixLo: number): Int32Array {
+    const shift = 64 - depth * 4
+    const lowHi = shiftedHigh(prefixHi, prefixLo, shift)
     const bucket = lowHi >>> (32 - BUCKET_BITS)
-    // The range's end as a number pair: its high word may be 2^32, past every key.
-    const high = (prefix + 1n) << shift
-    const start = this.#lowerBound(bucket, lowHi, Number(low & 0xffffffffn), 0)
-    const end = this.#lowerBound(bucket, Number(high >> 32n), Number(high & 0xffffffffn), start)
-    return [bucket, start, end]
+    const carry = prefixLo === TWO_32 - 1 ? 1 : 0
+    const nextHi = prefixHi + carry
+    const nextLo = carry === 1 ? 0 : prefixLo + 1
+    const start = this.#lowerBound(bucket, lowHi, shiftedLow(prefixLo, shift), 0)
+    const end = this.#lowerBound(bucket, shiftedHigh(nextHi, nextLo, shift), shiftedLow(nextLo, shift), start)
+    this.#span[0] = bucket
+    this.#span[1] = start
+    this.#span[2] = end
+    return this.#span
   }
 
   /** The first position in `bucket`, from `start` on, whose key is not below (hi, lo). */
@@ -237,6 +269,32 @@ export class IncrementalDigest implements KeyRangeDigest {
   }
 }
 
+/** Called with an item's key and fingerprint, as their high and low 32-bit words. */
+export type ItemVisitor = (keyHi: number, keyLo: number, fingerprintHi: number, fingerprintLo: number) => void
+
 function toBigInt(hi: number, lo: number): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo)
+}
+
+function highWord(value: bigint): number {
+  return Number(value >> 32n)
+}
+
+function lowWord(value: bigint): number {
+  return Number(value & 0xffffffffn)
+}
+
+/**
+ * The high word of (hi, lo) * 2^shift, for a value that fits 64 bits once shifted (the high word of a
+ * range's end may be 2^32). Doubles hold each step exactly: a product by a power of two, or below 2^53.
+ */
+function shiftedHigh(hi: number, lo: number, shift: number): number {
+  return shift >= 32
+    ? (hi * TWO_32 + lo) * 2 ** (shift - 32)
+    : hi * 2 ** shift + Math.floor(lo / 2 ** (32 - shift))
+}
+
+/** The low word of (hi, lo) * 2^shift. */
+function shiftedLow(lo: number, shift: number): number {
+  return shift >= 32 ? 0 : (lo * 2 ** shift) % TWO_32
 }

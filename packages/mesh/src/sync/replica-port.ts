@@ -1,4 +1,4 @@
-import { type SyncLimits, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
+import { SyncKind, type SyncLimits, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { SyncPeerMisbehavedError } from '../errors.ts'
 import type { ThreadPort } from '../thread/thread-port.ts'
 import {
@@ -8,7 +8,13 @@ import {
   unpackSyncMessage,
 } from './packed-sync-message.ts'
 import type { ReconciliationResult } from './set-reconciliation.ts'
-import type { SessionTally, SyncExchange, SyncReplica, SyncReplicaSession } from './sync-replica.ts'
+import type {
+  LocalReplicaSession,
+  SessionTally,
+  SyncExchange,
+  SyncReplica,
+  SyncReplicaSession,
+} from './sync-replica.ts'
 
 /** What ended a call on the other thread, in a form that crosses. */
 type Failure =
@@ -56,7 +62,7 @@ export function serveSyncReplica(
 ): () => void {
   const sessions = new Map<
     number,
-    { replica: SyncReplicaSession; proofs: ProofTables; exchanges: Map<number, PendingExchange> }
+    { replica: LocalReplicaSession; proofs: ProofTables; exchanges: Map<number, PendingExchange> }
   >()
   let nextExchange = 0
   const post = (message: ToTransport): void => {
@@ -80,14 +86,8 @@ export function serveSyncReplica(
     const id = message.session
     switch (message.op) {
       case 'answer': {
-        const request = unpackSyncMessage(message.message, proofs.received, limits)
-        const reply = session.replica.answer(request).then(
-          (answer): ToTransport => ({
-            op: 'reply',
-            session: id,
-            call: message.call,
-            message: packSyncMessage(answer, proofs.sent),
-          }),
+        const reply = answerPacked(session.replica, message.message, proofs, limits).then(
+          (answer): ToTransport => ({ op: 'reply', session: id, call: message.call, message: answer }),
         )
         settle(id, message.call, reply)
         return
@@ -130,6 +130,21 @@ export function serveSyncReplica(
   }
   port.on('message', onMessage)
   return () => port.off('message', onMessage)
+}
+
+/** A query is answered as it came, packed; anything else as objects. */
+async function answerPacked(
+  replica: LocalReplicaSession,
+  packed: PackedSyncMessage,
+  proofs: ProofTables,
+  limits: Readonly<SyncLimits>,
+): Promise<PackedSyncMessage> {
+  if (packed.kind === SyncKind.QUERY && packed.ranges !== undefined) {
+    const ranges = await replica.answerPackedQuery(packed.realm, packed.ranges)
+    return { kind: SyncKind.ANSWER, realm: packed.realm, ranges, wanted: undefined, page: undefined }
+  }
+  const answer = await replica.answer(unpackSyncMessage(packed, proofs.received, limits))
+  return packSyncMessage(answer, proofs.sent)
 }
 
 interface PendingExchange {

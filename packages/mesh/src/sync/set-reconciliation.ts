@@ -29,7 +29,7 @@ const QUERY_RANGES = DEFAULT_SYNC_LIMITS.maxRanges
  * (bench/stall.ts, catch-up at 100,000 records). A range past it is answered bare, for the initiator
  * to split; the initiator sizes its queries to stay under it. More round trips cost little on a LAN.
  */
-const ANSWER_ITEMS = 2048
+export const ANSWER_ITEMS = 2048
 const FANOUT = 16n
 /**
  * Records per RECORDS message, by bytes: a page is read, encoded and sent in one turn of the
@@ -89,26 +89,45 @@ export interface ReconciliationSide {
   paged?: SyncProofTable
 }
 
-/** The ranges a responder listed: a pushed record whose key is in none of them was not asked for. */
+/**
+ * The ranges a responder listed: a pushed record whose key is in none of them was not asked for. A
+ * prefix of up to 52 bits is kept as a number (a catch-up lists tens of thousands of ranges at depth
+ * 4 or 5), a longer one as a BigInt.
+ */
 export class ListedRanges {
-  readonly #byDepth = new Map<number, Set<bigint>>()
+  readonly #byDepth = new Map<number, Set<number | bigint>>()
 
   add(depth: number, prefix: bigint): void {
+    this.#prefixes(depth).add(depth <= NUMBER_DEPTH ? Number(prefix) : prefix)
+  }
+
+  /** `add`, the prefix given as its high and low 32-bit words. */
+  addWords(depth: number, prefixHi: number, prefixLo: number): void {
+    this.#prefixes(depth).add(
+      depth <= NUMBER_DEPTH ? prefixHi * 2 ** 32 + prefixLo : (BigInt(prefixHi) << 32n) | BigInt(prefixLo),
+    )
+  }
+
+  covers(key: bigint): boolean {
+    for (const [depth, prefixes] of this.#byDepth) {
+      const prefix = depth === 0 ? 0n : key >> BigInt(64 - depth * 4)
+      if (prefixes.has(depth <= NUMBER_DEPTH ? Number(prefix) : prefix)) return true
+    }
+    return false
+  }
+
+  #prefixes(depth: number): Set<number | bigint> {
     let prefixes = this.#byDepth.get(depth)
     if (prefixes === undefined) {
       prefixes = new Set()
       this.#byDepth.set(depth, prefixes)
     }
-    prefixes.add(prefix)
-  }
-
-  covers(key: bigint): boolean {
-    for (const [depth, prefixes] of this.#byDepth) {
-      if (prefixes.has(depth === 0 ? 0n : key >> BigInt(64 - depth * 4))) return true
-    }
-    return false
+    return prefixes
   }
 }
+
+/** The deepest range whose prefix (4 bits a level) a double holds exactly. */
+const NUMBER_DEPTH = 13
 
 /**
  * Records as sync sends them: each with the proof of the batch its origin published it in, each
@@ -233,7 +252,7 @@ class QueryAnswer {
     const side = this.#side
     const mine = rangeOf(side.digest, theirs.depth, theirs.prefix)
     if (mine.fingerprint === theirs.fingerprint && mine.count === theirs.count) return
-    if (listable(mine.count, theirs, this.#budget)) {
+    if (listable(mine.count, theirs.depth, theirs.count, this.#budget)) {
       mine.items = side.digest.items(theirs.depth, theirs.prefix)
       this.#budget -= mine.items.length
       side.listed?.add(theirs.depth, theirs.prefix)
@@ -253,13 +272,16 @@ class QueryAnswer {
   }
 }
 
-/** Whether the responder lists a range it holds `count` records of, rather than have it split. */
-function listable(count: number, theirs: SyncRange, budget: number): boolean {
+/**
+ * Whether the responder lists a range of depth `depth` it holds `count` records of, the initiator
+ * `theirCount`, rather than have it split; `budget`: items the answer may list yet.
+ */
+export function listable(count: number, depth: number, theirCount: number, budget: number): boolean {
   // One key: nothing left to split (more than one record only on a 64-bit collision).
-  if (theirs.depth >= MAX_SYNC_DEPTH) return true
+  if (depth >= MAX_SYNC_DEPTH) return true
   // An empty range takes no room.
   if (count > 0 && count > budget) return false
-  return count <= LIST_THRESHOLD || (count <= LIST_SPARSE && theirs.count <= LIST_THRESHOLD)
+  return count <= LIST_THRESHOLD || (count <= LIST_SPARSE && theirCount <= LIST_THRESHOLD)
 }
 
 /**

@@ -1,6 +1,9 @@
 import type { MergeOutcome, ReplicaStore, SessionRecord } from '@tlsmesh/store'
 import { SyncKind, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { type RecordRefusal, SyncPeerMisbehavedError } from '../errors.ts'
+import type { IncrementalDigest } from './incremental-digest.ts'
+import { answerPackedQuery } from './packed-answer.ts'
+import type { PackedRanges } from './packed-sync-message.ts'
 import type { RealmDigests } from './realm-digests.ts'
 import {
   answerQueryInSlices,
@@ -70,7 +73,7 @@ export class SyncReplica implements SyncReplicaSessions {
    * The replica side of one session, in either role. `numbersProofs`: whether the session sends a
    * proof in full once and by number after (sync 3), which makes a page's numbered proofs small.
    */
-  session(numbersProofs = false): SyncReplicaSession {
+  session(numbersProofs = false): LocalReplicaSession {
     return new ReplicaSession(this.#components, numbersProofs ? new SyncProofTable() : undefined)
   }
 }
@@ -93,13 +96,27 @@ export interface SyncReplicaSession {
   close(): Promise<SessionTally>
 }
 
-class ReplicaSession implements SyncReplicaSession {
+/** A session on the replica's own thread, which also answers a query as it crossed from another. */
+export interface LocalReplicaSession extends SyncReplicaSession {
+  /**
+   * `answer` for a QUERY of `realm` packed as it crossed (packed-sync-message.ts): the same answer,
+   * packed, without a range or item made an object on this thread (packed-answer.ts).
+   */
+  answerPackedQuery(realm: string, ranges: PackedRanges): Promise<PackedRanges>
+}
+
+/** A realm's side of a session, its digest as the replica's live one. */
+interface LiveSide extends ReconciliationSide {
+  digest: IncrementalDigest
+}
+
+class ReplicaSession implements LocalReplicaSession {
   readonly #tally: SessionTally = { learnt: 0, young: 0 }
   readonly #components: SyncReplicaComponents
   /** The proofs this session's pages carried in full (`RecordPage`), when the session numbers them. */
   readonly #paged: SyncProofTable | undefined
   /** The responder's side of each realm reconciled, with the ranges it listed. */
-  readonly #sides = new Map<string, ReconciliationSide>()
+  readonly #sides = new Map<string, LiveSide>()
 
   constructor(components: SyncReplicaComponents, paged: SyncProofTable | undefined) {
     this.#components = components
@@ -123,19 +140,33 @@ class ReplicaSession implements SyncReplicaSession {
     return total
   }
 
-  /** A query of the whole realm starts that realm over (a new round of the initiator's). */
   async answer(message: SyncMessage): Promise<SyncMessage> {
     const respond = RESPONDER[message.kind]
     if (respond === undefined) throw new Error(`unexpected sync message ${message.kind}`)
-    let side = this.#sides.get(message.realm)
-    if (side === undefined || (message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0)) {
-      side = await this.#side(message.realm, new ListedRanges())
-      this.#sides.set(message.realm, side)
-    }
-    return respond(side, message, new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS))
+    const startsOver = message.kind === SyncKind.QUERY && message.ranges[0]?.depth === 0
+    return respond(await this.#responder(message.realm, startsOver), message, this.#answerSlice())
   }
 
-  async #side(realm: string, listed?: ListedRanges): Promise<ReconciliationSide> {
+  async answerPackedQuery(realm: string, ranges: PackedRanges): Promise<PackedRanges> {
+    const side = await this.#responder(realm, ranges.depths[0] === 0)
+    return answerPackedQuery(side.digest, ranges, side.listed, this.#answerSlice())
+  }
+
+  /** The responder's side of `realm`; a query of the whole realm starts it over (the initiator's new round). */
+  async #responder(realm: string, startsOver: boolean): Promise<LiveSide> {
+    let side = this.#sides.get(realm)
+    if (side === undefined || startsOver) {
+      side = await this.#side(realm, new ListedRanges())
+      this.#sides.set(realm, side)
+    }
+    return side
+  }
+
+  #answerSlice(): TimeSlice {
+    return new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS)
+  }
+
+  async #side(realm: string, listed?: ListedRanges): Promise<LiveSide> {
     // The realm's live digest: nothing to build, and it follows the replica through the session.
     const digest = await this.#components.digests.of(realm)
     return {
