@@ -557,7 +557,9 @@ function suites(): void {
       }
       const whole = await turnsToAnswer(60_000)
       const sliced = await turnsToAnswer(0)
-      expect(sliced).toBeGreaterThanOrEqual(whole + 2)
+      // Behind a port, the answer comes back on a turn of its own either way (serveSyncReplica takes
+      // each message on one), and a turn the transport hands back may be the one it waits in.
+      expect(sliced).toBeGreaterThanOrEqual(whole + (replicaBehindPort ? 1 : 2))
     })
 
     it('declines a session while it runs its own, striking nobody, and serves the next one', async () => {

@@ -1,5 +1,6 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { createReplicaStore, LocalSessionCache, type SessionRecord } from '@tlsmesh/store'
+import { DEFAULT_SYNC_LIMITS, SyncKind, type SyncMessage } from '@tlsmesh/wire'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   authenticateBatch,
@@ -8,6 +9,8 @@ import {
   validateBatch,
 } from '../src/gossip-validation.ts'
 import { MeshCounters } from '../src/mesh-metrics.ts'
+import { SyncReplicaClient, serveSyncReplica } from '../src/sync/replica-port.ts'
+import type { LocalReplicaSession } from '../src/sync/sync-replica.ts'
 import { BatchValidationClient, serveBatchValidation } from '../src/thread/batch-port.ts'
 import { forwardLocalWrites, LocalWritesClient } from '../src/thread/write-port.ts'
 import { createSigner, type Signer, sessionRecord, signedBatch } from './signed-records.ts'
@@ -115,5 +118,47 @@ describe('local writes behind a port', () => {
     await expect.poll(() => store.peek(REALM, id, NOW)?.proof).toEqual(proof)
     expect(store.peek(REALM, gone, NOW)?.proof).toEqual(proof)
     expect(store.peek(REALM, relayed.id, NOW)?.proof).toBeUndefined()
+  })
+})
+
+describe("sync's replica side behind a port", () => {
+  it('takes requests that came together one a turn, in order, with the loop served between them', async () => {
+    // Turns of this thread's event loop, counted by an immediate that queues the next.
+    let turn = 0
+    let counting = true
+    const count = (): void => {
+      turn++
+      if (counting) setImmediate(count)
+    }
+    setImmediate(count)
+    const answeredOn: Array<[number, bigint]> = []
+    const session: LocalReplicaSession = {
+      answer: async (message: SyncMessage) => {
+        answeredOn.push([turn, message.wanted[0]!])
+        return { ...message, wanted: [] }
+      },
+      answerPackedQuery: () => Promise.reject(new Error('no query here')),
+      reconcile: () => Promise.reject(new Error('no reconciliation here')),
+      close: async () => ({ learnt: 0, young: 0 }),
+    }
+    const [replicaPort, transportPort] = channel()
+    serveSyncReplica({ session: () => session }, replicaPort, DEFAULT_SYNC_LIMITS)
+    const remote = new SyncReplicaClient(transportPort, DEFAULT_SYNC_LIMITS).session()
+    // An initiator's pipelined pages: posted at once, they reach the replica's thread in one task.
+    const pages = Array.from({ length: 8 }, (_, i) =>
+      remote.answer({
+        kind: SyncKind.RECORDS,
+        realm: REALM,
+        ranges: [],
+        records: [],
+        proofs: [],
+        wanted: [BigInt(i)],
+      }),
+    )
+    await Promise.all(pages)
+    counting = false
+    expect(answeredOn.map(([, key]) => key)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n])
+    const turns = answeredOn.map(([at]) => at)
+    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]!)
   })
 })

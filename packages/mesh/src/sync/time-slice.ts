@@ -32,3 +32,21 @@ export class TimeSlice {
     this.#started = performance.now()
   }
 }
+
+/**
+ * Turns handed out one at a time, in the order asked for: each `next()` resolves on a turn of the
+ * event loop after the one before it, with the I/O that came meanwhile served in between. Messages
+ * from another thread come in bunches (a port hands over all that are waiting in one task, and
+ * setImmediate runs all the callbacks queued before it started in one go): work on each would
+ * otherwise run back to back while a get waits behind it.
+ */
+export class TurnQueue {
+  #last: Promise<void> = Promise.resolve()
+
+  next(): Promise<void> {
+    // Chained: a setImmediate queued while the check phase runs waits for the loop's next turn.
+    const turn = this.#last.then(nextTurn)
+    this.#last = turn
+    return turn
+  }
+}
