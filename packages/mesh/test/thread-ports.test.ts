@@ -13,6 +13,7 @@ import { SyncReplicaClient, serveSyncReplica } from '../src/sync/replica-port.ts
 import type { LocalReplicaSession } from '../src/sync/sync-replica.ts'
 import { BatchValidationClient, serveBatchValidation } from '../src/thread/batch-port.ts'
 import { forwardLocalWrites, LocalWritesClient } from '../src/thread/write-port.ts'
+import { countTurns } from './loop-turns.ts'
 import { createSigner, type Signer, sessionRecord, signedBatch } from './signed-records.ts'
 
 // The transport on one thread, the replica on another: a batch the transport authenticated is
@@ -123,18 +124,11 @@ describe('local writes behind a port', () => {
 
 describe("sync's replica side behind a port", () => {
   it('takes requests that came together one a turn, in order, with the loop served between them', async () => {
-    // Turns of this thread's event loop, counted by an immediate that queues the next.
-    let turn = 0
-    let counting = true
-    const count = (): void => {
-      turn++
-      if (counting) setImmediate(count)
-    }
-    setImmediate(count)
+    const loop = countTurns()
     const answeredOn: Array<[number, bigint]> = []
     const session: LocalReplicaSession = {
       answer: async (message: SyncMessage) => {
-        answeredOn.push([turn, message.wanted[0]!])
+        answeredOn.push([loop.turns, message.wanted[0]!])
         return { ...message, wanted: [] }
       },
       answerPackedQuery: () => Promise.reject(new Error('no query here')),
@@ -156,7 +150,7 @@ describe("sync's replica side behind a port", () => {
       }),
     )
     await Promise.all(pages)
-    counting = false
+    loop.stop()
     expect(answeredOn.map(([, key]) => key)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n])
     const turns = answeredOn.map(([at]) => at)
     for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]!)
