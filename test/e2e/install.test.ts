@@ -205,6 +205,36 @@ console.log(JSON.stringify({
     })
   })
 
+  it('runs a mesh node with its transport on a thread of its own from the compiled package', async () => {
+    // The worker's entry is a file of its own in dist/: a package that left it out, or named it as the
+    // sources do, would fail here at start.
+    const script = join(project, 'threaded.mjs')
+    writeFileSync(
+      script,
+      `import { createMeshNode, generateMeshKey } from '@tlsmesh/mesh'
+const meshKey = generateMeshKey()
+const start = async (seeds) => {
+  const node = await createMeshNode({ meshKey, realms: ['www'], seeds, transportThread: true })
+  await node.start()
+  return node
+}
+const a = await start([])
+const b = await start([a.multiaddrs()[0]])
+const id = new Uint8Array([1, 2, 3])
+a.cache.set('www', id, new Uint8Array([9]), 60_000)
+const deadline = Date.now() + 20_000
+while (b.cache.get('www', id)?.value?.[0] !== 9) {
+  if (Date.now() > deadline) throw new Error('the session did not reach B')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+}
+await Promise.all([a.stop(), b.stop()])
+console.log(JSON.stringify({ replicated: true }))
+`,
+    )
+    const { stdout } = await run(process.execPath, [script], { cwd: project, env: plainEnv, timeout: 60_000 })
+    expect(JSON.parse(stdout)).toEqual({ replicated: true })
+  })
+
   it('gives TypeScript users declarations: a wrong call is a type error', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
