@@ -939,10 +939,19 @@ if (stall !== undefined) {
     'is making the record pages (fill and encode, 0.2-0.5 ms a page), the gets, and GC.',
     '',
   )
+  const threaded = load('stall-threaded')
+  if (threaded !== undefined) {
+    out.push(
+      `The tables are \`pnpm bench stall-threaded\` (${threaded.repeat} runs a size, ${threaded.seconds} s phases, M's`,
+      'main thread on a core of its own).',
+      '',
+      ...stallTables(threaded, '#### '),
+    )
+  }
   out.push(
-    chart('stall-loop', stallLoopChart(stall, isolated, split)),
+    chart('stall-loop', stallLoopChart(stall, isolated, { split, threaded })),
     '',
-    chart('stall-gets', stallGetChart(stall, isolated, split)),
+    chart('stall-gets', stallGetChart(stall, isolated, { split, threaded })),
     '',
   )
   const tls = load('stall-tls')

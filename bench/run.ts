@@ -17,6 +17,7 @@ const PARTS = [
   'stall',
   'stall-isolated',
   'stall-split',
+  'stall-threaded',
   'stall-tls',
   'memcache',
   'memory',
@@ -33,6 +34,7 @@ const TIMEOUT_MINUTES: Partial<Record<Part, number>> = {
   stall: 45,
   'stall-isolated': 45,
   'stall-split': 45,
+  'stall-threaded': 45,
   'stall-tls': 45,
   simulation: 40,
   'fleet-distance': 15,
@@ -42,6 +44,11 @@ const VARIANTS: Partial<Record<Part, { script: string; args: string[] }>> = {
   'stall-isolated': { script: 'stall', args: ['--isolate', '--out', 'stall-isolated'] },
   // The prototype of the mesh on a worker thread, M's server thread on a core of its own.
   'stall-split': { script: 'stall', args: ['--isolate', '--design', 'split', '--out', 'stall-split'] },
+  // The product's way (createMeshNode's transportThread), M's server thread on a core of its own.
+  'stall-threaded': {
+    script: 'stall',
+    args: ['--isolate', '--design', 'threaded', '--out', 'stall-threaded'],
+  },
   // M as a Node server embedding the mesh: TLS clients resuming sessions from its replica, no gets.
   'stall-tls': { script: 'stall', args: ['--get-rate', '0', '--resume-rate', '200', '--out', 'stall-tls'] },
 }

@@ -19,15 +19,29 @@ function spreadSeries<T>(name: string, items: T[], pick: (item: T) => Spread | u
 
 const PHASES = ['idle', 'catch-up', 'queries', 'replication']
 
+/** Runs of the stall bench on M's threads other than the embedded mesh's, each isolated. */
+export interface StallDesigns {
+  /** The prototype: the whole mesh on a worker thread. */
+  split?: Json
+  /** transportThread: the transport on a worker, the replica on the server's thread. */
+  threaded?: Json
+}
+
 /**
- * Target 1: a stall-bench figure per phase, one series per replica size and placement, and for the
- * split prototype (the mesh on a worker thread, isolated) when there is a run of it.
+ * Target 1: a stall-bench figure per phase, one series per replica size and placement, and for each
+ * design on a worker thread (isolated) that has a run.
  */
-function stallSeries(stall: Json, isolated: Json | undefined, field: string, split?: Json): Series[] {
+function stallSeries(
+  stall: Json,
+  isolated: Json | undefined,
+  field: string,
+  designs: StallDesigns,
+): Series[] {
   const runs = [
     { label: '', stall },
     ...(isolated ? [{ label: ', isolated', stall: isolated }] : []),
-    ...(split ? [{ label: ', mesh on a worker, isolated', stall: split }] : []),
+    ...(designs.split ? [{ label: ', mesh on a worker, isolated', stall: designs.split }] : []),
+    ...(designs.threaded ? [{ label: ', transport on a worker, isolated', stall: designs.threaded }] : []),
   ]
   return runs.flatMap(({ label, stall }) =>
     (stall.sizes as number[]).map((size) =>
@@ -40,21 +54,21 @@ function stallSeries(stall: Json, isolated: Json | undefined, field: string, spl
   )
 }
 
-export function stallLoopChart(stall: Json, isolated: Json | undefined, split?: Json): string {
+export function stallLoopChart(stall: Json, isolated: Json | undefined, designs: StallDesigns = {}): string {
   return barChart({
     title: `Stalls: M's event-loop delay p99 by phase (target <= ${stall.targets.loopP99Ms} ms)`,
     yLabel: 'ms',
     categories: PHASES,
-    series: stallSeries(stall, isolated, 'loopP99Ms', split),
+    series: stallSeries(stall, isolated, 'loopP99Ms', designs),
   })
 }
 
-export function stallGetChart(stall: Json, isolated: Json | undefined, split?: Json): string {
+export function stallGetChart(stall: Json, isolated: Json | undefined, designs: StallDesigns = {}): string {
   return barChart({
     title: `Stalls: memcached get p99 over the idle phase's (catch-up target <= ${stall.targets.catchUpGetP99OverIdle}x)`,
     yLabel: 'x idle p99',
     categories: PHASES,
-    series: stallSeries(stall, isolated, 'getP99OverIdle', split),
+    series: stallSeries(stall, isolated, 'getP99OverIdle', designs),
   })
 }
 
@@ -64,7 +78,7 @@ export function stallResumeChart(stall: Json): string {
     title: "Stalls: TLS 1.2 resumption handshake p99 over the idle phase's",
     yLabel: 'x idle p99',
     categories: PHASES,
-    series: stallSeries(stall, undefined, 'resumeP99OverIdle'),
+    series: stallSeries(stall, undefined, 'resumeP99OverIdle', {}),
   })
 }
 

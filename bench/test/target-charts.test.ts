@@ -26,7 +26,9 @@ describe('target charts, drawn from the committed results', () => {
     // 4 phases x (2 sizes x 2 placements) bars, none of them empty.
     expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(16)
     expect(stallGetChart(result('stall'), undefined)).not.toContain('NaN')
-    const withSplit = stallGetChart(result('stall'), result('stall-isolated'), result('stall-split'))
+    const withSplit = stallGetChart(result('stall'), result('stall-isolated'), {
+      split: result('stall-split'),
+    })
     expect(withSplit).toContain('1,000,000 records, mesh on a worker, isolated')
     expect(heights(withSplit).filter((h) => h > 0).length).toBeGreaterThanOrEqual(24)
   })
