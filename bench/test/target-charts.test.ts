@@ -31,6 +31,11 @@ describe('target charts, drawn from the committed results', () => {
     })
     expect(withSplit).toContain('1,000,000 records, mesh on a worker, isolated')
     expect(heights(withSplit).filter((h) => h > 0).length).toBeGreaterThanOrEqual(24)
+    const designs = { split: result('stall-split'), threaded: result('stall-threaded') }
+    const withBoth = stallGetChart(result('stall'), result('stall-isolated'), designs)
+    expect(withBoth).not.toContain('NaN')
+    expect(withBoth).toContain('100,000 records, transport on a worker, isolated')
+    expect(heights(withBoth).filter((h) => h > 0).length).toBeGreaterThanOrEqual(32)
   })
 
   it("draws the TLS clients' resumptions for every phase and size", () => {
