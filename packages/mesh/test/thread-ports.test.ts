@@ -84,6 +84,34 @@ describe('batch validation behind a port', () => {
     expect(await client.validate(authenticated)).toBe('reject')
     expect(store.stats().entries).toBe(0)
   })
+
+  it('takes batches that came together one a turn, in order, with the loop served between them', async () => {
+    const { ctx } = replicaSide()
+    const loop = countTurns()
+    const takenOn: Array<[number, number]> = []
+    const [replicaPort, transportPort] = channel()
+    serveBatchValidation(
+      ({ batch }) => {
+        takenOn.push([loop.turns, batch.records.length])
+        return 'accept'
+      },
+      replicaPort,
+      {},
+    )
+    const client = new BatchValidationClient(transportPort)
+    // Batches of 1 to 6 records, delivered at once: they reach the replica's thread in one task.
+    const batches = Array.from({ length: 6 }, (_, i) => {
+      const records = Array.from({ length: i + 1 }, () =>
+        sessionRecord(NOW, { realm: REALM, origin: origin.origin }),
+      )
+      const data = signedBatch(origin, REALM, records.map(wire))
+      return authenticateBatch(ctx, { topicRealm: REALM, from: origin.origin, data })
+    })
+    expect(await Promise.all(batches.map((batch) => client.validate(batch)))).toEqual(Array(6).fill('accept'))
+    loop.stop()
+    expect(takenOn.map(([, records]) => records)).toEqual([1, 2, 3, 4, 5, 6])
+    for (let i = 1; i < takenOn.length; i++) expect(takenOn[i]![0]).toBeGreaterThan(takenOn[i - 1]![0])
+  })
 })
 
 describe('local writes behind a port', () => {

@@ -1,6 +1,7 @@
 import { decodeBatch, type WireLimits } from '@tlsmesh/wire'
 import type { DeliveryVerdict } from '../broadcast/plumtree.ts'
 import type { AuthenticatedBatch } from '../gossip-validation.ts'
+import { TurnQueue } from '../sync/time-slice.ts'
 import { ownBytes, type ThreadPort } from './thread-port.ts'
 
 /**
@@ -25,14 +26,16 @@ interface BatchVerdict {
  * authenticated (BatchValidationClient at the port's other end), and answers each with its verdict.
  * The batch is decoded again here: the bytes cross as they are, and a batch of 64 records decodes
  * in tens of microseconds. One that no longer decodes (it cannot, as the transport decoded it with
- * the same limits) is ignored. Returns what stops serving.
+ * the same limits) is ignored. Each batch is taken on a turn of its own, in order: storing 64 records
+ * takes a few hundred microseconds, and batches that came together would otherwise be stored back to
+ * back while a get waits (see TurnQueue). Returns what stops serving.
  */
 export function serveBatchValidation(
   validate: (batch: AuthenticatedBatch) => DeliveryVerdict,
   port: ThreadPort,
   limits: Partial<WireLimits>,
 ): () => void {
-  const onMessage = ({ call, realm, origin, data, digests }: BatchRequest): void => {
+  const take = ({ call, realm, origin, data, digests }: BatchRequest): void => {
     let verdict: DeliveryVerdict
     try {
       const batch = decodeBatch(data, limits)
@@ -48,8 +51,16 @@ export function serveBatchValidation(
     }
     port.postMessage({ call, verdict } satisfies BatchVerdict)
   }
+  const turns = new TurnQueue()
+  let serving = true
+  const onMessage = (request: BatchRequest): void => {
+    turns.next().then(() => serving && take(request))
+  }
   port.on('message', onMessage)
-  return () => port.off('message', onMessage)
+  return () => {
+    serving = false
+    port.off('message', onMessage)
+  }
 }
 
 /** The transport's side: an authenticated batch to the replica's thread, its verdict back. */
