@@ -78,10 +78,9 @@ describe('packed sync messages', () => {
       return message({ kind: SyncKind.RECORDS, records: page.records, proofs: page.proofs, wanted: [3n] })
     })
     const packed = pages.map((page) => packSyncMessage(page, sent))
-    const { signature, digests } = records[0]!.proof!
-    expect(packed[0]!.page!.byteLength - packed[1]!.page!.byteLength).toBeGreaterThan(
-      signature.byteLength + digests.byteLength,
-    )
+    // The batch's proof in full in the first page, by its number in the second.
+    expect(packed[0]!.page!.proofs[0]).toEqual(records[0]!.proof)
+    expect(packed[1]!.page!.proofs).toEqual([0])
     const unpacked = []
     for (const one of packed) {
       unpacked.push(unpackSyncMessage(await cross(one, transferList(one)), received, DEFAULT_SYNC_LIMITS))
@@ -93,6 +92,32 @@ describe('packed sync messages', () => {
     // One object for the batch's proof on this side too: the records stored share it.
     expect(unpacked[1]!.proofs[0]).toBe(unpacked[0]!.proofs[0])
     expect(unpacked[0]!.proofs[0]).toEqual(records[0]!.proof)
+  })
+
+  it('carry a tombstone, and refuse a page over the limits or whose buffer its records do not fill', () => {
+    const [live, dead] = publishedRecords(signer, NOW, 2, { realm: REALM })
+    const page = new RecordPage()
+    page.add(live!)
+    page.add({ ...dead!, value: undefined })
+    const original = message({ kind: SyncKind.RECORDS, records: page.records, proofs: page.proofs })
+    const unpack = (packed: ReturnType<typeof packSyncMessage>, limits = DEFAULT_SYNC_LIMITS) =>
+      unpackSyncMessage(packed, new SyncProofTable(), limits)
+    const back = unpack(packSyncMessage(original, new SyncProofTable()))
+    expect(back.records).toEqual(original.records)
+    expect('value' in back.records[1]!).toBe(false)
+    const packed = () => packSyncMessage(original, new SyncProofTable())
+    expect(() => unpack(packed(), { ...DEFAULT_SYNC_LIMITS, maxRecords: 1 })).toThrow('over the limits')
+    expect(() => unpack(packed(), { ...DEFAULT_SYNC_LIMITS, maxValueBytes: 8 })).toThrow(
+      'over the id or value limit',
+    )
+    const truncated = packed()
+    truncated.page!.records = truncated.page!.records.slice(0, truncated.page!.records.byteLength - 1)
+    expect(() => unpack(truncated)).toThrow(RangeError)
+    const padded = packed()
+    const longer = new Uint8Array(padded.page!.records.byteLength + 1)
+    longer.set(new Uint8Array(padded.page!.records))
+    padded.page!.records = longer.buffer
+    expect(() => unpack(padded)).toThrow('do not fill')
   })
 
   it('refuses a page that names a proof this session never carried', () => {
