@@ -7,6 +7,7 @@ import type {
   SyncProofTable,
   SyncRange,
 } from '@tlsmesh/wire'
+import { readRecordFields, recordFieldsBytes, writeRecordFields } from '../thread/packed-records.ts'
 import { ownBytes } from '../thread/thread-port.ts'
 
 /**
@@ -34,16 +35,13 @@ export interface PackedSyncMessage {
  * the server's thread (a catch-up of 100,000 records sends some 800 pages).
  */
 export interface PackedPage {
-  /**
-   * Per record: its proof's index in `proofs` (u16), id length (u16), value length (i32, -1 for a
-   * tombstone), created and expires (f64); then its id and value bytes.
-   */
+  /** Per record: its proof's index in `proofs` (u16), then its fields (thread/packed-records.ts). */
   records: ArrayBuffer
   count: number
   proofs: Array<RecordProof | number>
 }
 
-const RECORD_HEADER_BYTES = 2 + 2 + 4 + 8 + 8
+const PROOF_INDEX_BYTES = 2
 
 /** Ranges column by column; a range's items are `items*[itemStarts[i], itemStarts[i + 1])`. */
 export interface PackedRanges {
@@ -184,24 +182,14 @@ function packPage(
   sent: SyncProofTable,
 ): PackedPage {
   let bytes = 0
-  for (const { id, value } of records) bytes += RECORD_HEADER_BYTES + id.byteLength + (value?.byteLength ?? 0)
+  for (const record of records) bytes += PROOF_INDEX_BYTES + recordFieldsBytes(record)
   const buffer = new ArrayBuffer(bytes)
   const view = new DataView(buffer)
   const out = new Uint8Array(buffer)
   let at = 0
-  for (const { id, value, created, expires, proof } of records) {
-    view.setUint16(at, proof)
-    view.setUint16(at + 2, id.byteLength)
-    view.setInt32(at + 4, value === undefined ? -1 : value.byteLength)
-    view.setFloat64(at + 8, created)
-    view.setFloat64(at + 16, expires)
-    at += RECORD_HEADER_BYTES
-    out.set(id, at)
-    at += id.byteLength
-    if (value !== undefined) {
-      out.set(value, at)
-      at += value.byteLength
-    }
+  for (const record of records) {
+    view.setUint16(at, record.proof)
+    at = writeRecordFields(view, out, at + PROOF_INDEX_BYTES, record)
   }
   return {
     records: buffer,
@@ -245,26 +233,14 @@ function unpackPage(
   let at = 0
   for (let n = 0; n < page.count; n++) {
     const proof = view.getUint16(at)
-    const idLength = view.getUint16(at + 2)
-    const valueLength = view.getInt32(at + 4)
     const origin = proofs[proof]?.origin
     if (origin === undefined) throw new RangeError(`record ${n}: no proof`)
-    if (idLength > limits.maxIdBytes || valueLength > limits.maxValueBytes) {
+    const fields = readRecordFields(view, bytes, at + PROOF_INDEX_BYTES)
+    if (fields.id.byteLength > limits.maxIdBytes || (fields.value?.byteLength ?? 0) > limits.maxValueBytes) {
       throw new RangeError(`record ${n}: over the id or value limit`)
     }
-    const record: ProvenWireRecord = {
-      id: bytes.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + idLength),
-      created: view.getFloat64(at + 8),
-      expires: view.getFloat64(at + 16),
-      origin,
-      proof,
-    }
-    at += RECORD_HEADER_BYTES + idLength
-    if (valueLength >= 0) {
-      record.value = bytes.subarray(at, at + valueLength)
-      at += valueLength
-    }
-    records[n] = record
+    at += PROOF_INDEX_BYTES + recordFieldsBytes(fields)
+    records[n] = { ...fields, origin, proof }
   }
   if (at !== bytes.byteLength) throw new RangeError('a page whose records do not fill its buffer')
   return { records, proofs }
