@@ -938,15 +938,26 @@ if (stall !== undefined) {
     "these runs, so its samples cannot time the server's turns; what is left on that thread in a catch-up",
     'is making the record pages (fill and encode, 0.2-0.5 ms a page), the gets, and GC.',
     '',
+    "Then a page crosses as one buffer of records beside its proofs (20e2f52), not as the wire's bytes:",
+    "the wire's protobuf encoder made about 106 KB of garbage for a page of 128 on the server's thread,",
+    'packing makes about 8 (filling the page makes about 53 more: the digest looked up by key, the',
+    "records' value views and times). Against the build before (0934d8b), alternating, at 1,000,000:",
+    "the catch-up's get p99 1.29 and 1.60 ms (3.2x and 2.8x idle) against 2.58 and 1.96 (5.9x and 3.4x),",
+    'its longest GC pause 4.6 and 5.0 ms against 12.4 and 6.6. Tried and not kept: filling that buffer',
+    "straight from the replica's copies, with no record object between: 51 KB of garbage a page against",
+    '61, but 0.23 ms a page against 0.17 (a page at 100,000 records, 200 pages, 3 runs).',
+    '',
   )
   const threaded = load('stall-threaded')
   if (threaded !== undefined) {
     out.push(
       `The tables are \`pnpm bench stall-threaded\` (${threaded.repeat} runs a size, ${threaded.seconds} s phases, M's`,
-      "main thread on a core of its own). In the run of eac5e6f (session 34) M's main thread met the",
-      "loop-delay targets in every phase at both sizes; the catch-up's get p99 was 1.7x and 3.4x idle at",
-      '100,000 and 4.0x and 5.6x at 1,000,000 (target 1.5x), and the empty C held 900,000 records 26.3 and',
-      '27.3 s after its spawn (target 30).',
+      "main thread on a core of its own), a run of eae15cd (session 34): M's main thread met the loop-delay",
+      "targets in every phase at both sizes; the catch-up's get p99 was 3.8x and 3.6x idle at 100,000 and",
+      '9.3x and 2.3x at 1,000,000 (target 1.5x; the 9.3x with M at 66% of CPU against 55%), and the empty',
+      'C held 900,000 records 26.1 and 27.0 s after its spawn (target 30). The run before, of eac5e6f',
+      "(pages crossing as the wire's bytes): 1.7x and 3.4x at 100,000, 4.0x and 5.6x at 1,000,000, the",
+      'empty C 26.3 and 27.3 s.',
       '',
       ...stallTables(threaded, '#### '),
     )
