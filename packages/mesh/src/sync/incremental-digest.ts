@@ -2,6 +2,7 @@ import type { SessionRecord } from '@tlsmesh/store'
 import { ExpiryQueue, grown } from './expiry-queue.ts'
 import type { DigestItem, KeyRangeDigest, RangeSummary } from './key-range.ts'
 import { writeHashes } from './sync-keys.ts'
+import { highWord, lowWord } from './words.ts'
 
 /** Keys are sha256 prefixes, so their top 12 bits (3 nibbles) spread records evenly over 4,096 buckets. */
 const BUCKET_DEPTH = 3
@@ -45,7 +46,7 @@ export class IncrementalDigest implements KeyRangeDigest {
   readonly #counts = Array.from({ length: BUCKET_DEPTH + 1 }, (_, depth) => new Int32Array(16 ** depth))
   readonly #expiry = new ExpiryQueue((slot) => this.#records[slot]!.expires)
   readonly #scratch = new Uint32Array(WORDS)
-  /** Where `#within` puts what it found: the bucket, and the range's positions [start, end) in it. */
+  /** Where `#within` and `#withKey` put what they found: the bucket, and positions [start, end) in it. */
   readonly #span = new Int32Array(3)
 
   constructor(now: () => number) {
@@ -75,9 +76,10 @@ export class IncrementalDigest implements KeyRangeDigest {
   /** Takes `record` out, if held (it may have been dropped as expired already). */
   remove(record: SessionRecord): void {
     writeHashes(record, this.#scratch, 0)
-    const [bucket, start, end] = this.#withKey(this.#scratch[0]!, this.#scratch[1]!)
+    const span = this.#withKey(this.#scratch[0]!, this.#scratch[1]!)
+    const bucket = span[0]!
     const slots = this.#buckets[bucket]!
-    for (let at = start; at < end; at++) {
+    for (let at = span[1]!; at < span[2]!; at++) {
       if (this.#records[slots[at]!] !== record) continue
       this.#removeAt(bucket, at)
       return
@@ -145,19 +147,22 @@ export class IncrementalDigest implements KeyRangeDigest {
 
   recordsWithKey(key: bigint): SessionRecord[] {
     this.#dropExpired()
-    const [bucket, start, end] = this.#withKey(highWord(key), lowWord(key))
-    const slots = this.#buckets[bucket]!
-    const found: SessionRecord[] = []
-    for (let at = start; at < end; at++) found.push(this.#records[slots[at]!]!)
+    const span = this.#withKey(highWord(key), lowWord(key))
+    const slots = this.#buckets[span[0]!]!
+    const start = span[1]!
+    // Sized at once: an array grown by push starts with room for 17.
+    const found = new Array<SessionRecord>(span[2]! - start)
+    for (let i = 0; i < found.length; i++) found[i] = this.#records[slots[start + i]!]!
     return found
   }
 
   #dropExpired(): void {
     const now = this.#now()
     for (let slot = this.#expiry.firstExpired(now); slot >= 0; slot = this.#expiry.firstExpired(now)) {
-      const [bucket, start] = this.#withKey(this.#hashes[slot * WORDS]!, this.#hashes[slot * WORDS + 1]!)
+      const span = this.#withKey(this.#hashes[slot * WORDS]!, this.#hashes[slot * WORDS + 1]!)
+      const bucket = span[0]!
       const slots = this.#buckets[bucket]!
-      let at = start
+      let at = span[1]!
       while (slots[at] !== slot) at++
       this.#removeAt(bucket, at)
     }
@@ -247,11 +252,13 @@ export class IncrementalDigest implements KeyRangeDigest {
       : this.#lowerBound(bucket, hi, lo + 1, 0)
   }
 
-  /** The bucket of key (hi, lo), and the positions [start, end) in it of the entries with that key. */
-  #withKey(hi: number, lo: number): [number, number, number] {
+  /** The bucket of key (hi, lo), and the positions [start, end) in it of the entries with that key, in `#span`. */
+  #withKey(hi: number, lo: number): Int32Array {
     const bucket = hi >>> (32 - BUCKET_BITS)
-    const start = this.#lowerBound(bucket, hi, lo, 0)
-    return [bucket, start, this.#upperBound(bucket, hi, lo)]
+    this.#span[0] = bucket
+    this.#span[1] = this.#lowerBound(bucket, hi, lo, 0)
+    this.#span[2] = this.#upperBound(bucket, hi, lo)
+    return this.#span
   }
 
   #account(bucket: number, slot: number, count: number): void {
@@ -274,14 +281,6 @@ export type ItemVisitor = (keyHi: number, keyLo: number, fingerprintHi: number, 
 
 function toBigInt(hi: number, lo: number): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo)
-}
-
-function highWord(value: bigint): number {
-  return Number(value >> 32n)
-}
-
-function lowWord(value: bigint): number {
-  return Number(value & 0xffffffffn)
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { ItemVisitor } from './incremental-digest.ts'
-import { HIGH, LOW, type PackedRanges, wordsOf } from './packed-sync-message.ts'
+import type { PackedRanges } from './packed-sync-message.ts'
 import { ANSWER_ITEMS, type ListedRanges, listable } from './set-reconciliation.ts'
 import type { TimeSlice } from './time-slice.ts'
+import { HIGH, LOW, wordsOf } from './words.ts'
 
 /** What a packed answer reads of a realm: a live digest's ranges and items as 32-bit words. */
 export interface WordDigest {

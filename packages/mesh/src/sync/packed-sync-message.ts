@@ -57,19 +57,6 @@ export interface PackedRanges {
 }
 
 /**
- * Where a 64-bit value's high and low 32-bit words sit in `wordsOf` its column: a BigUint64Array
- * holds each value in the platform's byte order.
- */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-export const HIGH = LITTLE_ENDIAN ? 1 : 0
-export const LOW = 1 - HIGH
-
-/** A 64-bit column's values as 32-bit words (value i at 2i + HIGH and 2i + LOW), without copying. */
-export function wordsOf(column: BigUint64Array): Uint32Array {
-  return new Uint32Array(column.buffer, column.byteOffset, column.length * 2)
-}
-
-/**
  * Packs `message`; `sent` numbers the proofs of this session's direction (the receiver unpacks with
  * a table of its own, in the same order).
  */
