@@ -95,7 +95,14 @@ export interface MeshMetrics {
   propagationSeconds: Histogram
 }
 
-export function createMeshMetrics(registry: Registry): MeshMetrics {
+/**
+ * The mesh's counters in `registry`, read when scraped. `refresh` writes them first, for a node that
+ * sums its counts from more than one place (a transport on its own thread counts there too).
+ */
+export function createMeshMetrics(
+  registry: Registry,
+  refresh?: (counters: MeshCounters) => void,
+): MeshMetrics {
   const counters = new MeshCounters()
   const registers = [registry]
   const simple = (name: string, help: string, read: () => number): void => {
@@ -104,6 +111,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
       help,
       registers,
       collect() {
+        refresh?.(counters)
         this.reset()
         this.inc(read())
       },
@@ -146,6 +154,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     labelNames: ['result'],
     registers,
     collect() {
+      refresh?.(counters)
       this.reset()
       this.inc({ result: 'accept' }, counters.accepted)
       this.inc({ result: 'ignore' }, counters.ignored)
@@ -158,6 +167,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     labelNames: ['reason'],
     registers,
     collect() {
+      refresh?.(counters)
       this.reset()
       for (const [reason, n] of counters.refused) this.inc({ reason }, n)
     },
@@ -168,6 +178,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     labelNames: ['outcome'],
     registers,
     collect() {
+      refresh?.(counters)
       this.reset()
       for (const [outcome, n] of counters.recordsReceived) this.inc({ outcome }, n)
     },
@@ -178,6 +189,7 @@ export function createMeshMetrics(registry: Registry): MeshMetrics {
     labelNames: ['path', 'reason'],
     registers,
     collect() {
+      refresh?.(counters)
       this.reset()
       for (const [key, n] of counters.recordRefusals) {
         const [path, reason] = key.split(':')

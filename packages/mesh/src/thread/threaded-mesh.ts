@@ -14,6 +14,7 @@ import { Registry } from 'prom-client'
 import { realClock } from '../clock.ts'
 import { DEFAULT_MESH_NAME, DEFAULT_PRUNE_INTERVAL_MS } from '../constants.ts'
 import {
+  type CountersSnapshot,
   createMeshMetrics,
   MeshCounters,
   type MeshMetrics,
@@ -43,6 +44,7 @@ import type {
   TransportSnapshot,
 } from './mesh-transport.ts'
 import { enabledLevels, relayLogs } from './port-logger.ts'
+import { transportWorkerEntry } from './worker-entry.ts'
 import { forwardLocalWrites } from './write-port.ts'
 
 /** How often the transport's counters and peers are read for `status()` and the metrics. */
@@ -75,8 +77,9 @@ export async function createThreadedMeshNode(
   const privateKey = init.privateKey ?? (await generateKeyPair('Ed25519'))
   const peerId = peerIdFromPrivateKey(privateKey)
   const self = peerId.toString()
-  const metrics = createMeshMetrics(registry)
   const counted = new MeshCounters()
+  const transportCounts = { latest: new MeshCounters().snapshot() }
+  const metrics = createMeshMetrics(registry, (sum) => counted.plus(transportCounts.latest, sum))
   const { policy, ingest, digests, replica } = createReplicaSide(init, {
     ...{ store, now, self, auth: new RecordAuthenticator(privateKey, self) },
     metrics: { counters: counted, propagationSeconds: metrics.propagationSeconds },
@@ -93,6 +96,7 @@ export async function createThreadedMeshNode(
       registry,
       metrics,
       counted,
+      transportCounts,
       policy,
       ingest,
       digests,
@@ -133,6 +137,8 @@ interface ThreadedParts {
   metrics: MeshMetrics
   /** This thread's own counts (validation, merges). */
   counted: MeshCounters
+  /** The transport's counts, as its last snapshot gave them. */
+  transportCounts: { latest: CountersSnapshot }
   policy: PeerPolicy
   ingest: RecordIngest
   digests: RealmDigests
@@ -157,17 +163,12 @@ function channels(): { here: MeshTransportPorts; there: MeshTransportPorts } {
   return { here: end('port1'), there: end('port2') }
 }
 
-/** The transport thread's worker: from the sources (tsx registered first), or from the build. */
+/** The transport thread's worker, from wherever this build keeps its code (worker-entry.ts). */
 function startWorker(init: MeshTransportInit, ports: MeshTransportPorts): Worker {
-  const fromSources = import.meta.url.endsWith('.ts')
-  const entry = new URL(`./transport-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url).href
-  const transferList = Object.values(ports) as MessagePort[]
-  const workerData = { init, ports }
-  if (!fromSources) return new Worker(new URL(entry), { workerData, transferList })
-  // Node 20 does not run --import's loaders on a worker: tsx is registered there first.
-  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-    .then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}) })`
-  return new Worker(bootstrap, { eval: true, workerData, transferList })
+  const options = { workerData: { init, ports }, transferList: Object.values(ports) as MessagePort[] }
+  const entry = transportWorkerEntry()
+  if ('file' in entry) return new Worker(entry.file, options)
+  return new Worker(entry.code, { ...options, eval: true })
 }
 
 class ThreadedMesh implements MeshNode {
@@ -318,11 +319,12 @@ class ThreadedMesh implements MeshNode {
 
   #take(snapshot: TransportSnapshot): void {
     this.#snapshot = snapshot
+    this.#parts.transportCounts.latest = snapshot.counters
     this.#sumCounters()
   }
 
   #sumCounters(): void {
-    if (this.#snapshot !== undefined) this.#parts.counted.plus(this.#snapshot.counters, this.counters)
+    this.#parts.counted.plus(this.#parts.transportCounts.latest, this.counters)
   }
 
   #call(request: DistributiveOmit<TransportRequest, 'call'>): Promise<unknown> {
