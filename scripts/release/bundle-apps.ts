@@ -1,7 +1,7 @@
 // The `tlsmesh` npm package: both binaries (tlsmeshd, tlsmesh) bundled with everything they import,
 // so that it installs with no dependency to fetch and starts without loading a thousand modules.
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import * as esbuild from 'esbuild'
 import type { Manifest } from './workspace-packages.ts'
 
@@ -14,6 +14,13 @@ const BANNER = `#!/usr/bin/env node
 import { createRequire as __tlsmeshCreateRequire } from 'node:module';
 const require = __tlsmeshCreateRequire(import.meta.url);`
 
+/**
+ * The mesh's transport thread (`--transport-thread`) loads `./transport-worker.js` beside the module
+ * that starts it (packages/mesh/src/thread/worker-entry.ts): an entry of its own, among the chunks.
+ */
+const WORKER = { in: 'packages/mesh/src/thread/transport-worker.ts', out: 'chunks/transport-worker' }
+const WORKER_STARTER = 'packages/mesh/src/thread/worker-entry.ts'
+
 export async function bundleApps(root: string, stage: string, version: string): Promise<void> {
   rmSync(stage, { recursive: true, force: true })
   mkdirSync(stage, { recursive: true })
@@ -21,6 +28,7 @@ export async function bundleApps(root: string, stage: string, version: string): 
     entryPoints: [
       { in: join(root, 'apps/tlsmeshd/src/main.ts'), out: 'tlsmeshd' },
       { in: join(root, 'apps/tlsmesh/src/main.ts'), out: 'tlsmesh' },
+      { in: join(root, WORKER.in), out: WORKER.out },
     ],
     outdir: join(stage, 'dist'),
     chunkNames: 'chunks/[name]-[hash]',
@@ -36,6 +44,7 @@ export async function bundleApps(root: string, stage: string, version: string): 
     logLevel: 'warning',
   })
   for (const bin of ['tlsmeshd', 'tlsmesh']) chmodSync(join(stage, 'dist', `${bin}.js`), 0o755)
+  checkWorkerBeside(result.metafile, join(stage, 'dist'))
   writeFileSync(join(stage, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(root, result.metafile))
   cpSync(join(root, 'LICENSE'), join(stage, 'LICENSE'))
   cpSync(join(root, 'deploy'), join(stage, 'deploy'), { recursive: true })
@@ -51,6 +60,18 @@ export async function bundleApps(root: string, stage: string, version: string): 
     engines: { node: '>=20' },
   }
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+}
+
+/** Fails the build if the chunk that starts the transport thread is not where the worker's entry is. */
+function checkWorkerBeside(metafile: esbuild.Metafile, outdir: string): void {
+  const outputs = Object.entries(metafile.outputs).filter(([file]) => file.endsWith('.js'))
+  const starter = outputs.find(([, output]) => Object.keys(output.inputs).includes(WORKER_STARTER))
+  const worker = outputs.find(([, output]) => output.entryPoint === WORKER.in)
+  if (starter === undefined || worker === undefined || dirname(starter[0]) !== dirname(worker[0])) {
+    throw new Error(
+      `release: ${WORKER_STARTER} was bundled into ${starter?.[0] ?? 'no output'}, but the worker it loads into ${worker?.[0] ?? 'no output'} (under ${outdir})`,
+    )
+  }
 }
 
 /**

@@ -41,14 +41,18 @@ export async function buildSingleExecutable(init: SingleExecutableInit): Promise
   mkdirSync(join(dir, 'bin'), { recursive: true })
   const script = join(work, 'tlsmesh.cjs')
   // CommonJS in one file: an injected script can require only Node's own modules, and import nothing.
+  const cjs = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', minify: true } as const
+  const worker = await esbuild.build({
+    ...cjs,
+    entryPoints: [join(init.root, 'packages/mesh/src/thread/transport-worker.ts')],
+    write: false,
+    logLevel: 'warning',
+  })
   await esbuild.build({
+    ...cjs,
     entryPoints: [join(init.root, 'scripts/release/sea-entry.ts')],
     outfile: script,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    minify: true,
+    plugins: [embedTransportWorker(worker.outputFiles[0]!.text)],
     logLevel: 'warning',
   })
   const blob = join(work, 'tlsmesh.blob')
@@ -74,6 +78,22 @@ export async function buildSingleExecutable(init: SingleExecutableInit): Promise
   const tarball = join(init.outDir, `${name}.tar.gz`)
   run('tar', ['-czf', tarball, '-C', work, name])
   return { dir, tarball }
+}
+
+/**
+ * The mesh's transport thread (`--transport-thread`) cannot load a file from inside the binary: its
+ * code goes in as text, run by `new Worker(code, { eval: true })` (packages/mesh/src/thread/worker-entry.ts).
+ */
+function embedTransportWorker(code: string): esbuild.Plugin {
+  return {
+    name: 'embed-transport-worker',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]thread[\\/]worker-entry\.ts$/ }, () => ({
+        contents: `export function transportWorkerEntry() { return { code: ${JSON.stringify(code)} } }`,
+        loader: 'js',
+      }))
+    },
+  }
 }
 
 /** Node's license (it covers the binary and what it bundles): the binary ships with it. */
