@@ -93,6 +93,8 @@ export async function startMeshFleet(init: {
   seeds?: string[]
   dissemination?: MeshNodeInit['dissemination']
   maxEagerPeers?: number
+  /** The nodes (by index) whose transport runs on a thread of its own. */
+  transportThread?: number[]
 }): Promise<MeshFleet> {
   const meshKeyFile = init.meshKeyFile ?? join(init.dir, 'mesh.key')
   if (init.meshKeyFile === undefined) writeFileSync(meshKeyFile, generateMeshKey(), { mode: 0o600 })
@@ -105,8 +107,10 @@ export async function startMeshFleet(init: {
     dissemination: init.dissemination,
     maxEagerPeers: init.maxEagerPeers,
   }
-  const identity = (i: number) =>
-    init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}
+  const identity = (i: number) => ({
+    ...(init.privateKeysHex?.[i] !== undefined ? { privateKeyHex: init.privateKeysHex[i] } : {}),
+    ...(init.transportThread?.includes(i) === true ? { transportThread: true } : {}),
+  })
   const first = await forkScript(nodeScript, [
     JSON.stringify({ ...config, ...identity(0), seeds: init.seeds ?? [] }),
   ])

@@ -55,17 +55,22 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }))
 
 /**
- * Three installed daemons (seeded by address), a record set on the first through memcached: every
- * node must hold it and the third must serve it back.
+ * Three installed daemons (seeded by address), the second and third with the mesh's transport on a
+ * thread of its own, whose code each artifact ships its own way; a record set on the first through
+ * memcached: every node must hold it and the third must serve it back.
  */
 async function expectFleetReplicates(name: string, command: string[], keyCommand: string[]): Promise<void> {
   const meshKey = join(work, name, 'mesh.key')
   await createMeshKey(meshKey, keyCommand)
   let nodes: Tlsmeshd[] = []
   try {
-    nodes = await startMeshedTlsmeshd(3, { meshKeyFile: meshKey, realm: 'www', memcacheTcp: true, command })
-    const versions = await Promise.all(nodes.map(async (node) => (await node.status()).version))
-    expect(versions).toEqual([release.version, release.version, release.version])
+    nodes = await startMeshedTlsmeshd(3, {
+      ...{ meshKeyFile: meshKey, realm: 'www', memcacheTcp: true, command },
+      extraArgs: (index) => (index > 0 ? ['--transport-thread'] : []),
+    })
+    const statuses = await Promise.all(nodes.map((node) => node.status()))
+    expect(statuses.map((s) => s.version)).toEqual([release.version, release.version, release.version])
+    expect(statuses.map((s) => s.transportThread)).toEqual([false, true, true])
     const stored = await memcachedCommand(
       nodes[0]!.memcachePort!,
       'set greeting 0 300 5\r\nhello\r\n',

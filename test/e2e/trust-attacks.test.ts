@@ -83,7 +83,12 @@ function madeUpProof(origin: string, record: WireRecord) {
   return { origin, signature: crypto.getRandomValues(new Uint8Array(64)), digests: recordDigest(record) }
 }
 
-describe('a key holder against the catch-up protocol', () => {
+// B, the node attacked, runs the mesh's transport on the server's thread, then on a thread of its own:
+// there catch-up's records cross to the replica's thread packed, and are checked there.
+describe.each([
+  { b: 'B', threadArgs: [] },
+  { b: 'B with --transport-thread', threadArgs: ['--transport-thread'] },
+])('a key holder against the catch-up protocol of $b', ({ threadArgs }) => {
   let dir: string
   let meshKeyFile: string
   let a: Tlsmeshd
@@ -96,7 +101,13 @@ describe('a key holder against the catch-up protocol', () => {
     await createMeshKey(meshKeyFile)
     const common = { meshKeyFile, realm: REALM, memcacheTcp: true, extraArgs: ['--ticket-keys', REALM] }
     a = await startTlsmeshd({ ...common, name: 'tlsmeshd-a' })
-    b = await startTlsmeshd({ ...common, name: 'tlsmeshd-b', seeds: [a.multiaddr] })
+    b = await startTlsmeshd({
+      ...common,
+      name: 'tlsmeshd-b',
+      seeds: [a.multiaddr],
+      extraArgs: [...common.extraArgs, ...threadArgs],
+    })
+    expect((await b.status()).transportThread).toBe(threadArgs.length > 0)
     await setKeys(a.memcachePort!, ['victim'], 'genuine')
     await waitForReplicas([a, b], 2)
   })

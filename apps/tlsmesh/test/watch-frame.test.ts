@@ -69,6 +69,7 @@ function status(
     },
     seeds: 1,
     logLevel: 'info',
+    transportThread: false,
     readiness: { ready: true, reasons: [] },
     ...rest,
   } as DaemonStatus

@@ -108,6 +108,13 @@ const FIELDS = {
     kind: 'boolean',
     help: 'find peers on the LAN by multicast DNS; --no-mdns turns it off',
   },
+  transportThread: {
+    flag: 'transport-thread',
+    env: 'TLSMESH_TRANSPORT_THREAD',
+    key: 'transport-thread',
+    kind: 'boolean',
+    help: "run the mesh's transport (libp2p, its crypto and codecs) on a thread of its own, so that memcached gets never wait for it; /metrics then lacks libp2p_*",
+  },
   admin: {
     flag: 'admin',
     env: 'TLSMESH_ADMIN',

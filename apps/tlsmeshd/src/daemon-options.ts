@@ -58,6 +58,8 @@ export interface DaemonOptions {
   realms: string[]
   meshName?: string
   mdns: boolean
+  /** The mesh's transport on a worker thread (createMeshNode's `transportThread`). */
+  transportThread: boolean
   admin: { host: string; port: number }
   /** The memcached endpoint: TCP on loopback and/or a unix socket; absent when neither is given. */
   memcache?: {
@@ -157,6 +159,7 @@ export const DEFAULT_VALUES: Partial<Record<FieldName, string | string[] | boole
   realms: [DEFAULT_REALM],
   meshName: DEFAULT_MESH_NAME,
   mdns: false,
+  transportThread: false,
   admin: DEFAULT_ADMIN,
   replicaMaxBytes: formatSize(DEFAULT_REPLICA_MAX_BYTES),
   replicaMaxEntries: String(DEFAULT_REPLICA_MAX_ENTRIES),
@@ -478,6 +481,7 @@ export function resolveOptions(sources: ConfigSources): ResolvedConfig {
     realms: [...new Set(realms)],
     ...(meshName !== undefined ? { meshName } : {}),
     mdns: bool('mdns'),
+    transportThread: bool('transportThread'),
     admin: parseHostPort(label('admin'), str('admin') ?? DEFAULT_ADMIN),
     ...memcacheOptions(str, list, label, realms),
     ...ticketKeysOptions(str, list, label, realms),

@@ -105,7 +105,7 @@ export interface StatusComponents {
   /** The memcached endpoint's realm and counts; absent without one. */
   memcache?: { realm: string; totals(): MemcacheTotals }
   /** Read on every request: SIGHUP may change them. */
-  settings: () => { seeds: number; logLevel: string }
+  settings: () => { seeds: number; logLevel: string; transportThread: boolean }
   /** Per realm of `--ticket-keys`; absent without. */
   ticketKeys?: () => Record<string, TicketKeysRealmStatus>
 }
@@ -144,6 +144,7 @@ export async function buildStatus(components: StatusComponents): Promise<DaemonS
     memcache: memcacheStatus(components.memcache),
     seeds: settings.seeds,
     logLevel: settings.logLevel,
+    transportThread: settings.transportThread,
     ticketKeys,
     readiness: readiness(status, { seeds: settings.seeds, ticketKeys }),
   }

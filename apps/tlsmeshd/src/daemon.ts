@@ -71,6 +71,7 @@ export function changedFields(before: DaemonOptions, after: DaemonOptions): Fiel
     realms: o.realms,
     meshName: o.meshName,
     mdns: o.mdns,
+    transportThread: o.transportThread,
     admin: o.admin,
     memcache: o.memcache?.tcp,
     memcacheSocket: o.memcache?.socketPath,
@@ -214,7 +215,8 @@ export async function startDaemon(
       // The ticket keys of realm R travel in R.tickets, a realm like any other.
       realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
       mdns: options.mdns,
-      libp2pMetrics: true,
+      // libp2p's metrics live on the transport's thread, and are not read across.
+      ...(options.transportThread ? { transportThread: true } : { libp2pMetrics: true }),
       store: {
         maxBytesPerRealm: options.replica.maxBytesPerRealm,
         maxEntriesPerRealm: options.replica.maxEntriesPerRealm,
@@ -280,7 +282,11 @@ export async function startDaemon(
     ...(memcache !== undefined && options.memcache !== undefined
       ? { memcache: { realm: options.memcache.realm, totals: () => memcache.totals() } }
       : {}),
-    settings: () => ({ seeds: current.seeds.length, logLevel: logger.level }),
+    settings: () => ({
+      seeds: current.seeds.length,
+      logLevel: logger.level,
+      transportThread: current.transportThread,
+    }),
     ...(ticketKeys !== undefined ? { ticketKeys: () => ticketKeys.status() } : {}),
   }
   const metrics = registerDaemonMetrics(registry, statusComponents)

@@ -24,6 +24,7 @@ function fileValues(
     realms: options.realms,
     meshName: options.meshName,
     mdns: options.mdns,
+    transportThread: options.transportThread,
     admin: formatHostPort(options.admin),
     memcache: options.memcache?.tcp !== undefined ? formatHostPort(options.memcache.tcp) : undefined,
     memcacheSocket: options.memcache?.socketPath,

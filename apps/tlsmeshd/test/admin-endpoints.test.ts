@@ -214,6 +214,7 @@ describe('admin endpoints and reload on a two-node mesh', () => {
       memcache: null,
       seeds: 1,
       logLevel: 'info',
+      transportThread: false,
       readiness: { ready: true },
     })
     expect(typeof body.time).toBe('number')
@@ -230,7 +231,7 @@ describe('admin endpoints and reload on a two-node mesh', () => {
     expect(Object.keys(body)).toEqual([
       ...['schema', 'version', 'time', 'peerId', 'meshName', 'listenAddrs', 'connectedPeers', 'peers'],
       ...['realms', 'replica', 'records', 'propagationMs', 'sync', 'broadcast', 'uptimeMs', 'meshDegree'],
-      ...['replicaLimits', 'memcache', 'seeds', 'logLevel', 'ticketKeys', 'readiness'],
+      ...['replicaLimits', 'memcache', 'seeds', 'logLevel', 'transportThread', 'ticketKeys', 'readiness'],
     ])
   })
 

@@ -62,6 +62,7 @@ const INVALID: Record<FieldName, { value: string; allowed: RegExp; context?: str
     realms: { value: 'a/b', allowed: /1-64 characters of A-Z a-z 0-9 \. _ -/ },
     meshName: { value: 'prod eu', allowed: /1-64 characters/ },
     mdns: { value: 'perhaps', allowed: /true|false/, sources: ['env', 'file'] },
+    transportThread: { value: 'two', allowed: /true|false/, sources: ['env', 'file'] },
     admin: {
       value: '0.0.0.0:7646',
       allowed: /must be a loopback address \(127\.0\.0\.0\/8, ::1 or localhost\)/,
@@ -192,6 +193,7 @@ allow-peers: [${PEER}]
 realms: [www, api]
 mesh-name: prod-eu
 mdns: true
+transport-thread: true
 admin: 127.0.0.1:7646
 memcache: 127.0.0.1:11211
 memcache-socket: /run/tlsmesh/memcache.sock
@@ -222,6 +224,7 @@ log-format: json
       realms: ['www', 'api'],
       meshName: 'prod-eu',
       mdns: true,
+      transportThread: true,
       admin: { host: '127.0.0.1', port: 7646 },
       memcache: {
         tcp: { host: '127.0.0.1', port: 11211 },

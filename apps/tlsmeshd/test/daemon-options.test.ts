@@ -38,6 +38,7 @@ describe('parseDaemonArgs', () => {
       seeds: [],
       realms: ['default'],
       mdns: false,
+      transportThread: false,
       admin: { host: '127.0.0.1', port: Number(DEFAULT_ADMIN.split(':')[1]) },
       replica: {
         maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES,
@@ -78,6 +79,7 @@ describe('parseDaemonArgs', () => {
         '--mesh-name',
         'prod-eu',
         '--mdns',
+        '--transport-thread',
         '--admin',
         '[::1]:9000',
         '--log-level',
@@ -92,6 +94,7 @@ describe('parseDaemonArgs', () => {
       realms: ['www', 'api.example_com'],
       meshName: 'prod-eu',
       mdns: true,
+      transportThread: true,
       admin: { host: '::1', port: 9000 },
       replica: {
         maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES,

@@ -3,7 +3,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateMeshKey, InvalidMeshKeyError } from '@tlsmesh/mesh'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { hostRefusal } from '../src/admin-server.ts'
 import { type Daemon, startDaemon, VERSION } from '../src/daemon.ts'
 import { InvalidOptionError } from '../src/daemon-options.ts'
@@ -276,6 +276,65 @@ describe('startDaemon: start and stop', () => {
       await expect(started).rejects.toMatchObject({ code: 'EADDRINUSE' })
     } finally {
       await new Promise((resolve) => blocker.close(resolve))
+    }
+  })
+})
+
+describe('startDaemon: --transport-thread', () => {
+  const text = async (daemon: Daemon, path: string): Promise<string> =>
+    (await fetch(`http://127.0.0.1:${daemon.adminAddress.port}${path}`)).text()
+  const read = (daemon: Daemon, id: Buffer): string | undefined => {
+    const value = daemon.mesh.cache.get('www', id)?.value
+    return value !== undefined ? Buffer.from(value).toString() : undefined
+  }
+  const families = (metrics: string): string[] =>
+    [...metrics.matchAll(/^# TYPE (tlsmesh_\w+)/gm)].map((match) => match[1]!).sort()
+
+  it('replicates both ways with a daemon that runs it on its own thread, says so, and keeps every tlsmesh_ metric', async () => {
+    const [fromThreaded, fromPlain] = [Buffer.from('from-threaded'), Buffer.from('from-plain')]
+    const plain = await startDaemon(devOptions({ realms: ['www'] }), silentLogger)
+    plain.mesh.cache.set('www', fromPlain, Buffer.from('secret-2'), 60_000)
+    const seeds = plain.mesh.multiaddrs()
+    const threaded = await startDaemon(
+      devOptions({ realms: ['www'], seeds, transportThread: true }),
+      silentLogger,
+    )
+    try {
+      threaded.mesh.cache.set('www', fromThreaded, Buffer.from('secret-1'), 60_000)
+      await vi.waitFor(
+        () => {
+          expect(read(plain, fromThreaded)).toBe('secret-1')
+          expect(read(threaded, fromPlain)).toBe('secret-2')
+        },
+        { timeout: 20_000, interval: 50 },
+      )
+      // What the transport thread knows (peers, its counters) is read every 0.5 s.
+      await vi.waitFor(
+        async () =>
+          expect(JSON.parse(await text(threaded, '/status'))).toMatchObject({
+            transportThread: true,
+            connectedPeers: 1,
+            replica: { entries: 2 },
+          }),
+        { timeout: 5_000, interval: 100 },
+      )
+      expect(JSON.parse(await text(plain, '/status')).transportThread).toBe(false)
+      await vi.waitFor(
+        async () =>
+          expect(await text(threaded, '/metrics')).toMatch(
+            /^tlsmesh_sync_reconciliations_total\{result="succeeded"\} [1-9]/m,
+          ),
+        { timeout: 5_000, interval: 100 },
+      )
+      const [threadedMetrics, plainMetrics] = [
+        await text(threaded, '/metrics'),
+        await text(plain, '/metrics'),
+      ]
+      expect(families(threadedMetrics)).toEqual(families(plainMetrics))
+      expect(plainMetrics).toMatch(/^libp2p_/m)
+      expect(threadedMetrics).not.toMatch(/^libp2p_/m)
+    } finally {
+      await Promise.all([threaded.stop(), plain.stop()])
     }
   })
 })

@@ -10,6 +10,7 @@ export function devOptions(overrides: Partial<DaemonOptions> = {}): DaemonOption
     seeds: [],
     realms: ['default'],
     mdns: false,
+    transportThread: false,
     admin: { host: '127.0.0.1', port: 0 },
     replica: { maxBytesPerRealm: DEFAULT_REPLICA_MAX_BYTES, maxEntriesPerRealm: DEFAULT_REPLICA_MAX_ENTRIES },
     logLevel: 'silent',

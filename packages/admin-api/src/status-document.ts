@@ -212,6 +212,8 @@ export interface DaemonStatus {
   seeds: number
   /** The log level in force (after any SIGHUP). */
   logLevel: string
+  /** The mesh's transport runs on a thread of its own (`--transport-thread`). */
+  transportThread: boolean
   /** Per realm of `--ticket-keys`; empty without. */
   ticketKeys: Record<string, TicketKeysRealmStatus>
   /** What `/readyz` answers. */

@@ -120,14 +120,18 @@ async function startOnce(init: TlsmeshdInit): Promise<Tlsmeshd> {
  */
 export async function startMeshedTlsmeshd(
   count: number,
-  init: Omit<TlsmeshdInit, 'name' | 'seeds' | 'memcacheSocket'> & {
+  init: Omit<TlsmeshdInit, 'name' | 'seeds' | 'memcacheSocket' | 'extraArgs'> & {
     memcacheSocket?: (index: number) => string
+    /** More flags for every daemon, or for the one of each index. */
+    extraArgs?: string[] | ((index: number) => string[])
   },
 ): Promise<Tlsmeshd[]> {
+  const { extraArgs } = init
   const options = (i: number): TlsmeshdInit => ({
     ...init,
     name: `tlsmeshd-${i + 1}`,
     memcacheSocket: init.memcacheSocket?.(i),
+    extraArgs: typeof extraArgs === 'function' ? extraArgs(i) : extraArgs,
   })
   const first = await startTlsmeshd(options(0))
   const nodes: Tlsmeshd[] = [first]
