@@ -113,7 +113,7 @@ const FIELDS = {
     env: 'TLSMESH_TRANSPORT_THREAD',
     key: 'transport-thread',
     kind: 'boolean',
-    help: "run the mesh's transport (libp2p, its crypto and codecs) on a thread of its own, so that memcached gets never wait for it; /metrics then lacks libp2p_*",
+    help: "run the mesh's transport (libp2p, its crypto and codecs) on a thread of its own, so that memcached gets never wait for it",
   },
   admin: {
     flag: 'admin',

@@ -215,8 +215,8 @@ export async function startDaemon(
       // The ticket keys of realm R travel in R.tickets, a realm like any other.
       realms: [...options.realms, ...ticketKeyRealms(options.ticketKeys)],
       mdns: options.mdns,
-      // libp2p's metrics live on the transport's thread, and are not read across.
-      ...(options.transportThread ? { transportThread: true } : { libp2pMetrics: true }),
+      libp2pMetrics: true,
+      ...(options.transportThread ? { transportThread: true } : {}),
       store: {
         maxBytesPerRealm: options.replica.maxBytesPerRealm,
         maxEntriesPerRealm: options.replica.maxEntriesPerRealm,

@@ -287,18 +287,21 @@ describe('startDaemon: --transport-thread', () => {
     const value = daemon.mesh.cache.get('www', id)?.value
     return value !== undefined ? Buffer.from(value).toString() : undefined
   }
-  const families = (metrics: string): string[] =>
-    [...metrics.matchAll(/^# TYPE (tlsmesh_\w+)/gm)].map((match) => match[1]!).sort()
+  const families = (metrics: string, prefix: string): string[] =>
+    [...metrics.matchAll(/^# TYPE (\w+)/gm)]
+      .map((match) => match[1]!)
+      .filter((name) => name.startsWith(prefix))
+      .sort()
 
-  it('replicates both ways with a daemon that runs it on its own thread, says so, and keeps every tlsmesh_ metric', async () => {
+  it('replicates both ways with a daemon that runs it on its own thread, says so, and keeps every metric', async () => {
+    const meshKeyFile = join(dir, 'threads.key')
+    await writeFile(meshKeyFile, generateMeshKey(), { mode: 0o600 })
+    const keyed = { insecureDev: false, meshKeyFile, realms: ['www'] }
     const [fromThreaded, fromPlain] = [Buffer.from('from-threaded'), Buffer.from('from-plain')]
-    const plain = await startDaemon(devOptions({ realms: ['www'] }), silentLogger)
+    const plain = await startDaemon(devOptions(keyed), silentLogger)
     plain.mesh.cache.set('www', fromPlain, Buffer.from('secret-2'), 60_000)
     const seeds = plain.mesh.multiaddrs()
-    const threaded = await startDaemon(
-      devOptions({ realms: ['www'], seeds, transportThread: true }),
-      silentLogger,
-    )
+    const threaded = await startDaemon(devOptions({ ...keyed, seeds, transportThread: true }), silentLogger)
     try {
       threaded.mesh.cache.set('www', fromThreaded, Buffer.from('secret-1'), 60_000)
       await vi.waitFor(
@@ -330,9 +333,11 @@ describe('startDaemon: --transport-thread', () => {
         await text(threaded, '/metrics'),
         await text(plain, '/metrics'),
       ]
-      expect(families(threadedMetrics)).toEqual(families(plainMetrics))
-      expect(plainMetrics).toMatch(/^libp2p_/m)
-      expect(threadedMetrics).not.toMatch(/^libp2p_/m)
+      // The mesh's own, the pre-key refusals among them, and libp2p's, read from the transport's thread.
+      expect(families(threadedMetrics, 'tlsmesh_')).toEqual(families(plainMetrics, 'tlsmesh_'))
+      expect(threadedMetrics).toMatch(/^tlsmesh_mesh_prekey_refused_total\{reason="key-mismatch"\} 0$/m)
+      expect(families(threadedMetrics, 'libp2p_')).toEqual(families(plainMetrics, 'libp2p_'))
+      expect(families(threadedMetrics, 'libp2p_').length).toBeGreaterThan(10)
     } finally {
       await Promise.all([threaded.stop(), plain.stop()])
     }

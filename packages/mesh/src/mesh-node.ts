@@ -102,7 +102,7 @@ export interface MeshNodeInit {
   /**
    * Run the mesh's transport (libp2p, the tree, gossipsub, catch-up's transport, signatures) on a
    * worker thread of its own, the replica staying on this one: a TLS handshake or a memcached get
-   * then never waits for the mesh's I/O or crypto. Not with an injected clock or `libp2pMetrics`.
+   * then never waits for the mesh's I/O or crypto. Not with an injected clock.
    */
   transportThread?: boolean
   /** Anti-entropy: reconcile with one random peer this often (and at once on meeting a first peer). */

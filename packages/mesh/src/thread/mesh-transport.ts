@@ -57,7 +57,7 @@ export interface TransportSnapshot {
 }
 
 export type TransportRequest = { call: number } & (
-  | { op: 'start' | 'stop' | 'snapshot' | 'peers' }
+  | { op: 'start' | 'stop' | 'snapshot' | 'peers' | 'metrics' }
   | { op: 'connect'; address: string }
   | { op: 'set-seeds'; seeds: string[] }
   | { op: 'set-allow-peers'; peers: string[] | undefined }
@@ -78,8 +78,10 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
   const self = peerIdFromPrivateKey(privateKey).toString()
   // The server thread's logger carries the mesh's bindings already.
   const logger = init.logLevels.length > 0 ? portLogger(ports.logs, init.logLevels) : undefined
+  // What the server's thread shows of this thread's metrics (relayed-metrics.ts): libp2p's own and the
+  // pre-key refusals. The mesh's counters cross in snapshots, to be summed with that thread's.
   const registry = new Registry()
-  const metrics = createMeshMetrics(registry)
+  const metrics = createMeshMetrics(new Registry())
   const auth = new RecordAuthenticator(privateKey, self)
   const policy = peerPolicyOf(init, self, now)
   const ingest = new RemoteIngest({
@@ -132,6 +134,7 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
       await libp2p.stop()
     },
     snapshot,
+    metrics: () => registry.getMetricsAsJSON(),
     peers: (): Promise<PeerReportResult> =>
       reportPeers(libp2p, libp2p.services.pubsub, {
         meshName: init.meshName,

@@ -44,6 +44,7 @@ import type {
   TransportSnapshot,
 } from './mesh-transport.ts'
 import { enabledLevels, relayLogs } from './port-logger.ts'
+import { type RelayedMetric, RelayedMetrics } from './relayed-metrics.ts'
 import { transportWorkerEntry } from './worker-entry.ts'
 import { forwardLocalWrites } from './write-port.ts'
 
@@ -64,9 +65,6 @@ export async function createThreadedMeshNode(
   checkInit(init)
   if (components.clock !== undefined && components.clock !== realClock) {
     throw new RangeError('transportThread: the clock cannot be injected into a transport on its own thread')
-  }
-  if (init.libp2pMetrics === true) {
-    throw new RangeError('transportThread: libp2pMetrics are not read across threads; leave it unset')
   }
   const meshName = init.meshName ?? DEFAULT_MESH_NAME
   const now = (): number => realClock.now()
@@ -231,6 +229,8 @@ class ThreadedMesh implements MeshNode {
       if (this.#worker === worker) this.#failCalls(new Error(`the transport thread exited (${code})`))
     })
     this.#take((await this.#call({ op: 'start' })) as TransportSnapshot)
+    const readMetrics = () => this.#call({ op: 'metrics' }) as Promise<RelayedMetric[]>
+    new RelayedMetrics(this.registry, readMetrics).add(await readMetrics())
     if (this.#snapshot?.broadcast != null) {
       registerBroadcastMetrics(this.registry, () => this.#snapshot!.broadcast!)
     }
