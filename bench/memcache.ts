@@ -1,6 +1,7 @@
 // The memcached endpoint under concurrent clients, beside a real memcached (Debian) in the same run:
 // get and set throughput and latency, as ratios. Both servers run in their own processes; the load
-// generator in a third. --split adds a mesh node with the endpoint on its replica: embedded, split (the
+// generator in a third. tlsmeshd runs twice: as installed by default, and with --transport-thread.
+// --split adds a mesh node with the endpoint on its replica: embedded, split (the
 // mesh on a worker thread, bench/lib/split-node-process.ts) and threaded (createMeshNode's
 // transportThread), to compare them in one run.
 //   node --import tsx bench/memcache.ts [--connections 16] [--seconds 5] [--repeat 3] [--split]
@@ -34,7 +35,7 @@ const repeat = Number(values.repeat)
 const valueBytes = Number(values['value-bytes'])
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-async function startTlsmeshd(port: number, dir: string): Promise<ChildProcess> {
+async function startTlsmeshd(port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
   const keyFile = join(dir, 'mesh.key')
   writeFileSync(keyFile, generateMeshKey(), { mode: 0o600 })
   const adminPort = await freePort()
@@ -52,6 +53,7 @@ async function startTlsmeshd(port: number, dir: string): Promise<ChildProcess> {
       `127.0.0.1:${port}`,
       '--log-level',
       'warn',
+      ...extraArgs,
     ],
     { stdio: 'ignore' },
   )
@@ -91,11 +93,14 @@ async function load(port: number, op: 'get' | 'set') {
   return JSON.parse(stdout) as { opsPerSecond: number; p50Ms: number; p99Ms: number }
 }
 
+const THREADED = 'tlsmeshd --transport-thread'
 const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-bench-'))
 const memcachedPort = await freePort()
 const tlsmeshPort = await freePort()
 const memcached = await startMemcached(memcachedPort)
 const tlsmeshd = await startTlsmeshd(tlsmeshPort, dir)
+const threadedPort = await freePort()
+const threaded = await startTlsmeshd(threadedPort, dir, ['--transport-thread'])
 const meshNodes: Array<[string, number, number]> = []
 if (values.split) {
   const meshKeyFile = join(dir, 'mesh.key')
@@ -120,6 +125,7 @@ try {
       for (const [server, port, pid] of [
         ['memcached', memcachedPort, memcached.pid!] as const,
         ['tlsmeshd', tlsmeshPort, tlsmeshd.pid!] as const,
+        [THREADED, threadedPort, threaded.pid!] as const,
         ...meshNodes,
       ]) {
         // The server's CPU over the load, its 1,000 populating sets included (under 1% of a run's requests).
@@ -142,6 +148,7 @@ try {
 } finally {
   memcached.kill('SIGKILL')
   tlsmeshd.kill('SIGTERM')
+  threaded.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
 }
 const rows = Object.entries(results).map(([name, row]) => ({
@@ -151,9 +158,9 @@ const rows = Object.entries(results).map(([name, row]) => ({
   p99Ms: spread(row.p99Ms),
   serverCpuUsPerOp: spread(row.serverCpuUsPerOp),
 }))
-const ratio = (op: string) =>
+const ratio = (op: string, server = 'tlsmeshd') =>
   spread(
-    results[`tlsmeshd ${op}`]!.opsPerSecond.map((v, i) => v / results[`memcached ${op}`]!.opsPerSecond[i]!),
+    results[`${server} ${op}`]!.opsPerSecond.map((v, i) => v / results[`memcached ${op}`]!.opsPerSecond[i]!),
   )
 const result = {
   connections,
@@ -162,6 +169,7 @@ const result = {
   valueBytes,
   rows,
   throughputRatio: { get: ratio('get'), set: ratio('set') },
+  threadedThroughputRatio: { get: ratio('get', THREADED), set: ratio('set', THREADED) },
 }
 const path = writeResult(values.out, result)
 console.log(JSON.stringify(result, null, 2))

@@ -147,9 +147,9 @@ export function memcacheChart(memcache: Json, field: 'opsPerSecond' | 'p99Ms'): 
       : `memcached endpoint: p99 with ${memcache.connections} clients (target: tlsmeshd <= 1.2x memcached)`,
     yLabel: opsPerSecond ? 'operations/s' : 'ms',
     categories: operations,
-    series: ['memcached', 'tlsmeshd'].map((server) =>
-      spreadSeries(server, operations, (operation) => row(server, operation)?.[field]),
-    ),
+    series: ['memcached', 'tlsmeshd', 'tlsmeshd --transport-thread']
+      .filter((server) => operations.some((operation) => row(server, operation) !== undefined))
+      .map((server) => spreadSeries(server, operations, (operation) => row(server, operation)?.[field])),
   })
 }
 
