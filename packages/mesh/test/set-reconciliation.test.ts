@@ -13,6 +13,7 @@ import {
   answerQuery,
   answerQueryInSlices,
   answerRecords,
+  answerRecordsInSlices,
   ListedRanges,
   type ReconciliationSide,
   RecordPage,
@@ -402,6 +403,36 @@ describe('set reconciliation', () => {
     expect(sliced).toEqual(whole)
     expect(whole.ranges).toHaveLength(256)
     expect(loop.turns).toBeGreaterThanOrEqual(200)
+  })
+
+  it('fills a page in slices as it would at once, handing the loop back between keys', async () => {
+    const [, b] = stores()
+    const held = published(200)
+    for (const r of held) b.merge(r, NOW)
+    const wanted = held.slice(0, 100).map((r) => syncKeyOf(r.id))
+    const request: SyncMessage = { ...EMPTY_RECORDS, wanted }
+    const whole = answerRecords(side(b), request)
+    const loop = countTurns()
+    const sliced = await answerRecordsInSlices(side(b), request, new TimeSlice(0, undefined, 1))
+    loop.stop()
+    expect(sliced).toEqual(whole)
+    expect(whole.records).toHaveLength(100)
+    expect(loop.turns).toBeGreaterThanOrEqual(90)
+  })
+
+  it('sends a record replaced while its page was being filled as it is then', async () => {
+    const [, b] = stores()
+    const held = published(20)
+    for (const r of held) b.merge(r, NOW)
+    const request: SyncMessage = { ...EMPTY_RECORDS, wanted: held.map((r) => syncKeyOf(r.id)) }
+    const pending = answerRecordsInSlices(side(b), request, new TimeSlice(0, undefined, 1))
+    // After the first key's turn: the last record is replaced by a newer version of it.
+    const [newer] = signRecords(originA, [{ ...held[19]!, value: new Uint8Array([7]), created: NOW }])
+    b.merge(newer!, NOW)
+    const page = await pending
+    expect(page.records).toHaveLength(20)
+    expect(page.records[0]!.value).toEqual(held[0]!.value)
+    expect(page.records[19]!.value).toEqual(new Uint8Array([7]))
   })
 
   it('the responder takes pushed records only in the ranges it listed', () => {

@@ -7,7 +7,7 @@ import type { PackedRanges } from './packed-sync-message.ts'
 import type { RealmDigests } from './realm-digests.ts'
 import {
   answerQueryInSlices,
-  answerRecords,
+  answerRecordsInSlices,
   ListedRanges,
   type ReconciliationResult,
   type ReconciliationSide,
@@ -41,10 +41,11 @@ export interface SyncReplicaComponents {
 }
 
 /**
- * A query's answer is made in turns of this long at most. A get p99 near its idle value needs the
- * server's thread in turns under about 0.25 ms, or busy under 1% of the time (BENCHMARKS 4c).
+ * A query's answer, and a page of records, is made in turns of this long at most. A get that comes
+ * during a turn waits for it: a get p99 within 1.5x of its idle value (0.35-0.45 ms here) needs the
+ * server's thread in turns under about 0.2 ms, or busy under 1% of the time (BENCHMARKS 4c).
  */
-const ANSWER_SLICE_MS = 0.25
+const ANSWER_SLICE_MS = 0.1
 
 /** What a session taught this node: records SPREAD_MIN_AGE_MS old or more (learnt), and younger. */
 export interface SessionTally {
@@ -163,7 +164,8 @@ class ReplicaSession implements LocalReplicaSession {
   }
 
   #answerSlice(): TimeSlice {
-    return new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS)
+    // A step is a range or a key's records, a microsecond or a few: the clock is read every 8.
+    return new TimeSlice(this.#components.answerSliceMs ?? ANSWER_SLICE_MS, undefined, 8)
   }
 
   async #side(realm: string, listed?: ListedRanges): Promise<LiveSide> {
@@ -228,7 +230,7 @@ const RESPONDER: Record<
   | undefined
 > = {
   [SyncKind.QUERY]: answerQueryInSlices,
-  [SyncKind.RECORDS]: answerRecords,
+  [SyncKind.RECORDS]: answerRecordsInSlices,
   [SyncKind.ANSWER]: undefined,
   [SyncKind.DONE]: undefined,
   [SyncKind.SYNC_KIND_UNSPECIFIED]: undefined,
