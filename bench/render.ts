@@ -950,6 +950,21 @@ if (stall !== undefined) {
     'garbage instead of 40, its fill 44 KB instead of 54. One pair against bb282ff at 1,000,000 showed no',
     "gain: the catch-up's get p99 1.52 ms (4.3x idle) against 1.27 (2.4x), within the spread above.",
     '',
+    "Then (session 35) M's main thread was timed during a catch-up at 100,000 (the build of 9738d2e with",
+    'timers around its sync work, not kept; 3 runs): a page took 0.24-0.31 ms to fill (p50; at most',
+    '0.6-0.8 ms) and 0.07-0.08 ms to pack, in one turn; 49 query answers 51-73 ms in all, in 0.25 ms',
+    'turns; some 80 pages and 50 queries in a catch-up of about a second. A get that comes during such a',
+    'turn waits for it, and the p99 of some 2,000 gets is the 20th slowest. So a page is now filled in',
+    'turns too, and a page or a query in turns of at most 0.1 ms (1685280). The stall bench could not',
+    "show it that day: an idle M's get p99 was 2.5-6 ms (0.33-0.45 in the tables below), and three",
+    'pairs (pages in 0.25 ms turns) gave 3.5x, 4.2x and 1.0x before, 4.0x, 1.5x and 2.3x after. Measured',
+    'without the network instead,',
+    "in one process: a catch-up's messages (10% of 100,000 records: 49 queries, 222 page requests)",
+    'replayed against the responder beside a setImmediate ticker, whose gaps are the turns of everything',
+    'else on the thread (a script, not kept; 3 rounds): gaps over 0.2 ms, 184-209 before, 177-192 with',
+    'pages in 0.25 ms turns, 9-10 with 0.1 ms; over 0.3 ms, 14-23, 11-14 and 7-8, the last as many as',
+    'the GC pauses (5-6, the longest 6.6-7.7 ms). The replay took as long: 105-129 ms against 124-132.',
+    '',
   )
   const threaded = load('stall-threaded')
   if (threaded !== undefined) {
