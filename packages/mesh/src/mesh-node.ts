@@ -34,6 +34,7 @@ import { startPruning } from './replica-pruner.ts'
 import { createReplicaSide } from './replica-side.ts'
 import type { RealmDigests } from './sync/realm-digests.ts'
 import { createThreadedMeshNode } from './thread/threaded-mesh.ts'
+import type { WorkerEntry } from './thread/worker-entry.ts'
 import { realmTopic } from './topics.ts'
 
 export interface MeshNodeInit {
@@ -121,6 +122,14 @@ export interface MeshNodeComponents {
   clock?: MeshClock
   /** Called for each record stored from gossip (benchmarks measure propagation with it). */
   onRecordReceived?: (realm: string, id: Uint8Array, created: number, receivedAt: number) => void
+  /**
+   * With `transportThread`: called once if that thread ends after start (a crash, its heap
+   * exhausted). The replica still answers reads, but nothing replicates any more, and calls that
+   * need the transport fail: restart the node, or the process.
+   */
+  onFailure?: (err: Error) => void
+  /** With `transportThread`: where the thread's code comes from (default: beside the module, worker-entry.ts). */
+  transportWorker?: WorkerEntry
 }
 
 export interface MeshNode {

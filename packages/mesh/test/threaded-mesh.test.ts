@@ -2,6 +2,7 @@ import type { Logger } from '@tlsmesh/store'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMeshNode, generateMeshKey, type MeshNode, realmTopic } from '../src/index.ts'
 import { libp2pOf } from '../src/mesh-node.ts'
+import { transportWorkerEntry } from '../src/thread/worker-entry.ts'
 import { createSigner, type Signer, signedBatch } from './signed-records.ts'
 
 // Mesh nodes whose transport runs on a worker thread of their own (transportThread), beside one that
@@ -137,5 +138,34 @@ describe('a mesh node with its transport on a thread of its own', () => {
     a.setAllowPeers([c.peerId.toString()])
     await waitFor('A to hang up on B', () => !a.status().peers.includes(b.peerId.toString()))
     a.setAllowPeers(undefined)
+  })
+})
+
+describe('a transport thread that ends after start', () => {
+  it('reports it once, fails every call that needs it, and keeps serving the replica', async () => {
+    // The real transport, then its thread exits on its own, as after a crash.
+    const entry = transportWorkerEntry()
+    if (!('code' in entry)) throw new Error('the tests run from the sources')
+    const failures: Error[] = []
+    const node = await createMeshNode(
+      { meshKey, realms: [REALM], seeds: [], transportThread: true },
+      {
+        transportWorker: { code: `${entry.code}.then(() => setTimeout(() => process.exit(7), 500))` },
+        onFailure: (err) => failures.push(err),
+      },
+    )
+    await node.start()
+    try {
+      node.cache.set(REALM, bytes('kept'), bytes('value'), 60_000)
+      await waitFor('the thread to end', () => failures.length > 0, 10_000)
+      expect(failures.map((err) => err.message)).toEqual(['the transport thread exited (code 7)'])
+      await expect(node.peers()).rejects.toThrow('exited (code 7)')
+      await expect(node.connect('/ip4/127.0.0.1/tcp/1')).rejects.toThrow('exited (code 7)')
+      expect(text(node.cache.get(REALM, bytes('kept'))?.value)).toBe('value')
+      expect(node.status().replica.entries).toBe(1)
+    } finally {
+      await node.stop()
+    }
+    expect(failures).toHaveLength(1)
   })
 })

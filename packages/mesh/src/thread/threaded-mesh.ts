@@ -45,7 +45,7 @@ import type {
 } from './mesh-transport.ts'
 import { enabledLevels, relayLogs } from './port-logger.ts'
 import { type RelayedMetric, RelayedMetrics } from './relayed-metrics.ts'
-import { transportWorkerEntry } from './worker-entry.ts'
+import { transportWorkerEntry, type WorkerEntry } from './worker-entry.ts'
 import { forwardLocalWrites } from './write-port.ts'
 
 /** How often the transport's counters and peers are read for `status()` and the metrics. */
@@ -101,6 +101,8 @@ export async function createThreadedMeshNode(
       replica,
       transport,
     },
+    workerEntry: components.transportWorker ?? transportWorkerEntry(),
+    ...(components.onFailure !== undefined ? { onFailure: components.onFailure } : {}),
     syncLimits: resolveSyncLimits(transport.libp2p.sync.limits),
   })
 }
@@ -142,6 +144,8 @@ interface ThreadedParts {
   digests: RealmDigests
   replica: SyncReplica
   transport: MeshTransportInit
+  workerEntry: WorkerEntry
+  onFailure?: (err: Error) => void
   syncLimits: ReturnType<typeof resolveSyncLimits>
 }
 
@@ -162,9 +166,8 @@ function channels(): { here: MeshTransportPorts; there: MeshTransportPorts } {
 }
 
 /** The transport thread's worker, from wherever this build keeps its code (worker-entry.ts). */
-function startWorker(init: MeshTransportInit, ports: MeshTransportPorts): Worker {
+function startWorker(entry: WorkerEntry, init: MeshTransportInit, ports: MeshTransportPorts): Worker {
   const options = { workerData: { init, ports }, transferList: Object.values(ports) as MessagePort[] }
-  const entry = transportWorkerEntry()
   if ('file' in entry) return new Worker(entry.file, options)
   return new Worker(entry.code, { ...options, eval: true })
 }
@@ -184,6 +187,7 @@ class ThreadedMesh implements MeshNode {
   #startedAt = 0
   #stops: Array<() => void> = []
   #flushWrites: (() => void) | undefined
+  #failure: Error | undefined
 
   constructor(parts: ThreadedParts) {
     this.#parts = parts
@@ -222,12 +226,10 @@ class ThreadedMesh implements MeshNode {
     const writes = forwardLocalWrites(store, here.writes)
     this.#flushWrites = writes.flush
     this.#stops.push(writes.stop)
-    const worker = startWorker(transport, there)
+    const worker = startWorker(this.#parts.workerEntry, transport, there)
     this.#worker = worker
-    worker.on('error', (err) => this.#failCalls(err))
-    worker.on('exit', (code) => {
-      if (this.#worker === worker) this.#failCalls(new Error(`the transport thread exited (${code})`))
-    })
+    worker.on('error', (err) => this.#fail(worker, err))
+    worker.on('exit', (code) => this.#fail(worker, new Error(`the transport thread exited (code ${code})`)))
     this.#take((await this.#call({ op: 'start' })) as TransportSnapshot)
     const readMetrics = () => this.#call({ op: 'metrics' }) as Promise<RelayedMetric[]>
     new RelayedMetrics(this.registry, readMetrics).add(await readMetrics())
@@ -331,7 +333,7 @@ class ThreadedMesh implements MeshNode {
     const call = this.#nextCall++
     return new Promise((resolve, reject) => {
       if (this.#worker === undefined) {
-        reject(new Error('the mesh is not started'))
+        reject(this.#failure ?? new Error('the mesh is not started'))
         return
       }
       this.#calls.set(call, { resolve, reject })
@@ -339,10 +341,15 @@ class ThreadedMesh implements MeshNode {
     })
   }
 
-  #failCalls(err: Error): void {
+  /** The worker ended, unasked (stop() forgets it first): every call fails from now on. */
+  #fail(worker: Worker, err: Error): void {
+    if (this.#worker !== worker) return
+    this.#worker = undefined
+    this.#failure = err
     this.#parts.logger?.error({ err: err.message }, 'the mesh transport thread failed')
     for (const { reject } of this.#calls.values()) reject(err)
     this.#calls.clear()
+    if (this.#startedAt !== 0) this.#parts.onFailure?.(err)
   }
 }
 
