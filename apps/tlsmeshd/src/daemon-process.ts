@@ -35,6 +35,7 @@ export async function runDaemonProcess(init: DaemonProcessInit): Promise<void> {
       ...(context.credentialsDirectory !== undefined
         ? { credentialsDirectory: context.credentialsDirectory }
         : {}),
+      onMeshFailure: (err) => signals.failed(err),
     })
   } catch (err) {
     // A setting found wrong only now (a port in use, a key file others can read): one line naming
@@ -75,7 +76,17 @@ class DaemonSignals {
     if (this.#reloadPending) this.#reload(daemon)
   }
 
-  #shutdown(daemon: Daemon, signal: string): void {
+  /**
+   * The mesh stopped working (its transport thread ended): the replica would serve on without
+   * replicating, so the process stops and exits 1, for the service manager to restart it.
+   */
+  failed(err: Error): void {
+    this.#log.error({ err: err.message }, 'the mesh failed: exiting so that tlsmeshd is restarted')
+    if (this.#daemon === undefined) process.exit(1)
+    else if (!this.#stopping) this.#shutdown(this.#daemon, 'mesh failure', 1)
+  }
+
+  #shutdown(daemon: Daemon, signal: string, exitCode = 0): void {
     const log = this.#log
     if (this.#stopping) {
       log.warn({ signal }, 'second signal: exiting now')
@@ -89,7 +100,7 @@ class DaemonSignals {
       process.exit(1)
     }, SHUTDOWN_TIMEOUT_MS).unref()
     daemon.stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (err: Error) => {
         log.error({ err: err.message }, 'shutdown failed')
         process.exit(1)

@@ -114,6 +114,8 @@ export interface DaemonStartContext {
   configFile?: string
   /** systemd's $CREDENTIALS_DIRECTORY, where `LoadCredential=` puts the mesh key. */
   credentialsDirectory?: string
+  /** The mesh stopped working on its own (`--transport-thread`: its thread ended). */
+  onMeshFailure?: (err: Error) => void
 }
 
 /** A key file setting as the operator wrote it: `--mesh-key PATH`, `TLSMESH_MESH_KEY_FILE=PATH`, ... */
@@ -226,7 +228,11 @@ export async function startDaemon(
       },
       realmSigners: ticketKeySigners(options.ticketKeys),
     },
-    { registry, logger },
+    {
+      registry,
+      logger,
+      ...(context.onMeshFailure !== undefined ? { onFailure: context.onMeshFailure } : {}),
+    },
   )
   // A key record from a peer, by gossip or by catch-up, is read at once rather than at the next poll.
   mesh.store.watch({
