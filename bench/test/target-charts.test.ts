@@ -44,13 +44,19 @@ describe('target charts, drawn from the committed results', () => {
     expect(heights(svg).filter((h) => h > 0).length).toBeGreaterThanOrEqual(8)
   })
 
-  it('draws memcached beside tlsmeshd for get and set', () => {
+  it('draws memcached beside tlsmeshd, and tlsmeshd --transport-thread, for get and set', () => {
     const memcache = result('memcache')
     for (const field of ['opsPerSecond', 'p99Ms'] as const) {
       const svg = memcacheChart(memcache, field)
       expect(svg).not.toContain('NaN')
-      expect(heights(svg).filter((h) => h > 0)).toHaveLength(4)
+      expect(heights(svg).filter((h) => h > 0)).toHaveLength(6)
     }
+    // A run from before the threaded row: its two servers only.
+    const older = {
+      ...memcache,
+      rows: memcache.rows.filter((r: { name: string }) => !r.name.includes('thread')),
+    }
+    expect(heights(memcacheChart(older, 'opsPerSecond')).filter((h) => h > 0)).toHaveLength(4)
   })
 
   it('draws the overload, ingest, memory and receive-cost figures without a gap', () => {
