@@ -961,11 +961,51 @@ if (stall !== undefined) {
     'without the network instead,',
     "in one process: a catch-up's messages (10% of 100,000 records: 49 queries, 222 page requests)",
     'replayed against the responder beside a setImmediate ticker, whose gaps are the turns of everything',
-    'else on the thread (a script, not kept; 3 rounds): gaps over 0.2 ms, 184-209 before, 177-192 with',
+    'else on the thread (a first version of `bench/answer-turns.ts`; 3 rounds): gaps over 0.2 ms, 184-209 before, 177-192 with',
     'pages in 0.25 ms turns, 9-10 with 0.1 ms; over 0.3 ms, 14-23, 11-14 and 7-8, the last as many as',
     'the GC pauses (5-6, the longest 6.6-7.7 ms). The replay took as long: 105-129 ms against 124-132.',
     '',
   )
+  const turns = load('answer-turns')
+  if (turns !== undefined) {
+    out.push(
+      `\`pnpm bench answer-turns\` replays them so (${turns.repeat} rounds, the designs alternating, turns of at`,
+      `most ${turns.sliceMs} ms), at each size: the pages in one turn each, as before 1685280, and sliced. A gap is`,
+      "the ticker's wait: a turn of the answers, or a GC pause. This process holds both replicas, twice",
+      "M's heap, so its GC pauses are longer than M's (a mark-compact of up to 29 ms at 1,000,000, where",
+      "M's longest pause in a catch-up was 3-7 ms); the gaps under the GC pauses' count are the turns.",
+      '',
+      table(
+        [
+          'records',
+          'pages',
+          'queries',
+          'design',
+          'replay ms',
+          'gap p99 ms',
+          'gap max ms',
+          'gaps > 0.2 ms',
+          'gaps > 0.5 ms',
+          'GC pauses',
+          'longest GC ms',
+        ],
+        turns.rows.map((r: Json) => [
+          n0(r.size),
+          n0(r.pages),
+          n0(r.queries),
+          r.design,
+          range(r.totalMs, n0),
+          range(r.gapP99Ms, (v) => v.toFixed(3)),
+          range(r.gapMaxMs, n2),
+          range(r.over02, n0),
+          range(r.over05, n0),
+          range(r.gcPauses, n0),
+          range(r.gcMaxMs, n2),
+        ]),
+      ),
+      '',
+    )
+  }
   const threaded = load('stall-threaded')
   if (threaded !== undefined) {
     out.push(

@@ -1,6 +1,6 @@
 // pnpm bench [part ...]: runs the benchmark parts one after another (each alone on the machine),
 // then regenerates BENCHMARKS.md. Parts: fleet-resumption, fleet-distance, scale, overload, ingest,
-// catch-up, sync-efficiency, stall, stall-isolated, stall-split, stall-tls, memcache, memory, startup,
+// catch-up, sync-efficiency, stall, stall-isolated, stall-split, stall-tls, answer-turns, memcache, memory, startup,
 // simulation.
 // Extra flags after `--` go to every part.
 import { spawnSync } from 'node:child_process'
@@ -19,6 +19,7 @@ const PARTS = [
   'stall-split',
   'stall-threaded',
   'stall-tls',
+  'answer-turns',
   'memcache',
   'memory',
   'startup',
@@ -53,7 +54,11 @@ const VARIANTS: Partial<Record<Part, { script: string; args: string[] }>> = {
   'stall-tls': { script: 'stall', args: ['--get-rate', '0', '--resume-rate', '200', '--out', 'stall-tls'] },
 }
 /** The simulator at N = 10,000 peaks at 4.4 GB of RSS, past Node's default heap limit (~4 GB). */
-const NODE_FLAGS: Partial<Record<Part, string[]>> = { simulation: ['--max-old-space-size=8192'] }
+const NODE_FLAGS: Partial<Record<Part, string[]>> = {
+  simulation: ['--max-old-space-size=8192'],
+  // Two replicas of 1,000,000 records in one process.
+  'answer-turns': ['--max-old-space-size=4096'],
+}
 const args = process.argv.slice(2)
 const dash = args.indexOf('--')
 const chosen = (dash >= 0 ? args.slice(0, dash) : args).filter((a) => !a.startsWith('-'))

@@ -5,11 +5,14 @@ export { RealmDigest } from './realm-digest.ts'
 export { RealmDigests } from './realm-digests.ts'
 export {
   answerQuery,
+  answerQueryInSlices,
   answerRecords,
+  answerRecordsInSlices,
   ListedRanges,
   type ReconciliationResult,
   type ReconciliationSide,
   reconcile,
 } from './set-reconciliation.ts'
 export { syncKeyOf } from './sync-keys.ts'
-export { SPREAD_MIN_AGE_MS } from './sync-replica.ts'
+export { ANSWER_SLICE_MS, SPREAD_MIN_AGE_MS } from './sync-replica.ts'
+export { TimeSlice } from './time-slice.ts'

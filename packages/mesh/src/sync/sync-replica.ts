@@ -45,7 +45,7 @@ export interface SyncReplicaComponents {
  * during a turn waits for it: a get p99 within 1.5x of its idle value (0.35-0.45 ms here) needs the
  * server's thread in turns under about 0.2 ms, or busy under 1% of the time (BENCHMARKS 4c).
  */
-const ANSWER_SLICE_MS = 0.1
+export const ANSWER_SLICE_MS = 0.1
 
 /** What a session taught this node: records SPREAD_MIN_AGE_MS old or more (learnt), and younger. */
 export interface SessionTally {
