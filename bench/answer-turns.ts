@@ -7,7 +7,6 @@
 // nothing here checks them. Records come in batches of 64, each with one proof, which a session sends
 // in full once and by number after.
 //   node --import tsx bench/answer-turns.ts [--sizes 100000,1000000] [--repeat 3]
-import { randomBytes } from 'node:crypto'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import {
@@ -23,9 +22,10 @@ import {
   syncKeyOf,
   TimeSlice,
 } from '@tlsmesh/mesh/sync'
-import { createReplicaStore, type RecordProof, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
-import { recordDigests, SIGNATURE_BYTES, SyncKind, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
+import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
+import { SyncKind, type SyncMessage, SyncProofTable } from '@tlsmesh/wire'
 import { progress, type Spread, spread, writeResult } from './lib/bench-report.ts'
+import { publishedRecords } from './lib/published-records.ts'
 
 const { values } = parseArgs({
   options: {
@@ -40,29 +40,9 @@ const REALM = 'bench'
 const BATCH = 64
 const MISSING = 0.1
 const now = Date.now()
-const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
-/** `count` records as their origin published them: in batches, each sharing its batch's proof. */
-function published(count: number): SessionRecord[] {
-  const out: SessionRecord[] = []
-  for (let i = 0; i < count; i += BATCH) {
-    const group = Array.from({ length: Math.min(BATCH, count - i) }, () => ({
-      realm: REALM,
-      id: randomBytes(32),
-      value: randomBytes(200),
-      created: now - 1000,
-      expires: now + 3_600_000,
-      origin,
-    }))
-    const proof: RecordProof = {
-      origin,
-      signature: randomBytes(SIGNATURE_BYTES),
-      digests: recordDigests(group),
-    }
-    for (const r of group) out.push({ ...r, proof })
-  }
-  return out
-}
+const published = (count: number): SessionRecord[] =>
+  publishedRecords({ count, batch: BATCH, realm: REALM, now })
 
 async function sideOf(store: ReplicaStore, listed?: ListedRanges): Promise<ReconciliationSide> {
   const digests = new RealmDigests([REALM], { store, now: () => now })

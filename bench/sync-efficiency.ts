@@ -4,20 +4,19 @@
 // each with one proof (signature and digests), which sync sends once per page that carries one of
 // its records; signatures are random bytes, since nothing here checks them.
 //   node --import tsx bench/sync-efficiency.ts [--records 100000] [--differ 100] [--batch 64] [--repeat 3]
-import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { answerQuery, answerRecords, RealmDigest, reconcile, syncKeyOf } from '@tlsmesh/mesh/sync'
-import { createReplicaStore, type RecordProof, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
+import { createReplicaStore, type ReplicaStore, type SessionRecord } from '@tlsmesh/store'
 import {
   decodeSyncMessage,
   encodeBatch,
   encodeSyncMessage,
-  recordDigests,
   SIGNATURE_BYTES,
   SyncKind,
   type SyncMessage,
 } from '@tlsmesh/wire'
 import { progress, spread, writeResult } from './lib/bench-report.ts'
+import { publishedRecords } from './lib/published-records.ts'
 
 const { values } = parseArgs({
   options: {
@@ -33,28 +32,8 @@ const differ = Number(values.differ)
 const batch = Number(values.batch)
 const REALM = 'bench'
 const now = Date.now()
-const origin = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
-/** `count` records as their origin published them: in batches, each sharing its batch's proof. */
-function published(count: number): SessionRecord[] {
-  const out: SessionRecord[] = []
-  for (let i = 0; i < count; i += batch) {
-    const group = Array.from({ length: Math.min(batch, count - i) }, () => ({
-      realm: REALM,
-      id: randomBytes(32),
-      value: randomBytes(200),
-      created: now - 1000,
-      expires: now + 3_600_000,
-      origin,
-    }))
-    const proof: RecordProof = {
-      origin,
-      signature: randomBytes(SIGNATURE_BYTES),
-      digests: recordDigests(group),
-    }
-    for (const r of group) out.push({ ...r, proof })
-  }
-  return out
-}
+const published = (count: number): SessionRecord[] =>
+  publishedRecords({ count, batch: batch, realm: REALM, now })
 const side = (store: ReplicaStore) => ({
   realm: REALM,
   digest: new RealmDigest(store.entries(REALM, now)),
