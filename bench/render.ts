@@ -964,10 +964,14 @@ if (stall !== undefined) {
     'else on the thread (a first version of `bench/answer-turns.ts`; 3 rounds): gaps over 0.2 ms, 184-209 before, 177-192 with',
     'pages in 0.25 ms turns, 9-10 with 0.1 ms; over 0.3 ms, 14-23, 11-14 and 7-8, the last as many as',
     'the GC pauses (5-6, the longest 6.6-7.7 ms). The replay took as long: 105-129 ms against 124-132.',
-    'What the shorter turns may cost is the catch-up: one pair of stall runs at 1,000,000 (9738d2e against',
-    "ed0d084, in a slow spell: an idle M's get p99 4.9 and 16.6 ms) had the 100,000 records pulled in",
-    '8.0 s before and 10.2 s after (9.9 s in another run after), and the empty C holding 900,000 records',
-    '30.0 s after its spawn before, 30.8 s after. To be measured again in a quiet hour.',
+    "What the shorter turns cost is the catch-up's length. Each turn handed back costs the loop some 30",
+    'µs: in the replay below, sliced took 1.12x (0.99-1.45x) the time of pages in one turn at 1,000,000,',
+    'round by round, and 1.10x (1.03-1.11x) with 0.15 ms turns (another invocation, whose gaps over 0.2 ms',
+    "were as many: 208-254). In the stall bench, in a slow spell (an idle M's get p99 1.7-16.6 ms), 9738d2e",
+    'against ed0d084: three pairs at 100,000 pulled the 10,000 records in 1.16, 1.03 and 0.98 s before',
+    'and 1.18, 1.20 and 1.18 s after; one pair at 1,000,000 pulled the 100,000 in 8.0 s before and 10.2',
+    's after (9.9 s in another run after), and the empty C held 900,000 records 30.0 s after its spawn',
+    'before, 30.8 s after. To be measured again in a quiet hour.',
     '',
   )
   const turns = load('answer-turns')
