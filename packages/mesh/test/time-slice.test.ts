@@ -48,6 +48,18 @@ describe('TimeSlice', () => {
     expect(hasTurned()).toBe(true)
   })
 
+  it('says when the slice is spent without a promise a step, and starts a new slice after handing back', async () => {
+    const slice = new TimeSlice(2, undefined, 4)
+    expect([slice.spent(), slice.spent(), slice.spent(), slice.spent()]).toEqual([false, false, false, false])
+    busy(3)
+    // Only the fourth step reads the clock.
+    expect([slice.spent(), slice.spent(), slice.spent(), slice.spent()]).toEqual([false, false, false, true])
+    const hasTurned = turned()
+    await slice.handBack()
+    expect(hasTurned()).toBe(true)
+    expect([slice.spent(), slice.spent(), slice.spent(), slice.spent()]).toEqual([false, false, false, false])
+  })
+
   it('refuses a check interval that is not a power of two, which its step mask would misread', () => {
     for (const checkEvery of [0, 3, 48, 1.5]) {
       expect(() => new TimeSlice(1, undefined, checkEvery)).toThrow(RangeError)

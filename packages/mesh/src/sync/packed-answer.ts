@@ -44,7 +44,7 @@ export async function answerPackedQuery(
       answer.addRange(depth, prefixHi, prefixLo, mine, count, list)
       if (list) listed?.addWords(depth, prefixHi, prefixLo)
     }
-    await slice.maybeYield()
+    if (slice.spent()) await slice.handBack()
   }
   return answer.finish()
 }

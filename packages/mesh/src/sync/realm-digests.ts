@@ -114,7 +114,7 @@ export class RealmDigests {
     for (const record of records) {
       // A record replaced or gone since the copy was reported while not in the digest yet: skip it.
       if (this.#store.peek(record.realm, record.id, this.#now()) === record) digest.add(record)
-      await slice.maybeYield()
+      if (slice.spent()) await slice.handBack()
     }
   }
 }

@@ -254,7 +254,7 @@ export async function answerQueryInSlices(
   const answer = new QueryAnswer(side)
   for (const theirs of query.ranges) {
     answer.add(theirs)
-    await slice.maybeYield()
+    if (slice.spent()) await slice.handBack()
   }
   return answer.message()
 }
@@ -326,7 +326,7 @@ export async function answerRecordsInSlices(
   slice: TimeSlice,
 ): Promise<SyncMessage> {
   const fill = startRecordsAnswer(side, message)
-  while (fill.step()) await slice.maybeYield()
+  while (fill.step()) if (slice.spent()) await slice.handBack()
   return recordsMessage(side.realm, fill.page)
 }
 

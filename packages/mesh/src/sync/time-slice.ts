@@ -24,12 +24,24 @@ export class TimeSlice {
     this.#checkMask = checkEvery - 1
   }
 
-  /** Call after each step: yields once the slice is spent; throws the signal's reason once aborted. */
-  async maybeYield(): Promise<void> {
-    if ((++this.#steps & this.#checkMask) !== 0 || performance.now() - this.#started < this.#sliceMs) return
+  /**
+   * Counts a step; true once the slice is spent, and the caller should `handBack()`. Loops of steps of
+   * microseconds call this rather than `maybeYield()`, which makes a promise a step.
+   */
+  spent(): boolean {
+    return (++this.#steps & this.#checkMask) === 0 && performance.now() - this.#started >= this.#sliceMs
+  }
+
+  /** Hands the event loop back for a turn; throws the signal's reason once aborted. */
+  async handBack(): Promise<void> {
     await nextTurn()
     this.#signal?.throwIfAborted()
     this.#started = performance.now()
+  }
+
+  /** Call after each step: hands the loop back once the slice is spent. */
+  async maybeYield(): Promise<void> {
+    if (this.spent()) await this.handBack()
   }
 }
 
