@@ -974,7 +974,12 @@ if (stall !== undefined) {
     'now (f0a7080): in the table below the sliced replay takes 1.06x (0.98-1.10x) the time at 1,000,000',
     'and makes no more GC pauses, and three more pairs at 100,000 against 9738d2e pulled the records in',
     '1.22, 1.02 and 1.11 s before and 1.04, 1.06 and 1.19 s after (idle get p99 0.9-2.5 ms: the ratios',
-    'were noise, 1.5x-5.8x before and 3.1x-4.3x after).',
+    'were noise, 1.5x-5.8x before and 3.1x-4.3x after). At 1,000,000, two pairs against 9738d2e: the',
+    '100,000 records pulled in 7.9 and 8.8 s after, 7.9 and 7.0 before; the empty C held 900,000 records',
+    '35.6 and 27.5 s after its spawn after, 27.6 and 26.5 s before (target 30). The empty C was slower',
+    'after in all three pairs: a page is answered only once the one before has gone out, so each turn',
+    "handed back adds to every page's round trip, some 7,000 of them. Answering the next page while the",
+    'last one crosses back to the transport would hide it.',
     '',
   )
   const turns = load('answer-turns')
