@@ -977,9 +977,13 @@ if (stall !== undefined) {
     'were noise, 1.5x-5.8x before and 3.1x-4.3x after). At 1,000,000, two pairs against 9738d2e: the',
     '100,000 records pulled in 7.9 and 8.8 s after, 7.9 and 7.0 before; the empty C held 900,000 records',
     '35.6 and 27.5 s after its spawn after, 27.6 and 26.5 s before (target 30). The empty C was slower',
-    'after in all three pairs: a page is answered only once the one before has gone out, so each turn',
-    "handed back adds to every page's round trip, some 7,000 of them. Answering the next page while the",
-    'last one crosses back to the transport would hide it.',
+    'after in those three pairs. A page is answered only once the one before has gone out, so each turn',
+    "handed back could add to every page's round trip, some 7,000 of them. Tried and not kept: the",
+    'responder reading the next request while the last reply goes out, its replica answering them one',
+    "at a time (a session's answers chained). One pair against 2613dae (same as f0a7080): the empty C",
+    'held 900,000 records in 28.9 s with it, 27.9 s without, the catch-up took 7.8 s against 7.5. No',
+    'gain shows, and 27.9 s for 2613dae is inside the range before (26.5-30.0 s): what bounds the empty',
+    "fill is likely C's own work (storing 900,000 records on a core it shares), not M's turns.",
     '',
   )
   const turns = load('answer-turns')
