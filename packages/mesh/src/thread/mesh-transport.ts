@@ -7,7 +7,7 @@ import type { BroadcastStats } from '../broadcast/broadcast-stats.ts'
 import { realClock } from '../clock.ts'
 import { disseminate } from '../dissemination.ts'
 import { createMeshLibp2p, type MeshLibp2pInit } from '../mesh-libp2p.ts'
-import { type CountersSnapshot, createMeshMetrics } from '../mesh-metrics.ts'
+import { type CountersSnapshot, MeshCounters } from '../mesh-metrics.ts'
 import { realmPeersOf } from '../mesh-status.ts'
 import { type MeshDegreeTargets, meshDegreeOf, type PeerReportResult, reportPeers } from '../peer-report.ts'
 import { RecordAuthenticator } from '../record-auth.ts'
@@ -81,12 +81,12 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
   // What the server's thread shows of this thread's metrics (relayed-metrics.ts): libp2p's own and the
   // pre-key refusals. The mesh's counters cross in snapshots, to be summed with that thread's.
   const registry = new Registry()
-  const metrics = createMeshMetrics(new Registry())
+  const counters = new MeshCounters()
   const auth = new RecordAuthenticator(privateKey, self)
   const policy = peerPolicyOf(init, self, now)
   const ingest = new RemoteIngest({
     limits: init.wireLimits,
-    counters: metrics.counters,
+    counters,
     auth,
     replica: new BatchValidationClient(ports.batches),
   })
@@ -97,7 +97,7 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
   })
   const { topics } = init.libp2p
   const publisher = new RecordPublisher(init.publisher, {
-    counters: metrics.counters,
+    counters,
     clock,
     auth,
     attachProof: (record, proof) => writes.attachProof(record, proof),
@@ -115,7 +115,7 @@ export async function startMeshTransport(init: MeshTransportInit, ports: MeshTra
       multiaddrs: libp2p.getMultiaddrs().map(String),
       peers: libp2p.getPeers().map(String),
       realms: realmPeersOf(topics, pubsub),
-      counters: metrics.counters.snapshot(),
+      counters: counters.snapshot(),
       sync: { ...sync.stats },
       broadcast: broadcast?.stats() ?? null,
       degree: meshDegreeOf(pubsub, init.fallbackDegree),
